@@ -1,0 +1,102 @@
+/**
+ * Typed errors with stable codes. Codes are part of the public contract: they appear in logs,
+ * MQTT error responses and exit statuses, so never rename one.
+ */
+
+export type ErrorCode =
+  | 'CONFIG_NOT_FOUND'
+  | 'CONFIG_PARSE'
+  | 'CONFIG_INVALID'
+  | 'PACK_INVALID'
+  | 'PACK_FILE_MISSING'
+  | 'PACK_CHECKSUM'
+  | 'PACK_SIGNATURE'
+  | 'ENCODER_FAILED'
+  | 'DEVICE_FAILED'
+  | 'FORMAT_INVALID'
+  | 'TRANSPORT_FAILED';
+
+/** One problem at one place, e.g. `{ path: 'sensors[0].hopMs', message: 'must be > 0' }`. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export class EdgebindError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The configuration (file, flags or a remote request) is wrong; retrying will not help. */
+export class ConfigError extends EdgebindError {
+  readonly problems: readonly Problem[];
+  readonly file: string | undefined;
+  constructor(
+    code: Extract<ErrorCode, `CONFIG_${string}`>,
+    message: string,
+    options: { file?: string; problems?: Problem[]; cause?: unknown } = {},
+  ) {
+    super(code, message, { cause: options.cause });
+    this.file = options.file;
+    this.problems = options.problems ?? [];
+  }
+}
+
+/** A model pack is missing, corrupt or does not match its manifest. */
+export class PackError extends EdgebindError {
+  readonly file: string;
+  constructor(code: Extract<ErrorCode, `PACK_${string}`>, file: string, message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.file = file;
+  }
+}
+
+/** Inference failed at run time. */
+export class EncoderError extends EdgebindError {
+  readonly modality: string;
+  constructor(modality: string, message: string, cause?: unknown) {
+    super('ENCODER_FAILED', message, { cause });
+    this.modality = modality;
+  }
+}
+
+/** A sensor failed; `disconnected` tells the supervisor to reopen it after a backoff. */
+export class DeviceError extends EdgebindError {
+  readonly sensorId: string;
+  readonly disconnected: boolean;
+  constructor(sensorId: string, message: string, options: { disconnected?: boolean; cause?: unknown } = {}) {
+    super('DEVICE_FAILED', message, { cause: options.cause });
+    this.sensorId = sensorId;
+    this.disconnected = options.disconnected ?? false;
+  }
+}
+
+/** A recording or frame stream is malformed. `where` names the file and offset or frame. */
+export class FormatError extends EdgebindError {
+  readonly where: string;
+  constructor(where: string, message: string, cause?: unknown) {
+    super('FORMAT_INVALID', `${where}: ${message}`, { cause });
+    this.where = where;
+  }
+}
+
+/** The broker connection failed. */
+export class TransportError extends EdgebindError {
+  constructor(message: string, cause?: unknown) {
+    super('TRANSPORT_FAILED', message, { cause });
+  }
+}
+
+/** Process exit statuses. systemd's unit excludes EXIT_CONFIG from restarts. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_CONFIG = 2;
+
+/** Config and pack errors cannot heal by restarting; everything else may. */
+export function exitCodeFor(err: unknown): number {
+  return err instanceof ConfigError || err instanceof PackError ? EXIT_CONFIG : EXIT_FAILURE;
+}
