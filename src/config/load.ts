@@ -1,0 +1,135 @@
+/**
+ * Reads, parses and validates the config file. Every failure is a ConfigError naming the file and,
+ * for each problem, the key path and the reason; nothing is repaired or guessed.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type Problem } from '../errors.js';
+import { ConfigSchema, DEFAULT_WINDOWS, ID_PATTERN, type Config } from './schema.js';
+
+/** A validated config with paths made absolute and defaults that depend on the host filled in. */
+export type ResolvedConfig = Config & {
+  deviceId: string;
+  stateDir: string;
+  sensors: (Config['sensors'][number] & { window: { lengthMs: number; hopMs: number } })[];
+  /** The file it came from. */
+  source: string;
+};
+
+export interface Overrides {
+  mqttUrl?: string;
+  deviceId?: string;
+}
+
+export async function loadConfig(file: string, overrides: Overrides = {}): Promise<ResolvedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError('CONFIG_NOT_FOUND', `${file}: ${reason}`, { file, cause: err });
+  }
+  return parseConfig(text, file, overrides);
+}
+
+export function parseConfig(text: string, file: string, overrides: Overrides = {}): ResolvedConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [0, 0];
+    const reason = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError('CONFIG_PARSE', `${file}:${line}:${col}: YAML syntax error: ${reason}`, {
+      file,
+      problems: [{ path: `line ${line}, column ${col}`, message: reason }],
+      cause: e,
+    });
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const input = applyOverrides(raw, overrides);
+  const result = ConfigSchema.safeParse(input, { reportInput: true });
+  if (!result.success) throw invalid(file, formatIssues(result.error.issues));
+  const cfg = result.data;
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const problems: Problem[] = [];
+  const sensors = cfg.sensors.map((s, i) => {
+    const file = abs(s.file);
+    if (!existsSync(file)) problems.push({ path: `sensors[${i}].file`, message: `file not found: ${file}` });
+    return { ...s, file, window: s.window ?? DEFAULT_WINDOWS[s.modality] };
+  });
+  const encoders = { ...cfg.encoders, pack: cfg.encoders.pack === 'test' ? 'test' : abs(cfg.encoders.pack) };
+  const deviceId = cfg.deviceId ?? defaultDeviceId();
+  if (problems.length > 0) throw invalid(file, problems);
+  return {
+    ...cfg,
+    deviceId,
+    stateDir: cfg.stateDir ? abs(cfg.stateDir) : resolve(process.env.STATE_DIRECTORY ?? '.edgebind'),
+    encoders,
+    sensors,
+    source: resolve(file),
+  };
+}
+
+function applyOverrides(raw: unknown, o: Overrides): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const out = { ...(raw as Record<string, unknown>) };
+  if (o.deviceId !== undefined) out.deviceId = o.deviceId;
+  if (o.mqttUrl !== undefined) {
+    const mqtt = out.mqtt;
+    out.mqtt = { ...(typeof mqtt === 'object' && mqtt !== null ? mqtt : {}), broker: o.mqttUrl };
+  }
+  return out;
+}
+
+function defaultDeviceId(): string {
+  const h = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return ID_PATTERN.test(h) ? h : 'edgebind';
+}
+
+function invalid(file: string, problems: Problem[]): ConfigError {
+  const lines = problems.map((p) => `  ${p.path || '(top level)'}: ${p.message}`).join('\n');
+  return new ConfigError('CONFIG_INVALID', `${file}: invalid config\n${lines}`, { file, problems });
+}
+
+/** `sensors[0].window.hopMs` style paths; unknown keys are reported at their own path. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of issues) {
+    const at = formatPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: joinPath(at, key), message: 'unknown key' });
+    } else if (issue.code === 'invalid_union' && issue.errors.length > 0 && 'discriminator' in issue) {
+      out.push({ path: at, message: issue.message });
+    } else {
+      out.push({ path: at, message: describe(issue) });
+    }
+  }
+  return out;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    const got = (issue as { input?: unknown }).input;
+    const received = got === undefined ? 'nothing (missing)' : Array.isArray(got) ? 'array' : typeof got;
+    return `expected ${issue.expected}, got ${received}`;
+  }
+  if (issue.code === 'invalid_value') {
+    return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return issue.message;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : joinPath(acc, String(k))),
+    '',
+  );
+}
+
+function joinPath(base: string, key: string): string {
+  return base ? `${base}.${key}` : key;
+}

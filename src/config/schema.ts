@@ -1,0 +1,226 @@
+/**
+ * The one configuration schema. Types are inferred from it, the JSON Schema in
+ * docs/config.schema.json is generated from it, and docs/config.md describes it.
+ * Objects are strict: an unknown key is an error, never silently ignored.
+ * `restartRequired: true` marks fields a running agent cannot change live.
+ */
+import { z } from 'zod';
+import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
+
+const restart = { restartRequired: true } as const;
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const id = (what: string) =>
+  z.string().regex(ID_PATTERN, `${what}: 1-64 letters, digits, _ or -, starting with a letter or digit`);
+
+export const WindowSchema = z
+  .strictObject({
+    lengthMs: z.number().positive().max(60_000).meta({ description: 'Window length in milliseconds.' }),
+    hopMs: z
+      .number()
+      .positive()
+      .max(60_000)
+      .meta({ description: 'Time between window starts in milliseconds; smaller = more windows, more CPU.' }),
+  })
+  .meta({ description: 'Rolling window cut from the stream.', ...restart });
+
+/** Default window per modality: audio and IMU follow ImageBind's clip lengths (2 s, 5 s). */
+export const DEFAULT_WINDOWS: Record<SensorModality, { lengthMs: number; hopMs: number }> = {
+  audio: { lengthMs: 2000, hopMs: 1000 },
+  thermal: { lengthMs: 1000, hopMs: 1000 },
+  depth: { lengthMs: 1000, hopMs: 1000 },
+  imu: { lengthMs: 5000, hopMs: 1000 },
+};
+
+const sensorBase = {
+  id: id('sensor id').meta({ description: 'Unique sensor id; appears in events and topics.' }),
+  modality: z.enum(SENSOR_MODALITIES).meta({ description: 'What the sensor measures.', ...restart }),
+  enabled: z.boolean().default(true),
+  window: WindowSchema.optional().meta({
+    description:
+      'Rolling window. Default per modality: audio 2000/1000 ms, thermal and depth 1000/1000 ms, imu 5000/1000 ms.',
+  }),
+  queueSize: z
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .meta({ description: 'Windows waiting for the encoder; when full the oldest is dropped and counted.' }),
+};
+
+export const ReplaySensorSchema = z.strictObject({
+  ...sensorBase,
+  driver: z.literal('replay'),
+  file: z.string().min(1).meta({
+    description: 'Recording to play: .wav for audio, .ebf frame file otherwise. Relative to the config file.',
+  }),
+  speed: z
+    .number()
+    .min(0)
+    .max(1000)
+    .default(1)
+    .meta({ description: '1 = real time, 10 = ten times faster, 0 = as fast as possible.' }),
+  loop: z.boolean().default(true).meta({ description: 'Start again at the end of the recording.' }),
+});
+
+export const SensorSchema = z.discriminatedUnion('driver', [ReplaySensorSchema]);
+
+export const LabelSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, _ or -, at most 64')
+    .meta({ description: 'Label name, used in events and topics.' }),
+  prompts: z
+    .array(z.string().min(1).max(300))
+    .min(1)
+    .max(32)
+    .meta({ description: 'Text prompts; their embeddings are averaged (prompt ensembling).' }),
+  modalities: z
+    .array(z.enum(SENSOR_MODALITIES))
+    .min(1)
+    .optional()
+    .meta({ description: 'Modalities the label applies to. Default: all configured.' }),
+  threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .meta({ description: 'Score at or above which a window counts as a match. Default: scoring.threshold.' }),
+  offThreshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .meta({ description: 'Score below which a window counts as a miss while an event is open. Default: threshold.' }),
+});
+
+export const ScoringSchema = z.strictObject({
+  temperature: z
+    .number()
+    .positive()
+    .max(1000)
+    .default(50)
+    .meta({ description: 'Softmax scale applied to cosine similarities (higher = sharper).' }),
+  threshold: z.number().min(0).max(1).default(0.5).meta({ description: 'Default per-label on-threshold.' }),
+  backgroundPrompts: z
+    .array(z.string().min(1).max(300))
+    .max(32)
+    .default(['background noise', 'an empty quiet room'])
+    .meta({ description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.' }),
+  smoothingWindows: z
+    .int()
+    .min(1)
+    .max(50)
+    .default(1)
+    .meta({ description: 'Mean of a label score over this many consecutive windows.' }),
+});
+
+export const EventsSchema = z.strictObject({
+  minWindows: z.int().min(1).max(100).default(1).meta({ description: 'Windows at or above threshold to start.' }),
+  endWindows: z.int().min(1).max(100).default(2).meta({ description: 'Windows below offThreshold to end.' }),
+  updateIntervalMs: z.int().min(0).default(5000).meta({ description: 'At most one update per interval.' }),
+  unseenMs: z.int().min(0).default(10_000).meta({ description: 'End when no matching window arrives for this long.' }),
+  cooldownMs: z.int().min(0).default(2000).meta({ description: 'No new event for the label this soon after one ends.' }),
+  maxDurationMs: z.int().min(1000).default(600_000).meta({ description: 'End (and restart) long events.' }),
+  print: z.boolean().default(false).meta({ description: 'Also print each event as one readable line on stdout.' }),
+});
+
+const brokerUrl = z.url({ protocol: /^(mqtts?|wss?)$/, error: 'must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL' });
+
+export const MqttSchema = z.strictObject({
+  broker: z
+    .union([z.literal('embedded'), brokerUrl])
+    .default('embedded')
+    .meta({ description: '"embedded" starts an in-process broker on 127.0.0.1; otherwise the broker URL.', ...restart }),
+  embeddedPort: z.int().min(1).max(65535).default(1883).meta({ description: 'Port of the embedded broker.', ...restart }),
+  baseTopic: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels of letters, digits, _ or -; no wildcards')
+    .default('edgebind')
+    .meta({ ...restart }),
+  clientId: z.string().min(1).max(128).optional().meta({ description: 'Default: edgebind-<deviceId>.', ...restart }),
+  username: z.string().min(1).optional().meta({ ...restart }),
+  passwordEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/)
+    .optional()
+    .meta({ description: 'Name of the environment variable holding the password (secrets stay out of files).', ...restart }),
+  keepaliveS: z.int().min(5).max(3600).default(30).meta({ ...restart }),
+  reconnectMinMs: z.int().min(100).default(1000).meta({ description: 'First reconnect delay; doubles per failure.' }),
+  reconnectMaxMs: z.int().min(1000).default(30_000).meta({ description: 'Longest reconnect delay.' }),
+  outboxMax: z
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(10_000)
+    .meta({ description: 'Events kept while the broker is unreachable; beyond that the oldest are dropped and counted.' }),
+});
+
+export const EncodersSchema = z.strictObject({
+  pack: z
+    .string()
+    .min(1)
+    .default('test')
+    .meta({
+      description:
+        'Model pack directory (relative to the config file), or "test" for the random-weight test pack generated into stateDir.',
+      ...restart,
+    }),
+  providers: z
+    .array(z.enum(['tensorrt', 'cuda', 'cpu']))
+    .min(1)
+    .default(['cpu'])
+    .meta({ description: 'Execution providers to try in order; cpu is always the last resort.', ...restart }),
+  intraOpThreads: z.int().min(1).max(64).default(1).meta({ ...restart }),
+  interOpThreads: z.int().min(1).max(64).default(1).meta({ ...restart }),
+  maxBatch: z.int().min(1).max(64).default(8).meta({ description: 'Most windows of one modality per inference.' }),
+});
+
+export const LogSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    deviceId: id('deviceId')
+      .optional()
+      .meta({ description: 'Device id used in topics. Default: the host name. --device-id overrides.', ...restart }),
+    stateDir: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Writable state (generated packs, caches). Default: $STATE_DIRECTORY or ./.edgebind.', ...restart }),
+    mqtt: MqttSchema.default(MqttSchema.parse({})),
+    encoders: EncodersSchema.default(EncodersSchema.parse({})),
+    sensors: z.array(SensorSchema).min(1).max(16),
+    labels: z.array(LabelSchema).max(1000).default([]),
+    scoring: ScoringSchema.default(ScoringSchema.parse({})),
+    events: EventsSchema.default(EventsSchema.parse({})),
+    log: LogSchema.default(LogSchema.parse({})),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.sensors.forEach((s, i) => {
+      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sensors', i, 'id'], message: `duplicate sensor id "${s.id}"` });
+      seen.set(s.id, i);
+    });
+    const names = new Set<string>();
+    cfg.labels.forEach((l, i) => {
+      if (names.has(l.name)) ctx.addIssue({ code: 'custom', path: ['labels', i, 'name'], message: `duplicate label "${l.name}"` });
+      names.add(l.name);
+      if (l.offThreshold !== undefined && l.threshold !== undefined && l.offThreshold > l.threshold) {
+        ctx.addIssue({ code: 'custom', path: ['labels', i, 'offThreshold'], message: 'must not exceed threshold' });
+      }
+    });
+    if (cfg.mqtt.reconnectMinMs > cfg.mqtt.reconnectMaxMs) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'reconnectMinMs'], message: 'must not exceed reconnectMaxMs' });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type SensorConfig = z.infer<typeof SensorSchema>;
+export type LabelConfig = z.infer<typeof LabelSchema>;
+export type MqttConfig = z.infer<typeof MqttSchema>;
+export type EventsConfig = z.infer<typeof EventsSchema>;
+export type ScoringConfig = z.infer<typeof ScoringSchema>;

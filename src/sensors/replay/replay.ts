@@ -1,0 +1,116 @@
+/**
+ * Replay source: plays a recording (WAV for audio, `.ebf` frame files for thermal, depth and IMU)
+ * as if a sensor were producing it, in real time or faster, optionally looping.
+ *
+ * Frame times are the recording's own time laid onto the monotonic clock from the moment playback
+ * starts, so windows and event timing follow the data even when replay runs faster than real time.
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { FormatError } from '../../errors.js';
+import { sleep, type Clock } from '../../pipeline/clock.js';
+import type { Frame, SensorModality } from '../../pipeline/types.js';
+import { decodeWav } from '../formats/wav.js';
+import { readFrameFileHeader, readFrameRecords } from '../formats/frame-file.js';
+
+export interface ReplayOptions {
+  sensorId: string;
+  modality: SensorModality;
+  file: string;
+  /** 1 = real time; larger is faster; 0 = as fast as the consumer takes frames. */
+  speed: number;
+  loop: boolean;
+  clock: Clock;
+  /** Audio is cut into frames of this many milliseconds. */
+  audioChunkMs?: number;
+  /** Converts audio at another sample rate to 16 kHz (torchaudio's resampler); required for such files. */
+  resample?: (samples: Float32Array, fromHz: number, toHz: number) => Float32Array;
+}
+
+interface Chunk {
+  /** Recording time of the first sample, ms. */
+  tMs: number;
+  data: Float32Array;
+  shape: number[];
+}
+
+export const AUDIO_RATE_HZ = 16000;
+
+export async function* replayFrames(opts: ReplayOptions, signal: AbortSignal): AsyncGenerator<Frame> {
+  const isWav = extname(opts.file).toLowerCase() === '.wav';
+  if (opts.modality === 'audio' && !isWav) {
+    throw new FormatError(opts.file, 'audio replay needs a .wav file');
+  }
+  if (opts.modality !== 'audio' && isWav) {
+    throw new FormatError(opts.file, `${opts.modality} replay needs an .ebf frame file, not WAV`);
+  }
+  const load = isWav ? () => wavChunks(opts) : () => ebfChunks(opts);
+  const t0 = opts.clock.nowMs();
+  let loopOffsetMs = 0;
+  let rateHz = 0;
+  do {
+    let lastEndMs = 0;
+    let any = false;
+    for await (const chunk of load()) {
+      any = true;
+      rateHz = chunk.rate;
+      const n = chunk.shape[0]!;
+      const endMs = chunk.tMs + (n * 1000) / chunk.rate;
+      lastEndMs = endMs;
+      // A chunk is available once its last sample has been "captured".
+      if (opts.speed > 0) {
+        const due = t0 + (loopOffsetMs + endMs) / opts.speed;
+        const wait = due - opts.clock.nowMs();
+        if (wait > 0) {
+          try {
+            await sleep(wait, signal);
+          } catch {
+            return;
+          }
+        }
+      } else {
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      if (signal.aborted) return;
+      yield {
+        sensorId: opts.sensorId,
+        modality: opts.modality,
+        tMs: t0 + loopOffsetMs + chunk.tMs,
+        rateHz: chunk.rate,
+        data: chunk.data,
+        shape: chunk.shape,
+      };
+    }
+    if (!any) throw new FormatError(opts.file, 'recording holds no samples');
+    loopOffsetMs += lastEndMs;
+  } while (opts.loop && !signal.aborted && rateHz > 0);
+}
+
+async function* wavChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: number }> {
+  const wav = decodeWav(await readFile(opts.file), opts.file);
+  // ImageBind's loader uses the first channel only (reference §3.3 step 6); so do we.
+  let samples = wav.channels[0]!;
+  if (wav.sampleRateHz !== AUDIO_RATE_HZ) {
+    if (!opts.resample) {
+      throw new FormatError(opts.file, `sample rate ${wav.sampleRateHz} Hz; audio replay needs 16000 Hz`);
+    }
+    samples = opts.resample(samples, wav.sampleRateHz, AUDIO_RATE_HZ);
+  }
+  const chunk = Math.max(1, Math.round(((opts.audioChunkMs ?? 100) * AUDIO_RATE_HZ) / 1000));
+  for (let i = 0; i < samples.length; i += chunk) {
+    const data = samples.slice(i, Math.min(samples.length, i + chunk));
+    yield { tMs: (i * 1000) / AUDIO_RATE_HZ, data, shape: [data.length], rate: AUDIO_RATE_HZ };
+  }
+}
+
+async function* ebfChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: number }> {
+  const { header } = await readFrameFileHeader(opts.file);
+  if (header.modality !== opts.modality) {
+    throw new FormatError(opts.file, `holds ${header.modality} frames, but the sensor is ${opts.modality}`);
+  }
+  const first = { t: Number.NaN };
+  for await (const rec of readFrameRecords(opts.file)) {
+    if (Number.isNaN(first.t)) first.t = rec.tMs;
+    yield { tMs: rec.tMs - first.t, data: rec.data, shape: [rec.n, ...header.sampleShape], rate: header.rateHz };
+  }
+}
