@@ -4,18 +4,19 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { homedir, hostname } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Problem } from '../errors.js';
 import { ConfigSchema, DEFAULT_WINDOWS, ID_PATTERN, type Config } from './schema.js';
 
 /** A validated config with paths made absolute and defaults that depend on the host filled in. */
-export type ResolvedConfig = Config & {
+export type ResolvedSensor = Config['sensors'][number] & { window: { lengthMs: number; hopMs: number } };
+export type ResolvedConfig = Omit<Config, 'deviceId' | 'stateDir' | 'sensors'> & {
   deviceId: string;
   stateDir: string;
-  sensors: (Config['sensors'][number] & { window: { lengthMs: number; hopMs: number } })[];
+  sensors: ResolvedSensor[];
   /** The file it came from. */
   source: string;
 };
@@ -23,6 +24,7 @@ export type ResolvedConfig = Config & {
 export interface Overrides {
   mqttUrl?: string;
   deviceId?: string;
+  embeddedPort?: number;
 }
 
 export async function loadConfig(file: string, overrides: Overrides = {}): Promise<ResolvedConfig> {
@@ -67,7 +69,7 @@ export function parseConfig(text: string, file: string, overrides: Overrides = {
   return {
     ...cfg,
     deviceId,
-    stateDir: cfg.stateDir ? abs(cfg.stateDir) : resolve(process.env.STATE_DIRECTORY ?? '.edgebind'),
+    stateDir: cfg.stateDir ? abs(cfg.stateDir) : defaultStateDir(),
     encoders,
     sensors,
     source: resolve(file),
@@ -78,11 +80,16 @@ function applyOverrides(raw: unknown, o: Overrides): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const out = { ...(raw as Record<string, unknown>) };
   if (o.deviceId !== undefined) out.deviceId = o.deviceId;
-  if (o.mqttUrl !== undefined) {
-    const mqtt = out.mqtt;
-    out.mqtt = { ...(typeof mqtt === 'object' && mqtt !== null ? mqtt : {}), broker: o.mqttUrl };
-  }
+  const mqtt = () => (typeof out.mqtt === 'object' && out.mqtt !== null ? (out.mqtt as object) : {});
+  if (o.mqttUrl !== undefined) out.mqtt = { ...mqtt(), broker: o.mqttUrl };
+  if (o.embeddedPort !== undefined) out.mqtt = { ...mqtt(), embeddedPort: o.embeddedPort };
   return out;
+}
+
+/** systemd's StateDirectory= when run as a service, else the user's cache directory. */
+function defaultStateDir(): string {
+  if (process.env.STATE_DIRECTORY) return resolve(process.env.STATE_DIRECTORY.split(':')[0]!);
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edgebind');
 }
 
 function defaultDeviceId(): string {

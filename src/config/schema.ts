@@ -107,6 +107,12 @@ export const ScoringSchema = z.strictObject({
     .max(32)
     .default(['background noise', 'an empty quiet room'])
     .meta({ description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.' }),
+  fusionToleranceMs: z
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1500)
+    .meta({ description: "A sensor's latest score counts toward a label for this long (cross-sensor fusion)." }),
   smoothingWindows: z
     .int()
     .min(1)
@@ -189,7 +195,7 @@ export const ConfigSchema = z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'Writable state (generated packs, caches). Default: $STATE_DIRECTORY or ./.edgebind.', ...restart }),
+      .meta({ description: 'Writable state (generated packs, caches). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.', ...restart }),
     mqtt: MqttSchema.default(MqttSchema.parse({})),
     encoders: EncodersSchema.default(EncodersSchema.parse({})),
     sensors: z.array(SensorSchema).min(1).max(16),

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/** The `edgebind` command line. Each command lives in src/cli/commands/. */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerConfig } from './commands/config.js';
+import { registerDemo } from './commands/demo.js';
+import { registerRun } from './commands/run.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('edgebind')
+    .description('Zero-shot multi-sensor event detection with ImageBind-style embeddings, published over MQTT')
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)');
+  registerRun(program);
+  registerDemo(program);
+  registerConfig(program);
+  return program;
+}
+
+// Commander exits 1 on usage errors; 2 is the convention (and what systemd is told not to retry).
+await buildProgram()
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  })
+  .parseAsync(process.argv);

@@ -1,0 +1,208 @@
+/**
+ * The composition root: the only place that wires the stages together.
+ *
+ *   sensors ─frames→ windows ─→ hub (bounded, drop-oldest) ─batches→ encoders ─embeddings→
+ *   scorer ─scores→ combiner ─observations→ tracker ─events→ MQTT publisher
+ *
+ * `startAgent` starts every component; `Agent.stop()` stops them in reverse order.
+ */
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from './config/load.js';
+import { openEncoders } from './encoders/registry.js';
+import type { EncoderSet } from './encoders/types.js';
+import { ScoreCombiner } from './fusion/combine.js';
+import { buildLabelSet } from './fusion/labels.js';
+import { Scorer } from './fusion/scoring.js';
+import { EventTracker } from './fusion/tracker.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
+import { MqttPublisher } from './mqtt/publisher.js';
+import { deviceTopics } from './mqtt/topics.js';
+import { systemClock, sleep, type Clock } from './pipeline/clock.js';
+import { WindowHub } from './pipeline/hub.js';
+import type { LabelEvent, SensorModality, Window } from './pipeline/types.js';
+import { BufferPool, windows } from './pipeline/windows.js';
+import { sensorFrames } from './sensors/registry.js';
+
+export interface AgentDeps {
+  config: ResolvedConfig;
+  logger: Logger;
+  clock?: Clock;
+  /** Encoders to use instead of opening the configured pack (tests inject a deterministic one). */
+  encoders?: EncoderSet;
+  /** Called with every event payload as it is published (the demo prints them). */
+  onEvent?: (payload: EventPayload) => void;
+}
+
+export type EventPayload = LabelEvent & {
+  deviceId: string;
+  pack: { id: string; version: string };
+};
+
+export interface AgentStats {
+  windows: Record<string, { pushed: number; dropped: number; depth: number }>;
+  events: number;
+  mqtt: ReturnType<MqttPublisher['stats']>;
+}
+
+export interface Agent {
+  readonly brokerUrl: string;
+  /** Resolves when every sensor has finished (replays without loop) and the pipeline drained. */
+  readonly done: Promise<void>;
+  stats(): AgentStats;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(deps: AgentDeps): Promise<Agent> {
+  const { config, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = (component: string) => logger.child({ component });
+  const cleanups: (() => Promise<void>)[] = [];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+
+  try {
+    // Broker first: everything later may publish.
+    let brokerUrl = config.mqtt.broker;
+    if (brokerUrl === 'embedded') {
+      const broker: EmbeddedBroker = await startEmbeddedBroker({ port: config.mqtt.embeddedPort, logger: log('broker') });
+      cleanups.push(() => broker.close());
+      brokerUrl = broker.url;
+    }
+
+    const sensors = config.sensors.filter((s) => s.enabled);
+    const modalities = [...new Set(sensors.map((s) => s.modality))];
+    const encoders =
+      deps.encoders ?? (await openEncoders({ config, modalities, logger: log('encoders') }));
+    if (!deps.encoders) cleanups.push(() => encoders.close());
+
+    const labelSet = await buildLabelSet(config.labels, config.scoring, modalities, encoders.text);
+    log('labels').info(
+      { labels: labelSet.labels.map((l) => l.name), hash: labelSet.hash.slice(0, 12) },
+      `labels: ${labelSet.labels.length} active (${labelSet.labels.map((l) => l.name).join(', ') || 'none'})`,
+    );
+    const scorer = new Scorer(labelSet, config.scoring);
+    const combiner = new ScoreCombiner(
+      labelSet.labels.map((l) => l.name),
+      config.scoring.fusionToleranceMs,
+    );
+    const offThresholds = labelSet.labels.map((l) => l.offThreshold);
+    const tracker = new EventTracker(
+      labelSet.labels.map((l) => ({ name: l.name, onThreshold: l.onThreshold, offThreshold: l.offThreshold })),
+      config.events,
+      (ms) => clock.toWallMs(ms),
+    );
+
+    const topics = deviceTopics(config.mqtt.baseTopic, config.deviceId);
+    const password = config.mqtt.passwordEnv ? process.env[config.mqtt.passwordEnv] : undefined;
+    const publisher = new MqttPublisher({
+      url: brokerUrl,
+      clientId: config.mqtt.clientId ?? `edgebind-${config.deviceId}`,
+      topics,
+      ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      keepaliveS: config.mqtt.keepaliveS,
+      reconnectMinMs: config.mqtt.reconnectMinMs,
+      reconnectMaxMs: config.mqtt.reconnectMaxMs,
+      outboxMax: config.mqtt.outboxMax,
+      logger: log('mqtt'),
+    });
+    publisher.start();
+    cleanups.push(() => publisher.stop());
+
+    let eventCount = 0;
+    const emit = (events: readonly LabelEvent[]) => {
+      for (const ev of events) {
+        const payload: EventPayload = { ...ev, deviceId: config.deviceId, pack: encoders.pack };
+        eventCount++;
+        publisher.publishEvent(payload);
+        deps.onEvent?.(payload);
+      }
+    };
+
+    // Sensors → windows → hub.
+    const controller = new AbortController();
+    const hub = new WindowHub();
+    const pools = new Map<string, BufferPool>();
+    for (const s of sensors) {
+      const pool = new BufferPool();
+      pools.set(s.id, pool);
+      hub.addSensor(s.id, s.queueSize, (w) => pool.release(w.data));
+    }
+    const release = (w: Window) => pools.get(w.sensorId)?.release(w.data);
+    const sensorLog = log('sensors');
+    const sensorTasks = sensors.map(async (s) => {
+      let backoffMs = 1000;
+      while (!controller.signal.aborted) {
+        try {
+          const frames = sensorFrames(s, { clock, signal: controller.signal });
+          for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)! })) hub.push(w);
+          return; // the stream ended (a replay without loop)
+        } catch (err) {
+          if (controller.signal.aborted) return;
+          sensorLog.warn({ sensor: s.id, err: (err as Error).message }, `sensor ${s.id}: ${(err as Error).message}; restarting in ${backoffMs} ms`);
+          await sleep(backoffMs, controller.signal).catch(() => undefined);
+          backoffMs = Math.min(30_000, backoffMs * 2);
+        }
+      }
+    });
+    const sensorsDone = Promise.all(sensorTasks).then(() => hub.close());
+
+    // Hub → encoders → scores → events.
+    let lastDataMs = -Infinity;
+    const encoderLog = log('encoders');
+    const pipeline = (async () => {
+      for (;;) {
+        const batch = await hub.next(config.encoders.maxBatch);
+        if (!batch) break;
+        const modality: SensorModality = batch[0]!.modality;
+        const encoder = encoders.windows.get(modality);
+        if (!encoder) throw new TypeError(`no encoder for modality ${modality}`);
+        let vectors: Float32Array[];
+        try {
+          vectors = await encoder.embed(batch);
+        } catch (err) {
+          encoderLog.error({ err, modality }, `encoder ${modality} failed: ${(err as Error).message}`);
+          batch.forEach(release);
+          continue;
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const w = batch[i]!;
+          const { scores } = scorer.score(w.sensorId, w.modality, vectors[i]!);
+          for (const o of combiner.add(w.sensorId, w.modality, w.startMs, w.endMs, scores, offThresholds)) {
+            emit(tracker.observe(o));
+          }
+          lastDataMs = Math.max(lastDataMs, w.endMs);
+          release(w);
+        }
+      }
+    })();
+
+    const ticker = setInterval(() => emit(tracker.tick(Math.max(clock.nowMs(), lastDataMs))), 1000);
+    ticker.unref();
+
+    const done = Promise.all([sensorsDone, pipeline]).then(() => {
+      clearInterval(ticker);
+      emit(tracker.flush(Math.max(clock.nowMs(), lastDataMs)));
+    });
+    // A failure inside the pipeline is a bug: surface it loudly rather than idle silently.
+    done.catch((err: unknown) => logger.error({ err }, `pipeline stopped: ${(err as Error).message}`));
+
+    let stopping: Promise<void> | undefined;
+    return {
+      brokerUrl,
+      done,
+      stats: () => ({ windows: hub.stats(), events: eventCount, mqtt: publisher.stats() }),
+      stop: () =>
+        (stopping ??= (async () => {
+          controller.abort(new Error('agent stopping'));
+          hub.close();
+          await done.catch(() => undefined);
+          await undo();
+        })()),
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'edgebind-config-'));
+writeFileSync(join(dir, 'a.wav'), 'x');
+const base = `sensors:\n  - id: mic\n    driver: replay\n    modality: audio\n    file: a.wav\n`;
+const file = join(dir, 'edgebind.yaml');
+
+function problems(text: string): { code: string; problems: { path: string; message: string }[] } {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return { code: err.code, problems: [...err.problems] };
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('a minimal config gets defaults, absolute paths and the per-modality window', () => {
+  const cfg = parseConfig(base, file);
+  assert.equal(cfg.sensors[0]!.file, join(dir, 'a.wav'));
+  assert.deepEqual(cfg.sensors[0]!.window, { lengthMs: 2000, hopMs: 1000 });
+  assert.equal(cfg.mqtt.broker, 'embedded');
+  assert.equal(cfg.mqtt.baseTopic, 'edgebind');
+  assert.equal(cfg.encoders.pack, 'test');
+  assert.deepEqual(cfg.encoders.providers, ['cpu']);
+  assert.ok(cfg.deviceId.length > 0);
+});
+
+test('an unknown key is rejected with its full path', () => {
+  const r = problems(base + '    windoww: { lengthMs: 1 }\nmqtt:\n  brokr: x\n');
+  assert.equal(r.code, 'CONFIG_INVALID');
+  assert.deepEqual(
+    r.problems.map((p) => `${p.path}: ${p.message}`).sort(),
+    ['mqtt.brokr: unknown key', 'sensors[0].windoww: unknown key'],
+  );
+});
+
+test('a wrong type names the path, the expected and the actual type', () => {
+  const r = problems(base + '    window: { lengthMs: "2s", hopMs: 500 }\n');
+  assert.deepEqual(r.problems, [{ path: 'sensors[0].window.lengthMs', message: 'expected number, got string' }]);
+});
+
+test('enums and URLs are checked, every problem reported at once', () => {
+  const r = problems(base.replace('audio', 'sound') + 'mqtt: { broker: "http://x" }\n');
+  assert.deepEqual(r.problems.map((p) => p.path).sort(), ['mqtt.broker', 'sensors[0].modality']);
+  assert.match(r.problems.find((p) => p.path === 'mqtt.broker')!.message, /mqtt:\/\//);
+  assert.match(r.problems.find((p) => p.path === 'sensors[0].modality')!.message, /"audio", "thermal"/);
+});
+
+test('duplicates and cross-field rules are checked', () => {
+  const r = problems(
+    base +
+      '  - { id: mic, driver: replay, modality: imu, file: a.wav }\n' +
+      'labels:\n  - { name: a, prompts: [x], threshold: 0.3, offThreshold: 0.5 }\n  - { name: a, prompts: [y] }\n',
+  );
+  assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`).sort(), [
+    'labels[0].offThreshold: must not exceed threshold',
+    'labels[1].name: duplicate label "a"',
+    'sensors[1].id: duplicate sensor id "mic"',
+  ]);
+});
+
+test('a missing replay file is named', () => {
+  const r = problems(base.replace('a.wav', 'missing.wav'));
+  assert.equal(r.problems[0]!.path, 'sensors[0].file');
+  assert.match(r.problems[0]!.message, /file not found: .*missing\.wav/);
+});
+
+test('malformed YAML reports file, line and column', () => {
+  const r = problems('sensors: [\n  - id: x\n');
+  assert.equal(r.code, 'CONFIG_PARSE');
+  assert.match(r.problems[0]!.path, /^line \d+, column \d+$/);
+});
+
+test('a missing file is CONFIG_NOT_FOUND', async () => {
+  await assert.rejects(loadConfig(join(dir, 'nope.yaml')), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.code, 'CONFIG_NOT_FOUND');
+    assert.match(err.message, /nope\.yaml: file not found/);
+    return true;
+  });
+});
+
+test('command-line overrides win over the file', () => {
+  const cfg = parseConfig(base + 'deviceId: from-file\n', file, { deviceId: 'cli', mqttUrl: 'mqtts://broker:8883' });
+  assert.equal(cfg.deviceId, 'cli');
+  assert.equal(cfg.mqtt.broker, 'mqtts://broker:8883');
+  assert.throws(() => parseConfig(base, file, { deviceId: 'bad id!' }), /deviceId/);
+});
