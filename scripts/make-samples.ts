@@ -77,7 +77,15 @@ const inPerson = (x: number, y: number, t: number) => {
 
 images(
   'room-thermal.ebf',
-  { modality: 'thermal', unit: 'degC', dtype: 'int16', scale: 0.01, sampleShape: [24, 32], rateHz: 4, source: 'samples' },
+  {
+    modality: 'thermal',
+    unit: 'degC',
+    dtype: 'int16',
+    scale: 0.01,
+    sampleShape: [24, 32],
+    rateHz: 4,
+    source: 'samples',
+  },
   (x, y, t, r) => {
     let c = 21 + 0.8 * y + 0.1 * gauss(r); // warmer near the floor-heated bottom rows
     if (inPerson(x, y, t)) c = y < 0.35 ? 35 : 31 + 0.2 * gauss(r); // face warmer than clothing
@@ -88,7 +96,15 @@ images(
 
 images(
   'room-depth.ebf',
-  { modality: 'depth', unit: 'mm', dtype: 'uint16', scale: 1, sampleShape: [60, 80], rateHz: 2, source: 'samples' },
+  {
+    modality: 'depth',
+    unit: 'mm',
+    dtype: 'uint16',
+    scale: 1,
+    sampleShape: [60, 80],
+    rateHz: 2,
+    source: 'samples',
+  },
   (x, y, t, r) => {
     if (r() < 0.02) return 0; // invalid pixels, as structured-light sensors report them
     let mm = y > 0.6 ? 4000 - 2500 * (y - 0.6) : 4000; // back wall, floor coming closer
@@ -126,7 +142,16 @@ images(
   writeFileSync(
     join(out, 'room-imu.ebf'),
     encodeFrameFile(
-      { version: 1, modality: 'imu', unit: 'm/s2,rad/s', dtype: 'float32', scale: 1, sampleShape: [6], rateHz: rate, source: 'samples' },
+      {
+        version: 1,
+        modality: 'imu',
+        unit: 'm/s2,rad/s',
+        dtype: 'float32',
+        scale: 1,
+        sampleShape: [6],
+        rateHz: rate,
+        source: 'samples',
+      },
       frames,
     ),
   );

@@ -8,14 +8,25 @@ import pino, { type Logger } from 'pino';
 
 export type LogFormat = 'json' | 'pretty';
 
-export function createLogger(opts: { level: string; format?: LogFormat; stream?: NodeJS.WritableStream }): Logger {
+export function createLogger(opts: {
+  level: string;
+  format?: LogFormat;
+  stream?: NodeJS.WritableStream;
+}): Logger {
   const format = opts.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
   const dest = opts.stream ?? process.stderr;
   const stream = format === 'pretty' ? prettyStream(dest) : dest;
   return pino({ level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 function prettyStream(dest: NodeJS.WritableStream): Writable {
   return new Writable({
@@ -24,7 +35,9 @@ function prettyStream(dest: NodeJS.WritableStream): Writable {
         const { level, time, component, msg } = JSON.parse(chunk.toString()) as Record<string, unknown>;
         const t = typeof time === 'string' ? time.slice(11, 19) : '';
         const tag = typeof component === 'string' ? `${component}: ` : '';
-        dest.write(`${t} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${tag}${String(msg ?? '')}\n`);
+        dest.write(
+          `${t} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${tag}${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}\n`,
+        );
       } catch {
         dest.write(chunk);
       }

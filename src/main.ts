@@ -65,15 +65,17 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     // Broker first: everything later may publish.
     let brokerUrl = config.mqtt.broker;
     if (brokerUrl === 'embedded') {
-      const broker: EmbeddedBroker = await startEmbeddedBroker({ port: config.mqtt.embeddedPort, logger: log('broker') });
+      const broker: EmbeddedBroker = await startEmbeddedBroker({
+        port: config.mqtt.embeddedPort,
+        logger: log('broker'),
+      });
       cleanups.push(() => broker.close());
       brokerUrl = broker.url;
     }
 
     const sensors = config.sensors.filter((s) => s.enabled);
     const modalities = [...new Set(sensors.map((s) => s.modality))];
-    const encoders =
-      deps.encoders ?? (await openEncoders({ config, modalities, logger: log('encoders') }));
+    const encoders = deps.encoders ?? (await openEncoders({ config, modalities, logger: log('encoders') }));
     if (!deps.encoders) cleanups.push(() => encoders.close());
 
     const labelSet = await buildLabelSet(config.labels, config.scoring, modalities, encoders.text);
@@ -88,7 +90,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     );
     const offThresholds = labelSet.labels.map((l) => l.offThreshold);
     const tracker = new EventTracker(
-      labelSet.labels.map((l) => ({ name: l.name, onThreshold: l.onThreshold, offThreshold: l.offThreshold })),
+      labelSet.labels.map((l) => ({
+        name: l.name,
+        onThreshold: l.onThreshold,
+        offThreshold: l.offThreshold,
+      })),
       config.events,
       (ms) => clock.toWallMs(ms),
     );
@@ -140,7 +146,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           return; // the stream ended (a replay without loop)
         } catch (err) {
           if (controller.signal.aborted) return;
-          sensorLog.warn({ sensor: s.id, err: (err as Error).message }, `sensor ${s.id}: ${(err as Error).message}; restarting in ${backoffMs} ms`);
+          sensorLog.warn(
+            { sensor: s.id, err: (err as Error).message },
+            `sensor ${s.id}: ${(err as Error).message}; restarting in ${backoffMs} ms`,
+          );
           await sleep(backoffMs, controller.signal).catch(() => undefined);
           backoffMs = Math.min(30_000, backoffMs * 2);
         }

@@ -6,11 +6,15 @@ import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRun } from './commands/run.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 export function buildProgram(): Command {
   const program = new Command('edgebind')
-    .description('Zero-shot multi-sensor event detection with ImageBind-style embeddings, published over MQTT')
+    .description(
+      'Zero-shot multi-sensor event detection with ImageBind-style embeddings, published over MQTT',
+    )
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)');
   registerRun(program);

@@ -33,7 +33,8 @@ export async function runUntilStopped(
     };
     process.once('SIGTERM', () => stop('SIGTERM', 0));
     process.once('SIGINT', () => stop('SIGINT', 0));
-    if (opts.seconds !== undefined) setTimeout(() => stop(`${opts.seconds} s elapsed`, 0), opts.seconds * 1000).unref();
+    if (opts.seconds !== undefined)
+      setTimeout(() => stop(`${opts.seconds} s elapsed`, 0), opts.seconds * 1000).unref();
     void agent.done.then(() => stop('all sensors finished', 0));
   });
 }

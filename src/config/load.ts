@@ -32,7 +32,8 @@ export async function loadConfig(file: string, overrides: Overrides = {}): Promi
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError('CONFIG_NOT_FOUND', `${file}: ${reason}`, { file, cause: err });
   }
   return parseConfig(text, file, overrides);
@@ -80,7 +81,7 @@ function applyOverrides(raw: unknown, o: Overrides): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const out = { ...(raw as Record<string, unknown>) };
   if (o.deviceId !== undefined) out.deviceId = o.deviceId;
-  const mqtt = () => (typeof out.mqtt === 'object' && out.mqtt !== null ? (out.mqtt as object) : {});
+  const mqtt = () => (typeof out.mqtt === 'object' && out.mqtt !== null ? out.mqtt : {});
   if (o.mqttUrl !== undefined) out.mqtt = { ...mqtt(), broker: o.mqttUrl };
   if (o.embeddedPort !== undefined) out.mqtt = { ...mqtt(), embeddedPort: o.embeddedPort };
   return out;
@@ -93,7 +94,9 @@ function defaultStateDir(): string {
 }
 
 function defaultDeviceId(): string {
-  const h = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  const h = hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 64);
   return ID_PATTERN.test(h) ? h : 'edgebind';
 }
 

@@ -91,7 +91,9 @@ export const LabelSchema = z.strictObject({
     .min(0)
     .max(1)
     .optional()
-    .meta({ description: 'Score below which a window counts as a miss while an event is open. Default: threshold.' }),
+    .meta({
+      description: 'Score below which a window counts as a miss while an event is open. Default: threshold.',
+    }),
 });
 
 export const ScoringSchema = z.strictObject({
@@ -106,13 +108,17 @@ export const ScoringSchema = z.strictObject({
     .array(z.string().min(1).max(300))
     .max(32)
     .default(['background noise', 'an empty quiet room'])
-    .meta({ description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.' }),
+    .meta({
+      description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.',
+    }),
   fusionToleranceMs: z
     .int()
     .min(0)
     .max(60_000)
     .default(1500)
-    .meta({ description: "A sensor's latest score counts toward a label for this long (cross-sensor fusion)." }),
+    .meta({
+      description: "A sensor's latest score counts toward a label for this long (cross-sensor fusion).",
+    }),
   smoothingWindows: z
     .int()
     .min(1)
@@ -122,44 +128,95 @@ export const ScoringSchema = z.strictObject({
 });
 
 export const EventsSchema = z.strictObject({
-  minWindows: z.int().min(1).max(100).default(1).meta({ description: 'Windows at or above threshold to start.' }),
+  minWindows: z
+    .int()
+    .min(1)
+    .max(100)
+    .default(1)
+    .meta({ description: 'Windows at or above threshold to start.' }),
   endWindows: z.int().min(1).max(100).default(2).meta({ description: 'Windows below offThreshold to end.' }),
   updateIntervalMs: z.int().min(0).default(5000).meta({ description: 'At most one update per interval.' }),
-  unseenMs: z.int().min(0).default(10_000).meta({ description: 'End when no matching window arrives for this long.' }),
-  cooldownMs: z.int().min(0).default(2000).meta({ description: 'No new event for the label this soon after one ends.' }),
+  unseenMs: z
+    .int()
+    .min(0)
+    .default(10_000)
+    .meta({ description: 'End when no matching window arrives for this long.' }),
+  cooldownMs: z
+    .int()
+    .min(0)
+    .default(2000)
+    .meta({ description: 'No new event for the label this soon after one ends.' }),
   maxDurationMs: z.int().min(1000).default(600_000).meta({ description: 'End (and restart) long events.' }),
-  print: z.boolean().default(false).meta({ description: 'Also print each event as one readable line on stdout.' }),
+  print: z
+    .boolean()
+    .default(false)
+    .meta({ description: 'Also print each event as one readable line on stdout.' }),
 });
 
-const brokerUrl = z.url({ protocol: /^(mqtts?|wss?)$/, error: 'must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL' });
+const brokerUrl = z.url({
+  protocol: /^(mqtts?|wss?)$/,
+  error: 'must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL',
+});
 
 export const MqttSchema = z.strictObject({
   broker: z
     .union([z.literal('embedded'), brokerUrl])
     .default('embedded')
-    .meta({ description: '"embedded" starts an in-process broker on 127.0.0.1; otherwise the broker URL.', ...restart }),
-  embeddedPort: z.int().min(1).max(65535).default(1883).meta({ description: 'Port of the embedded broker.', ...restart }),
+    .meta({
+      description: '"embedded" starts an in-process broker on 127.0.0.1; otherwise the broker URL.',
+      ...restart,
+    }),
+  embeddedPort: z
+    .int()
+    .min(1)
+    .max(65535)
+    .default(1883)
+    .meta({ description: 'Port of the embedded broker.', ...restart }),
   baseTopic: z
     .string()
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels of letters, digits, _ or -; no wildcards')
     .default('edgebind')
     .meta({ ...restart }),
-  clientId: z.string().min(1).max(128).optional().meta({ description: 'Default: edgebind-<deviceId>.', ...restart }),
-  username: z.string().min(1).optional().meta({ ...restart }),
+  clientId: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .meta({ description: 'Default: edgebind-<deviceId>.', ...restart }),
+  username: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ ...restart }),
   passwordEnv: z
     .string()
     .regex(/^[A-Z_][A-Z0-9_]*$/)
     .optional()
-    .meta({ description: 'Name of the environment variable holding the password (secrets stay out of files).', ...restart }),
-  keepaliveS: z.int().min(5).max(3600).default(30).meta({ ...restart }),
-  reconnectMinMs: z.int().min(100).default(1000).meta({ description: 'First reconnect delay; doubles per failure.' }),
+    .meta({
+      description: 'Name of the environment variable holding the password (secrets stay out of files).',
+      ...restart,
+    }),
+  keepaliveS: z
+    .int()
+    .min(5)
+    .max(3600)
+    .default(30)
+    .meta({ ...restart }),
+  reconnectMinMs: z
+    .int()
+    .min(100)
+    .default(1000)
+    .meta({ description: 'First reconnect delay; doubles per failure.' }),
   reconnectMaxMs: z.int().min(1000).default(30_000).meta({ description: 'Longest reconnect delay.' }),
   outboxMax: z
     .int()
     .min(1)
     .max(1_000_000)
     .default(10_000)
-    .meta({ description: 'Events kept while the broker is unreachable; beyond that the oldest are dropped and counted.' }),
+    .meta({
+      description:
+        'Events kept while the broker is unreachable; beyond that the oldest are dropped and counted.',
+    }),
 });
 
 export const EncodersSchema = z.strictObject({
@@ -177,9 +234,24 @@ export const EncodersSchema = z.strictObject({
     .min(1)
     .default(['cpu'])
     .meta({ description: 'Execution providers to try in order; cpu is always the last resort.', ...restart }),
-  intraOpThreads: z.int().min(1).max(64).default(1).meta({ ...restart }),
-  interOpThreads: z.int().min(1).max(64).default(1).meta({ ...restart }),
-  maxBatch: z.int().min(1).max(64).default(8).meta({ description: 'Most windows of one modality per inference.' }),
+  intraOpThreads: z
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .meta({ ...restart }),
+  interOpThreads: z
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .meta({ ...restart }),
+  maxBatch: z
+    .int()
+    .min(1)
+    .max(64)
+    .default(8)
+    .meta({ description: 'Most windows of one modality per inference.' }),
 });
 
 export const LogSchema = z.strictObject({
@@ -190,12 +262,19 @@ export const ConfigSchema = z
   .strictObject({
     deviceId: id('deviceId')
       .optional()
-      .meta({ description: 'Device id used in topics. Default: the host name. --device-id overrides.', ...restart }),
+      .meta({
+        description: 'Device id used in topics. Default: the host name. --device-id overrides.',
+        ...restart,
+      }),
     stateDir: z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'Writable state (generated packs, caches). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.', ...restart }),
+      .meta({
+        description:
+          'Writable state (generated packs, caches). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.',
+        ...restart,
+      }),
     mqtt: MqttSchema.default(MqttSchema.parse({})),
     encoders: EncodersSchema.default(EncodersSchema.parse({})),
     sensors: z.array(SensorSchema).min(1).max(16),
@@ -207,19 +286,33 @@ export const ConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
     cfg.sensors.forEach((s, i) => {
-      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sensors', i, 'id'], message: `duplicate sensor id "${s.id}"` });
+      if (seen.has(s.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sensors', i, 'id'],
+          message: `duplicate sensor id "${s.id}"`,
+        });
       seen.set(s.id, i);
     });
     const names = new Set<string>();
     cfg.labels.forEach((l, i) => {
-      if (names.has(l.name)) ctx.addIssue({ code: 'custom', path: ['labels', i, 'name'], message: `duplicate label "${l.name}"` });
+      if (names.has(l.name))
+        ctx.addIssue({ code: 'custom', path: ['labels', i, 'name'], message: `duplicate label "${l.name}"` });
       names.add(l.name);
       if (l.offThreshold !== undefined && l.threshold !== undefined && l.offThreshold > l.threshold) {
-        ctx.addIssue({ code: 'custom', path: ['labels', i, 'offThreshold'], message: 'must not exceed threshold' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['labels', i, 'offThreshold'],
+          message: 'must not exceed threshold',
+        });
       }
     });
     if (cfg.mqtt.reconnectMinMs > cfg.mqtt.reconnectMaxMs) {
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'reconnectMinMs'], message: 'must not exceed reconnectMaxMs' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', 'reconnectMinMs'],
+        message: 'must not exceed reconnectMaxMs',
+      });
     }
   });
 

@@ -21,7 +21,7 @@ export class ScoreCombiner {
     private readonly labelNames: readonly string[],
     private readonly toleranceMs: number,
   ) {
-    this.latest = labelNames.map(() => new Map());
+    this.latest = labelNames.map(() => new Map<string, Latest>());
   }
 
   /**

@@ -68,7 +68,13 @@ export class EventTracker {
     private readonly newId: () => string = uuidv7,
   ) {
     for (const label of labels) {
-      this.states.set(label.name, { label, hits: 0, firstHitMs: 0, cooldownUntilMs: -Infinity, open: undefined });
+      this.states.set(label.name, {
+        label,
+        hits: 0,
+        firstHitMs: 0,
+        cooldownUntilMs: -Infinity,
+        open: undefined,
+      });
     }
   }
 
@@ -140,7 +146,8 @@ export class EventTracker {
   /** Ends every open event (shutdown, label set replaced). */
   flush(nowMs: number): LabelEvent[] {
     const out: LabelEvent[] = [];
-    for (const s of this.states.values()) if (s.open) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs)));
+    for (const s of this.states.values())
+      if (s.open) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs)));
     return out;
   }
 

@@ -71,7 +71,9 @@ export async function* windows(frames: AsyncIterable<Frame>, opts: WindowOptions
     const size = shape.reduce((a, b) => a * b, 1);
     const n = frame.shape[0] ?? 0;
     if (frame.data.length !== n * size) {
-      throw new TypeError(`frame from ${frame.sensorId}: data length ${frame.data.length} ≠ shape ${frame.shape.join('×')}`);
+      throw new TypeError(
+        `frame from ${frame.sensorId}: data length ${frame.data.length} ≠ shape ${frame.shape.join('×')}`,
+      );
     }
     if (!ring || frame.rateHz !== rateHz || size !== sampleSize || shape.join() !== sampleShape.join()) {
       rateHz = frame.rateHz;
@@ -84,7 +86,8 @@ export async function* windows(frames: AsyncIterable<Frame>, opts: WindowOptions
     }
     const periodMs = 1000 / rateHz;
     // A jump in time (sensor restarted, replay looped) must not be bridged by a window.
-    if (Number.isFinite(expectedMs) && Math.abs(frame.tMs - expectedMs) > Math.max(3 * periodMs, 100)) reset();
+    if (Number.isFinite(expectedMs) && Math.abs(frame.tMs - expectedMs) > Math.max(3 * periodMs, 100))
+      reset();
     expectedMs = frame.tMs + n * periodMs;
 
     let i = 0;

@@ -35,15 +35,17 @@ test('a minimal config gets defaults, absolute paths and the per-modality window
 test('an unknown key is rejected with its full path', () => {
   const r = problems(base + '    windoww: { lengthMs: 1 }\nmqtt:\n  brokr: x\n');
   assert.equal(r.code, 'CONFIG_INVALID');
-  assert.deepEqual(
-    r.problems.map((p) => `${p.path}: ${p.message}`).sort(),
-    ['mqtt.brokr: unknown key', 'sensors[0].windoww: unknown key'],
-  );
+  assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`).sort(), [
+    'mqtt.brokr: unknown key',
+    'sensors[0].windoww: unknown key',
+  ]);
 });
 
 test('a wrong type names the path, the expected and the actual type', () => {
   const r = problems(base + '    window: { lengthMs: "2s", hopMs: 500 }\n');
-  assert.deepEqual(r.problems, [{ path: 'sensors[0].window.lengthMs', message: 'expected number, got string' }]);
+  assert.deepEqual(r.problems, [
+    { path: 'sensors[0].window.lengthMs', message: 'expected number, got string' },
+  ]);
 });
 
 test('enums and URLs are checked, every problem reported at once', () => {
@@ -88,7 +90,10 @@ test('a missing file is CONFIG_NOT_FOUND', async () => {
 });
 
 test('command-line overrides win over the file', () => {
-  const cfg = parseConfig(base + 'deviceId: from-file\n', file, { deviceId: 'cli', mqttUrl: 'mqtts://broker:8883' });
+  const cfg = parseConfig(base + 'deviceId: from-file\n', file, {
+    deviceId: 'cli',
+    mqttUrl: 'mqtts://broker:8883',
+  });
   assert.equal(cfg.deviceId, 'cli');
   assert.equal(cfg.mqtt.broker, 'mqtts://broker:8883');
   assert.throws(() => parseConfig(base, file, { deviceId: 'bad id!' }), /deviceId/);

@@ -15,7 +15,12 @@ const timing: TrackerTiming = {
 const labels = [{ name: 'alarm', onThreshold: 0.6, offThreshold: 0.4 }];
 let counter = 0;
 const tracker = (t: Partial<TrackerTiming> = {}) =>
-  new EventTracker(labels, { ...timing, ...t }, (ms) => Date.UTC(2026, 0, 1) + ms, () => `id-${++counter}`);
+  new EventTracker(
+    labels,
+    { ...timing, ...t },
+    (ms) => Date.UTC(2026, 0, 1) + ms,
+    () => `id-${++counter}`,
+  );
 const obs = (score: number, endMs: number) => ({
   label: 'alarm',
   score,
@@ -37,17 +42,27 @@ test('start after minWindows hits, update carries the peak, end after endWindows
   assert.equal(start.id, end.id);
   assert.equal(update.id, start.id);
   assert.equal(start.score, 0.8);
-  assert.equal(start.startTime, new Date(Date.UTC(2026, 0, 1) + 2000).toISOString(), 'starts at the first hit window');
+  assert.equal(
+    start.startTime,
+    new Date(Date.UTC(2026, 0, 1) + 2000).toISOString(),
+    'starts at the first hit window',
+  );
   assert.equal(update.peakScore, 0.9);
   assert.equal(end.peakScore, 0.9);
-  assert.equal(end.endTime, new Date(Date.UTC(2026, 0, 1) + 7000).toISOString(), 'ends at the last window ≥ off');
+  assert.equal(
+    end.endTime,
+    new Date(Date.UTC(2026, 0, 1) + 7000).toISOString(),
+    'ends at the last window ≥ off',
+  );
   assert.deepEqual(end.modalities, ['audio']);
   assert.deepEqual(end.sensors, ['mic']);
 });
 
 test('hysteresis: scores between off and on keep an open event alive', () => {
   const tr = tracker({ updateIntervalMs: 0 });
-  const types = [0.7, 0.7, 0.5, 0.5, 0.5, 0.5, 0.3, 0.3].flatMap((s, i) => tr.observe(obs(s, i * 1000)).map((e) => e.type));
+  const types = [0.7, 0.7, 0.5, 0.5, 0.5, 0.5, 0.3, 0.3].flatMap((s, i) =>
+    tr.observe(obs(s, i * 1000)).map((e) => e.type),
+  );
   assert.deepEqual(types, ['start', 'end']);
 });
 
@@ -65,7 +80,9 @@ test('unseen timeout ends an event on tick; flush ends what is open', () => {
 
 test('maxDuration cuts a long event', () => {
   const tr = tracker({ minWindows: 1, maxDurationMs: 5000, updateIntervalMs: 0, cooldownMs: 0 });
-  const types = Array.from({ length: 8 }, (_, i) => tr.observe(obs(0.9, i * 1000))).flat().map((e) => e.type);
+  const types = Array.from({ length: 8 }, (_, i) => tr.observe(obs(0.9, i * 1000)))
+    .flat()
+    .map((e) => e.type);
   assert.deepEqual(types.slice(0, 3), ['start', 'end', 'start']);
 });
 
@@ -89,7 +106,12 @@ test('property: no overlap, exactly one end per start, unique ids, cooldown hono
       }),
       (stream, t) => {
         let n = 0;
-        const tr = new EventTracker(labels, t, (ms) => ms, () => `e${n++}`);
+        const tr = new EventTracker(
+          labels,
+          t,
+          (ms) => ms,
+          () => `e${n++}`,
+        );
         const events: LabelEvent[] = [];
         let now = 0;
         for (const [score, dt] of stream) {

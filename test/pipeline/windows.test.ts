@@ -72,7 +72,14 @@ test('a gap in time restarts the window instead of bridging it', async () => {
 });
 
 test('a frame whose data does not match its shape is rejected', async () => {
-  const bad: Frame = { sensorId: 'x', modality: 'audio', tMs: 0, rateHz: 10, data: new Float32Array(3), shape: [4] };
+  const bad: Frame = {
+    sensorId: 'x',
+    modality: 'audio',
+    tMs: 0,
+    rateHz: 10,
+    data: new Float32Array(3),
+    shape: [4],
+  };
   await assert.rejects(
     collect(windows(frames([bad]), { lengthMs: 100, hopMs: 100, clock: new ManualClock() })),
     /data length 3 ≠ shape 4/,
@@ -82,7 +89,12 @@ test('a frame whose data does not match its shape is rejected', async () => {
 test('window buffers are recycled through the pool: steady state allocates none', async () => {
   const pool = new BufferPool();
   let n = 0;
-  for await (const w of windows(frames(ramp(200, 10, 100)), { lengthMs: 500, hopMs: 100, clock: new ManualClock(), pool })) {
+  for await (const w of windows(frames(ramp(200, 10, 100)), {
+    lengthMs: 500,
+    hopMs: 100,
+    clock: new ManualClock(),
+    pool,
+  })) {
     n++;
     pool.release(w.data);
   }

@@ -34,18 +34,38 @@ test('round trip: values come back in native units within the stored precision',
   const path = join(dir, 't.ebf');
   const a = Float32Array.from([20.5, 21.25, 36.6, -5.01, 0, 100]);
   const b = a.map((x) => x + 1);
-  writeFileSync(path, encodeFrameFile(thermal, [{ tMs: 0, data: a }, { tMs: 250, data: b }]));
+  writeFileSync(
+    path,
+    encodeFrameFile(thermal, [
+      { tMs: 0, data: a },
+      { tMs: 250, data: b },
+    ]),
+  );
   const { header } = await readFrameFileHeader(path);
   assert.deepEqual(header.sampleShape, [2, 3]);
   const recs = await readAll(path);
-  assert.deepEqual(recs.map((r) => [r.tMs, r.n]), [[0, 1], [250, 1]]);
+  assert.deepEqual(
+    recs.map((r) => [r.tMs, r.n]),
+    [
+      [0, 1],
+      [250, 1],
+    ],
+  );
   recs[0]!.data.forEach((v, i) => assert.ok(Math.abs(v - a[i]!) < 0.006, `value ${i}`));
   recs[1]!.data.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 0.006, `value ${i}`));
 });
 
 test('float32 IMU records with several samples each', async () => {
   const path = join(dir, 'imu.ebf');
-  const h: FrameFileHeader = { ...thermal, modality: 'imu', unit: 'm/s2,rad/s', dtype: 'float32', scale: 1, sampleShape: [6], rateHz: 100 };
+  const h: FrameFileHeader = {
+    ...thermal,
+    modality: 'imu',
+    unit: 'm/s2,rad/s',
+    dtype: 'float32',
+    scale: 1,
+    sampleShape: [6],
+    rateHz: 100,
+  };
   const data = Float32Array.from({ length: 30 }, (_, i) => i * 0.5);
   writeFileSync(path, encodeFrameFile(h, [{ tMs: 0, data }]));
   const [r] = await readAll(path);
@@ -55,7 +75,12 @@ test('float32 IMU records with several samples each', async () => {
 
 test('a truncated last record ends the stream quietly (power loss mid-write)', async () => {
   const path = join(dir, 'cut.ebf');
-  const full = Buffer.from(encodeFrameFile(thermal, [{ tMs: 0, data: new Float32Array(6) }, { tMs: 250, data: new Float32Array(6) }]));
+  const full = Buffer.from(
+    encodeFrameFile(thermal, [
+      { tMs: 0, data: new Float32Array(6) },
+      { tMs: 250, data: new Float32Array(6) },
+    ]),
+  );
   writeFileSync(path, full.subarray(0, full.length - 3));
   assert.equal((await readAll(path)).length, 1);
 });
@@ -63,7 +88,10 @@ test('a truncated last record ends the stream quietly (power loss mid-write)', a
 test('garbage is rejected with the file and what is wrong', async () => {
   const notEbf = join(dir, 'x.ebf');
   writeFileSync(notEbf, 'RIFF1234WAVE');
-  await assert.rejects(readFrameFileHeader(notEbf), (e: unknown) => e instanceof FormatError && /expected magic "EBFRAMES"/.test(e.message));
+  await assert.rejects(
+    readFrameFileHeader(notEbf),
+    (e: unknown) => e instanceof FormatError && /expected magic "EBFRAMES"/.test(e.message),
+  );
 
   const badHeader = join(dir, 'h.ebf');
   const json = Buffer.from(JSON.stringify({ ...thermal, rateHz: -1 }));

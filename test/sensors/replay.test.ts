@@ -11,7 +11,13 @@ import { replayFrames } from '../../src/sensors/replay/replay.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgebind-replay-'));
 const wav = join(dir, 'a.wav');
-writeFileSync(wav, encodeWav16({ sampleRateHz: 16000, channels: [Float32Array.from({ length: 8000 }, (_, i) => (i % 100) / 200)] }));
+writeFileSync(
+  wav,
+  encodeWav16({
+    sampleRateHz: 16000,
+    channels: [Float32Array.from({ length: 8000 }, (_, i) => (i % 100) / 200)],
+  }),
+);
 
 async function take(it: AsyncIterable<Frame>, n: number): Promise<Frame[]> {
   const out: Frame[] = [];
@@ -25,7 +31,10 @@ async function take(it: AsyncIterable<Frame>, n: number): Promise<Frame[]> {
 test('WAV replays as 100 ms frames with continuous times, looping seamlessly', async () => {
   const clock = new ManualClock(1000);
   const frames = await take(
-    replayFrames({ sensorId: 'mic', modality: 'audio', file: wav, speed: 0, loop: true, clock }, new AbortController().signal),
+    replayFrames(
+      { sensorId: 'mic', modality: 'audio', file: wav, speed: 0, loop: true, clock },
+      new AbortController().signal,
+    ),
     12,
   );
   assert.equal(frames.length, 12);
@@ -40,7 +49,10 @@ test('WAV replays as 100 ms frames with continuous times, looping seamlessly', a
 test('real-time pacing: frames arrive no earlier than their capture time', async () => {
   const t0 = systemClock.nowMs();
   const frames = await take(
-    replayFrames({ sensorId: 'mic', modality: 'audio', file: wav, speed: 1, loop: false, clock: systemClock }, new AbortController().signal),
+    replayFrames(
+      { sensorId: 'mic', modality: 'audio', file: wav, speed: 1, loop: false, clock: systemClock },
+      new AbortController().signal,
+    ),
     3,
   );
   assert.equal(frames.length, 3);
@@ -49,7 +61,10 @@ test('real-time pacing: frames arrive no earlier than their capture time', async
 
 test('abort stops a paced replay promptly', async () => {
   const ac = new AbortController();
-  const it = replayFrames({ sensorId: 'mic', modality: 'audio', file: wav, speed: 0.01, loop: true, clock: systemClock }, ac.signal);
+  const it = replayFrames(
+    { sensorId: 'mic', modality: 'audio', file: wav, speed: 0.01, loop: true, clock: systemClock },
+    ac.signal,
+  );
   setTimeout(() => ac.abort(new Error('stop')), 50);
   const t0 = Date.now();
   assert.deepEqual(await take(it, 1), []);
@@ -61,22 +76,42 @@ test('frame files replay with their header shape and rate', async () => {
   writeFileSync(
     file,
     encodeFrameFile(
-      { version: 1, modality: 'depth', unit: 'mm', dtype: 'uint16', scale: 1, sampleShape: [2, 2], rateHz: 5 },
+      {
+        version: 1,
+        modality: 'depth',
+        unit: 'mm',
+        dtype: 'uint16',
+        scale: 1,
+        sampleShape: [2, 2],
+        rateHz: 5,
+      },
       [0, 200, 400].map((tMs) => ({ tMs, data: Float32Array.from([1000, 2000, 0, 4000]) })),
     ),
   );
   const frames = await take(
-    replayFrames({ sensorId: 'd', modality: 'depth', file, speed: 0, loop: false, clock: new ManualClock() }, new AbortController().signal),
+    replayFrames(
+      { sensorId: 'd', modality: 'depth', file, speed: 0, loop: false, clock: new ManualClock() },
+      new AbortController().signal,
+    ),
     10,
   );
-  assert.deepEqual(frames.map((f) => f.tMs), [0, 200, 400]);
+  assert.deepEqual(
+    frames.map((f) => f.tMs),
+    [0, 200, 400],
+  );
   assert.deepEqual(frames[0]!.shape, [1, 2, 2]);
   assert.deepEqual([...frames[0]!.data], [1000, 2000, 0, 4000]);
 });
 
 test('wrong file kinds are clear errors', async () => {
   const run = (modality: 'audio' | 'imu', file: string) =>
-    take(replayFrames({ sensorId: 's', modality, file, speed: 0, loop: false, clock: new ManualClock() }, new AbortController().signal), 1);
+    take(
+      replayFrames(
+        { sensorId: 's', modality, file, speed: 0, loop: false, clock: new ManualClock() },
+        new AbortController().signal,
+      ),
+      1,
+    );
   await assert.rejects(run('imu', wav), /imu replay needs an \.ebf frame file/);
   await assert.rejects(run('audio', join(dir, 'd.ebf')), /audio replay needs a \.wav file/);
   const rate = join(dir, 'r8k.wav');

@@ -24,7 +24,9 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('run the agent on bundled sample recordings with an embedded MQTT broker')
     .option('-p, --port <n>', 'embedded broker port', (v) => parsePort(v), 1883)
-    .option('-s, --seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', (v) => parseSeconds(v))
+    .option('-s, --seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', (v) =>
+      parseSeconds(v),
+    )
     .action(async (opts: { port: number; seconds?: number }) => {
       try {
         const config = await loadConfig(DEMO_CONFIG, { embeddedPort: opts.port });
@@ -39,7 +41,9 @@ export function registerDemo(program: Command): void {
             `  mosquitto_sub -h 127.0.0.1 -p ${opts.port} -t '${config.mqtt.baseTopic}/#' -v\n` +
             `Ctrl-C stops.\n`,
         );
-        process.exit(await runUntilStopped(agent, logger, opts.seconds !== undefined ? { seconds: opts.seconds } : {}));
+        process.exit(
+          await runUntilStopped(agent, logger, opts.seconds !== undefined ? { seconds: opts.seconds } : {}),
+        );
       } catch (err) {
         reportAndExit(err);
       }
@@ -48,7 +52,8 @@ export function registerDemo(program: Command): void {
 
 function parsePort(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`--port must be 1-65535, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new InvalidArgumentError(`--port must be 1-65535, got "${v}"`);
   return n;
 }
 

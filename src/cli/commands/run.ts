@@ -20,7 +20,10 @@ export function registerRun(program: Command): void {
           ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
         });
         const logger = createLogger({ level: config.log.level });
-        logger.info({ config: config.source, deviceId: config.deviceId }, `edgebind starting as ${config.deviceId}`);
+        logger.info(
+          { config: config.source, deviceId: config.deviceId },
+          `edgebind starting as ${config.deviceId}`,
+        );
         const agent = await startAgent({ config, logger });
         process.exit(await runUntilStopped(agent, logger));
       } catch (err) {

@@ -77,12 +77,17 @@ export function encodeRecord(header: FrameFileHeader, tMs: number, data: Float32
   return out;
 }
 
-export function encodeFrameFile(header: FrameFileHeader, records: readonly { tMs: number; data: Float32Array }[]) {
+export function encodeFrameFile(
+  header: FrameFileHeader,
+  records: readonly { tMs: number; data: Float32Array }[],
+) {
   return Buffer.concat([encodeHeader(header), ...records.map((r) => encodeRecord(header, r.tMs, r.data))]);
 }
 
 /** Reads a frame file's header. */
-export async function readFrameFileHeader(path: string): Promise<{ header: FrameFileHeader; dataOffset: number }> {
+export async function readFrameFileHeader(
+  path: string,
+): Promise<{ header: FrameFileHeader; dataOffset: number }> {
   const fh = await open(path, 'r');
   try {
     const head = Buffer.alloc(12);

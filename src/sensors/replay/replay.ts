@@ -111,6 +111,11 @@ async function* ebfChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: n
   const first = { t: Number.NaN };
   for await (const rec of readFrameRecords(opts.file)) {
     if (Number.isNaN(first.t)) first.t = rec.tMs;
-    yield { tMs: rec.tMs - first.t, data: rec.data, shape: [rec.n, ...header.sampleShape], rate: header.rateHz };
+    yield {
+      tMs: rec.tMs - first.t,
+      data: rec.data,
+      shape: [rec.n, ...header.sampleShape],
+      rate: header.rateHz,
+    };
   }
 }
