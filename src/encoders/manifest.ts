@@ -45,12 +45,22 @@ export const ThermalPreprocessSchema = z.strictObject({
    */
   range: z
     .discriminatedUnion('mode', [
-      z.strictObject({ mode: z.literal('minmax') }),
+      z.strictObject({
+        mode: z.literal('minmax'),
+        /**
+         * Smallest span stretched to [0,1], °C (default 0 = plain min-max). A frame spanning less is
+         * mapped over this span around its midpoint, so sensor noise on a near-flat scene is not
+         * blown up to full contrast.
+         */
+        minSpanC: z.number().nonnegative().default(0),
+      }),
       z.strictObject({ mode: z.literal('fixed'), minC: z.number(), maxC: z.number() }),
     ])
-    .default({ mode: 'minmax' }),
+    .default({ mode: 'minmax', minSpanC: 0 }),
   /** Which frames of a window form the image: the newest frame, or the per-pixel mean/max. */
   reduce: z.enum(['last', 'mean', 'max']).default('last'),
+  /** Kernel for the short-side resize to `size` (PIL-style, antialiased when shrinking). */
+  interpolation: z.enum(['bicubic', 'bilinear']).default('bicubic'),
 });
 
 export const DepthPreprocessSchema = z.strictObject({
@@ -63,6 +73,14 @@ export const DepthPreprocessSchema = z.strictObject({
   mean: z.number().default(0.0418),
   std: z.number().positive().default(0.0295),
   reduce: z.enum(['last', 'mean', 'max']).default('last'),
+  /**
+   * Pixels with no valid reading (0 or NaN mm) in any frame of the window: `nearest` copies the
+   * nearest valid pixel's disparity (like the in-filled depth ImageBind trained on); `far` sets
+   * them to `minDisparity`.
+   */
+  fillInvalid: z.enum(['nearest', 'far']).default('nearest'),
+  /** Kernel for the short-side resize to `size` (PIL-style, antialiased when shrinking). */
+  interpolation: z.enum(['bicubic', 'bilinear']).default('bicubic'),
 });
 
 export const ImuPreprocessSchema = z.strictObject({
@@ -84,13 +102,22 @@ const encoderBase = {
 
 export const EncoderSpecSchemas = {
   text: z.strictObject({ ...encoderBase }),
-  audio: z.strictObject({ ...encoderBase, preprocess: AudioPreprocessSchema.default(AudioPreprocessSchema.parse({})) }),
+  audio: z.strictObject({
+    ...encoderBase,
+    preprocess: AudioPreprocessSchema.default(AudioPreprocessSchema.parse({})),
+  }),
   thermal: z.strictObject({
     ...encoderBase,
     preprocess: ThermalPreprocessSchema.default(ThermalPreprocessSchema.parse({})),
   }),
-  depth: z.strictObject({ ...encoderBase, preprocess: DepthPreprocessSchema.default(DepthPreprocessSchema.parse({})) }),
-  imu: z.strictObject({ ...encoderBase, preprocess: ImuPreprocessSchema.default(ImuPreprocessSchema.parse({})) }),
+  depth: z.strictObject({
+    ...encoderBase,
+    preprocess: DepthPreprocessSchema.default(DepthPreprocessSchema.parse({})),
+  }),
+  imu: z.strictObject({
+    ...encoderBase,
+    preprocess: ImuPreprocessSchema.default(ImuPreprocessSchema.parse({})),
+  }),
 };
 
 export const TokenizerSchema = z.discriminatedUnion('kind', [
