@@ -75,7 +75,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
     const sensors = config.sensors.filter((s) => s.enabled);
     const modalities = [...new Set(sensors.map((s) => s.modality))];
-    const encoders = deps.encoders ?? (await openEncoders({ config, modalities, logger: log('encoders') }));
+    const encoders = deps.encoders ?? (await openEncoders({ config, modalities, logger }));
     if (!deps.encoders) cleanups.push(() => encoders.close());
 
     const labelSet = await buildLabelSet(config.labels, config.scoring, modalities, encoders.text);

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRun } from './commands/run.js';
+import { registerTokenize } from './commands/tokenize.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerDemo(program);
   registerConfig(program);
+  registerTokenize(program);
   return program;
 }
 

@@ -23,7 +23,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the agent on bundled sample recordings with an embedded MQTT broker')
-    .option('-p, --port <n>', 'embedded broker port', (v) => parsePort(v), 1883)
+    .option('-p, --port <n>', 'embedded broker port', (v) => parsePort(v), 18830)
     .option('-s, --seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', (v) =>
       parseSeconds(v),
     )

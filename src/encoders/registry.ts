@@ -1,0 +1,239 @@
+/**
+ * Builds the encoders the pipeline uses from a model pack: tokenizer + text session for labels,
+ * and for each sensor modality a preprocessor + session + postprocessing. Preprocessors are
+ * created once per window shape and write straight into batch tensors allocated once per batch
+ * size, so steady-state encoding allocates only the returned embeddings.
+ */
+import { rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/load.js';
+import { PackError } from '../errors.js';
+import type { SensorModality, Window } from '../pipeline/types.js';
+import { normalizeInPlace } from '../fusion/vectors.js';
+import { AudioWindowPreprocessor } from './audio/preprocess.js';
+import { DepthPreprocessor } from './depth/preprocess.js';
+import { ImuPreprocessor } from './imu/preprocess.js';
+import type { Manifest } from './manifest.js';
+import { loadPack, MANIFEST_FILE, type LoadedPack } from './pack.js';
+import type { EncoderSession } from './session.js';
+import { generateTestPack } from './test-pack.js';
+import { createTokenizer } from './text/create-tokenizer.js';
+import { encodeBatchInt64, type TextTokenizer } from './text/tokenizer.js';
+import { ThermalPreprocessor } from './thermal/preprocess.js';
+import type { EncoderSet, TextEncoder, WindowEncoder } from './types.js';
+
+export interface OpenEncodersOptions {
+  config: Pick<ResolvedConfig, 'encoders' | 'stateDir'>;
+  modalities: readonly SensorModality[];
+  logger: Logger;
+}
+
+export const TEST_PACK_NAME = 'edgebind-test';
+
+/** Opens the configured pack (generating the test pack on first use) with warm sessions. */
+export async function openEncoders(opts: OpenEncodersOptions): Promise<EncoderSet> {
+  const { config, modalities, logger } = opts;
+  const dir =
+    config.encoders.pack === 'test'
+      ? await ensureTestPack(join(config.stateDir, 'packs', TEST_PACK_NAME), logger)
+      : config.encoders.pack;
+  const pack = await loadPack(dir, {
+    providers: config.encoders.providers,
+    intraOpThreads: config.encoders.intraOpThreads,
+    interOpThreads: config.encoders.interOpThreads,
+    logger,
+    modalities: ['text', ...modalities],
+  });
+  try {
+    for (const m of modalities) {
+      if (!pack.manifest.encoders[m]) {
+        throw new PackError(
+          'PACK_INVALID',
+          join(dir, MANIFEST_FILE),
+          `pack ${pack.manifest.id} has no ${m} encoder, but a configured sensor is ${m}`,
+        );
+      }
+    }
+    const tokenizer = createTokenizer(pack.manifest.tokenizer, dir);
+    const text = new PackTextEncoder(pack.session('text'), tokenizer, pack.manifest);
+    const windows = new Map<SensorModality, WindowEncoder>();
+    for (const m of modalities) {
+      windows.set(m, new PackWindowEncoder(m, pack, config.encoders.maxBatch));
+    }
+    for (const s of Object.values(pack.sessions)) await s.warmUp();
+    return {
+      pack: { id: pack.manifest.id, version: pack.manifest.version },
+      text,
+      windows,
+      close: () => pack.close(),
+    };
+  } catch (err) {
+    await pack.close();
+    throw err;
+  }
+}
+
+/**
+ * Generates the random-weight test pack once. It is written to a temporary sibling and renamed
+ * into place, so concurrent agents (or test processes) never see half a pack.
+ */
+export async function ensureTestPack(dir: string, logger?: Logger): Promise<string> {
+  if (await exists(join(dir, MANIFEST_FILE))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  logger?.info({ dir }, `generating the random-weight test pack in ${dir}`);
+  await generateTestPack(tmp);
+  try {
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (!(await exists(join(dir, MANIFEST_FILE)))) throw err;
+  }
+  return dir;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** L2-normalises each row (and averages `group` consecutive rows first) into new vectors. */
+function rowsToUnit(out: Float32Array, rows: number, dim: number, group: number): Float32Array[] {
+  const result: Float32Array[] = [];
+  for (let r = 0; r < rows; r += group) {
+    const v = new Float32Array(dim);
+    for (let g = 0; g < group; g++) {
+      const base = (r + g) * dim;
+      for (let i = 0; i < dim; i++) v[i]! += out[base + i]!;
+    }
+    result.push(normalizeInPlace(v));
+  }
+  return result;
+}
+
+class PackTextEncoder implements TextEncoder {
+  readonly provider: string;
+  constructor(
+    private readonly session: EncoderSession,
+    private readonly tokenizer: TextTokenizer,
+    private readonly manifest: Manifest,
+  ) {
+    this.provider = session.provider;
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    const dim = this.manifest.encoders.text.output.dim;
+    for (let i = 0; i < texts.length; i += 32) {
+      const chunk = texts.slice(i, i + 32);
+      const ids = encodeBatchInt64(this.tokenizer, chunk);
+      const y = await this.session.run(ids, chunk.length);
+      out.push(...rowsToUnit(y, chunk.length, dim, 1));
+    }
+    return out;
+  }
+}
+
+interface Preprocessor {
+  /** Values written per window. */
+  readonly size: number;
+  write(w: Window, out: Float32Array, offset: number): void;
+}
+
+class PackWindowEncoder implements WindowEncoder {
+  readonly provider: string;
+  private readonly session: EncoderSession;
+  private readonly preprocessors = new Map<string, Preprocessor>();
+  private readonly inputs = new Map<number, Float32Array>();
+  /** Model items per window: the clip count when the model embeds clips one by one. */
+  private readonly itemsPerWindow: number;
+  private readonly dim: number;
+
+  constructor(
+    readonly modality: SensorModality,
+    private readonly pack: LoadedPack,
+    private readonly maxBatch: number,
+  ) {
+    this.session = pack.session(modality);
+    this.provider = this.session.provider;
+    const spec = pack.manifest.encoders[modality]!;
+    this.dim = spec.output.dim;
+    this.itemsPerWindow =
+      spec.postprocess.clipAverage && modality === 'audio'
+        ? pack.manifest.encoders.audio!.preprocess.clipsPerWindow
+        : 1;
+  }
+
+  async embed(windows: readonly Window[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (let i = 0; i < windows.length; i += this.maxBatch) {
+      const batch = windows.slice(i, i + this.maxBatch);
+      const items = batch.length * this.itemsPerWindow;
+      let input = this.inputs.get(items);
+      if (!input) {
+        input = new Float32Array(items * this.session.itemSize);
+        this.inputs.set(items, input);
+      }
+      const perWindow = this.session.itemSize * this.itemsPerWindow;
+      batch.forEach((w, k) => this.preprocessorFor(w).write(w, input, k * perWindow));
+      const y = await this.session.run(input, items);
+      out.push(...rowsToUnit(y, items, this.dim, this.itemsPerWindow));
+    }
+    return out;
+  }
+
+  private preprocessorFor(w: Window): Preprocessor {
+    const key = `${w.shape.join('x')}@${w.rateHz}`;
+    let p = this.preprocessors.get(key);
+    if (!p) {
+      p = this.createPreprocessor(w);
+      const expected = this.session.itemSize * this.itemsPerWindow;
+      if (p.size !== expected) {
+        throw new PackError(
+          'PACK_SIGNATURE',
+          this.session.file,
+          `${this.modality} preprocessing writes ${p.size} values per window but the model takes ${expected}`,
+        );
+      }
+      this.preprocessors.set(key, p);
+    }
+    return p;
+  }
+
+  private createPreprocessor(w: Window): Preprocessor {
+    const enc = this.pack.manifest.encoders;
+    switch (this.modality) {
+      case 'audio': {
+        const p = new AudioWindowPreprocessor(enc.audio!.preprocess, w.shape[0]!);
+        return { size: p.size, write: (win, out, off) => p.process(win.data, out, off) };
+      }
+      case 'thermal': {
+        const p = new ThermalPreprocessor({ params: enc.thermal!.preprocess, sampleShape: w.shape.slice(1) });
+        return {
+          size: p.outputLength,
+          write: (win, out, off) => p.process(win.data, win.shape, win.rateHz, out, off),
+        };
+      }
+      case 'depth': {
+        const p = new DepthPreprocessor({ params: enc.depth!.preprocess, sampleShape: w.shape.slice(1) });
+        return {
+          size: p.outputLength,
+          write: (win, out, off) => p.process(win.data, win.shape, win.rateHz, out, off),
+        };
+      }
+      case 'imu': {
+        const p = new ImuPreprocessor({
+          params: enc.imu!.preprocess,
+          rateHz: w.rateHz,
+          windowSamples: w.shape[0]!,
+        });
+        return {
+          size: p.outputLength,
+          write: (win, out, off) => p.process(win.data, win.shape, win.rateHz, out, off),
+        };
+      }
+    }
+  }
+}
