@@ -187,7 +187,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       }
     })();
 
-    const ticker = setInterval(() => emit(tracker.tick(Math.max(clock.nowMs(), lastDataMs))), 1000);
+    // Unseen timeouts run on the real monotonic clock: they exist for sensors that go quiet. A
+    // faster-than-real-time replay runs ahead of the clock, so they never cut its events short.
+    const ticker = setInterval(() => emit(tracker.tick(clock.nowMs())), 1000);
     ticker.unref();
 
     const done = Promise.all([sensorsDone, pipeline]).then(() => {

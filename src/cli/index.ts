@@ -2,8 +2,10 @@
 /** The `edgebind` command line. Each command lives in src/cli/commands/. */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerBench } from './commands/bench.js';
 import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
+import { registerFeatures } from './commands/features.js';
 import { registerRun } from './commands/run.js';
 import { registerTokenize } from './commands/tokenize.js';
 
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerConfig(program);
   registerTokenize(program);
+  registerFeatures(program);
+  registerBench(program);
   return program;
 }
 

@@ -86,14 +86,9 @@ export const LabelSchema = z.strictObject({
     .max(1)
     .optional()
     .meta({ description: 'Score at or above which a window counts as a match. Default: scoring.threshold.' }),
-  offThreshold: z
-    .number()
-    .min(0)
-    .max(1)
-    .optional()
-    .meta({
-      description: 'Score below which a window counts as a miss while an event is open. Default: threshold.',
-    }),
+  offThreshold: z.number().min(0).max(1).optional().meta({
+    description: 'Score below which a window counts as a miss while an event is open. Default: threshold.',
+  }),
 });
 
 export const ScoringSchema = z.strictObject({
@@ -111,14 +106,9 @@ export const ScoringSchema = z.strictObject({
     .meta({
       description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.',
     }),
-  fusionToleranceMs: z
-    .int()
-    .min(0)
-    .max(60_000)
-    .default(1500)
-    .meta({
-      description: "A sensor's latest score counts toward a label for this long (cross-sensor fusion).",
-    }),
+  fusionToleranceMs: z.int().min(0).max(60_000).default(1500).meta({
+    description: "A sensor's latest score counts toward a label for this long (cross-sensor fusion).",
+  }),
   smoothingWindows: z
     .int()
     .min(1)
@@ -208,15 +198,10 @@ export const MqttSchema = z.strictObject({
     .default(1000)
     .meta({ description: 'First reconnect delay; doubles per failure.' }),
   reconnectMaxMs: z.int().min(1000).default(30_000).meta({ description: 'Longest reconnect delay.' }),
-  outboxMax: z
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(10_000)
-    .meta({
-      description:
-        'Events kept while the broker is unreachable; beyond that the oldest are dropped and counted.',
-    }),
+  outboxMax: z.int().min(1).max(1_000_000).default(10_000).meta({
+    description:
+      'Events kept while the broker is unreachable; beyond that the oldest are dropped and counted.',
+  }),
 });
 
 export const EncodersSchema = z.strictObject({

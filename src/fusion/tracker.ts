@@ -12,6 +12,12 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { LabelEvent, SensorModality } from '../pipeline/types.js';
 
+/**
+ * Times are sums of floating-point milliseconds (e.g. clock origin + 3 × 1000 ms hop); compare
+ * them with this slack so an interval of exactly 3000 ms is never read as 2999.9999999.
+ */
+const SLACK_MS = 1e-6;
+
 export interface TrackerTiming {
   minWindows: number;
   endWindows: number;
@@ -90,7 +96,7 @@ export class EventTracker {
         if (s.hits === 0) s.firstHitMs = o.startMs;
         s.hits++;
       } else s.hits = 0;
-      if (s.hits >= this.timing.minWindows && t >= s.cooldownUntilMs) {
+      if (s.hits >= this.timing.minWindows && t + SLACK_MS >= s.cooldownUntilMs) {
         s.open = {
           id: this.newId(),
           startMs: s.firstHitMs,
@@ -123,9 +129,12 @@ export class EventTracker {
 
     if (ev.misses >= this.timing.endWindows) {
       out.push(this.close(s, ev.lastSeenMs));
-    } else if (t - ev.startMs >= this.timing.maxDurationMs) {
+    } else if (t - ev.startMs + SLACK_MS >= this.timing.maxDurationMs) {
       out.push(this.close(s, t));
-    } else if (this.timing.updateIntervalMs > 0 && t - ev.lastUpdateMs >= this.timing.updateIntervalMs) {
+    } else if (
+      this.timing.updateIntervalMs > 0 &&
+      t - ev.lastUpdateMs + SLACK_MS >= this.timing.updateIntervalMs
+    ) {
       ev.lastUpdateMs = t;
       out.push(this.event('update', s, ev, null));
     }
@@ -136,7 +145,11 @@ export class EventTracker {
   tick(nowMs: number): LabelEvent[] {
     const out: LabelEvent[] = [];
     for (const s of this.states.values()) {
-      if (s.open && this.timing.unseenMs > 0 && nowMs - s.open.lastSeenMs >= this.timing.unseenMs) {
+      if (
+        s.open &&
+        this.timing.unseenMs > 0 &&
+        nowMs - s.open.lastSeenMs + SLACK_MS >= this.timing.unseenMs
+      ) {
         out.push(this.close(s, s.open.lastSeenMs));
       }
     }

@@ -87,14 +87,22 @@ export class MqttPublisher {
     if (this.outbox.length >= this.opts.outboxMax) {
       this.outbox.shift();
       this.dropped++;
-      this.opts.logger.warn({ outboxMax: this.opts.outboxMax }, 'mqtt: outbox full, dropped the oldest event');
+      this.opts.logger.warn(
+        { outboxMax: this.opts.outboxMax },
+        'mqtt: outbox full, dropped the oldest event',
+      );
     }
     this.outbox.push(JSON.stringify(payload));
     void this.drain();
   }
 
   stats(): PublisherStats {
-    return { connected: this.connected, outboxDepth: this.outbox.length, published: this.published, dropped: this.dropped };
+    return {
+      connected: this.connected,
+      outboxDepth: this.outbox.length,
+      published: this.published,
+      dropped: this.dropped,
+    };
   }
 
   /**
@@ -111,7 +119,9 @@ export class MqttPublisher {
     clearTimeout(this.retryTimer);
     if (this.connected) {
       await Promise.race([
-        client.publishAsync(this.opts.topics.status, 'offline', { qos: 1, retain: true }).catch(() => undefined),
+        client
+          .publishAsync(this.opts.topics.status, 'offline', { qos: 1, retain: true })
+          .catch(() => undefined),
         sleep(1000),
       ]);
       await Promise.race([client.endAsync().catch(() => undefined), sleep(1000)]);

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { connectAsync, type MqttClient } from 'mqtt';
+import mqtt, { connectAsync, type MqttClient } from 'mqtt';
 import { findExecutable } from './mosquitto.js';
 
 export type QoS = 0 | 1 | 2;
@@ -72,21 +72,28 @@ export async function startCollector(opts: CollectorOptions): Promise<MqttCollec
   const filters = Array.isArray(opts.filter) ? opts.filter : [opts.filter];
   const qos = opts.qos ?? 1;
   const log = new MessageLog<CollectedMessage>(filters.join(', '));
-  const client = await connectAsync(
-    opts.url,
-    {
-      clientId: opts.clientId ?? `collector-${randomUUID().slice(0, 8)}`,
-      clean: opts.clean ?? true,
-      reconnectPeriod: opts.reconnectPeriodMs ?? 200,
-      connectTimeout: 5000,
-    },
-    false,
-  );
-  // Without a listener, a refused reconnect during a broker outage would crash the test process.
-  client.on('error', () => {});
+  // The message listener must exist before CONNACK: a resumed persistent session delivers its
+  // queued messages right after it, before connectAsync's promise would let us attach one.
+  const client = mqtt.connect(opts.url, {
+    clientId: opts.clientId ?? `collector-${randomUUID().slice(0, 8)}`,
+    clean: opts.clean ?? true,
+    reconnectPeriod: opts.reconnectPeriodMs ?? 200,
+    connectTimeout: 5000,
+  });
   client.on('message', (topic, payload, packet) => {
     log.push({ topic, ...decode(payload), retain: packet.retain, qos: packet.qos });
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+  } catch (err) {
+    client.end(true);
+    throw err;
+  }
+  // Without a listener, a refused reconnect during a broker outage would crash the test process.
+  client.on('error', () => {});
   try {
     const granted = await client.subscribeAsync(filters, { qos });
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);

@@ -1,0 +1,43 @@
+/** Configs for tests that run the whole agent on the bundled samples. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { ConfigInput } from '../../src/config/schema.js';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const SAMPLES = join(REPO, 'samples');
+
+/** A temp dir shared by one test file (holds configs and the generated test pack). */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `edgebind-${prefix}-`));
+}
+
+/** All four bundled recordings, replayed once as fast as the pipeline takes them. */
+export function sampleConfig(overrides: Partial<ConfigInput> & { stateDir: string }): ConfigInput {
+  const replay = { driver: 'replay' as const, speed: 0, loop: false, queueSize: 64 };
+  return {
+    deviceId: 'test-device',
+    sensors: [
+      { id: 'mic', modality: 'audio', file: join(SAMPLES, 'room-audio.wav'), ...replay },
+      { id: 'thermal', modality: 'thermal', file: join(SAMPLES, 'room-thermal.ebf'), ...replay },
+      { id: 'depth', modality: 'depth', file: join(SAMPLES, 'room-depth.ebf'), ...replay },
+      { id: 'imu', modality: 'imu', file: join(SAMPLES, 'room-imu.ebf'), ...replay },
+    ],
+    labels: [
+      { name: 'alarm_beeping', prompts: ['an alarm beeping'], modalities: ['audio'] },
+      { name: 'dog_barking', prompts: ['a dog barking'], modalities: ['audio'] },
+      { name: 'person', prompts: ['a person walking in a room'], modalities: ['thermal', 'depth'] },
+      { name: 'machine_vibration', prompts: ['a machine vibrating'], modalities: ['imu'] },
+    ],
+    scoring: { threshold: 0.5 },
+    events: { minWindows: 1, endWindows: 2, updateIntervalMs: 3000 },
+    log: { level: 'warn' },
+    ...overrides,
+  };
+}
+
+export function toYaml(cfg: ConfigInput): string {
+  return stringify(cfg);
+}
