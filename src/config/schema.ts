@@ -32,7 +32,8 @@ export const DEFAULT_WINDOWS: Record<SensorModality, { lengthMs: number; hopMs: 
   imu: { lengthMs: 5000, hopMs: 1000 },
 };
 
-const sensorBase = {
+/** Fields every sensor has, whatever its driver; drivers spread this into their own schema. */
+export const sensorBase = {
   id: id('sensor id').meta({ description: 'Unique sensor id; appears in events and topics.' }),
   modality: z.enum(SENSOR_MODALITIES).meta({ description: 'What the sensor measures.', ...restart }),
   enabled: z.boolean().default(true),

@@ -1,14 +1,10 @@
 /** Maps a sensor's configured `driver` to the source of its frames. */
 import type { SensorConfig } from '../config/schema.js';
 import { resamplerFor } from '../encoders/audio/resample.js';
-import type { Clock } from '../pipeline/clock.js';
 import type { Frame } from '../pipeline/types.js';
 import { replayFrames } from './replay/replay.js';
+import type { SensorContext } from './types.js';
 
-export interface SensorContext {
-  clock: Clock;
-  signal: AbortSignal;
-}
 
 export function sensorFrames(sensor: SensorConfig, ctx: SensorContext): AsyncIterable<Frame> {
   switch (sensor.driver) {
