@@ -1,20 +1,101 @@
 /**
- * Writes docs/config.schema.json from the zod schema (the one source of truth).
- * `--check` fails when the committed file is out of date (part of `npm test`).
+ * Writes docs/config.schema.json and docs/config.md from the zod schema (the one source of
+ * truth). `--check` fails when either committed file is out of date (part of `npm test`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigSchema } from '../src/config/schema.js';
 
-const file = new URL('../docs/config.schema.json', import.meta.url);
-const schema = {
+type Json = Record<string, unknown>;
+
+const schema: Json = {
   ...z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
   $id: 'https://github.com/edgebind/edgebind/docs/config.schema.json',
   title: 'edgebind configuration',
 };
-const text = `${JSON.stringify(schema, null, 2)}\n`;
 
-if (process.argv.includes('--check')) {
+function typeOf(s: Json): string {
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
+  const alts = (s.anyOf ?? s.oneOf) as Json[] | undefined;
+  if (alts) return alts.map(typeOf).join(' \\| ');
+  if (s.type === 'array') return `array of ${typeOf((s.items ?? {}) as Json)}`;
+  if (s.type === 'integer') return 'integer';
+  return String(s.type ?? 'any');
+}
+
+function limits(s: Json): string {
+  const parts: string[] = [];
+  if (s.minimum !== undefined) parts.push(`≥ ${String(s.minimum)}`);
+  if (s.exclusiveMinimum !== undefined) parts.push(`> ${String(s.exclusiveMinimum)}`);
+  if (s.maximum !== undefined && Number(s.maximum) < 9e15) parts.push(`≤ ${String(s.maximum)}`);
+  if (s.minItems !== undefined) parts.push(`≥ ${String(s.minItems)} items`);
+  if (s.maxItems !== undefined) parts.push(`≤ ${String(s.maxItems)} items`);
+  if (s.pattern !== undefined) parts.push(`pattern \`${String(s.pattern)}\``);
+  return parts.join(', ');
+}
+
+/** One table row per leaf field; objects recurse with a dotted path. */
+function rows(s: Json, path: string, out: string[]): void {
+  const props = s.properties as Record<string, Json> | undefined;
+  if (props) {
+    for (const [key, child] of Object.entries(props)) rows(child, path ? `${path}.${key}` : key, out);
+    return;
+  }
+  const items = s.items as Json | undefined;
+  if (s.type === 'array' && items && (items.properties || items.oneOf || items.anyOf)) {
+    rows(items, `${path}[]`, out);
+    return;
+  }
+  const variants = (s.oneOf ?? s.anyOf) as Json[] | undefined;
+  if (variants?.some((v) => v.properties)) {
+    for (const v of variants) {
+      const driver = (v.properties as Record<string, Json> | undefined)?.driver?.const;
+      if (driver !== undefined) out.push(`| **driver: ${String(driver)}** | | | | |`);
+      rows(v, path, out);
+    }
+    return;
+  }
+  const def = s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``;
+  const restart = s.restartRequired ? 'yes' : '';
+  const desc = [s.description, limits(s)].filter(Boolean).join(' — ');
+  out.push(`| \`${path}\` | ${typeOf(s)} | ${def} | ${restart} | ${String(desc).replace(/\|/g, '\\|')} |`);
+}
+
+const table: string[] = [];
+rows(schema, '', table);
+const markdown = `# Configuration reference
+
+edgebind reads one YAML file (\`edgebind run --config FILE\`, \`edgebind config check FILE\`).
+This page and [config.schema.json](config.schema.json) are generated from the schema in
+\`src/config/schema.ts\` by \`npm run docs:schema\`; \`npm test\` fails if they are stale.
+
+- Unknown keys are errors. Every problem is reported with its key path, e.g.
+  \`sensors[0].window.hopMs: expected number, got string\`; nothing is repaired or guessed.
+- Relative paths are relative to the config file.
+- \`--mqtt-url\` and \`--device-id\` on the command line override \`mqtt.broker\` and \`deviceId\`.
+- Secrets stay out of the file: \`mqtt.passwordEnv\` names an environment variable.
+- "Restart" marks fields a running agent cannot change live.
+
+A commented example: [examples/replay.yaml](../examples/replay.yaml).
+
+| key | type | default | restart | meaning |
+|---|---|---|---|---|
+${table.join('\n')}
+`;
+
+const outputs = [
+  { file: new URL('../docs/config.schema.json', import.meta.url), text: `${JSON.stringify(schema, null, 2)}\n` },
+  { file: new URL('../docs/config.md', import.meta.url), text: markdown },
+];
+
+const check = process.argv.includes('--check');
+let stale = false;
+for (const { file, text } of outputs) {
+  if (!check) {
+    writeFileSync(file, text);
+    continue;
+  }
   let current = '';
   try {
     current = readFileSync(file, 'utf8');
@@ -22,11 +103,9 @@ if (process.argv.includes('--check')) {
     // missing counts as stale
   }
   if (current !== text) {
-    console.error('docs/config.schema.json is out of date: run `npm run docs:schema`');
-    process.exit(1);
+    console.error(`${file.pathname} is out of date: run \`npm run docs:schema\``);
+    stale = true;
   }
-  console.log('docs/config.schema.json is up to date');
-} else {
-  writeFileSync(file, text);
-  console.log('wrote docs/config.schema.json');
 }
+if (stale) process.exit(1);
+console.log(check ? 'config docs are up to date' : 'wrote docs/config.schema.json and docs/config.md');
