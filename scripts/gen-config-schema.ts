@@ -85,7 +85,10 @@ ${table.join('\n')}
 `;
 
 const outputs = [
-  { file: new URL('../docs/config.schema.json', import.meta.url), text: `${JSON.stringify(schema, null, 2)}\n` },
+  {
+    file: new URL('../docs/config.schema.json', import.meta.url),
+    text: `${JSON.stringify(schema, null, 2)}\n`,
+  },
   { file: new URL('../docs/config.md', import.meta.url), text: markdown },
 ];
 

@@ -5,7 +5,6 @@ import type { Frame } from '../pipeline/types.js';
 import { replayFrames } from './replay/replay.js';
 import type { SensorContext } from './types.js';
 
-
 export function sensorFrames(sensor: SensorConfig, ctx: SensorContext): AsyncIterable<Frame> {
   switch (sensor.driver) {
     case 'replay':
