@@ -8,6 +8,8 @@ import { ConfigSchema } from '../src/config/schema.js';
 
 type Json = Record<string, unknown>;
 
+const str = (v: unknown): string => (typeof v === 'object' ? JSON.stringify(v) : String(v as string));
+
 const schema: Json = {
   ...z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
   $id: 'https://github.com/edgebind/edgebind/docs/config.schema.json',
@@ -21,17 +23,17 @@ function typeOf(s: Json): string {
   if (alts) return alts.map(typeOf).join(' \\| ');
   if (s.type === 'array') return `array of ${typeOf((s.items ?? {}) as Json)}`;
   if (s.type === 'integer') return 'integer';
-  return String(s.type ?? 'any');
+  return str(s.type ?? 'any');
 }
 
 function limits(s: Json): string {
   const parts: string[] = [];
-  if (s.minimum !== undefined) parts.push(`≥ ${String(s.minimum)}`);
-  if (s.exclusiveMinimum !== undefined) parts.push(`> ${String(s.exclusiveMinimum)}`);
-  if (s.maximum !== undefined && Number(s.maximum) < 9e15) parts.push(`≤ ${String(s.maximum)}`);
-  if (s.minItems !== undefined) parts.push(`≥ ${String(s.minItems)} items`);
-  if (s.maxItems !== undefined) parts.push(`≤ ${String(s.maxItems)} items`);
-  if (s.pattern !== undefined) parts.push(`pattern \`${String(s.pattern)}\``);
+  if (s.minimum !== undefined) parts.push(`≥ ${str(s.minimum)}`);
+  if (s.exclusiveMinimum !== undefined) parts.push(`> ${str(s.exclusiveMinimum)}`);
+  if (s.maximum !== undefined && Number(s.maximum) < 9e15) parts.push(`≤ ${str(s.maximum)}`);
+  if (s.minItems !== undefined) parts.push(`≥ ${str(s.minItems)} items`);
+  if (s.maxItems !== undefined) parts.push(`≤ ${str(s.maxItems)} items`);
+  if (s.pattern !== undefined) parts.push(`pattern \`${str(s.pattern)}\``);
   return parts.join(', ');
 }
 
@@ -51,7 +53,7 @@ function rows(s: Json, path: string, out: string[]): void {
   if (variants?.some((v) => v.properties)) {
     for (const v of variants) {
       const driver = (v.properties as Record<string, Json> | undefined)?.driver?.const;
-      if (driver !== undefined) out.push(`| **driver: ${String(driver)}** | | | | |`);
+      if (driver !== undefined) out.push(`| **driver: ${str(driver)}** | | | | |`);
       rows(v, path, out);
     }
     return;
