@@ -8,7 +8,7 @@ import { ConfigSchema } from '../src/config/schema.js';
 
 type Json = Record<string, unknown>;
 
-const str = (v: unknown): string => (typeof v === 'object' ? JSON.stringify(v) : String(v as string));
+const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
 const schema: Json = {
   ...z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
