@@ -1,0 +1,530 @@
+/**
+ * `npm run bench [-- --only PART,PART] [--quick] [--reference]`: the performance report.
+ * Every figure is measured here, side by side with its reference on the same machine, and
+ * reported as a ratio where a reference exists. Writes bench/results/<date>.json and .md.
+ *
+ * Parts: fbank, tokenizer, preprocess, inference, scoring, agent, soak, latency.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { stringify } from 'yaml';
+import {
+  DepthPreprocessSchema,
+  ImuPreprocessSchema,
+  ThermalPreprocessSchema,
+} from '../src/encoders/manifest.js';
+import { DepthPreprocessor } from '../src/encoders/depth/preprocess.js';
+import { ImuPreprocessor } from '../src/encoders/imu/preprocess.js';
+import { ThermalPreprocessor } from '../src/encoders/thermal/preprocess.js';
+import { ClipTokenizer } from '../src/encoders/text/clip-bpe.js';
+import { EncoderSession } from '../src/encoders/session.js';
+import { generateTestPack, IMAGEBIND_HUGE_PARAMS } from '../src/encoders/test-pack.js';
+import { readManifest } from '../src/encoders/pack.js';
+import { GraphBuilder } from '../src/encoders/onnx/graph.js';
+import { writeModel } from '../src/encoders/onnx/writer.js';
+import { Scorer, type LabelSet } from '../src/fusion/scoring.js';
+import { normalizeInPlace } from '../src/fusion/vectors.js';
+import { SENSOR_MODALITIES, type Modality } from '../src/pipeline/types.js';
+import { startMosquitto } from '../test/helpers/mosquitto.js';
+import { startCollector } from '../test/helpers/mqtt-collector.js';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    reference: { type: 'boolean', default: false },
+    'soak-hours': { type: 'string' },
+  },
+});
+const quick = values.quick;
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SAMPLES = join(ROOT, 'samples');
+const TSX = import.meta.resolve('tsx');
+const work = join(tmpdir(), `edgebind-bench-${process.pid}`);
+mkdirSync(work, { recursive: true });
+
+type Result = Record<string, unknown>;
+const results: Record<string, Result> = {};
+const notes: string[] = [];
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+function timeIt(fn: () => void, minMs: number): number {
+  for (let i = 0; i < 3; i++) fn();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < minMs) {
+    fn();
+    n++;
+  }
+  return (performance.now() - t0) / n;
+}
+async function timeAsync(fn: () => Promise<unknown>, minMs: number): Promise<number> {
+  for (let i = 0; i < 2; i++) await fn();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < minMs) {
+    await fn();
+    n++;
+  }
+  return (performance.now() - t0) / n;
+}
+const rnd = (n: number, seed = 1) => {
+  let a = seed;
+  return Float32Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1);
+};
+
+// ---------------------------------------------------------------------------------------------
+
+function fbank(): Result {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', TSX, join(ROOT, 'bench/fbank.ts'), '--clips', quick ? '100' : '300'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (run.status !== 0) return { error: (run.stderr || run.stdout).trim().split('\n').slice(-3).join(' ') };
+  const line = run.stdout.trim().split('\n').at(-1)!;
+  const r = JSON.parse(line) as Result;
+  return { ...r, reference: 'torchaudio.compliance.kaldi.fbank, 1 thread', goal: 'ratio <= 1' };
+}
+
+function tokenizer(): Result {
+  const vocab = join(ROOT, '../shared/imagebind/bpe_simple_vocab_16e6.txt.gz');
+  if (!existsSync(vocab)) return { error: `vocabulary not found at ${vocab}` };
+  const t0 = performance.now();
+  const tok = ClipTokenizer.fromVocabFile(vocab);
+  const loadMs = performance.now() - t0;
+  const words = [
+    'a',
+    'dog',
+    'barking',
+    'loudly',
+    'in',
+    'the',
+    'kitchen',
+    'smoke',
+    'alarm',
+    'beeping',
+    'person',
+    'falls',
+  ];
+  const texts = Array.from(
+    { length: 2000 },
+    (_, i) => `${words[i % 12]} ${words[(i * 7) % 12]} ${words[(i * 5) % 12]} number ${i}`,
+  );
+  // Cold: every text new to the word cache; warm: label prompts re-tokenised (the common case).
+  const fresh = ClipTokenizer.fromVocabFile(vocab, { cacheSize: 0 });
+  let k = 0;
+  const coldMs = timeIt(() => fresh.encode(texts[k++ % texts.length]!), quick ? 300 : 1000);
+  const warmMs = timeIt(() => tok.encode(texts[k++ % texts.length]!), quick ? 300 : 1000);
+  return {
+    vocabLoadMs: r3(loadMs),
+    coldTextsPerSecond: Math.round(1000 / coldMs),
+    warmTextsPerSecond: Math.round(1000 / warmMs),
+  };
+}
+
+function preprocess(): Result {
+  const out = new Float32Array(6 * 2000 + 224 * 224);
+  const thermal = new ThermalPreprocessor({
+    params: ThermalPreprocessSchema.parse({}),
+    sampleShape: [24, 32],
+  });
+  const tWin = rnd(4 * 24 * 32).map((x) => 22 + 5 * x);
+  const depth = new DepthPreprocessor({ params: DepthPreprocessSchema.parse({}), sampleShape: [480, 640] });
+  const dWin = rnd(2 * 480 * 640).map((x) => 2000 + 1500 * x);
+  const imu = new ImuPreprocessor({
+    params: ImuPreprocessSchema.parse({}),
+    rateHz: 200,
+    windowSamples: 1000,
+  });
+  const iWin = rnd(1000 * 6);
+  const ms = {
+    thermal32x24: timeIt(() => thermal.process(tWin, [4, 24, 32], 4, out, 0), quick ? 300 : 1000),
+    depth640x480: timeIt(() => depth.process(dWin, [2, 480, 640], 2, out, 0), quick ? 300 : 1000),
+    imu200Hz5s: timeIt(() => imu.process(iWin, [1000, 6], 200, out, 0), quick ? 300 : 1000),
+  };
+  // Reference: the window's own duration at a 0.5 s hop — the share of real time one core spends.
+  return Object.fromEntries(
+    Object.entries(ms).map(([k, v]) => [k, { msPerWindow: r3(v), shareOfHalfSecondHop: r3(v / 500) }]),
+  );
+}
+
+/** Achievable matmul throughput on this CPU through onnxruntime: the peak the encoders are compared with. */
+async function gemmPeak(dir: string): Promise<number> {
+  const n = 1024;
+  const g = new GraphBuilder('gemm');
+  const x = g.input('x', 'float32', ['batch', n]);
+  const w = g.initializer('w', [n, n], rnd(n * n, 3));
+  g.output('y', 'float32', ['batch', n], g.op('MatMul', [x, w]));
+  const file = join(dir, 'gemm.onnx');
+  await writeModel(file, g.build());
+  const s = await EncoderSession.open(
+    file,
+    { input: { name: 'x', dtype: 'float32', shape: ['batch', n] }, output: { name: 'y', dim: n } },
+    { providers: ['cpu'], intraOpThreads: 1 },
+  );
+  const batch = 256;
+  const input = rnd(batch * n);
+  const ms = await timeAsync(() => s.run(input, batch), quick ? 500 : 1500);
+  await s.close();
+  return (2 * batch * n * n) / (ms / 1000);
+}
+
+async function inference(): Promise<Result> {
+  const out: Result = {};
+  const sizes: ('tiny' | 'reference')[] = values.reference ? ['tiny', 'reference'] : ['tiny'];
+  const peak = await gemmPeak(work).catch((err: unknown) => {
+    notes.push(`gemm peak: ${(err as Error).message}`);
+    return Number.NaN;
+  });
+  out.gemmPeakGflops = r3(peak / 1e9);
+  for (const size of sizes) {
+    const dir = join(work, `pack-${size}`);
+    if (!existsSync(join(dir, 'manifest.json'))) await generateTestPack(dir, { size });
+    const manifest = await readManifest(dir);
+    const rows: Result = {};
+    for (const m of ['text', ...SENSOR_MODALITIES] as Modality[]) {
+      const spec = manifest.encoders[m]!;
+      const session = await EncoderSession.open(join(dir, spec.file), spec, {
+        providers: ['cpu'],
+        intraOpThreads: 1,
+      });
+      const perBatch: Result = {};
+      for (const batch of size === 'reference' ? [1, 2] : [1, 4, 8]) {
+        const input =
+          spec.input.dtype === 'int64'
+            ? new BigInt64Array(batch * session.itemSize).fill(320n)
+            : rnd(batch * session.itemSize);
+        const ms = await timeAsync(
+          () => session.run(input, batch),
+          size === 'reference' ? (quick ? 1 : 3000) : quick ? 200 : 800,
+        );
+        const row: Result = { msPerBatch: r3(ms), msPerItem: r3(ms / batch) };
+        if (size === 'reference') {
+          // Transformer forward ≈ 2 FLOP per parameter per token (attention score terms excluded).
+          const tokens = { text: 77, audio: 229 * 3, thermal: 197, depth: 197, imu: 251 }[m as 'text'];
+          const flop = 2 * IMAGEBIND_HUGE_PARAMS[m] * tokens * batch;
+          row.gflops = r3(flop / (ms / 1000) / 1e9);
+          row.shareOfGemmPeak = r3(flop / (ms / 1000) / peak);
+        }
+        perBatch[`batch${batch}`] = row;
+      }
+      rows[m] = { provider: session.provider, ...perBatch };
+      await session.close();
+    }
+    out[size] = rows;
+  }
+  if (!values.reference)
+    notes.push('inference: reference-size pack skipped (run with --reference; 2.3 GB, ~1 min to generate)');
+  return out;
+}
+
+function scoring(): Result {
+  const out: Result = {};
+  for (const n of [10, 100, 1000]) {
+    const set: LabelSet = {
+      hash: 'x',
+      background: [normalizeInPlace(rnd(1024, 99))],
+      labels: Array.from({ length: n }, (_, i) => ({
+        name: `l${i}`,
+        modalities: new Set(SENSOR_MODALITIES),
+        onThreshold: 0.5,
+        offThreshold: 0.5,
+        vector: normalizeInPlace(rnd(1024, i + 2)),
+      })),
+    };
+    const scorer = new Scorer(set, { temperature: 50, smoothingWindows: 3 });
+    const e = normalizeInPlace(rnd(1024, 5));
+    const ms = timeIt(() => scorer.score('s', 'audio', e), quick ? 200 : 600);
+    out[`labels${n}`] = { usPerWindow: r3(ms * 1000), shareOfHalfSecondHop: r3(ms / 500) };
+  }
+  return out;
+}
+
+// ---- whole-agent measurements (child processes) ---------------------------------------------
+
+function agentConfig(
+  name: string,
+  opts: {
+    sensors: number;
+    hopMs: number;
+    speed: number;
+    loop: boolean;
+    broker: string;
+    labels: number;
+    pack?: string;
+  },
+) {
+  const all = [
+    {
+      id: 'mic',
+      modality: 'audio',
+      file: join(SAMPLES, 'room-audio.wav'),
+      window: { lengthMs: 2000, hopMs: opts.hopMs },
+    },
+    {
+      id: 'thermal',
+      modality: 'thermal',
+      file: join(SAMPLES, 'room-thermal.ebf'),
+      window: { lengthMs: 1000, hopMs: opts.hopMs },
+    },
+    {
+      id: 'depth',
+      modality: 'depth',
+      file: join(SAMPLES, 'room-depth.ebf'),
+      window: { lengthMs: 1000, hopMs: opts.hopMs },
+    },
+    {
+      id: 'imu',
+      modality: 'imu',
+      file: join(SAMPLES, 'room-imu.ebf'),
+      window: { lengthMs: 5000, hopMs: opts.hopMs },
+    },
+  ];
+  const cfg = {
+    deviceId: name,
+    stateDir: join(work, 'state'),
+    mqtt: { broker: opts.broker, outboxMax: 1_000_000 },
+    encoders: { pack: opts.pack ?? 'test' },
+    sensors: all
+      .slice(0, opts.sensors)
+      .map((s) => ({ ...s, driver: 'replay', speed: opts.speed, loop: opts.loop, queueSize: 64 })),
+    labels: Array.from({ length: opts.labels }, (_, i) => ({
+      name: `label${i}`,
+      prompts: [`sound number ${i}`],
+    })),
+    // Near 1/(labels + background): scores cross it often, so events start and end all the time.
+    scoring: { threshold: 1.05 / (opts.labels + 2) },
+    events: { minWindows: 1, endWindows: 1, cooldownMs: 0, updateIntervalMs: 0 },
+    log: { level: 'error' },
+  };
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(file, stringify(cfg));
+  return file;
+}
+
+function procStat(pid: number): { cpuS: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+  return { cpuS: ticks / 100, rssMb: Number(rss) / 1024 };
+}
+
+async function runChild(config: string, args: string[], onLine?: (line: string) => void) {
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, join(ROOT, 'bench/lib/agent-child.ts'), config, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let buf = '';
+  let ready!: () => void;
+  const readyP = new Promise<void>((r) => (ready = r));
+  const done = new Promise<string>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === 'READY') ready();
+        else if (line.startsWith('DONE')) resolve(line);
+        else onLine?.(line);
+      }
+    });
+    child.on('close', () => resolve(''));
+  });
+  await readyP;
+  return { child, done };
+}
+
+async function agentOverhead(): Promise<Result> {
+  const seconds = quick ? 15 : 60;
+  const out: Result = { seconds, reference: '5% of one core (issue #9 budget)' };
+  const broker = await startMosquitto();
+  try {
+    for (const [name, args, sensors] of [
+      ['fourSensorsNoEncoders', ['--hash-encoder'], 4],
+      ['oneSensorNoEncoders', ['--hash-encoder'], 1],
+      ['fourSensorsTestPack', [], 4],
+    ] as const) {
+      if (quick && name === 'oneSensorNoEncoders') continue;
+      const cfg = agentConfig(name, {
+        sensors,
+        hopMs: 500,
+        speed: 1,
+        loop: true,
+        broker: broker.url,
+        labels: 10,
+      });
+      const { child } = await runChild(cfg, [...args]);
+      await new Promise((r) => setTimeout(r, 3000)); // warm-up: JIT, first windows
+      const a = procStat(child.pid!);
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const b = procStat(child.pid!);
+      const wallS = (performance.now() - t0) / 1000;
+      child.kill('SIGTERM');
+      const cpuShare = (b.cpuS - a.cpuS) / wallS;
+      out[name] = {
+        cpuPercentOfOneCore: r3(cpuShare * 100),
+        ratioToBudget: r3(cpuShare / 0.05),
+        rssMb: r3(b.rssMb),
+      };
+    }
+  } finally {
+    await broker.close();
+  }
+  return out;
+}
+
+async function soak(): Promise<Result> {
+  const hours = Number(values['soak-hours'] ?? (quick ? 1 : 24));
+  const broker = await startMosquitto();
+  try {
+    // 20 s of recordings looped at full speed: windows every 0.5 s of data time on four sensors.
+    const cfg = agentConfig('soak', {
+      sensors: 4,
+      hopMs: 500,
+      speed: 0,
+      loop: true,
+      broker: broker.url,
+      labels: 10,
+    });
+    const sub = await startCollector({ url: broker.url, filter: 'edgebind/soak/events' });
+    const { child } = await runChild(cfg, ['--hash-encoder']);
+    const windowsTarget = hours * 3600 * 2; // audio windows at a 0.5 s hop
+    const samples: { t: number; rssMb: number; cpuS: number }[] = [];
+    const t0 = performance.now();
+    let dataS = 0;
+    // The agent does not report progress; the audio window rate at speed 0 is measured from CPU
+    // time instead: sample RSS every 2 s and stop after the equivalent data time has elapsed,
+    // estimated from the events seen (each event carries its data-time stamp).
+    let firstTs = Number.NaN;
+    let lastTs = Number.NaN;
+    sub.client.on('message', (_t, payload) => {
+      const ts = Date.parse((JSON.parse(payload.toString()) as { timestamp: string }).timestamp);
+      if (Number.isNaN(firstTs)) firstTs = ts;
+      lastTs = ts;
+    });
+    while (dataS < hours * 3600 && performance.now() - t0 < (quick ? 120_000 : 900_000)) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const s = procStat(child.pid!);
+      samples.push({ t: (performance.now() - t0) / 1000, ...s });
+      dataS = Number.isNaN(firstTs) ? 0 : (lastTs - firstTs) / 1000;
+    }
+    child.kill('SIGTERM');
+    await sub.close();
+    const early = samples.slice(Math.floor(samples.length * 0.1), Math.floor(samples.length * 0.2) + 1);
+    const late = samples.slice(-Math.max(1, Math.floor(samples.length * 0.1)));
+    const avg = (xs: { rssMb: number }[]) => xs.reduce((a, b) => a + b.rssMb, 0) / xs.length;
+    const growth = avg(late) / avg(early) - 1;
+    return {
+      targetDataHours: hours,
+      dataHoursReplayed: r3(dataS / 3600),
+      wallSeconds: r3(samples.at(-1)?.t ?? 0),
+      windowsTarget,
+      rssEarlyMb: r3(avg(early)),
+      rssLateMb: r3(avg(late)),
+      rssGrowth: r3(growth),
+      reference: 'RSS within 10% (issue #9)',
+    };
+  } finally {
+    await broker.close();
+  }
+}
+
+async function latency(): Promise<Result> {
+  const seconds = quick ? 20 : 60;
+  const broker = await startMosquitto();
+  try {
+    const cfg = agentConfig('latency', {
+      sensors: 4,
+      hopMs: 500,
+      speed: 1,
+      loop: true,
+      broker: broker.url,
+      labels: 10,
+    });
+    const sub = await startCollector({ url: broker.url, filter: 'edgebind/latency/events' });
+    const lat: number[] = [];
+    sub.client.on('message', (_t, payload) => {
+      const e = JSON.parse(payload.toString()) as { type: string; timestamp: string };
+      // A start event's timestamp is the end of the window that started it.
+      if (e.type === 'start') lat.push(Date.now() - Date.parse(e.timestamp));
+    });
+    const { child } = await runChild(cfg, ['--hash-encoder']);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    child.kill('SIGTERM');
+    await sub.close();
+    lat.sort((a, b) => a - b);
+    const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? Number.NaN;
+    return {
+      events: lat.length,
+      p50Ms: q(0.5),
+      p99Ms: q(0.99),
+      maxMs: lat.at(-1),
+      ratioP99ToBudget: r3(q(0.99) / 20),
+      reference: 'p99 < 20 ms excluding inference (issue #9)',
+      note: 'timestamps have 1 ms resolution',
+    };
+  } finally {
+    await broker.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const parts: Record<string, () => Result | Promise<Result>> = {
+  fbank,
+  tokenizer,
+  preprocess,
+  inference,
+  scoring,
+  agent: agentOverhead,
+  soak,
+  latency,
+};
+const only = values.only?.split(',') ?? Object.keys(parts);
+for (const name of only) {
+  const fn = parts[name];
+  if (!fn) throw new TypeError(`unknown part "${name}"; parts: ${Object.keys(parts).join(', ')}`);
+  process.stderr.write(`bench: ${name}…\n`);
+  const t0 = performance.now();
+  try {
+    results[name] = await fn();
+  } catch (err) {
+    results[name] = { error: (err as Error).message };
+  }
+  process.stderr.write(`bench: ${name} done in ${Math.round(performance.now() - t0)} ms\n`);
+}
+
+const date = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+const report = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, quick },
+  results,
+  notes,
+};
+const dir = join(ROOT, 'bench/results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, `${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+const md = [
+  `# edgebind benchmark ${report.date}`,
+  '',
+  `Machine: ${report.machine.cpus} × ${report.machine.model}, Node ${report.machine.node}${quick ? ' (quick run)' : ''}`,
+  '',
+];
+for (const [name, r] of Object.entries(results))
+  md.push(`## ${name}`, '', '```json', JSON.stringify(r, null, 2), '```', '');
+if (notes.length) md.push('## Notes', '', ...notes.map((n) => `- ${n}`), '');
+writeFileSync(join(dir, `${date}.md`), md.join('\n'));
+process.stdout.write(`${JSON.stringify(report)}\n`);
+process.stderr.write(`bench: wrote bench/results/${date}.json and .md\n`);
+process.exit(0);
