@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerBench } from './commands/bench.js';
 import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEmbed } from './commands/embed.js';
 import { registerFeatures } from './commands/features.js';
 import { registerRun } from './commands/run.js';
 import { registerTokenize } from './commands/tokenize.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerTokenize(program);
   registerFeatures(program);
   registerBench(program);
+  registerEmbed(program);
   return program;
 }
 

@@ -1,0 +1,303 @@
+/**
+ * `edgebind embed --pack DIR --modality M INPUT...`: embeddings of recordings (or texts) through the
+ * same path the agent uses: replay → windows → the pack's preprocessing and encoder (registry.ts)
+ * → unit vectors. Prints one JSON array, one object per input.
+ *
+ * A recording is cut into windows exactly as a replayed sensor would be (the modality's default
+ * window unless `--window-ms`/`--hop-ms` say otherwise). Each window gets an embedding, and the
+ * input's `embedding` is their normalised mean. A recording shorter than one window (which the agent
+ * would never embed) is embedded whole, as one window, the way ImageBind's loaders pad short clips.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { Logger } from 'pino';
+import { DEFAULT_WINDOWS } from '../../config/schema.js';
+import { resamplerFor } from '../../encoders/audio/resample.js';
+import { openEncoders } from '../../encoders/registry.js';
+import type { EncoderSet } from '../../encoders/types.js';
+import { meanDirection } from '../../fusion/vectors.js';
+import { createLogger } from '../../log.js';
+import { systemClock } from '../../pipeline/clock.js';
+import {
+  SENSOR_MODALITIES,
+  type Frame,
+  type Modality,
+  type SensorModality,
+  type Window,
+} from '../../pipeline/types.js';
+import { windows } from '../../pipeline/windows.js';
+import { replayFrames } from '../../sensors/replay/replay.js';
+import { reportAndExit } from '../errors.js';
+
+export const EMBED_MODALITIES = ['text', ...SENSOR_MODALITIES] as const satisfies readonly Modality[];
+export const EMBED_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
+export type EmbedProvider = (typeof EMBED_PROVIDERS)[number];
+
+export interface EmbedOptions {
+  /** Pack directory, or `test` for the random-weight test pack (generated into `stateDir`). */
+  pack: string;
+  modality: Modality;
+  /** Execution providers to try in order; default `['cpu']`. */
+  providers?: EmbedProvider[];
+  /** Window length and hop, ms; default: the modality's default window (config DEFAULT_WINDOWS). */
+  windowMs?: number;
+  hopMs?: number;
+  /** Default: $STATE_DIRECTORY, else $XDG_CACHE_HOME/edgebind (as the agent's config). */
+  stateDir?: string;
+  /** Most windows per inference; default 8. */
+  maxBatch?: number;
+  logger: Logger;
+}
+
+/** One window of a recording and its embedding. */
+export interface WindowEmbedding {
+  seq: number;
+  /** Offsets into the recording, ms. */
+  startMs: number;
+  endMs: number;
+  embedding: number[];
+}
+
+export interface EmbedResult {
+  /** The input file (sensor modalities) or the text (text modality). */
+  file?: string;
+  text?: string;
+  modality: Modality;
+  /** Execution provider the encoder really ran on. */
+  provider: string;
+  dim: number;
+  /** Unit vector: the text's, the only window's, or the normalised mean of the windows'. */
+  embedding: number[];
+  /** Sensor modalities only: every window's embedding, in order. */
+  windows?: WindowEmbedding[];
+  /** True when the recording was shorter than one window and was embedded whole. */
+  shorterThanWindow?: boolean;
+}
+
+/** The agent's default state directory (config `stateDir`), where `--pack test` is generated. */
+function defaultStateDir(): string {
+  if (process.env.STATE_DIRECTORY) return resolve(process.env.STATE_DIRECTORY.split(':')[0]!);
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edgebind');
+}
+
+/** A clock whose monotonic time starts at 0, so window times are offsets into the recording. */
+const recordingClock = {
+  nowMs: () => 0,
+  toWallMs: (ms: number) => systemClock.toWallMs(ms),
+};
+
+/** The recording's frames as the replay sensor yields them, each also kept in `seen`. */
+async function* recordingFrames(
+  file: string,
+  modality: SensorModality,
+  seen: Frame[],
+): AsyncGenerator<Frame> {
+  const source = replayFrames(
+    {
+      sensorId: 'embed',
+      modality,
+      file,
+      speed: 0,
+      loop: false,
+      clock: recordingClock,
+      resample: (samples, fromHz, toHz) => resamplerFor(fromHz, toHz).process(samples),
+    },
+    new AbortController().signal,
+  );
+  for await (const f of source) {
+    seen.push(f);
+    yield f;
+  }
+}
+
+/** All of `frames` as one window (the recording is shorter than a window). */
+function wholeRecording(frames: readonly Frame[]): Window {
+  const first = frames[0]!;
+  const sampleShape = first.shape.slice(1);
+  const n = frames.reduce((s, f) => s + f.shape[0]!, 0);
+  const data = new Float32Array(frames.reduce((s, f) => s + f.data.length, 0));
+  let o = 0;
+  for (const f of frames) {
+    data.set(f.data, o);
+    o += f.data.length;
+  }
+  const endMs = first.tMs + (n * 1000) / first.rateHz;
+  return {
+    sensorId: first.sensorId,
+    modality: first.modality,
+    seq: 0,
+    startMs: first.tMs,
+    endMs,
+    startWallMs: recordingClock.toWallMs(first.tMs),
+    endWallMs: recordingClock.toWallMs(endMs),
+    rateHz: first.rateHz,
+    data,
+    shape: [n, ...sampleShape],
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** Embeds one recording with an open encoder set. */
+export async function embedFile(
+  encoders: EncoderSet,
+  file: string,
+  modality: SensorModality,
+  window: { lengthMs: number; hopMs: number },
+): Promise<EmbedResult> {
+  const encoder = encoders.windows.get(modality);
+  if (!encoder) throw new TypeError(`no ${modality} encoder is open`);
+  const frames: Frame[] = [];
+  const cut: Window[] = [];
+  const source = recordingFrames(file, modality, frames);
+  for await (const w of windows(source, { ...window, clock: recordingClock })) cut.push(w);
+  const shorter = cut.length === 0;
+  if (shorter) cut.push(wholeRecording(frames));
+  const vectors = await encoder.embed(cut);
+  return {
+    file,
+    modality,
+    provider: encoder.provider,
+    dim: vectors[0]!.length,
+    embedding: Array.from(vectors.length === 1 ? vectors[0]! : meanDirection(vectors)),
+    windows: cut.map((w, i) => ({
+      seq: w.seq,
+      startMs: round(w.startMs),
+      endMs: round(w.endMs),
+      embedding: Array.from(vectors[i]!),
+    })),
+    ...(shorter ? { shorterThanWindow: true } : {}),
+  };
+}
+
+/** Opens the pack once and embeds every input in order. */
+export async function embedInputs(inputs: readonly string[], opts: EmbedOptions): Promise<EmbedResult[]> {
+  const { modality, logger } = opts;
+  const providers = opts.providers ?? ['cpu'];
+  const sensorModalities: SensorModality[] = modality === 'text' ? [] : [modality];
+  const encoders = await openEncoders({
+    config: {
+      encoders: {
+        pack: opts.pack === 'test' ? 'test' : resolve(opts.pack),
+        providers,
+        intraOpThreads: 1,
+        interOpThreads: 1,
+        maxBatch: opts.maxBatch ?? 8,
+      },
+      stateDir: opts.stateDir ?? defaultStateDir(),
+    },
+    modalities: sensorModalities,
+    logger,
+  });
+  try {
+    const encoder = modality === 'text' ? encoders.text : encoders.windows.get(modality)!;
+    // Say where it really runs, whatever was asked for (fallbacks are logged as warnings above).
+    process.stderr.write(
+      `edgebind embed: ${modality} encoder of pack ${encoders.pack.id} ${encoders.pack.version} runs on ${encoder.provider}` +
+        ` (providers tried in order: ${providers.join(',')})\n`,
+    );
+    if (modality === 'text') {
+      const vectors = await encoders.text.embed(inputs);
+      return inputs.map((text, i) => ({
+        text,
+        modality,
+        provider: encoders.text.provider,
+        dim: vectors[i]!.length,
+        embedding: Array.from(vectors[i]!),
+      }));
+    }
+    const defaults = DEFAULT_WINDOWS[modality];
+    const window = {
+      lengthMs: opts.windowMs ?? defaults.lengthMs,
+      hopMs: opts.hopMs ?? opts.windowMs ?? defaults.hopMs,
+    };
+    const results: EmbedResult[] = [];
+    for (const file of inputs) results.push(await embedFile(encoders, file, modality, window));
+    return results;
+  } finally {
+    await encoders.close();
+  }
+}
+
+function parseModality(value: string): Modality {
+  if (!(EMBED_MODALITIES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected one of ${EMBED_MODALITIES.join(', ')}, got "${value}"`);
+  }
+  return value as Modality;
+}
+
+function parseProviders(value: string): EmbedProvider[] {
+  const list = value.split(',').map((s) => s.trim());
+  for (const p of list) {
+    if (!(EMBED_PROVIDERS as readonly string[]).includes(p)) {
+      throw new InvalidArgumentError(
+        `unknown execution provider "${p}"; expected a comma-separated list of ${EMBED_PROVIDERS.join(', ')}`,
+      );
+    }
+  }
+  return list as EmbedProvider[];
+}
+
+function parsePositiveMs(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected milliseconds > 0, got "${value}"`);
+  return n;
+}
+
+export function registerEmbed(program: Command): void {
+  program
+    .command('embed')
+    .description(
+      'print the embeddings of recordings (WAV for audio, .ebf for thermal/depth/imu) or of texts as JSON',
+    )
+    .requiredOption('--pack <dir>', 'model pack directory, or "test" for the random-weight test pack')
+    .requiredOption('-m, --modality <m>', `one of ${EMBED_MODALITIES.join(', ')}`, parseModality)
+    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseProviders, [
+      'cpu',
+    ])
+    .option(
+      '--window-ms <ms>',
+      'window length (default: the modality default, as the agent)',
+      parsePositiveMs,
+    )
+    .option(
+      '--hop-ms <ms>',
+      'distance between window starts (default: --window-ms if given, else the modality default)',
+      parsePositiveMs,
+    )
+    .option('--state-dir <dir>', 'where --pack test is generated (default: as the agent)')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .argument('<input...>', 'files to embed, or texts for --modality text')
+    .action(
+      async (
+        inputs: string[],
+        opts: {
+          pack: string;
+          modality: Modality;
+          providers: EmbedProvider[];
+          windowMs?: number;
+          hopMs?: number;
+          stateDir?: string;
+          logLevel: string;
+        },
+      ) => {
+        try {
+          const logger = createLogger({ level: opts.logLevel });
+          const results = await embedInputs(inputs, {
+            pack: opts.pack,
+            modality: opts.modality,
+            providers: opts.providers,
+            ...(opts.windowMs !== undefined ? { windowMs: opts.windowMs } : {}),
+            ...(opts.hopMs !== undefined ? { hopMs: opts.hopMs } : {}),
+            ...(opts.stateDir !== undefined ? { stateDir: resolve(opts.stateDir) } : {}),
+            logger,
+          });
+          process.stdout.write(`${JSON.stringify(results)}\n`);
+        } catch (err) {
+          reportAndExit(err);
+        }
+      },
+    );
+}
