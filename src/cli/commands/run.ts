@@ -1,33 +1,79 @@
 /** `edgebind run --config FILE`: the daemon. */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig, type Overrides, type ResolvedConfig } from '../../config/load.js';
+import { diffConfig, type ConfigChanges } from '../../daemon/reload.js';
+import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
-import { startAgent } from '../../main.js';
+import { startAgent, type Agent } from '../../main.js';
 import { reportAndExit } from '../errors.js';
 import { runUntilStopped } from '../lifecycle.js';
+
+/** An agent that can take live config changes (see src/daemon/reload.ts). */
+export interface Reconfigurable {
+  reconfigure(config: ResolvedConfig, changes: ConfigChanges): Promise<void>;
+}
 
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run the agent with a config file until SIGTERM/SIGINT')
+    .description('run the agent with a config file until SIGTERM/SIGINT (SIGHUP reloads the config)')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--mqtt-url <url>', 'broker URL (overrides mqtt.broker)')
     .option('--device-id <id>', 'device id (overrides deviceId)')
     .action(async (opts: { config: string; mqttUrl?: string; deviceId?: string }) => {
       try {
-        const config = await loadConfig(opts.config, {
+        const overrides: Overrides = {
           ...(opts.mqttUrl !== undefined ? { mqttUrl: opts.mqttUrl } : {}),
           ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
-        });
+        };
+        const config = await loadConfig(opts.config, overrides);
         const logger = createLogger({ level: config.log.level });
         logger.info(
           { config: config.source, deviceId: config.deviceId },
           `edgebind starting as ${config.deviceId}`,
         );
+        const notifier = await SdNotifier.open({ logger });
         const agent = await startAgent({ config, logger });
-        process.exit(await runUntilStopped(agent, logger));
+        const sensors = config.sensors.filter((s) => s.enabled).length;
+        notifier.ready(`running as ${config.deviceId}: ${sensors} sensor(s), broker ${agent.brokerUrl}`);
+        if (notifier.watchdogMs !== undefined)
+          logger.debug(`systemd watchdog: pinging every ${notifier.watchdogMs} ms`);
+
+        const onReload = async () => {
+          const next = await loadConfig(opts.config, overrides);
+          const changes = diffConfig(config, next);
+          if (changes.live.length === 0 && changes.restartRequired.length === 0) {
+            logger.info('config reloaded: no changes');
+            return;
+          }
+          if (changes.restartRequired.length > 0)
+            logger.warn(
+              { restartRequired: changes.restartRequired },
+              `config reloaded: these changes need a restart: ${changes.restartRequired.join(', ')}`,
+            );
+          if (changes.live.length === 0) return;
+          if (changes.live.includes('log.level')) logger.level = next.log.level;
+          if (isReconfigurable(agent)) {
+            await agent.reconfigure(next, changes);
+            logger.info({ live: changes.live }, `config reloaded: applied ${changes.live.join(', ')}`);
+          } else {
+            const pending = changes.live.filter((p) => p !== 'log.level');
+            if (changes.live.includes('log.level'))
+              logger.info(`config reloaded: log level ${next.log.level}`);
+            if (pending.length > 0)
+              logger.warn(
+                { pending },
+                `config reloaded: this agent cannot apply ${pending.join(', ')} live yet; restart to apply`,
+              );
+          }
+        };
+        process.exit(await runUntilStopped(agent, logger, { onReload, notifier }));
       } catch (err) {
         reportAndExit(err);
       }
     });
+}
+
+function isReconfigurable(agent: Agent): agent is Agent & Reconfigurable {
+  return typeof (agent as Partial<Reconfigurable>).reconfigure === 'function';
 }

@@ -1,0 +1,114 @@
+/**
+ * `edgebind run` as systemd runs it: NOTIFY_SOCKET points at a datagram socket this test owns,
+ * WATCHDOG_USEC asks for pings, SIGHUP reloads the config, SIGTERM stops it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ensureTestPack } from '../../src/encoders/registry.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { freePort } from '../helpers/free-port.js';
+import { startNotifyReceiver } from '../helpers/notify-socket.js';
+
+const dir = tempDir('daemon');
+const CLI = join(REPO, 'src/cli/index.ts');
+const TSX = import.meta.resolve('tsx');
+
+before(async () => {
+  await ensureTestPack(join(dir, 'state', 'packs', 'edgebind-test'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(port: number, over: Partial<ConfigInput> = {}): string {
+  return toYaml({
+    deviceId: 'daemon-1',
+    stateDir: join(dir, 'state'),
+    mqtt: { broker: 'embedded', embeddedPort: port },
+    sensors: [
+      {
+        id: 'mic',
+        driver: 'replay',
+        modality: 'audio',
+        file: join(SAMPLES, 'room-audio.wav'),
+        speed: 1,
+        loop: true,
+      },
+    ],
+    labels: [{ name: 'alarm_beeping', prompts: ['an alarm beeping'] }],
+    log: { level: 'info' },
+    ...over,
+  });
+}
+
+test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload, STOPPING, exit 0', async () => {
+  const rx = await startNotifyReceiver(join(dir, 'notify.sock'));
+  const port = await freePort();
+  const file = join(dir, 'daemon.yaml');
+  writeFileSync(file, config(port));
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'run', '--config', file], {
+    cwd: dir,
+    env: { ...process.env, NOTIFY_SOCKET: rx.address, WATCHDOG_USEC: '1000000', EDGEBIND_DEBUG: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.resume();
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  try {
+    const ready = await rx.waitFor(/^READY=1/, 30_000);
+    assert.match(ready.text, /STATUS=running as daemon-1: 1 sensor\(s\)/);
+
+    // Watchdog: half of WATCHDOG_USEC, i.e. every 500 ms. Wait for 4 pings after READY.
+    for (let i = 0; i < 100; i++) {
+      if (rx.datagrams.filter((d) => d.text === 'WATCHDOG=1').length >= 4) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pings = rx.datagrams.filter((d) => d.text === 'WATCHDOG=1');
+    assert.ok(pings.length >= 4, `4 watchdog pings, got ${pings.length}`);
+    const gaps = pings.slice(1).map((p, i) => p.atMs - pings[i]!.atMs);
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    // Generous bounds: a loaded CI box delays timers, but 0.5 s must not be 1 s or 0.1 s.
+    assert.ok(mean > 300 && mean < 900, `mean gap ${mean} ms (${gaps.join(', ')})`);
+
+    // SIGHUP: one live change (log level) and one that needs a restart (baseTopic).
+    writeFileSync(
+      file,
+      config(port, {
+        log: { level: 'debug' },
+        mqtt: { broker: 'embedded', embeddedPort: port, baseTopic: 'other' },
+      }),
+    );
+    const before = rx.datagrams.length;
+    child.kill('SIGHUP');
+    await rx.waitFor(/^RELOADING=1$/);
+    for (let i = 0; i < 100 && !rx.datagrams.slice(before).some((d) => /^READY=1/.test(d.text)); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const afterHup = rx.datagrams.slice(before).map((d) => d.text.split('\n')[0]);
+    assert.ok(afterHup.indexOf('READY=1') > afterHup.indexOf('RELOADING=1'), afterHup.join(','));
+    for (let i = 0; i < 50 && !/need a restart/.test(stderr); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(stderr, /these changes need a restart: mqtt\.baseTopic/);
+    assert.match(stderr, /config reloaded: log level debug/);
+
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    const stopping = await rx.waitFor(/^STOPPING=1/, 5000);
+    assert.match(stopping.text, /STATUS=stopping \(SIGTERM\)/);
+    const texts = rx.datagrams.map((d) => d.text.split('\n')[0]);
+    assert.equal(
+      texts.lastIndexOf('WATCHDOG=1') < texts.indexOf('STOPPING=1'),
+      true,
+      'no pings after STOPPING',
+    );
+  } finally {
+    clearTimeout(killer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await rx.close();
+  }
+});
