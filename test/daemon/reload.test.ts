@@ -4,11 +4,12 @@ import { test } from 'node:test';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { diffConfig } from '../../src/daemon/reload.js';
 
-const base = (): Config =>
-  ConfigSchema.parse({
-    sensors: [{ id: 'mic', driver: 'replay', modality: 'audio', file: 'a.wav' }],
-    labels: [{ name: 'alarm', prompts: ['an alarm'] }],
-  });
+const input = {
+  sensors: [{ id: 'mic', driver: 'replay', modality: 'audio', file: 'a.wav' }],
+  labels: [{ name: 'alarm', prompts: ['an alarm'] }],
+};
+const base = (extraLabels: object[] = []): Config =>
+  ConfigSchema.parse({ ...input, labels: [...input.labels, ...extraLabels] });
 
 test('identical configs: nothing changed', () => {
   assert.deepEqual(diffConfig(base(), base()), { live: [], restartRequired: [] });
@@ -16,10 +17,9 @@ test('identical configs: nothing changed', () => {
 
 test('live and restart-required paths are told apart, down to array elements', () => {
   const a = base();
-  const b = base();
+  const b = base([{ name: 'dog', prompts: ['a dog'] }]);
   b.log.level = 'debug';
   b.labels[0]!.threshold = 0.7;
-  b.labels.push({ name: 'dog', prompts: ['a dog'] });
   b.mqtt.broker = 'mqtt://broker.local:1883';
   b.sensors[0]!.modality = 'imu';
   b.sensors[0]!.window = { lengthMs: 500, hopMs: 250 }; // WindowSchema itself is restartRequired

@@ -1,0 +1,264 @@
+/**
+ * Prometheus metrics on loopback (default http://127.0.0.1:9464/metrics) with prom-client, on a
+ * registry of our own (never the global one, so tests and several agents do not collide).
+ *
+ * The agent drives it through four calls, so wiring stays a few lines:
+ *   metrics.observeEncode(modality, provider, ms)   after each encoder batch
+ *   metrics.observeEvent(label, type)               for each published event
+ *   metrics.setSensorHealth(sensorId, healthy)      when a sensor fails or recovers
+ *   metrics.setStats(agent.stats())                 on a timer (e.g. every 5 s)
+ * `summary()` is the same data as one JSON-friendly object for the MQTT health topic.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AgentStats } from '../main.js';
+
+export const DEFAULT_METRICS_PORT = 9464;
+
+export interface MetricsOptions {
+  /** TCP port; 0 picks a free one (tests). Default 9464. */
+  port?: number;
+  /** Default `127.0.0.1`: metrics stay on the device unless you proxy them. */
+  host?: string;
+  logger?: Logger;
+  /** Node process metrics (memory, event-loop lag, GC). Default true. */
+  processMetrics?: boolean;
+  /** Monotonic ms, for rates. Default `performance.now()`. */
+  nowMs?: () => number;
+}
+
+export interface SensorSummary {
+  windowsPerSecond: number;
+  windowsTotal: number;
+  droppedTotal: number;
+  queueDepth: number;
+  healthy: boolean;
+}
+
+export interface MetricsSummary {
+  sensors: Record<string, SensorSummary>;
+  encoders: Record<string, { provider: string; batches: number; meanMs: number; maxMs: number }>;
+  events: Record<string, number>;
+  mqtt: { connected: boolean; outboxDepth: number; published: number; dropped: number };
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private server: Server | undefined;
+  private readonly nowMs: () => number;
+  private readonly windows: Counter<'sensor'>;
+  private readonly dropped: Counter<'sensor'>;
+  private readonly rate: Gauge<'sensor'>;
+  private readonly depth: Gauge<'sensor'>;
+  private readonly health: Gauge<'sensor'>;
+  private readonly encode: Histogram<'modality' | 'provider'>;
+  private readonly events: Counter<'label' | 'type'>;
+  private readonly outbox: Gauge;
+  private readonly connected: Gauge;
+  private readonly published: Counter;
+  private readonly publishDropped: Counter;
+  private last: { atMs: number; stats: AgentStats } | undefined;
+  private readonly sensors = new Map<string, SensorSummary>();
+  private readonly encoders = new Map<
+    string,
+    { provider: string; batches: number; totalMs: number; maxMs: number }
+  >();
+  private readonly eventCounts = new Map<string, number>();
+  private mqtt: MetricsSummary['mqtt'] = { connected: false, outboxDepth: 0, published: 0, dropped: 0 };
+
+  constructor(private readonly opts: MetricsOptions = {}) {
+    this.nowMs = opts.nowMs ?? (() => performance.now());
+    const registers = [this.registry];
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'edgebind_' });
+    this.windows = new Counter({
+      name: 'edgebind_windows_total',
+      help: 'Windows cut from each sensor stream.',
+      labelNames: ['sensor'],
+      registers,
+    });
+    this.dropped = new Counter({
+      name: 'edgebind_windows_dropped_total',
+      help: 'Windows dropped because the encoder queue was full (oldest first).',
+      labelNames: ['sensor'],
+      registers,
+    });
+    this.rate = new Gauge({
+      name: 'edgebind_windows_per_second',
+      help: 'Windows per second per sensor over the last stats interval.',
+      labelNames: ['sensor'],
+      registers,
+    });
+    this.depth = new Gauge({
+      name: 'edgebind_window_queue_depth',
+      help: 'Windows waiting for the encoder.',
+      labelNames: ['sensor'],
+      registers,
+    });
+    this.health = new Gauge({
+      name: 'edgebind_sensor_up',
+      help: '1 while the sensor delivers frames, 0 while it is failing or restarting.',
+      labelNames: ['sensor'],
+      registers,
+    });
+    this.encode = new Histogram({
+      name: 'edgebind_encode_seconds',
+      help: 'Encoder latency per batch, by modality and execution provider.',
+      labelNames: ['modality', 'provider'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'edgebind_events_total',
+      help: 'Label events published, by label and type (start, update, end).',
+      labelNames: ['label', 'type'],
+      registers,
+    });
+    this.outbox = new Gauge({
+      name: 'edgebind_mqtt_outbox_depth',
+      help: 'Events waiting for the broker.',
+      registers,
+    });
+    this.connected = new Gauge({
+      name: 'edgebind_mqtt_connected',
+      help: '1 while connected to the broker.',
+      registers,
+    });
+    this.published = new Counter({
+      name: 'edgebind_mqtt_published_total',
+      help: 'Events the broker acknowledged.',
+      registers,
+    });
+    this.publishDropped = new Counter({
+      name: 'edgebind_mqtt_dropped_total',
+      help: 'Events dropped because the outbox was full.',
+      registers,
+    });
+  }
+
+  observeEncode(modality: string, provider: string, ms: number): void {
+    this.encode.observe({ modality, provider }, ms / 1000);
+    const e = this.encoders.get(modality) ?? { provider, batches: 0, totalMs: 0, maxMs: 0 };
+    e.provider = provider;
+    e.batches++;
+    e.totalMs += ms;
+    e.maxMs = Math.max(e.maxMs, ms);
+    this.encoders.set(modality, e);
+  }
+
+  observeEvent(label: string, type = 'start'): void {
+    this.events.inc({ label, type });
+    this.eventCounts.set(label, (this.eventCounts.get(label) ?? 0) + 1);
+  }
+
+  setSensorHealth(sensorId: string, healthy: boolean): void {
+    this.health.set({ sensor: sensorId }, healthy ? 1 : 0);
+    this.sensor(sensorId).healthy = healthy;
+  }
+
+  /** Takes cumulative agent stats; counters advance by the difference since the last call. */
+  setStats(stats: AgentStats): void {
+    const atMs = this.nowMs();
+    const prev = this.last;
+    for (const [id, w] of Object.entries(stats.windows)) {
+      const before = prev?.stats.windows[id];
+      const dPushed = Math.max(0, w.pushed - (before?.pushed ?? 0));
+      const dDropped = Math.max(0, w.dropped - (before?.dropped ?? 0));
+      this.windows.inc({ sensor: id }, dPushed);
+      this.dropped.inc({ sensor: id }, dDropped);
+      this.depth.set({ sensor: id }, w.depth);
+      const s = this.sensor(id);
+      if (prev && atMs > prev.atMs) {
+        s.windowsPerSecond = round((dPushed * 1000) / (atMs - prev.atMs));
+        this.rate.set({ sensor: id }, s.windowsPerSecond);
+      }
+      s.windowsTotal = w.pushed;
+      s.droppedTotal = w.dropped;
+      s.queueDepth = w.depth;
+    }
+    const m = stats.mqtt;
+    this.outbox.set(m.outboxDepth);
+    this.connected.set(m.connected ? 1 : 0);
+    this.published.inc(Math.max(0, m.published - (prev?.stats.mqtt.published ?? 0)));
+    this.publishDropped.inc(Math.max(0, m.dropped - (prev?.stats.mqtt.dropped ?? 0)));
+    this.mqtt = {
+      connected: m.connected,
+      outboxDepth: m.outboxDepth,
+      published: m.published,
+      dropped: m.dropped,
+    };
+    this.last = { atMs, stats: structuredClone(stats) };
+  }
+
+  summary(): MetricsSummary {
+    return {
+      sensors: Object.fromEntries([...this.sensors].map(([id, s]) => [id, { ...s }])),
+      encoders: Object.fromEntries(
+        [...this.encoders].map(([m, e]) => [
+          m,
+          {
+            provider: e.provider,
+            batches: e.batches,
+            meanMs: round(e.totalMs / e.batches),
+            maxMs: round(e.maxMs),
+          },
+        ]),
+      ),
+      events: Object.fromEntries(this.eventCounts),
+      mqtt: { ...this.mqtt },
+    };
+  }
+
+  /** The text a scrape returns. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Serves GET /metrics; resolves with the URL once listening. */
+  async listen(): Promise<string> {
+    const host = this.opts.host ?? '127.0.0.1';
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+        res.writeHead(404).end('not found\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+        (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: this.opts.port ?? DEFAULT_METRICS_PORT }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`;
+    this.opts.logger?.child({ component: 'metrics' }).info(`metrics on ${url}`);
+    return url;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private sensor(id: string): SensorSummary {
+    let s = this.sensors.get(id);
+    if (!s) {
+      s = { windowsPerSecond: 0, windowsTotal: 0, droppedTotal: 0, queueDepth: 0, healthy: true };
+      this.sensors.set(id, s);
+      this.health.set({ sensor: id }, 1);
+    }
+    return s;
+  }
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;

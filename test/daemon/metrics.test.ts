@@ -1,0 +1,62 @@
+/** Prometheus metrics: what a scrape of 127.0.0.1 returns and what summary() reports. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Metrics } from '../../src/daemon/metrics.js';
+import type { AgentStats } from '../../src/main.js';
+
+const stats = (pushed: number, dropped: number, connected: boolean): AgentStats =>
+  ({
+    windows: { mic: { pushed, dropped, depth: 2 } },
+    events: 0,
+    mqtt: { connected, outboxDepth: 3, published: pushed, dropped: 0 },
+  }) as unknown as AgentStats;
+
+test('scrape on loopback: windows, rates, drops, encoder latency, events, outbox, broker state', async () => {
+  let now = 0;
+  const m = new Metrics({ port: 0, processMetrics: false, nowMs: () => now });
+  const url = await m.listen();
+  try {
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    m.setStats(stats(10, 1, false));
+    now = 2000;
+    m.setStats(stats(30, 4, true));
+    m.observeEncode('audio', 'cuda', 12);
+    m.observeEncode('audio', 'cuda', 8);
+    m.observeEvent('alarm', 'start');
+    m.setSensorHealth('mic', false);
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.match(body, /^edgebind_windows_total\{sensor="mic"\} 30$/m);
+    assert.match(body, /^edgebind_windows_dropped_total\{sensor="mic"\} 4$/m);
+    assert.match(body, /^edgebind_windows_per_second\{sensor="mic"\} 10$/m);
+    assert.match(body, /^edgebind_encode_seconds_count\{modality="audio",provider="cuda"\} 2$/m);
+    assert.match(body, /^edgebind_events_total\{label="alarm",type="start"\} 1$/m);
+    assert.match(body, /^edgebind_mqtt_outbox_depth 3$/m);
+    assert.match(body, /^edgebind_mqtt_connected 1$/m);
+    assert.match(body, /^edgebind_sensor_up\{sensor="mic"\} 0$/m);
+    assert.equal((await fetch(url.replace('/metrics', '/nope'))).status, 404);
+    assert.deepEqual(m.summary(), {
+      sensors: {
+        mic: { windowsPerSecond: 10, windowsTotal: 30, droppedTotal: 4, queueDepth: 2, healthy: false },
+      },
+      encoders: { audio: { provider: 'cuda', batches: 2, meanMs: 10, maxMs: 12 } },
+      events: { alarm: 1 },
+      mqtt: { connected: true, outboxDepth: 3, published: 30, dropped: 0 },
+    });
+  } finally {
+    await m.close();
+  }
+});
+
+test('two instances do not share a registry', async () => {
+  const a = new Metrics({ processMetrics: false });
+  const b = new Metrics({ processMetrics: true });
+  a.observeEvent('x');
+  assert.match(await a.text(), /edgebind_events_total\{label="x",type="start"\} 1/);
+  assert.doesNotMatch(await b.text(), /label="x"/);
+  assert.match(
+    await b.text(),
+    /edgebind_process_resident_memory_bytes|edgebind_nodejs_heap_size_total_bytes/,
+  );
+});
