@@ -1,118 +1,236 @@
 /**
- * Publishes to the broker with mqtt.js: retained availability with a last will, and events at
- * QoS 1 from a bounded outbox that keeps them while the broker is unreachable.
+ * The agent's MQTT connection (mqtt.js): retained availability with a last will, events at QoS 1
+ * from the durable outbox (removed only on PUBACK), other publishes, request subscriptions.
  *
  * mqtt.js retries at a fixed period; we reconnect ourselves with exponential backoff and log one
- * line per distinct failure instead of one per attempt.
+ * clear line per distinct failure (refused, bad password, untrusted certificate…), not one per try.
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { sleep } from '../pipeline/clock.js';
+import type { DurableOutbox } from './outbox.js';
 import type { DeviceTopics } from './topics.js';
+
+export interface TlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** Default true: the broker's certificate must chain to `ca` (or the system store). */
+  rejectUnauthorized?: boolean;
+}
 
 export interface PublisherOptions {
   url: string;
   clientId: string;
   topics: DeviceTopics;
+  outbox: DurableOutbox;
   username?: string;
   password?: string;
   keepaliveS: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  outboxMax: number;
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5. Default 4. */
+  protocolVersion?: 4 | 5;
+  /** Persistent session (clean = false). Default false. */
+  persistentSession?: boolean;
+  /** MQTT 5 session expiry for a persistent session, seconds. */
+  sessionExpiryS?: number;
+  /** MQTT 5 message expiry of events, seconds (0 = none). */
+  messageExpiryS?: number;
+  /** Events in flight (awaiting PUBACK) at once. Default 32. */
+  maxInflight?: number;
+  tls?: TlsFiles;
   logger: Logger;
 }
 
 export interface PublisherStats {
   connected: boolean;
   outboxDepth: number;
+  outboxBytes: number;
   published: number;
   dropped: number;
+  reconnects: number;
 }
+
+export type MessageHandler = (
+  topic: string,
+  payload: Buffer,
+  props: { responseTopic?: string; correlationData?: Buffer },
+) => void;
 
 export class MqttPublisher {
   private client: MqttClient | undefined;
-  private readonly outbox: string[] = [];
   private connected = false;
-  private draining = false;
   private stopping = false;
   private backoffMs: number;
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure = '';
   private published = 0;
-  private dropped = 0;
+  private reconnects = 0;
+  private connects = 0;
+  private generation = 0;
+  private inflight = 0;
+  private sentThrough = 0;
+  private reportedDrops = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly connectHooks: (() => void)[] = [];
+  private readonly messageHandlers: MessageHandler[] = [];
+  private readonly subscriptions = new Set<string>();
 
   constructor(private readonly opts: PublisherOptions) {
     this.backoffMs = opts.reconnectMinMs;
   }
 
+  get protocolVersion(): 4 | 5 {
+    return this.opts.protocolVersion ?? 4;
+  }
+
   /** Starts connecting; never throws for an unreachable broker (it keeps retrying). */
   start(): void {
     const { opts } = this;
+    const v5 = this.protocolVersion === 5;
     const options: IClientOptions = {
       clientId: opts.clientId,
       keepalive: opts.keepaliveS,
+      protocolVersion: this.protocolVersion,
       reconnectPeriod: 0, // we schedule reconnects with backoff
       connectTimeout: 10_000,
-      clean: true,
+      clean: !opts.persistentSession,
+      resubscribe: false, // we subscribe on every connect ourselves
+      queueQoSZero: false,
       will: { topic: opts.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(v5 && opts.persistentSession && opts.sessionExpiryS !== undefined
+        ? { properties: { sessionExpiryInterval: opts.sessionExpiryS } }
+        : {}),
       ...(opts.username !== undefined ? { username: opts.username } : {}),
       ...(opts.password !== undefined ? { password: opts.password } : {}),
+      ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
+      ...(opts.tls?.cert ? { cert: opts.tls.cert } : {}),
+      ...(opts.tls?.key ? { key: opts.tls.key } : {}),
+      rejectUnauthorized: opts.tls?.rejectUnauthorized ?? true,
     };
     const client = mqtt.connect(opts.url, options);
     this.client = client;
     client.on('connect', () => {
       this.connected = true;
+      this.generation++;
+      this.inflight = 0;
+      this.sentThrough = 0;
+      if (this.connects++ > 0) this.reconnects++;
       this.backoffMs = opts.reconnectMinMs;
       this.lastFailure = '';
       opts.logger.info({ url: opts.url }, `mqtt: connected to ${opts.url}`);
       client.publish(opts.topics.status, 'online', { qos: 1, retain: true });
-      void this.drain();
+      if (this.subscriptions.size > 0) {
+        client.subscribe([...this.subscriptions], { qos: 1 }, (err) => {
+          if (err) opts.logger.warn({ err }, `mqtt: subscribe failed: ${err.message}`);
+        });
+      }
+      for (const hook of this.connectHooks) hook();
+      this.drain();
     });
-    client.on('error', (err) => {
-      this.noteFailure((err as NodeJS.ErrnoException).code ?? err.message);
+    client.on('message', (topic, payload, packet) => {
+      const p = packet.properties;
+      const props = {
+        ...(p?.responseTopic ? { responseTopic: p.responseTopic } : {}),
+        ...(p?.correlationData ? { correlationData: p.correlationData } : {}),
+      };
+      for (const h of this.messageHandlers) h(topic, payload, props);
     });
+    client.on('error', (err) => this.noteFailure(describeFailure(err)));
     client.on('close', () => {
       const was = this.connected;
       this.connected = false;
+      this.generation++;
+      this.inflight = 0;
       if (this.stopping) return;
-      if (was) this.noteFailure('connection lost');
+      if (was) this.noteFailure({ key: 'lost', text: 'connection lost' });
       this.scheduleReconnect();
     });
   }
 
-  /** Queues an event payload (serialised once, here) and publishes it as soon as possible. */
-  publishEvent(payload: object): void {
-    if (this.outbox.length >= this.opts.outboxMax) {
-      this.outbox.shift();
-      this.dropped++;
-      this.opts.logger.warn(
-        { outboxMax: this.opts.outboxMax },
-        'mqtt: outbox full, dropped the oldest event',
-      );
+  /** Runs on every (re)connect, after `online` is published: re-publish retained state here. */
+  onConnect(hook: () => void): void {
+    this.connectHooks.push(hook);
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandlers.push(handler);
+  }
+
+  /** Subscribes now (when connected) and after every reconnect. */
+  subscribe(filter: string): void {
+    if (/[+#]/.test(filter) === false && filter.length === 0) throw new TypeError('empty filter');
+    this.subscriptions.add(filter);
+    if (this.connected) this.client?.subscribe(filter, { qos: 1 });
+  }
+
+  /**
+   * Appends an event to the durable outbox (it gets the next `seq`) and publishes it at QoS 1 as
+   * soon as possible. Returns the message as published.
+   */
+  publishEvent<T extends object>(payload: T): T & { seq: number } {
+    let msg!: T & { seq: number };
+    this.opts.outbox.append((seq) => {
+      msg = { seq, ...payload };
+      return JSON.stringify(msg);
+    });
+    this.reportDrops();
+    this.drain();
+    return msg;
+  }
+
+  /**
+   * Publishes a non-event message. While disconnected it is not queued: retained state is
+   * re-published by the `onConnect` hooks. Resolves false when it could not be sent.
+   */
+  async publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos?: 0 | 1; retain?: boolean; properties?: IClientPublishOptions['properties'] } = {},
+  ): Promise<boolean> {
+    if (/[+#]/.test(topic)) throw new TypeError(`refusing to publish to a wildcard topic: ${topic}`);
+    const client = this.client;
+    if (!client || !this.connected) return false;
+    const props = this.protocolVersion === 5 && options.properties ? { properties: options.properties } : {};
+    try {
+      await client.publishAsync(topic, payload, {
+        qos: options.qos ?? 1,
+        retain: options.retain ?? false,
+        ...props,
+      });
+      return true;
+    } catch (err) {
+      this.opts.logger.debug({ err, topic }, 'mqtt: publish failed');
+      return false;
     }
-    this.outbox.push(JSON.stringify(payload));
-    void this.drain();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
   }
 
   stats(): PublisherStats {
+    const o = this.opts.outbox.stats();
     return {
       connected: this.connected,
-      outboxDepth: this.outbox.length,
+      outboxDepth: o.depth,
+      outboxBytes: o.bytes,
       published: this.published,
-      dropped: this.dropped,
+      dropped: o.dropped,
+      reconnects: this.reconnects,
     };
   }
 
   /**
    * Flushes queued events while connected (at most `flushMs`), publishes the retained `offline`
-   * status and disconnects. Bounded in time so shutdown always completes.
+   * status and disconnects. Bounded in time so shutdown always completes. Events not yet
+   * acknowledged stay in the outbox on disk and are sent after the next start.
    */
   async stop(flushMs = 2000): Promise<void> {
     const client = this.client;
     if (!client) return;
-    if (this.connected && this.outbox.length > 0) {
+    if (this.connected && this.opts.outbox.records().length > 0) {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), sleep(flushMs)]);
     }
     this.stopping = true;
@@ -127,18 +245,37 @@ export class MqttPublisher {
       await Promise.race([client.endAsync().catch(() => undefined), sleep(1000)]);
     }
     client.end(true);
-    if (this.outbox.length > 0) {
-      this.opts.logger.warn({ pending: this.outbox.length }, 'mqtt: stopped with events not yet published');
+    const pending = this.opts.outbox.records().length;
+    this.opts.outbox.close();
+    if (pending > 0) {
+      this.opts.logger.warn(
+        { pending },
+        `mqtt: stopped with ${pending} events kept in the outbox for the next start`,
+      );
     }
   }
 
-  private noteFailure(reason: string): void {
-    if (reason === this.lastFailure || this.stopping) return;
-    this.lastFailure = reason;
+  private noteFailure(f: { key: string; text: string }): void {
+    if (f.key === this.lastFailure || this.stopping) return;
+    this.lastFailure = f.key;
     this.opts.logger.warn(
-      { url: this.opts.url, reason, outboxDepth: this.outbox.length },
-      `mqtt: cannot reach broker ${this.opts.url} (${reason}); retrying with backoff, events are kept`,
+      { url: this.opts.url, reason: f.key, outboxDepth: this.opts.outbox.stats().depth },
+      `mqtt: cannot reach broker ${this.opts.url}: ${f.text}; retrying with backoff, events are kept`,
     );
+  }
+
+  private reportDrops(): void {
+    const { dropped, droppedAge, droppedSize } = this.opts.outbox.stats();
+    if (dropped === this.reportedDrops) return;
+    // One line per power of two, not one per dropped event.
+    const before = this.reportedDrops;
+    this.reportedDrops = dropped;
+    if (before === 0 || Math.floor(Math.log2(dropped)) > Math.floor(Math.log2(before))) {
+      this.opts.logger.warn(
+        { dropped, droppedAge, droppedSize },
+        `mqtt: outbox full or too old, ${dropped} events dropped so far (oldest first)`,
+      );
+    }
   }
 
   private scheduleReconnect(): void {
@@ -151,25 +288,80 @@ export class MqttPublisher {
     }, delay);
   }
 
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      while (this.connected && !this.stopping && this.outbox.length > 0) {
-        const payload = this.outbox[0]!;
-        try {
-          await this.client!.publishAsync(this.opts.topics.events, payload, { qos: 1 });
-        } catch (err) {
+  /** Keeps up to `maxInflight` events awaiting PUBACK; each leaves the outbox on its PUBACK. */
+  private drain(): void {
+    const client = this.client;
+    if (!client || !this.connected || this.stopping) return;
+    const { outbox } = this.opts;
+    const max = this.opts.maxInflight ?? 32;
+    const gen = this.generation;
+    const records = outbox.records();
+    if (records.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    outbox.sync(); // one fdatasync for everything appended since the last burst
+    const expiryS = this.opts.messageExpiryS ?? 0;
+    for (const rec of records) {
+      if (this.inflight >= max) break;
+      if (rec.seq <= this.sentThrough) continue;
+      this.sentThrough = rec.seq;
+      this.inflight++;
+      const props =
+        this.protocolVersion === 5 && expiryS > 0
+          ? {
+              properties: {
+                messageExpiryInterval: Math.max(1, expiryS - Math.floor((Date.now() - rec.t) / 1000)),
+              },
+            }
+          : {};
+      client.publishAsync(this.opts.topics.events, rec.payload, { qos: 1, ...props }).then(
+        () => {
+          // Only now, acknowledged by the broker, does the event leave the outbox.
+          outbox.ack(rec.seq);
+          this.published++;
+          if (gen === this.generation) {
+            this.inflight--;
+            this.drain();
+          }
+        },
+        (err: unknown) => {
           this.opts.logger.debug({ err }, 'mqtt: publish failed, will retry after reconnect');
-          break;
-        }
-        // Only now, acknowledged by the broker, does the event leave the outbox.
-        if (this.outbox[0] === payload) this.outbox.shift();
-        this.published++;
-      }
-    } finally {
-      this.draining = false;
-      if (this.outbox.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+          if (gen === this.generation) this.inflight--;
+        },
+      );
     }
   }
+}
+
+/** One stable key and one readable reason per kind of connection failure. */
+export function describeFailure(err: Error & { code?: unknown }): { key: string; text: string } {
+  const code = err.code;
+  if (typeof code === 'number') {
+    if (code === 4 || code === 134)
+      return {
+        key: `auth-${code}`,
+        text: `the broker refused the login: bad username or password (${err.message})`,
+      };
+    if (code === 5 || code === 135)
+      return { key: `auth-${code}`, text: `the broker refused the login: not authorized (${err.message})` };
+    return { key: `connack-${code}`, text: `the broker refused the connection: ${err.message}` };
+  }
+  if (typeof code === 'string') {
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code))
+      return {
+        key: code,
+        text: `the broker's TLS certificate is not trusted (${code}: ${err.message}); check mqtt.caFile`,
+      };
+    if (/^ERR_SSL/.test(code))
+      return {
+        key: code,
+        text: `TLS handshake failed (${code}: ${err.message}); check mqtt.certFile/keyFile`,
+      };
+    return {
+      key: code,
+      text: `${code}${err.message && !err.message.includes(code) ? ` (${err.message})` : ''}`,
+    };
+  }
+  return { key: err.message, text: err.message };
 }

@@ -1,13 +1,89 @@
-/** Every topic edgebind uses, in one place (docs/mqtt.md documents them). */
+/**
+ * Every topic edgebind uses and the payload type on each, in one place (docs/mqtt.md and
+ * docs/asyncapi.yaml document them). Names are built here only; nothing else concatenates topics.
+ */
+import type {
+  EventMessage,
+  HealthPayload,
+  LabelEventMessage,
+  LabelsPayload,
+  RequestOp,
+  ResponsePayload,
+} from './payloads.js';
+
+/** Label state payloads, retained. */
+export type LabelState = 'ON' | 'OFF';
 
 export interface DeviceTopics {
+  readonly base: string;
+  readonly deviceId: string;
+  /** `<base>/<deviceId>`. */
+  readonly root: string;
   /** Retained `online` / `offline`; `offline` is also the last will. */
-  status: string;
-  /** Label events as JSON, QoS 1, not retained. */
-  events: string;
+  readonly status: string;
+  /** Label events as JSON, QoS 1, not retained, each with a per-device `seq`. */
+  readonly events: string;
+  /** Periodic statistics (JSON), not retained. */
+  readonly health: string;
+  /** Retained current label set with its version and hash. */
+  readonly labels: string;
+  /** Retained `ON`/`OFF` per label. */
+  labelState(slug: string): string;
+  /** Per-label Home Assistant event entity feed (`{event_type, …}`), not retained. */
+  labelEvent(slug: string): string;
+  request(op: RequestOp): string;
+  /** Responses; `op` may be an unknown op a request named (its error response goes there). */
+  response(op: string): string;
+  /** Subscription filter for this device's requests. */
+  readonly requestFilter: string;
+  /** Subscription filter for one group's requests. */
+  groupRequestFilter(group: string): string;
+  groupRequest(group: string, op: RequestOp): string;
+  /** The op of a request topic (device or group), or undefined when the topic is not one. */
+  opOf(topic: string): string | undefined;
 }
 
 export function deviceTopics(baseTopic: string, deviceId: string): DeviceTopics {
+  if (/[+#]/.test(baseTopic) || /[+#/]/.test(deviceId))
+    throw new TypeError('topic names must not contain wildcards');
   const root = `${baseTopic}/${deviceId}`;
-  return { status: `${root}/status`, events: `${root}/events` };
+  const requestPrefix = `${root}/request/`;
+  const groupPrefix = `${baseTopic}/groups/`;
+  return {
+    base: baseTopic,
+    deviceId,
+    root,
+    status: `${root}/status`,
+    events: `${root}/events`,
+    health: `${root}/health`,
+    labels: `${root}/labels`,
+    labelState: (slug) => `${root}/labels/${slug}/state`,
+    labelEvent: (slug) => `${root}/labels/${slug}/event`,
+    request: (op) => `${requestPrefix}${op}`,
+    response: (op) => `${root}/response/${op}`,
+    requestFilter: `${requestPrefix}#`,
+    groupRequestFilter: (group) => `${groupPrefix}${group}/request/#`,
+    groupRequest: (group, op) => `${groupPrefix}${group}/request/${op}`,
+    opOf: (topic) => {
+      if (topic.startsWith(requestPrefix)) return topic.slice(requestPrefix.length);
+      if (topic.startsWith(groupPrefix)) {
+        const rest = topic.slice(groupPrefix.length);
+        const i = rest.indexOf('/request/');
+        if (i > 0) return rest.slice(i + '/request/'.length);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** What is published on each topic (the `topics.ts` type map; `<…>` stands for a path level). */
+export interface TopicMap {
+  status: 'online' | 'offline';
+  events: EventMessage;
+  health: HealthPayload;
+  labels: LabelsPayload;
+  'labels/<slug>/state': LabelState;
+  'labels/<slug>/event': LabelEventMessage;
+  'response/<op>': ResponsePayload;
+  'request/<op>': unknown;
 }

@@ -1,0 +1,385 @@
+/**
+ * Remote label configuration: validates a request with the config's own LabelSchema plus the
+ * configured limits, checks its signature, computes the new label set's embeddings, persists it
+ * crash-safely with the next version, and only then swaps it into the running scorer and tracker.
+ * A bad request is rejected whole (every problem with its JSON path) and the old set keeps running.
+ * Requests are handled one at a time.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { LabelConfig, RemoteConfig } from '../config/schema.js';
+import { ConfigError, type Problem } from '../errors.js';
+import {
+  REQUEST_OPS,
+  REQUEST_SCHEMAS,
+  type LabelsPatchRequest,
+  type LabelsPayload,
+  type RequestOp,
+  type ResponsePayload,
+} from '../mqtt/payloads.js';
+import { parsePublicKey, verifyRequest } from './signing.js';
+import type { LabelStore, StoredLabels } from './store.js';
+
+export type ApiErrorCode =
+  | 'REQUEST_TOO_LARGE'
+  | 'REQUEST_PARSE'
+  | 'REQUEST_INVALID'
+  | 'UNKNOWN_OP'
+  | 'SIGNATURE_REQUIRED'
+  | 'SIGNATURE_INVALID'
+  | 'VERSION_CONFLICT'
+  | 'LABELS_BUILD_FAILED'
+  | 'PERSIST_FAILED';
+
+export type Limits = Pick<
+  RemoteConfig,
+  'maxLabels' | 'maxPromptChars' | 'maxPayloadBytes' | 'requireSigned' | 'publicKeys'
+>;
+
+export interface LabelServiceDeps<T> {
+  store: LabelStore;
+  limits: Limits;
+  /** Computes embeddings for a label set (may throw ConfigError with problems). */
+  build(labels: readonly LabelConfig[]): Promise<T>;
+  /** Swaps a built set into the running pipeline; `removed` names labels that are gone. */
+  apply(built: T, labels: readonly LabelConfig[], removed: readonly string[]): void;
+  /** Scores a built candidate set against recent windows (labels/test). */
+  evaluate(built: T, labels: readonly LabelConfig[]): unknown;
+  /** The label set the agent started with. */
+  initial: { labels: LabelConfig[]; version: number; source: 'config' | 'remote'; hash: string };
+  /** Called after each applied change (publish retained labels, discovery). */
+  onChange?(current: LabelsPayload, removed: readonly string[]): void;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** A response without the device id, which the transport adds. */
+export type Reply = Omit<ResponsePayload, 'deviceId'>;
+
+class RequestError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly problems: Problem[],
+  ) {
+    super(message);
+  }
+}
+
+/** `$`, `$.labels[0].name` from a zod issue path. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '$';
+  for (const k of path) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else if (typeof k === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k)) out += `.${k}`;
+    else out += `[${JSON.stringify(String(k))}]`;
+  }
+  return out;
+}
+
+function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        out.push({ path: jsonPath([...issue.path, key]), message: 'unknown key' });
+    } else {
+      out.push({ path: jsonPath(issue.path), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** Turns a persisted or configured label list into the first state, logging which one won. */
+export function initialLabels(
+  store: LabelStore,
+  configLabels: LabelConfig[],
+  logger: Logger,
+): { labels: LabelConfig[]; version: number; source: 'config' | 'remote'; hash: string } {
+  let stored: StoredLabels | undefined;
+  try {
+    stored = store.load();
+  } catch (err) {
+    logger.error(
+      { file: store.file, err: (err as Error).message },
+      `labels: cannot use ${store.file} (${(err as Error).message}); using the config file's labels`,
+    );
+  }
+  if (stored) {
+    logger.info(
+      { file: store.file, version: stored.version, labels: stored.labels.map((l) => l.name) },
+      `labels: using ${stored.labels.length} labels set remotely (version ${stored.version}, ${store.file}); they override the config file's labels`,
+    );
+    return { labels: stored.labels, version: stored.version, source: 'remote', hash: stored.hash };
+  }
+  return { labels: configLabels, version: 0, source: 'config', hash: '' };
+}
+
+export class LabelService<T extends { hash: string }> {
+  private state: LabelsPayload;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly keys = new Map<string, KeyObject>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: LabelServiceDeps<T>) {
+    this.now = deps.now ?? (() => new Date());
+    const { initial } = deps;
+    this.state = {
+      version: initial.version,
+      hash: initial.hash,
+      source: initial.source,
+      updatedAt: this.now().toISOString(),
+      labels: initial.labels,
+    };
+    for (const k of deps.limits.publicKeys) this.keys.set(k.id, parsePublicKey(k.key));
+  }
+
+  /** Records the hash of the running set (known once it is built). */
+  setInitialHash(hash: string): void {
+    this.state = { ...this.state, hash };
+  }
+
+  current(): LabelsPayload {
+    return this.state;
+  }
+
+  /** Handles one request; never throws. */
+  handle(op: string, payload: Buffer): Promise<Reply> {
+    const run = this.queue.then(() => this.handleNow(op, payload));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async handleNow(op: string, payload: Buffer): Promise<Reply> {
+    let transaction: string | number | undefined;
+    try {
+      const { limits } = this.deps;
+      if (payload.length > limits.maxPayloadBytes) {
+        throw new RequestError(
+          'REQUEST_TOO_LARGE',
+          `request is ${payload.length} bytes, more than ${limits.maxPayloadBytes}`,
+          [{ path: '$', message: `payload larger than remote.maxPayloadBytes (${limits.maxPayloadBytes})` }],
+        );
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(payload.toString('utf8'));
+      } catch (err) {
+        throw new RequestError('REQUEST_PARSE', 'request is not valid JSON', [
+          { path: '$', message: (err as Error).message },
+        ]);
+      }
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        throw new RequestError('REQUEST_PARSE', 'request must be a JSON object', [
+          {
+            path: '$',
+            message: `expected an object, got ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`,
+          },
+        ]);
+      }
+      const obj = raw as Record<string, unknown>;
+      const t = obj.transaction;
+      if ((typeof t === 'string' && t.length <= 256) || (typeof t === 'number' && Number.isFinite(t)))
+        transaction = t;
+      if (!(REQUEST_OPS as readonly string[]).includes(op)) {
+        throw new RequestError('UNKNOWN_OP', `unknown operation "${op.slice(0, 100)}"`, [
+          { path: '$', message: `operations: ${REQUEST_OPS.join(', ')}` },
+        ]);
+      }
+      this.checkSignature(op, obj);
+      const parsed = REQUEST_SCHEMAS[op as RequestOp].safeParse(obj);
+      if (!parsed.success) {
+        const problems = zodProblems(parsed.error.issues);
+        throw new RequestError(
+          'REQUEST_INVALID',
+          `invalid ${op} request: ${problems.length} problem(s)`,
+          problems,
+        );
+      }
+      const data = await this.dispatch(op as RequestOp, parsed.data);
+      return { status: 'ok', data, ...(transaction !== undefined ? { transaction } : {}) };
+    } catch (err) {
+      const e =
+        err instanceof RequestError
+          ? err
+          : err instanceof ConfigError
+            ? new RequestError(
+                'LABELS_BUILD_FAILED',
+                err.message,
+                err.problems.map((p) => ({ path: p.path ? `$.${p.path}` : '$', message: p.message })),
+              )
+            : new RequestError('LABELS_BUILD_FAILED', (err as Error).message, [
+                { path: '$', message: (err as Error).message },
+              ]);
+      this.deps.logger.warn(
+        { op: op.slice(0, 100), code: e.code, problems: e.problems.slice(0, 5) },
+        `request ${op.slice(0, 100)} rejected: ${e.message}`,
+      );
+      return {
+        status: 'error',
+        data: {},
+        error: e.message,
+        code: e.code,
+        problems: e.problems,
+        ...(transaction !== undefined ? { transaction } : {}),
+      };
+    }
+  }
+
+  private checkSignature(op: string, obj: Record<string, unknown>): void {
+    const sig = obj.signature;
+    if (sig === undefined) {
+      if (this.deps.limits.requireSigned)
+        throw new RequestError('SIGNATURE_REQUIRED', 'this device accepts only signed requests', [
+          { path: '$.signature', message: 'required (remote.requireSigned)' },
+        ]);
+      return;
+    }
+    const s = sig as { keyId?: unknown; value?: unknown };
+    if (
+      typeof sig !== 'object' ||
+      sig === null ||
+      typeof s.keyId !== 'string' ||
+      typeof s.value !== 'string'
+    ) {
+      throw new RequestError('SIGNATURE_INVALID', 'malformed signature', [
+        { path: '$.signature', message: 'expected {keyId, value}' },
+      ]);
+    }
+    const key = this.keys.get(s.keyId);
+    if (!key)
+      throw new RequestError('SIGNATURE_INVALID', `unknown signing key "${s.keyId.slice(0, 64)}"`, [
+        { path: '$.signature.keyId', message: 'not in remote.publicKeys' },
+      ]);
+    if (!verifyRequest(op, obj, s.value, key))
+      throw new RequestError('SIGNATURE_INVALID', 'signature does not match the request', [
+        { path: '$.signature.value', message: 'Ed25519 verification failed' },
+      ]);
+  }
+
+  private async dispatch(op: RequestOp, req: Record<string, unknown>): Promise<unknown> {
+    switch (op) {
+      case 'labels/get':
+        return this.state;
+      case 'labels/test': {
+        const labels = req.labels as LabelConfig[];
+        this.checkLabels(labels, '$.labels', labels);
+        const built = await this.deps.build(labels);
+        return { hash: built.hash, result: this.deps.evaluate(built, labels) };
+      }
+      case 'labels/set': {
+        this.checkVersion(req.ifVersion);
+        const labels = req.labels as LabelConfig[];
+        this.checkLabels(labels, '$.labels', labels);
+        return this.commit(labels);
+      }
+      case 'labels/patch': {
+        this.checkVersion(req.ifVersion);
+        return this.commit(this.patched(req));
+      }
+    }
+  }
+
+  private checkVersion(ifVersion: unknown): void {
+    if (typeof ifVersion === 'number' && ifVersion !== this.state.version) {
+      throw new RequestError(
+        'VERSION_CONFLICT',
+        `label set is at version ${this.state.version}, not ${ifVersion}`,
+        [{ path: '$.ifVersion', message: `current version is ${this.state.version}` }],
+      );
+    }
+  }
+
+  private patched(req: LabelsPatchRequest): LabelConfig[] {
+    const problems: Problem[] = [];
+    const byName = new Map(this.state.labels.map((l) => [l.name, l]));
+    (req.remove ?? []).forEach((name, i) => {
+      if (!byName.delete(name)) problems.push({ path: `$.remove[${i}]`, message: `no label "${name}"` });
+    });
+    (req.replace ?? []).forEach((l, i) => {
+      if (!byName.has(l.name))
+        problems.push({ path: `$.replace[${i}].name`, message: `no label "${l.name}"` });
+      else byName.set(l.name, l);
+    });
+    (req.add ?? []).forEach((l, i) => {
+      if (byName.has(l.name))
+        problems.push({ path: `$.add[${i}].name`, message: `label "${l.name}" exists` });
+      else byName.set(l.name, l);
+    });
+    if (problems.length > 0)
+      throw new RequestError('REQUEST_INVALID', 'invalid labels/patch request', problems);
+    const labels = [...byName.values()];
+    this.checkLabels(req.add ?? [], '$.add', labels);
+    this.checkLabels(req.replace ?? [], '$.replace', labels);
+    return labels;
+  }
+
+  /** Limits and cross-field rules on `given` (reported under `at`); count checked on `result`. */
+  private checkLabels(given: readonly LabelConfig[], at: string, result: readonly LabelConfig[]): void {
+    const { maxLabels, maxPromptChars } = this.deps.limits;
+    const problems: Problem[] = [];
+    if (result.length > maxLabels)
+      problems.push({
+        path: at,
+        message: `${result.length} labels, more than remote.maxLabels (${maxLabels})`,
+      });
+    const seen = new Set<string>();
+    given.forEach((l, i) => {
+      if (seen.has(l.name))
+        problems.push({ path: `${at}[${i}].name`, message: `duplicate label "${l.name}"` });
+      seen.add(l.name);
+      l.prompts.forEach((p, j) => {
+        if (p.length > maxPromptChars)
+          problems.push({
+            path: `${at}[${i}].prompts[${j}]`,
+            message: `longer than remote.maxPromptChars (${maxPromptChars})`,
+          });
+      });
+      if (l.offThreshold !== undefined && l.threshold !== undefined && l.offThreshold > l.threshold)
+        problems.push({ path: `${at}[${i}].offThreshold`, message: 'must not exceed threshold' });
+      const examples = (l as { examples?: { file?: string }[] }).examples ?? [];
+      examples.forEach((ex, j) => {
+        // A remote request must not make the agent read local files.
+        if (ex.file !== undefined)
+          problems.push({
+            path: `${at}[${i}].examples[${j}].file`,
+            message: 'not allowed remotely; send base64',
+          });
+      });
+    });
+    if (problems.length > 0)
+      throw new RequestError('REQUEST_INVALID', `invalid labels: ${problems.length} problem(s)`, problems);
+  }
+
+  /** Embeddings first, then persist (next version), then swap. Any failure leaves all as it was. */
+  private async commit(labels: LabelConfig[]): Promise<unknown> {
+    const built = await this.deps.build(labels);
+    const version = this.state.version + 1;
+    const next: LabelsPayload = {
+      version,
+      hash: built.hash,
+      source: 'remote',
+      updatedAt: this.now().toISOString(),
+      labels,
+    };
+    try {
+      this.deps.store.save({ version, hash: built.hash, updatedAt: next.updatedAt, labels });
+    } catch (err) {
+      throw new RequestError('PERSIST_FAILED', `cannot persist labels: ${(err as Error).message}`, [
+        { path: '$', message: (err as Error).message },
+      ]);
+    }
+    const newNames = new Set(labels.map((l) => l.name));
+    const removed = this.state.labels.map((l) => l.name).filter((n) => !newNames.has(n));
+    const added = labels.map((l) => l.name).filter((n) => !this.state.labels.some((l) => l.name === n));
+    this.deps.apply(built, labels, removed);
+    this.state = next;
+    this.deps.logger.info(
+      { version, hash: built.hash.slice(0, 12), added, removed },
+      `labels: version ${version} applied (${labels.length} labels; +${added.length} -${removed.length})`,
+    );
+    this.deps.onChange?.(next, removed);
+    return { version, hash: built.hash, labels: labels.map((l) => l.name), added, removed };
+  }
+}

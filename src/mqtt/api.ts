@@ -1,0 +1,160 @@
+/**
+ * The agent's MQTT API on top of the connection: request/response (device and group topics, MQTT 5
+ * response topic + correlation data), the retained label set and per-label ON/OFF states, the
+ * per-label Home Assistant event feed, periodic health, and Home Assistant discovery.
+ */
+import type { Logger } from 'pino';
+import type { HomeAssistantConfig } from '../config/schema.js';
+import { discoveryMessages, removalMessages, type DiscoveryOptions } from './discovery.js';
+import type { HealthPayload, LabelEventMessage, LabelsPayload, ResponsePayload } from './payloads.js';
+import type { MqttPublisher } from './publisher.js';
+import type { DeviceTopics, LabelState } from './topics.js';
+
+export interface RequestHandler {
+  handle(op: string, payload: Buffer): Promise<Omit<ResponsePayload, 'deviceId'>>;
+  current(): LabelsPayload;
+}
+
+export interface MqttApiDeps {
+  publisher: MqttPublisher;
+  topics: DeviceTopics;
+  labels: RequestHandler;
+  /** Answer requests (remote.enabled). */
+  remote: boolean;
+  groups: readonly string[];
+  /** Seconds between health messages (0 = none) and where the numbers come from. */
+  healthIntervalS: number;
+  health: () => Omit<HealthPayload, 'deviceId' | 'timestamp' | 'uptimeS'>;
+  homeAssistant?: HomeAssistantConfig;
+  swVersion: string;
+  logger: Logger;
+}
+
+export class MqttApi {
+  private readonly states = new Map<string, LabelState>();
+  private healthTimer: NodeJS.Timeout | undefined;
+  private readonly startedMs = Date.now();
+  private readonly discovery: DiscoveryOptions | undefined;
+
+  constructor(private readonly deps: MqttApiDeps) {
+    const ha = deps.homeAssistant;
+    this.discovery = ha?.enabled
+      ? {
+          prefix: ha.discoveryPrefix,
+          topics: deps.topics,
+          swVersion: deps.swVersion,
+          ...(ha.deviceName !== undefined ? { deviceName: ha.deviceName } : {}),
+        }
+      : undefined;
+    for (const l of deps.labels.current().labels) this.states.set(l.name, 'OFF');
+  }
+
+  start(): void {
+    const { publisher, topics } = this.deps;
+    if (this.deps.remote) {
+      publisher.subscribe(topics.requestFilter);
+      for (const g of this.deps.groups) publisher.subscribe(topics.groupRequestFilter(g));
+    }
+    const ha = this.deps.homeAssistant;
+    if (this.discovery && ha) publisher.subscribe(ha.statusTopic);
+    publisher.onMessage((topic, payload, props) => {
+      if (ha?.enabled && topic === ha.statusTopic) {
+        if (payload.toString() === 'online') {
+          this.deps.logger.info('Home Assistant came online: re-announcing discovery');
+          this.announce();
+        }
+        return;
+      }
+      const op = topics.opOf(topic);
+      if (op === undefined || !this.deps.remote) return;
+      void this.answer(op, payload, props);
+    });
+    publisher.onConnect(() => this.announce());
+    if (this.deps.healthIntervalS > 0) {
+      this.healthTimer = setInterval(() => void this.publishHealth(), this.deps.healthIntervalS * 1000);
+      this.healthTimer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.healthTimer);
+  }
+
+  /** Follows events: `start`/`update` → ON, `end` → OFF; feeds the HA event entity. */
+  onEvent(ev: {
+    type: 'start' | 'update' | 'end';
+    label: string;
+    id: string;
+    score: number;
+    seq: number;
+  }): void {
+    const { publisher, topics } = this.deps;
+    const next: LabelState = ev.type === 'end' ? 'OFF' : 'ON';
+    if (this.states.get(ev.label) !== next) {
+      this.states.set(ev.label, next);
+      void publisher.publish(topics.labelState(ev.label), next, { retain: true });
+    }
+    if (this.discovery) {
+      const msg: LabelEventMessage = { event_type: ev.type, id: ev.id, score: ev.score, seq: ev.seq };
+      void publisher.publish(topics.labelEvent(ev.label), JSON.stringify(msg), { qos: 0 });
+    }
+  }
+
+  /** After a label change: retained set, states (removed ones cleared) and discovery. */
+  labelsChanged(current: LabelsPayload, removed: readonly string[]): void {
+    const { publisher, topics } = this.deps;
+    for (const name of removed) {
+      this.states.delete(name);
+      void publisher.publish(topics.labelState(name), '', { retain: true });
+      if (this.discovery)
+        for (const m of removalMessages(this.discovery, name))
+          void publisher.publish(m.topic, m.payload, { retain: true });
+    }
+    for (const l of current.labels) if (!this.states.has(l.name)) this.states.set(l.name, 'OFF');
+    this.announce();
+  }
+
+  async publishHealth(): Promise<void> {
+    const payload: HealthPayload = {
+      deviceId: this.deps.topics.deviceId,
+      timestamp: new Date().toISOString(),
+      uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
+      ...this.deps.health(),
+    };
+    await this.deps.publisher.publish(this.deps.topics.health, JSON.stringify(payload), { qos: 0 });
+  }
+
+  /** Retained label set, every label state, discovery configs. */
+  private announce(): void {
+    const { publisher, topics } = this.deps;
+    const current = this.deps.labels.current();
+    void publisher.publish(topics.labels, JSON.stringify(current), { retain: true });
+    for (const [name, state] of this.states)
+      void publisher.publish(topics.labelState(name), state, { retain: true });
+    if (this.discovery) {
+      for (const m of discoveryMessages(
+        this.discovery,
+        current.labels.map((l) => l.name),
+      ))
+        void publisher.publish(m.topic, m.payload, { retain: true });
+    }
+  }
+
+  private async answer(
+    op: string,
+    payload: Buffer,
+    props: { responseTopic?: string; correlationData?: Buffer },
+  ): Promise<void> {
+    const { publisher, topics } = this.deps;
+    const reply = await this.deps.labels.handle(op, payload);
+    const body = JSON.stringify({ ...reply, deviceId: topics.deviceId } satisfies ResponsePayload);
+    const safeOp = /^[A-Za-z0-9_/-]{1,64}$/.test(op) ? op : 'invalid';
+    await publisher.publish(topics.response(safeOp), body, { qos: 1 });
+    if (props.responseTopic && !/[+#]/.test(props.responseTopic)) {
+      await publisher.publish(props.responseTopic, body, {
+        qos: 1,
+        properties: props.correlationData ? { correlationData: props.correlationData } : {},
+      });
+    }
+  }
+}
