@@ -201,8 +201,166 @@ export const MqttSchema = z.strictObject({
   reconnectMaxMs: z.int().min(1000).default(30_000).meta({ description: 'Longest reconnect delay.' }),
   outboxMax: z.int().min(1).max(1_000_000).default(10_000).meta({
     description:
-      'Events kept while the broker is unreachable; beyond that the oldest are dropped and counted.',
+      'Events kept in the durable outbox (stateDir) while unacknowledged; beyond that the oldest are dropped and counted.',
   }),
+  outboxMaxBytes: z
+    .int()
+    .min(4096)
+    .default(16 * 1024 * 1024)
+    .meta({
+      description: 'Bytes of events kept in the outbox; beyond that the oldest are dropped and counted.',
+    }),
+  outboxMaxAgeS: z
+    .int()
+    .min(0)
+    .default(7 * 24 * 3600)
+    .meta({
+      description: 'Events older than this (seconds) are dropped from the outbox and counted; 0 = no limit.',
+    }),
+  messageExpiryS: z
+    .int()
+    .min(0)
+    .default(0)
+    .meta({ description: 'MQTT 5 message expiry of events in seconds (0 = none); needs protocolVersion 5.' }),
+  maxInflight: z.int().min(1).max(1000).default(32).meta({ description: 'Events awaiting PUBACK at once.' }),
+  protocolVersion: z
+    .union([z.literal(4), z.literal(5)])
+    .default(4)
+    .meta({ description: '4 = MQTT 3.1.1, 5 = MQTT 5 (response topics, message expiry).', ...restart }),
+  persistentSession: z
+    .boolean()
+    .default(false)
+    .meta({
+      description: 'Ask the broker to keep the session (clean = false) across disconnects.',
+      ...restart,
+    }),
+  sessionExpiryS: z
+    .int()
+    .min(0)
+    .default(3600)
+    .meta({ description: 'MQTT 5 session expiry in seconds for a persistent session.', ...restart }),
+  passwordFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'File holding the password (first line; relative to the config file). Not together with passwordEnv.',
+      ...restart,
+    }),
+  caFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description: 'PEM CA certificate(s) the broker certificate must chain to (mqtts, wss).',
+      ...restart,
+    }),
+  certFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'PEM client certificate for mutual TLS.', ...restart }),
+  keyFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'PEM private key of the client certificate.', ...restart }),
+  rejectUnauthorized: z
+    .boolean()
+    .default(true)
+    .meta({
+      description: 'Refuse brokers whose certificate is not trusted. Only turn off for tests.',
+      ...restart,
+    }),
+  healthIntervalS: z
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(60)
+    .meta({ description: 'Seconds between health messages; 0 = none.' }),
+});
+
+export const PublicKeySchema = z.strictObject({
+  id: id('key id').meta({ description: 'Key id that signed requests name in signature.keyId.' }),
+  key: z.string().min(40).max(1000).meta({
+    description: 'Ed25519 public key: PEM (SPKI) or base64 of the 32 raw bytes.',
+  }),
+});
+
+export const RemoteSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'Answer label requests on <base>/<deviceId>/request/<op>.', ...restart }),
+  groups: z
+    .array(id('group'))
+    .max(32)
+    .default([])
+    .meta({
+      description: 'Fleet groups: requests on <base>/groups/<group>/request/<op> apply here too.',
+      ...restart,
+    }),
+  requireSigned: z
+    .boolean()
+    .default(false)
+    .meta({
+      description: 'Reject requests without a valid Ed25519 signature by one of publicKeys.',
+      ...restart,
+    }),
+  publicKeys: z
+    .array(PublicKeySchema)
+    .max(16)
+    .default([])
+    .meta({ description: 'Keys trusted to sign requests.', ...restart }),
+  maxLabels: z.int().min(1).max(1000).default(100).meta({ description: 'Most labels a request may set.' }),
+  maxPromptChars: z
+    .int()
+    .min(1)
+    .max(300)
+    .default(300)
+    .meta({ description: 'Longest prompt a request may contain.' }),
+  maxPayloadBytes: z
+    .int()
+    .min(256)
+    .max(1024 * 1024)
+    .default(64 * 1024)
+    .meta({ description: 'Largest request payload accepted, bytes.' }),
+  testWindows: z
+    .int()
+    .min(1)
+    .max(1024)
+    .default(32)
+    .meta({ description: 'Recent window embeddings kept for labels/test.', ...restart }),
+});
+
+export const HomeAssistantSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(false)
+    .meta({
+      description: 'Publish Home Assistant MQTT discovery for the device and each label.',
+      ...restart,
+    }),
+  discoveryPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels of letters, digits, _ or -; no wildcards')
+    .default('homeassistant')
+    .meta({ ...restart }),
+  statusTopic: z
+    .string()
+    .min(1)
+    .default('homeassistant/status')
+    .meta({
+      description: "Home Assistant's birth topic; `online` there re-announces discovery.",
+      ...restart,
+    }),
+  deviceName: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .meta({ description: 'Device name shown in Home Assistant. Default: edgebind <deviceId>.' }),
 });
 
 export const EncodersSchema = z.strictObject({
@@ -268,6 +426,8 @@ export const ConfigSchema = z
     scoring: ScoringSchema.default(ScoringSchema.parse({})),
     events: EventsSchema.default(EventsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
+    remote: RemoteSchema.default(RemoteSchema.parse({})),
+    homeAssistant: HomeAssistantSchema.default(HomeAssistantSchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
@@ -307,5 +467,7 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 export type SensorConfig = z.infer<typeof SensorSchema>;
 export type LabelConfig = z.infer<typeof LabelSchema>;
 export type MqttConfig = z.infer<typeof MqttSchema>;
+export type RemoteConfig = z.infer<typeof RemoteSchema>;
+export type HomeAssistantConfig = z.infer<typeof HomeAssistantSchema>;
 export type EventsConfig = z.infer<typeof EventsSchema>;
 export type ScoringConfig = z.infer<typeof ScoringSchema>;
