@@ -1,0 +1,352 @@
+/**
+ * Remote label configuration over a real Mosquitto: set/patch/get/test, persistence and restart,
+ * MQTT 5 response topics, group requests, signed requests, and 1,000 fuzzed bad requests.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { LabelSchema } from '../../src/config/schema.js';
+import { signRequest } from '../../src/labels/signing.js';
+import type { ResponsePayload } from '../../src/mqtt/payloads.js';
+import { tempDir } from '../helpers/agent-config.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { startCollector } from '../helpers/mqtt-collector.js';
+import { Requester, startHarness } from './fixtures/api-harness.js';
+
+let broker: Mosquitto;
+let requester: Requester;
+before(async () => {
+  broker = await startMosquitto();
+  requester = await Requester.connect(broker.url);
+});
+after(async () => {
+  await requester.close();
+  await broker.close();
+});
+
+const dog = { name: 'dog', prompts: ['a dog barking'] };
+const alarm = { name: 'alarm', prompts: ['an alarm beeping'], threshold: 0.6 };
+
+test('labels/set, patch, get and test; retained labels and states; persisted and used after a restart', async () => {
+  const stateDir = tempDir('api-set');
+  const h = await startHarness({
+    url: broker.url,
+    deviceId: 'api-set',
+    stateDir,
+    configLabels: [LabelSchema.parse(dog)],
+  });
+  const sub = await startCollector({ url: broker.url, filter: 'edgebind/api-set/#' });
+  try {
+    const r1 = await requester.request(h.topics.request('labels/set'), {
+      transaction: 't1',
+      labels: [dog, alarm],
+    });
+    assert.equal(r1.status, 'ok', JSON.stringify(r1));
+    assert.equal(r1.transaction, 't1');
+    assert.equal((r1.data as { version: number }).version, 1);
+    assert.deepEqual((r1.data as { added: string[] }).added, ['alarm']);
+    // Also answered on the response topic of the op (for MQTT 3.1.1 clients).
+    const onTopic = await sub.waitFor((m) => m.topic === 'edgebind/api-set/response/labels/set');
+    assert.equal((onTopic.json as ResponsePayload).transaction, 't1');
+    await sub.waitFor((m) => m.topic === 'edgebind/api-set/labels/alarm/state' && m.text === 'OFF');
+    await sub.waitFor(
+      (m) => m.topic === 'edgebind/api-set/labels' && (m.json as { version: number }).version === 1,
+    );
+
+    const r2 = await requester.request(h.topics.request('labels/patch'), {
+      transaction: 2,
+      remove: ['dog'],
+      replace: [{ ...alarm, threshold: 0.7 }],
+      add: [{ name: 'glass', prompts: ['glass breaking'] }],
+      ifVersion: 1,
+    });
+    assert.equal(r2.status, 'ok', JSON.stringify(r2));
+    assert.equal(r2.transaction, 2);
+    assert.deepEqual((r2.data as { labels: string[] }).labels, ['alarm', 'glass']);
+    assert.deepEqual(h.applied.at(-1), { labels: ['alarm', 'glass'], removed: ['dog'] });
+    // The removed label's retained state is cleared.
+    await sub.waitFor((m) => m.topic === 'edgebind/api-set/labels/dog/state' && m.text === '');
+
+    const conflict = await requester.request(h.topics.request('labels/patch'), {
+      remove: ['alarm'],
+      ifVersion: 1,
+    });
+    assert.equal(conflict.status, 'error');
+    assert.equal(conflict.code, 'VERSION_CONFLICT');
+
+    const got = await requester.request(h.topics.request('labels/get'), {});
+    assert.equal((got.data as { version: number }).version, 2);
+    assert.equal((got.data as { source: string }).source, 'remote');
+
+    const tested = await requester.request(h.topics.request('labels/test'), { labels: [dog] });
+    assert.equal(tested.status, 'ok');
+    assert.equal(h.service.current().version, 2, 'labels/test applies nothing');
+  } finally {
+    await sub.close();
+    await h.stop();
+  }
+  // A restart reads the persisted set; it overrides the configured labels.
+  const lines: string[] = [];
+  const pinoMod = await import('pino');
+  const logger = pinoMod.default({ level: 'info' }, { write: (s: string) => lines.push(s) });
+  const again = await startHarness({
+    url: broker.url,
+    deviceId: 'api-set',
+    stateDir,
+    configLabels: [LabelSchema.parse(dog)],
+    logger,
+  });
+  try {
+    assert.equal(again.service.current().version, 2);
+    assert.deepEqual(
+      again.service.current().labels.map((l) => l.name),
+      ['alarm', 'glass'],
+    );
+    assert.ok(lines.some((l) => l.includes("override the config file's labels")));
+  } finally {
+    await again.stop();
+  }
+});
+
+test('group requests apply to every device in the group; each answers on its own topic', async () => {
+  const a = await startHarness({
+    url: broker.url,
+    deviceId: 'grp-a',
+    stateDir: tempDir('grp-a'),
+    groups: ['kitchen'],
+  });
+  const b = await startHarness({
+    url: broker.url,
+    deviceId: 'grp-b',
+    stateDir: tempDir('grp-b'),
+    groups: ['kitchen'],
+  });
+  const c = await startHarness({
+    url: broker.url,
+    deviceId: 'grp-c',
+    stateDir: tempDir('grp-c'),
+    groups: ['garage'],
+  });
+  const sub = await startCollector({ url: broker.url, filter: 'edgebind/+/response/#' });
+  try {
+    await requester.client.publishAsync(
+      'edgebind/groups/kitchen/request/labels/set',
+      JSON.stringify({ transaction: 'g1', labels: [dog] }),
+      { qos: 1 },
+    );
+    for (const dev of ['grp-a', 'grp-b']) {
+      const m = await sub.waitFor((x) => x.topic === `edgebind/${dev}/response/labels/set`);
+      assert.equal((m.json as ResponsePayload).status, 'ok');
+      assert.equal((m.json as ResponsePayload).deviceId, dev);
+      assert.equal((m.json as ResponsePayload).transaction, 'g1');
+    }
+    assert.equal(a.service.current().labels.length, 1);
+    assert.equal(b.service.current().labels.length, 1);
+    assert.equal(c.service.current().labels.length, 0, 'another group is untouched');
+  } finally {
+    await sub.close();
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+  }
+});
+
+test('with requireSigned, unsigned and forged requests are rejected and answered; signed ones apply', async () => {
+  const trusted = generateKeyPairSync('ed25519');
+  const other = generateKeyPairSync('ed25519');
+  const pem = (k: typeof trusted.privateKey) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const h = await startHarness({
+    url: broker.url,
+    deviceId: 'signed',
+    stateDir: tempDir('signed'),
+    limits: {
+      requireSigned: true,
+      publicKeys: [{ id: 'ops', key: trusted.publicKey.export({ format: 'pem', type: 'spki' }).toString() }],
+    },
+  });
+  try {
+    const topic = h.topics.request('labels/set');
+    const unsigned = await requester.request(topic, { labels: [dog] });
+    assert.equal(unsigned.status, 'error');
+    assert.equal(unsigned.code, 'SIGNATURE_REQUIRED');
+    assert.equal(unsigned.problems?.[0]?.path, '$.signature');
+
+    const forged = await requester.request(
+      topic,
+      signRequest('labels/set', { labels: [dog] }, 'ops', pem(other.privateKey)),
+    );
+    assert.equal(forged.code, 'SIGNATURE_INVALID');
+
+    const tampered = signRequest('labels/set', { labels: [dog] }, 'ops', pem(trusted.privateKey));
+    tampered.labels = [alarm];
+    assert.equal((await requester.request(topic, tampered)).code, 'SIGNATURE_INVALID');
+
+    // Signed for another op: not valid for this one.
+    const otherOp = signRequest('labels/test', { labels: [dog] }, 'ops', pem(trusted.privateKey));
+    assert.equal((await requester.request(topic, otherOp)).code, 'SIGNATURE_INVALID');
+
+    const unknownKey = signRequest('labels/set', { labels: [dog] }, 'nobody', pem(trusted.privateKey));
+    assert.equal((await requester.request(topic, unknownKey)).problems?.[0]?.path, '$.signature.keyId');
+    assert.equal(h.service.current().version, 0, 'nothing was applied');
+
+    const good = await requester.request(
+      topic,
+      signRequest('labels/set', { transaction: 'ok', labels: [dog] }, 'ops', pem(trusted.privateKey)),
+    );
+    assert.equal(good.status, 'ok', JSON.stringify(good));
+    assert.equal(h.service.current().version, 1);
+  } finally {
+    await h.stop();
+  }
+});
+
+interface Bad {
+  op: string;
+  payload: Buffer;
+  /** A problem path the response must name. */
+  path: string;
+}
+
+const LIMITS = { maxLabels: 5, maxPromptChars: 100, maxPayloadBytes: 4096 };
+const ident = fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,10}$/);
+const label = (over: Record<string, unknown> = {}) => ({ name: 'dog', prompts: ['a dog'], ...over });
+const json = (op: string, body: unknown, path: string): Bad => ({
+  op,
+  payload: Buffer.from(JSON.stringify(body)),
+  path,
+});
+
+function badRequests(): fc.Arbitrary<Bad> {
+  const set = 'labels/set';
+  return fc.oneof(
+    // Not JSON at all.
+    fc
+      .uint8Array({ minLength: 1, maxLength: 200 })
+      .filter((b) => {
+        try {
+          const v: unknown = JSON.parse(Buffer.from(b).toString());
+          return typeof v !== 'object' || v === null || Array.isArray(v);
+        } catch {
+          return true;
+        }
+      })
+      .map((b) => ({ op: set, payload: Buffer.from(b), path: '$' })),
+    // JSON, but not an object.
+    fc
+      .oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer()))
+      .map((v) => json(set, v, '$')),
+    // Oversized.
+    fc
+      .integer({ min: LIMITS.maxPayloadBytes + 1, max: LIMITS.maxPayloadBytes * 4 })
+      .map((n) => json(set, { labels: [label({ prompts: ['x'.repeat(n)] })] }, '$')),
+    // Bad names.
+    fc
+      .string({ maxLength: 80 })
+      .filter((s) => !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(s))
+      .map((name) => json(set, { labels: [label({ name })] }, '$.labels[0].name')),
+    // Empty prompt, prompt over the configured limit, no prompts.
+    fc.constant(json(set, { labels: [label({ prompts: [''] })] }, '$.labels[0].prompts[0]')),
+    fc
+      .integer({ min: LIMITS.maxPromptChars + 1, max: 300 })
+      .map((n) => json(set, { labels: [label({ prompts: ['p'.repeat(n)] })] }, '$.labels[0].prompts[0]')),
+    fc.constant(json(set, { labels: [label({ prompts: [] })] }, '$.labels[0].prompts')),
+    // Thresholds out of range or of the wrong type.
+    fc
+      .oneof(
+        fc.double({ min: 1.0001, max: 1e6, noNaN: true }),
+        fc.double({ max: -0.0001, min: -1e6, noNaN: true }),
+        fc.string(),
+      )
+      .map((t) => json(set, { labels: [label({ threshold: t })] }, '$.labels[0].threshold')),
+    fc
+      .double({ min: 0, max: 0.49, noNaN: true })
+      .map((t) =>
+        json(set, { labels: [label({ threshold: t, offThreshold: t + 0.5 })] }, '$.labels[0].offThreshold'),
+      ),
+    // Unknown keys, in a label and at the top level.
+    ident
+      .filter(
+        (k) =>
+          ![
+            'name',
+            'prompts',
+            'templates',
+            'textWeight',
+            'examples',
+            'modalities',
+            'threshold',
+            'offThreshold',
+            'margin',
+            'minCosine',
+            'fusion',
+            'events',
+          ].includes(k),
+      )
+      .map((k) => json(set, { labels: [label({ [k]: 1 })] }, `$.labels[0].${k}`)),
+    ident
+      .filter((k) => !['labels', 'transaction', 'signature', 'ifVersion'].includes(k))
+      .map((k) => json(set, { labels: [label()], [k]: true }, `$.${k}`)),
+    // Too many labels, duplicates, wrong container types.
+    fc
+      .integer({ min: LIMITS.maxLabels + 1, max: 20 })
+      .map((n) =>
+        json(set, { labels: Array.from({ length: n }, (_, i) => label({ name: `l${i}` })) }, '$.labels'),
+      ),
+    fc.constant(json(set, { labels: [label(), label()] }, '$.labels[1].name')),
+    fc.oneof(fc.string(), fc.integer(), fc.constant(null)).map((v) => json(set, { labels: v }, '$.labels')),
+    // Patch: remove or replace what does not exist, add what does.
+    ident.map((n) => json('labels/patch', { remove: [`zz${n}`] }, '$.remove[0]')),
+    fc.constant(json('labels/patch', { add: [label({ name: 'base' })] }, '$.add[0].name')),
+    fc.constant(json('labels/patch', { replace: [label({ name: 'nope' })] }, '$.replace[0].name')),
+    // Unknown operation, and a remote example pointing at a local file.
+    ident.map((op) => json(`labels/${op}x`, { labels: [] }, '$')),
+    fc.constant(
+      json(
+        set,
+        { labels: [{ name: 'ex', examples: [{ file: '/etc/passwd' }] }] },
+        '$.labels[0].examples[0].file',
+      ),
+    ),
+  );
+}
+
+test('1,000 malformed or oversized requests: each answered with its problem; nothing changes', async () => {
+  const stateDir = tempDir('fuzz');
+  const h = await startHarness({ url: broker.url, deviceId: 'fuzz', stateDir, limits: LIMITS });
+  try {
+    const ok = await requester.request(h.topics.request('labels/set'), { labels: [label({ name: 'base' })] });
+    assert.equal(ok.status, 'ok');
+    const fileBefore = readFileSync(join(stateDir, 'labels.json'));
+    const appliedBefore = h.applied.length;
+    const cases = fc.sample(badRequests(), { numRuns: 1000, seed: 20261126 });
+    assert.equal(cases.length, 1000);
+    for (let i = 0; i < cases.length; i += 50) {
+      const batch = cases.slice(i, i + 50);
+      const replies = await Promise.all(
+        batch.map((c) => requester.request(`edgebind/fuzz/request/${c.op}`, c.payload, 15_000)),
+      );
+      replies.forEach((r, j) => {
+        const c = batch[j]!;
+        const what = `${c.op} ${c.payload.toString().slice(0, 120)} → ${JSON.stringify(r).slice(0, 300)}`;
+        assert.equal(r.status, 'error', what);
+        assert.ok(typeof r.error === 'string' && r.error.length > 0, what);
+        assert.ok(
+          r.problems?.some((p) => p.path === c.path && p.message.length > 0),
+          `expected a problem at ${c.path}: ${what}`,
+        );
+      });
+    }
+    assert.equal(h.service.current().version, 1, 'the active set is unchanged');
+    assert.equal(h.applied.length, appliedBefore, 'nothing was swapped in');
+    assert.deepEqual(
+      readFileSync(join(stateDir, 'labels.json')),
+      fileBefore,
+      'the persisted file is unchanged',
+    );
+    const still = await requester.request(h.topics.request('labels/get'), {});
+    assert.equal(still.status, 'ok', 'the agent still answers');
+  } finally {
+    await h.stop();
+  }
+});
