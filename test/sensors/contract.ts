@@ -1,0 +1,192 @@
+/**
+ * The shared driver contract (STYLE §10): one suite run against every I2C driver with its
+ * emulator. Time is real but short: drivers run with small reconnect backoffs, and each case waits
+ * on frames or health reports rather than fixed sleeps, so it is not timing-flaky.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DeviceError } from '../../src/errors.js';
+import { systemClock } from '../../src/pipeline/clock.js';
+import type { Frame } from '../../src/pipeline/types.js';
+import type { FrameSource, SensorHealth } from '../../src/sensors/types.js';
+import type { FaultyI2cDevice } from './i2c-emulator.js';
+
+export interface ContractSubject {
+  device: FaultyI2cDevice;
+  /** The driver's frame source over `device.openBus`. `maxReconnects` is passed into its config. */
+  source: FrameSource;
+}
+
+export interface ContractOptions {
+  /** Builds a fresh emulator and driver. Drivers get reconnectMinMs ≈ 20, reconnectMaxMs ≈ 200. */
+  make(opts: { maxReconnects?: number }): ContractSubject;
+  /** Checks one frame's shape and units (throws via assert). */
+  checkFrame(frame: Frame): void;
+  /** Longest expected gap between frames in normal streaming, ms. */
+  frameGapMs: number;
+}
+
+/** A running source: frames and health reports land in arrays; waiters poll them. */
+export class Harness {
+  readonly frames: Frame[] = [];
+  readonly health: SensorHealth[] = [];
+  readonly controller = new AbortController();
+  error: unknown;
+  done: Promise<void>;
+
+  constructor(source: FrameSource) {
+    const ctx = {
+      clock: systemClock,
+      signal: this.controller.signal,
+      onHealth: (h: SensorHealth) => this.health.push(h),
+    };
+    this.done = (async () => {
+      try {
+        for await (const f of source(ctx)) this.frames.push(f);
+      } catch (err) {
+        this.error = err;
+      }
+    })();
+  }
+
+  get lastHealth(): SensorHealth | undefined {
+    return this.health.at(-1);
+  }
+
+  /** Resolves when `cond()` holds; fails the test after `timeoutMs`. */
+  async until(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+    const start = performance.now();
+    while (!cond()) {
+      if (this.error instanceof Error && !(this.error instanceof DeviceError)) throw this.error;
+      if (performance.now() - start > timeoutMs)
+        assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return performance.now() - start;
+  }
+
+  async framesAfter(n: number, timeoutMs: number): Promise<Frame[]> {
+    const from = this.frames.length;
+    await this.until(`${n} more frames`, () => this.frames.length >= from + n, timeoutMs);
+    return this.frames.slice(from);
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort(new Error('test done'));
+    await this.done;
+  }
+}
+
+export function runI2cDriverContract(name: string, opts: ContractOptions): void {
+  const wait = (n: number) => Math.max(2000, opts.frameGapMs * (n + 3));
+
+  describe(`${name}: I2C driver contract`, () => {
+    test('streams frames in native units with monotonic timestamps and reports ok', async () => {
+      const { device, source } = opts.make({});
+      const h = new Harness(source);
+      try {
+        const frames = await h.framesAfter(4, wait(4));
+        for (const f of frames) opts.checkFrame(f);
+        for (let i = 1; i < frames.length; i++)
+          assert.ok(frames[i]!.tMs >= frames[i - 1]!.tMs, 'tMs monotonic');
+        assert.equal(h.lastHealth?.state, 'ok');
+        assert.equal(h.lastHealth?.restarts, 0);
+        assert.ok(device.writes.length > 0, 'driver configured the chip');
+      } finally {
+        await h.stop();
+      }
+      assert.equal(device.openHandles, 0, 'bus closed after abort');
+    });
+
+    test('unplug reports down; after replug frames resume within 2 s', async () => {
+      const { device, source } = opts.make({});
+      const h = new Harness(source);
+      try {
+        await h.framesAfter(2, wait(2));
+        device.unplug();
+        await h.until('health down', () => h.lastHealth?.state === 'down', 3000);
+        assert.ok((h.lastHealth?.restarts ?? 0) >= 1);
+        // Stay unplugged across several reconnect attempts.
+        await new Promise((r) => setTimeout(r, 300));
+        const before = h.frames.length;
+        device.replug();
+        const ms = await h.until('a frame after replug', () => h.frames.length > before, 4000);
+        assert.ok(ms < 2000, `recovered in ${Math.round(ms)} ms`);
+        opts.checkFrame(h.frames.at(-1)!);
+        await h.until('health ok', () => h.lastHealth?.state === 'ok', 2000);
+      } finally {
+        await h.stop();
+      }
+      assert.equal(h.error, undefined);
+    });
+
+    test('garbage data is rejected frame by frame; the stream goes on', async () => {
+      const { device, source } = opts.make({});
+      const h = new Harness(source);
+      try {
+        await h.framesAfter(1, wait(1));
+        device.garbageNext(3);
+        await h.until('rejections', () => (h.lastHealth?.rejected ?? 0) >= 1, wait(6));
+        assert.equal(h.lastHealth?.state, 'degraded');
+        const after = await h.framesAfter(3, wait(6));
+        for (const f of after) opts.checkFrame(f);
+      } finally {
+        await h.stop();
+      }
+      assert.equal(h.error, undefined);
+    });
+
+    test('short reads are rejected, not thrown', async () => {
+      const { device, source } = opts.make({});
+      const h = new Harness(source);
+      try {
+        await h.framesAfter(1, wait(1));
+        device.shortReadNext(2);
+        await h.until('rejections', () => (h.lastHealth?.rejected ?? 0) >= 1, wait(4));
+        const after = await h.framesAfter(2, wait(4));
+        for (const f of after) opts.checkFrame(f);
+      } finally {
+        await h.stop();
+      }
+      assert.equal(h.error, undefined);
+    });
+
+    for (const code of ['EREMOTEIO', 'ENXIO', 'EIO']) {
+      test(`bus error ${code} → reconnect, stream goes on`, async () => {
+        const { device, source } = opts.make({});
+        const h = new Harness(source);
+        try {
+          await h.framesAfter(1, wait(1));
+          const opensBefore = device.opens;
+          device.failNext(2, code);
+          await h.until('a reconnect', () => device.opens > opensBefore, wait(2));
+          const after = await h.framesAfter(2, wait(2) + 1000);
+          for (const f of after) opts.checkFrame(f);
+          assert.ok((h.lastHealth?.restarts ?? 0) >= 1);
+        } finally {
+          await h.stop();
+        }
+        assert.equal(h.error, undefined);
+      });
+    }
+
+    test('with maxReconnects, a long unplug throws DeviceError(disconnected) and a reopen works', async () => {
+      const { device, source } = opts.make({ maxReconnects: 1 });
+      const h = new Harness(source);
+      await h.framesAfter(1, wait(1));
+      device.unplug();
+      await h.done;
+      assert.ok(h.error instanceof DeviceError, `got ${String(h.error)}`);
+      assert.equal(h.error.disconnected, true);
+      assert.equal(device.openHandles, 0);
+      device.replug();
+      const again = new Harness(source);
+      try {
+        const frames = await again.framesAfter(1, wait(1));
+        opts.checkFrame(frames[0]!);
+      } finally {
+        await again.stop();
+      }
+    });
+  });
+}

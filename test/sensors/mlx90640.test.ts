@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../../src/pipeline/clock.js';
+import type { Frame } from '../../src/pipeline/types.js';
+import { Mlx90640ConfigSchema, Mlx90640Driver, mlx90640Frames } from '../../src/sensors/i2c/mlx90640.js';
+import {
+  MLX_PIXELS,
+  ambientTemperature,
+  extractParameters,
+  objectTemperatures,
+  supplyVoltage,
+} from '../../src/sensors/i2c/mlx90640-calibration.js';
+import { RejectedFrame } from '../../src/sensors/i2c/runner.js';
+import { runI2cDriverContract } from './contract.js';
+import { loadMelexisExample, Mlx90640Emulator } from './mlx90640.emulator.js';
+
+const ex = loadMelexisExample();
+const cal = ex.expected.calibration;
+const value = (k: string) => cal[k]!.value!;
+const values = (k: string) => cal[k]!.values!;
+
+function close(actual: number, expected: number, tol: number, what: string) {
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected} (tolerance ${tol})`);
+}
+
+/** The EEPROM read through the emulated bus, as the driver reads it. */
+async function driverOnEmulator(refreshRateHz = 64, emu = new Mlx90640Emulator()) {
+  const bus = await emu.openBus(1);
+  const clock = new ManualClock();
+  const driver = new Mlx90640Driver(
+    bus,
+    { address: 0x33, refreshRateHz, emissivity: 1 },
+    { clock, sensorId: 'mlx' },
+  );
+  await driver.init();
+  return { emu, bus, driver, clock };
+}
+
+test('MLX90640: every calibration parameter of Melexis example, EEPROM read through the emulated bus', async () => {
+  const { driver, bus } = await driverOnEmulator();
+  const p = driver.params!;
+  await bus.close();
+  assert.equal(p.kVdd, value('kVdd'));
+  assert.equal(p.vdd25, value('vdd25'));
+  close(p.kVPtat, value('kVPtat'), 5e-7, 'kVPtat');
+  assert.equal(p.kVPtat, ex.derivedByExtractor.calibrationExact.kVPtat);
+  assert.equal(p.kTPtat, value('kTPtat'));
+  assert.equal(p.vPtat25, value('vPtat25'));
+  assert.equal(p.alphaPtat, value('alphaPtat'));
+  assert.equal(p.gainEe, value('gainEe'));
+  assert.equal(p.kVCp, value('kVCp'));
+  close(p.kTaCp, value('kTaCp'), 5e-7, 'kTaCp');
+  assert.equal(p.kTaCp, ex.derivedByExtractor.calibrationExact.kTaCp);
+  assert.equal(p.resolutionEe, value('resolutionEe'));
+  close(p.kSTa, value('kSTa'), 5e-7, 'kSTa');
+  assert.equal(p.kSTa, ex.derivedByExtractor.calibrationExact.kSTa);
+  values('alphaCp').forEach((v, i) => close(p.alphaCp[i]!, v, 1e-19, `alphaCp[${i}]`));
+  assert.deepEqual(p.offsetCp, values('offsetCp'));
+  assert.deepEqual(p.cornerTemperaturesC, values('cornerTemperaturesC'));
+  values('kSTo').forEach((v, i) => close(p.kSTo[i]!, v, 5e-7, `kSTo[${i}]`));
+  assert.deepEqual(p.kSTo, ex.derivedByExtractor.calibrationExact.kSTo);
+  assert.equal(p.tgc, ex.derivedByExtractor.calibrationExact.tgc);
+  assert.deepEqual(p.ilChess, ex.derivedByExtractor.calibrationExact.ilChessC1C2C3);
+  assert.equal(p.calibratedInChess, true);
+  assert.deepEqual(p.brokenPixels, []);
+  assert.deepEqual(p.outlierPixels, []);
+  assert.equal(p.i2cAddress, 0x33);
+  const pp = ex.expected.perPixel;
+  for (let i = 0; i < MLX_PIXELS; i++) {
+    close(p.alpha[i]!, pp.alpha.values[i]!, Math.abs(pp.alpha.values[i]!) * 1e-11, `alpha[${i}]`);
+    assert.equal(p.offset[i], pp.offset.values[i], `offset[${i}]`);
+    close(p.kta[i]!, pp.kta.values[i]!, 5e-9, `kta[${i}]`);
+    assert.equal(p.kv[i], pp.kv.values[i], `kv[${i}]`);
+  }
+});
+
+test('MLX90640: Vdd, Ta and all 768 object temperatures within 0.01 °C, frames read through the emulated bus', async () => {
+  const { emu, driver, bus } = await driverOnEmulator();
+  const out = await driver.next(new AbortController().signal);
+  await bus.close();
+  assert.ok(!(out instanceof RejectedFrame), 'a full image after subpages 0 and 1');
+  assert.ok(emu.measured >= 2);
+  const frame: Frame = out;
+  assert.deepEqual(frame.shape, [1, 24, 32]);
+  assert.equal(frame.modality, 'thermal');
+  let worst = 0;
+  ex.expected.objectTemperatureC.values.forEach((t, i) => {
+    worst = Math.max(worst, Math.abs(frame.data[i]! - t));
+  });
+  assert.ok(worst < 0.01, `worst pixel error ${worst} °C`);
+  // Intermediate values per frame, against the extractor's float64 values.
+  const p = extractParameters(ex.eeprom.words);
+  ex.frames.forEach((f, i) => {
+    const d = ex.derivedByExtractor.perFrame[i]!;
+    const vdd = supplyVoltage(p, f.words, 0x1901);
+    close(vdd, d.vddV, 1e-9, `Vdd frame ${i}`);
+    close(ambientTemperature(p, f.words, vdd), d.taC, 1e-9, `Ta frame ${i}`);
+  });
+});
+
+test('MLX90640: float64 calibration matches the 3-decimal reference within 0.001 °C', () => {
+  const p = extractParameters(ex.eeprom.words);
+  const out = new Float64Array(MLX_PIXELS);
+  let pixels = 0;
+  for (const f of ex.frames)
+    pixels += objectTemperatures(
+      p,
+      { ram: f.words, control: 0x1901, subpage: f.subpage, emissivity: 1 },
+      out,
+    ).pixels;
+  assert.equal(pixels, MLX_PIXELS);
+  ex.expected.objectTemperatureC.values.forEach((t, i) => close(out[i]!, t, 0.001, `To[${i}]`));
+});
+
+test('MLX90640: emissivity < 1 raises the object temperature of a warm scene; Tr matters only then', () => {
+  const p = extractParameters(ex.eeprom.words);
+  const f = ex.frames[0]!;
+  const at = (emissivity: number, reflectedTempC?: number) => {
+    const out = new Float64Array(MLX_PIXELS);
+    objectTemperatures(p, { ram: f.words, control: 0x1901, subpage: 0, emissivity, reflectedTempC }, out);
+    return out[0]!;
+  };
+  assert.equal(at(1, 0), at(1, 50));
+  assert.ok(at(0.95) > at(1));
+  assert.notEqual(at(0.9, 0), at(0.9, 50));
+});
+
+test('MLX90640: sets the refresh rate (read back), clears new-data, never reads without a repeated start', async () => {
+  const { emu, driver } = await driverOnEmulator(32);
+  assert.equal(emu.refreshRateHz, 32);
+  const controlWrites = emu.writes.filter((w) => w.bytes[0] === 0x80 && w.bytes[1] === 0x0d);
+  assert.equal(controlWrites.length, 1);
+  assert.equal(emu.control & 0x1c01, 0x1801, 'resolution and chess pattern kept, subpage mode on');
+  await driver.next(new AbortController().signal);
+  assert.ok(
+    emu.writes.some((w) => w.bytes.join() === [0x80, 0x00, 0x00, 0x30].join()),
+    'status 0x0030 written',
+  );
+  assert.equal(emu.status & 0x8, 0, 'new-data flag cleared');
+  // A plain read after a STOP is refused by the chip, as on hardware.
+  const bus = await emu.openBus(1);
+  await bus.i2cWrite(0x33, 2, Buffer.from([0x24, 0x00]));
+  await assert.rejects(bus.i2cRead(0x33, 2, Buffer.alloc(2)), { code: 'EREMOTEIO' });
+  await bus.close();
+});
+
+test('MLX90640: 0x7FFF in the measured subpage rejects the frame; a garbled EEPROM is refused', async () => {
+  const { emu, driver, clock } = await driverOnEmulator();
+  emu.poke.set(0, 0x7fff); // pixel 0 is in subpage 0
+  const out = await driver.next(new AbortController().signal);
+  emu.poke.clear();
+  assert.ok(out instanceof RejectedFrame);
+  assert.match(out.reason, /0x7FFF/);
+  emu.eeprom[0x0f] = 0x0000; // address byte garbled
+  const bus = await emu.openBus(1);
+  const d2 = new Mlx90640Driver(
+    bus,
+    { address: 0x33, refreshRateHz: 2, emissivity: 1 },
+    { clock, sensorId: 'mlx' },
+  );
+  await assert.rejects(
+    d2.init(),
+    (err: Error & { disconnected?: boolean }) => err.disconnected === true && /EEPROM/.test(err.message),
+  );
+});
+
+test('MLX90640: config schema defaults and rejections', () => {
+  const c = Mlx90640ConfigSchema.parse({ id: 'thermal0', driver: 'mlx90640', bus: 7 });
+  assert.equal(c.address, 0x33);
+  assert.equal(c.refreshRateHz, 4);
+  assert.equal(c.emissivity, 0.95);
+  assert.equal(c.modality, 'thermal');
+  assert.equal(
+    Mlx90640ConfigSchema.safeParse({ id: 't', driver: 'mlx90640', bus: 7, refreshRateHz: 3 }).success,
+    false,
+  );
+  assert.equal(
+    Mlx90640ConfigSchema.safeParse({ id: 't', driver: 'mlx90640', bus: 7, emissivity: 0 }).success,
+    false,
+  );
+  assert.equal(
+    Mlx90640ConfigSchema.safeParse({ id: 't', driver: 'mlx90640', bus: 7, extra: 1 }).success,
+    false,
+  );
+});
+
+runI2cDriverContract('mlx90640', {
+  frameGapMs: 1000 / 32,
+  make: ({ maxReconnects }) => {
+    const device = new Mlx90640Emulator();
+    const config = Mlx90640ConfigSchema.parse({
+      id: 'thermal0',
+      driver: 'mlx90640',
+      bus: 1,
+      refreshRateHz: 64,
+      emissivity: 1,
+      reconnectMinMs: 20,
+      reconnectMaxMs: 200,
+      maxReconnects,
+    });
+    return { device, source: mlx90640Frames(config, { openBus: device.openBus }) };
+  },
+  checkFrame: (f) => {
+    assert.equal(f.modality, 'thermal');
+    assert.deepEqual(f.shape, [1, 24, 32]);
+    assert.equal(f.data.length, 768);
+    for (const t of f.data) assert.ok(t > 20 && t < 40, `plausible room-scene temperature ${t}`);
+    assert.equal(f.rateHz, 64);
+  },
+});
