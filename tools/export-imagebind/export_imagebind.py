@@ -299,6 +299,8 @@ def convert_fp16(src: Path, dst: Path) -> None:
                     if name == o.name:
                         n.input[idx] = inner
             new_nodes.append(helper.make_node("Cast", [inner], [o.name], to=FLOAT, name=f"{o.name}_cast"))
+    # Integer initializers (shapes, indices) are kept as they are.
+    new_inits.extend(init for init in inits.values() if init.data_type != FLOAT)
     del g.node[:]
     g.node.extend(new_nodes)
     del g.initializer[:]
@@ -329,8 +331,11 @@ class Runner:
             import onnxruntime as ort
 
             names = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-            sess = ort.InferenceSession(str(model), providers=[names.get(p, p) for p in self.providers])
-            return sess.run([OUTPUT_NAME], {name: x})[0]
+            try:
+                sess = ort.InferenceSession(str(model), providers=[names.get(p, p) for p in self.providers])
+                return sess.run([OUTPUT_NAME], {name: x})[0]
+            except Exception as err:  # onnxruntime raises its own exception types
+                raise ExportError(f"{model}: onnxruntime failed: {err}")
         with tempfile.TemporaryDirectory() as tmp:
             t = Path(tmp)
             dtype = "int64" if x.dtype == np.int64 else "float32"
