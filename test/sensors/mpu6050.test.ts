@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DeviceError } from '../../src/errors.js';
+import { systemClock } from '../../src/pipeline/clock.js';
+import type { Frame } from '../../src/pipeline/types.js';
+import {
+  Mpu6050ConfigSchema,
+  Mpu6050Driver,
+  mpu6050Frames,
+  type Mpu6050Config,
+} from '../../src/sensors/i2c/mpu6050.js';
+import { RejectedFrame } from '../../src/sensors/i2c/runner.js';
+import { Harness, runI2cDriverContract } from './contract.js';
+import { Mpu6050Emulator } from './mpu6050.emulator.js';
+
+const G = 9.80665;
+
+function config(extra: Record<string, unknown> = {}): Mpu6050Config {
+  return Mpu6050ConfigSchema.parse({
+    id: 'imu0',
+    driver: 'mpu6050',
+    bus: 1,
+    rateHz: 200,
+    pollMs: 20,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+    ...extra,
+  });
+}
+
+async function driverOn(emu: Mpu6050Emulator, extra: Record<string, unknown> = {}) {
+  const bus = await emu.openBus(1);
+  const driver = new Mpu6050Driver(bus, config(extra), { clock: systemClock, sensorId: 'imu0' });
+  const ac = new AbortController();
+  await driver.init(ac.signal);
+  return { bus, driver, ac };
+}
+
+async function nextFrame(driver: Mpu6050Driver, signal: AbortSignal): Promise<Frame> {
+  for (;;) {
+    const out = await driver.next(signal);
+    if (!(out instanceof RejectedFrame)) return out;
+  }
+}
+
+test('MPU-6050: wakes the chip, sets ranges, DLPF, divider and FIFO as configured', async () => {
+  const emu = new Mpu6050Emulator();
+  assert.ok(emu.asleep, 'power-on state is SLEEP');
+  const { bus, driver } = await driverOn(emu, {
+    accelRangeG: 8,
+    gyroRangeDps: 2000,
+    dlpfHz: 44,
+    rateHz: 200,
+  });
+  await bus.close();
+  assert.equal(emu.asleep, false);
+  assert.equal(emu.regs[0x6b], 0x01, 'PLL clock');
+  assert.equal(emu.regs[0x1a]! & 7, 3, 'DLPF_CFG 3 = 44 Hz');
+  assert.equal(emu.regs[0x19], 4, '1 kHz / (1 + 4) = 200 Hz');
+  assert.equal(emu.accelLsbPerG, 4096);
+  assert.equal(emu.gyroLsbPerDps, 16.375);
+  assert.equal(emu.regs[0x23], 0xf8, 'FIFO: temp, gyro xyz, accel');
+  assert.equal(emu.regs[0x6a]! & 0x40, 0x40, 'FIFO enabled');
+  assert.equal(driver.actualRateHz, 200);
+  assert.equal(driver.variant.name, 'MPU-6050');
+  assert.ok(
+    emu.writes.some((w) => w.bytes[0] === 0x6b && w.bytes[1] === 0x80),
+    'DEVICE_RESET first',
+  );
+});
+
+test('MPU-6050: converts FIFO samples to m/s² and rad/s at every range', async () => {
+  for (const [accelRangeG, gyroRangeDps] of [
+    [2, 250],
+    [16, 2000],
+  ] as const) {
+    const emu = new Mpu6050Emulator();
+    const { bus, driver, ac } = await driverOn(emu, { accelRangeG, gyroRangeDps });
+    const f = await nextFrame(driver, ac.signal);
+    await bus.close();
+    assert.equal(f.shape[1], 6);
+    const n = f.shape[0]!;
+    assert.ok(n >= 1);
+    for (let i = 0; i < n; i++) {
+      const az = f.data[i * 6 + 2]!;
+      const ay = f.data[i * 6 + 1]!;
+      const gz = f.data[i * 6 + 5]!;
+      assert.ok(Math.abs(az - G) < 0.01, `az ${az}`);
+      assert.ok(Math.abs(ay - 0.05 * G) < 0.01, `ay ${ay}`);
+      assert.ok(Math.abs(gz) <= (20 * Math.PI) / 180 + 0.01, `gz ${gz} rad/s`);
+    }
+  }
+});
+
+test('MPU-6500/9250: accepted by WHO_AM_I, 512-byte FIFO, poll interval shortened to fit', async () => {
+  const emu = new Mpu6050Emulator({ whoAmI: 0x71 });
+  const { bus, driver, ac } = await driverOn(emu, { rateHz: 1000, dlpfHz: 184, pollMs: 200 });
+  assert.equal(driver.variant.name, 'MPU-9250');
+  assert.ok(driver.pollMs < 512 / 14 / 2 + 0.01, `poll ${driver.pollMs} ms`);
+  const f = await nextFrame(driver, ac.signal);
+  await bus.close();
+  assert.equal(f.rateHz, 1000);
+  assert.ok(Math.abs(f.data[2]! - G) < 0.01);
+});
+
+test('MPU-6050: an unknown WHO_AM_I is a DeviceError that a reconnect will not heal', async () => {
+  const emu = new Mpu6050Emulator({ whoAmI: 0x12 });
+  const bus = await emu.openBus(1);
+  const driver = new Mpu6050Driver(bus, config(), { clock: systemClock, sensorId: 'imu0' });
+  await assert.rejects(
+    driver.init(new AbortController().signal),
+    (e: unknown) => e instanceof DeviceError && !e.disconnected,
+  );
+});
+
+test('MPU-6050: FIFO overflow is detected, the FIFO reset and the stream goes on', async () => {
+  const emu = new Mpu6050Emulator();
+  const { bus, driver, ac } = await driverOn(emu, { rateHz: 1000, dlpfHz: 184 });
+  await nextFrame(driver, ac.signal);
+  // Stop reading long enough for 1024 bytes (73 records at 1 kHz) to overflow.
+  await new Promise((r) => setTimeout(r, 150));
+  let rejected: RejectedFrame | undefined;
+  for (let i = 0; i < 3 && !rejected; i++) {
+    const out = await driver.next(ac.signal);
+    if (out instanceof RejectedFrame) rejected = out;
+  }
+  assert.ok(emu.overwritten > 0, 'the emulated FIFO overflowed');
+  assert.match(rejected?.reason ?? '', /overflow/);
+  const resets = emu.writes.filter((w) => w.bytes[0] === 0x6a && (w.bytes[1]! & 0x04) !== 0).length;
+  assert.ok(resets >= 2, 'FIFO_RESET after overflow');
+  const f = await nextFrame(driver, ac.signal);
+  await bus.close();
+  assert.ok(Math.abs(f.data[2]! - G) < 0.01, 'aligned again after reset');
+});
+
+test('MPU-6050: a stuck FIFO is caught by the stall timeout and cured by re-initialising', async () => {
+  const emu = new Mpu6050Emulator();
+  const h = new Harness(mpu6050Frames(config(), { openBus: emu.openBus }));
+  try {
+    await h.framesAfter(2, 2000);
+    emu.stickFifo();
+    await h.until('stall reported', () => /stalled/.test(h.lastHealth?.reason ?? ''), 3000);
+    const after = await h.framesAfter(2, 3000);
+    assert.ok(Math.abs(after[0]!.data[2]! - G) < 0.01);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('MPU-6050: config schema', () => {
+  const c = Mpu6050ConfigSchema.parse({ id: 'imu0', driver: 'mpu6050', bus: 7 });
+  assert.equal(c.address, 0x68);
+  assert.equal(c.rateHz, 100);
+  assert.equal(c.modality, 'imu');
+  assert.equal(
+    Mpu6050ConfigSchema.safeParse({ id: 'i', driver: 'mpu6050', bus: 7, address: 0x33 }).success,
+    false,
+  );
+  assert.equal(
+    Mpu6050ConfigSchema.safeParse({ id: 'i', driver: 'mpu6050', bus: 7, accelRangeG: 3 }).success,
+    false,
+  );
+});
+
+runI2cDriverContract('mpu6050', {
+  frameGapMs: 40,
+  make: ({ maxReconnects }) => {
+    const device = new Mpu6050Emulator();
+    return { device, source: mpu6050Frames(config({ maxReconnects }), { openBus: device.openBus }) };
+  },
+  checkFrame: (f) => {
+    assert.equal(f.modality, 'imu');
+    assert.equal(f.shape.length, 2);
+    assert.equal(f.shape[1], 6);
+    assert.equal(f.data.length, f.shape[0]! * 6);
+    assert.equal(f.rateHz, 200);
+    for (let i = 0; i < f.shape[0]!; i++) {
+      assert.ok(Math.abs(f.data[i * 6 + 2]! - G) < 0.01, 'gravity on z in m/s²');
+      assert.ok(Math.abs(f.data[i * 6 + 5]!) < 0.36, 'gyro z in rad/s');
+    }
+  },
+});
