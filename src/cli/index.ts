@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 import { registerBench } from './commands/bench.js';
 import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerFeatures } from './commands/features.js';
 import { registerRun } from './commands/run.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerTokenize } from './commands/tokenize.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -20,20 +22,22 @@ export function buildProgram(): Command {
       'Zero-shot multi-sensor event detection with ImageBind-style embeddings, published over MQTT',
     )
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Commander exits 1 on usage errors; 2 is the convention (and what systemd is told not to
+    // retry). Set before the commands are added: subcommands copy it only when created.
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
   registerRun(program);
   registerDemo(program);
   registerConfig(program);
   registerTokenize(program);
   registerFeatures(program);
   registerBench(program);
+  registerSimulate(program);
+  registerDoctor(program);
   registerEmbed(program);
   return program;
 }
 
-// Commander exits 1 on usage errors; 2 is the convention (and what systemd is told not to retry).
-await buildProgram()
-  .exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  })
-  .parseAsync(process.argv);
+await buildProgram().parseAsync(process.argv);

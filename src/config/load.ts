@@ -88,7 +88,7 @@ function applyOverrides(raw: unknown, o: Overrides): unknown {
 }
 
 /** systemd's StateDirectory= when run as a service, else the user's cache directory. */
-function defaultStateDir(): string {
+export function defaultStateDir(): string {
   if (process.env.STATE_DIRECTORY) return resolve(process.env.STATE_DIRECTORY.split(':')[0]!);
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edgebind');
 }

@@ -8,10 +8,10 @@
  * input's `embedding` is their normalised mean. A recording shorter than one window (which the agent
  * would never embed) is embedded whole, as one window, the way ImageBind's loaders pad short clips.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
+import { defaultStateDir } from '../../config/load.js';
 import { DEFAULT_WINDOWS } from '../../config/schema.js';
 import { resamplerFor } from '../../encoders/audio/resample.js';
 import { openEncoders } from '../../encoders/registry.js';
@@ -73,12 +73,6 @@ export interface EmbedResult {
   windows?: WindowEmbedding[];
   /** True when the recording was shorter than one window and was embedded whole. */
   shorterThanWindow?: boolean;
-}
-
-/** The agent's default state directory (config `stateDir`), where `--pack test` is generated. */
-function defaultStateDir(): string {
-  if (process.env.STATE_DIRECTORY) return resolve(process.env.STATE_DIRECTORY.split(':')[0]!);
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edgebind');
 }
 
 /** A clock whose monotonic time starts at 0, so window times are offsets into the recording. */
