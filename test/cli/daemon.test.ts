@@ -69,7 +69,10 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload, STO
       await new Promise((r) => setTimeout(r, 100));
     }
     const pings = rx.datagrams.filter((d) => d.text === 'WATCHDOG=1');
-    assert.ok(pings.length >= 4, `4 watchdog pings, got ${pings.length}`);
+    assert.ok(
+      pings.length >= 4,
+      `4 watchdog pings, got ${pings.length}; exit ${child.exitCode}; stderr:\n${stderr.slice(-2000)}`,
+    );
     const gaps = pings.slice(1).map((p, i) => p.atMs - pings[i]!.atMs);
     const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
     // Generous bounds: a loaded CI box delays timers, but 0.5 s must not be 1 s or 0.1 s.

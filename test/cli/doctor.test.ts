@@ -1,0 +1,107 @@
+/** `edgebind doctor` as a user runs it: a good config, a corrupt pack, an unreachable broker. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { ensureTestPack } from '../../src/encoders/registry.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
+import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { freePort } from '../helpers/free-port.js';
+
+const dir = tempDir('doctor');
+const CLI = join(REPO, 'src/cli/index.ts');
+const TSX = import.meta.resolve('tsx');
+const PACK = join(dir, 'pack');
+let broker: EmbeddedBroker;
+
+before(async () => {
+  await ensureTestPack(PACK);
+  broker = await startEmbeddedBroker({ port: 0 });
+});
+after(async () => {
+  await broker.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function doctor(cfg: Partial<ConfigInput>, name: string): Promise<{ code: number | null; out: string }> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    toYaml({
+      deviceId: 'doc-1',
+      stateDir: join(dir, 'state'),
+      encoders: { pack: PACK, providers: ['cpu'] },
+      sensors: [{ id: 'mic', driver: 'replay', modality: 'audio', file: join(SAMPLES, 'room-audio.wav') }],
+      labels: [{ name: 'alarm', prompts: ['an alarm'] }],
+      ...cfg,
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, CLI, 'doctor', '--config', file, '--broker-timeout', '2000'],
+    {
+      cwd: dir,
+      env: { ...process.env, DOCTOR_PW: 'secret' },
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.resume(); // onnxruntime's own log lines for missing GPU providers
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out })));
+}
+
+const line = (out: string, name: string) =>
+  out.split('\n').find((l) => new RegExp(`^  \\S+\\s+${name}\\s`).test(l)) ?? '';
+
+test('a good config: every check passes, exit 0', async () => {
+  const r = await doctor(
+    { mqtt: { broker: broker.url, username: 'edge', passwordEnv: 'DOCTOR_PW' } },
+    'good',
+  );
+  assert.equal(r.code, 0, r.out);
+  assert.match(line(r.out, 'node'), /^ {2}ok\s+node\s+v\d+/);
+  assert.match(line(r.out, 'onnxruntime'), /ok\s+onnxruntime\s+onnxruntime-node \d+\.\d+\.\d+/);
+  assert.match(line(r.out, 'provider cpu'), /ok\s+provider cpu\s+tiny session ran in \d+ ms/);
+  assert.match(line(r.out, 'sensor mic'), /ok\s+sensor mic\s+replay: \S+room-audio\.wav/);
+  assert.match(line(r.out, 'broker'), new RegExp(`ok\\s+broker\\s+${broker.url}: connected as edge`));
+  assert.match(line(r.out, 'pack'), /ok\s+pack\s+edgebind-test \S+: \d+ file\(s\) match their sha256/);
+  assert.match(line(r.out, 'state dir'), /(ok|WARN)\s+state dir\s+.* GB free/);
+  assert.match(r.out, /no problems/);
+});
+
+test('a corrupt pack file fails the pack check, exit 1', async () => {
+  const broken = join(dir, 'broken-pack');
+  cpSync(PACK, broken, { recursive: true });
+  const model = join(broken, 'audio.onnx');
+  const bytes = readFileSync(model);
+  const last = bytes.length - 1;
+  bytes.writeUInt8(bytes.readUInt8(last) ^ 0xff, last);
+  writeFileSync(model, bytes);
+  const r = await doctor(
+    { mqtt: { broker: broker.url }, encoders: { pack: broken, providers: ['cpu'] } },
+    'broken',
+  );
+  assert.equal(r.code, 1, r.out);
+  assert.match(line(r.out, 'pack'), /FAIL\s+pack\s+.*audio\.onnx.*sha256/);
+  assert.match(r.out, /1 problem\(s\)/);
+});
+
+test('an unreachable broker fails the broker check, exit 1', async () => {
+  const port = await freePort();
+  const r = await doctor({ mqtt: { broker: `mqtt://127.0.0.1:${port}` } }, 'unreachable');
+  assert.equal(r.code, 1, r.out);
+  assert.match(
+    line(r.out, 'broker'),
+    new RegExp(`FAIL\\s+broker\\s+mqtt://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+  );
+  assert.match(line(r.out, 'pack'), /^ {2}ok/, 'the other checks still ran');
+});
+
+test('an invalid config exits 2 and still checks the device', async () => {
+  const r = await doctor({ events: { minWindows: 0 } }, 'invalid');
+  assert.equal(r.code, 2, r.out);
+  assert.match(line(r.out, 'config'), /FAIL\s+config\s+.*events\.minWindows/);
+  assert.match(line(r.out, 'provider cpu'), /ok/);
+});
