@@ -13,9 +13,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AgentStats } from '../main.js';
 
 export const DEFAULT_METRICS_PORT = 9464;
+
+/** The cumulative counters `Agent.stats()` returns (only the fields metrics use). */
+export interface StatsInput {
+  windows: Record<string, { pushed: number; dropped: number; depth: number }>;
+  mqtt: { connected: boolean; outboxDepth: number; published: number; dropped: number };
+}
+
+/** What the pipeline reports as it runs; `Metrics` implements it, tests can pass a recorder. */
+export interface AgentMetrics {
+  observeEncode(modality: string, provider: string, ms: number): void;
+  observeEvent(label: string, type?: string): void;
+  setSensorHealth(sensorId: string, healthy: boolean): void;
+}
 
 export interface MetricsOptions {
   /** TCP port; 0 picks a free one (tests). Default 9464. */
@@ -44,7 +56,7 @@ export interface MetricsSummary {
   mqtt: { connected: boolean; outboxDepth: number; published: number; dropped: number };
 }
 
-export class Metrics {
+export class Metrics implements AgentMetrics {
   readonly registry = new Registry();
   private server: Server | undefined;
   private readonly nowMs: () => number;
@@ -59,7 +71,7 @@ export class Metrics {
   private readonly connected: Gauge;
   private readonly published: Counter;
   private readonly publishDropped: Counter;
-  private last: { atMs: number; stats: AgentStats } | undefined;
+  private last: { atMs: number; stats: StatsInput } | undefined;
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly encoders = new Map<
     string,
@@ -158,7 +170,7 @@ export class Metrics {
   }
 
   /** Takes cumulative agent stats; counters advance by the difference since the last call. */
-  setStats(stats: AgentStats): void {
+  setStats(stats: StatsInput): void {
     const atMs = this.nowMs();
     const prev = this.last;
     for (const [id, w] of Object.entries(stats.windows)) {
@@ -188,7 +200,7 @@ export class Metrics {
       published: m.published,
       dropped: m.dropped,
     };
-    this.last = { atMs, stats: structuredClone(stats) };
+    this.last = { atMs, stats: { windows: structuredClone(stats.windows), mqtt: { ...stats.mqtt } } };
   }
 
   summary(): MetricsSummary {

@@ -1,15 +1,12 @@
 /** Prometheus metrics: what a scrape of 127.0.0.1 returns and what summary() reports. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Metrics } from '../../src/daemon/metrics.js';
-import type { AgentStats } from '../../src/main.js';
+import { Metrics, type StatsInput } from '../../src/daemon/metrics.js';
 
-const stats = (pushed: number, dropped: number, connected: boolean): AgentStats =>
-  ({
-    windows: { mic: { pushed, dropped, depth: 2 } },
-    events: 0,
-    mqtt: { connected, outboxDepth: 3, published: pushed, dropped: 0 },
-  }) as unknown as AgentStats;
+const stats = (pushed: number, dropped: number, connected: boolean): StatsInput => ({
+  windows: { mic: { pushed, dropped, depth: 2 } },
+  mqtt: { connected, outboxDepth: 3, published: pushed, dropped: 0 },
+});
 
 test('scrape on loopback: windows, rates, drops, encoder latency, events, outbox, broker state', async () => {
   let now = 0;
