@@ -82,7 +82,11 @@ export class SdNotifier {
       n.transport = await (opts.openTransport ?? openNotifyTransport)(n.socketPath!, onError);
       n.log?.debug(`sd_notify via ${n.transport.name} to ${n.socketPath}`);
     } catch (err) {
-      onError(err as Error);
+      // systemd waits for READY=1 and kills us after TimeoutStartSec: say so loudly.
+      n.log?.error(
+        { err: (err as Error).message },
+        `sd_notify: no way to reach ${n.socketPath} (${(err as Error).message}); install perl-base or the unix-dgram module, or systemd will time out waiting for READY=1`,
+      );
     }
     return n;
   }

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
+import pino from 'pino';
 import {
   SdNotifier,
   openPerlHelper,
@@ -117,4 +119,25 @@ test('an unreachable socket is reported, never thrown', async () => {
   for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   tr.close();
   assert.match(errors[0]?.message ?? '', /nobody-listens\.sock: No such file or directory/);
+});
+
+test('no transport under NOTIFY_SOCKET: one error line naming the fix, calls stay harmless', async () => {
+  let logged = '';
+  const logger = pino(
+    { base: undefined },
+    new Writable({ write: (c: Buffer, _e, done) => ((logged += c.toString()), done()) }),
+  );
+  const n = await SdNotifier.open({
+    env: { NOTIFY_SOCKET: '/run/x.sock', WATCHDOG_USEC: '1000000' },
+    logger,
+    openTransport: () => Promise.reject(new Error('spawn perl ENOENT')),
+  });
+  n.ready();
+  n.stopping();
+  n.close();
+  assert.equal(n.watchdogMs, undefined, 'no pings without a transport');
+  assert.match(
+    logged,
+    /"level":50.*no way to reach \/run\/x\.sock \(spawn perl ENOENT\); install perl-base or the unix-dgram module/,
+  );
 });
