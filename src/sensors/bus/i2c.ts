@@ -144,6 +144,17 @@ export function i2ctransferWriteRead(
       args,
       { timeout: options.transferTimeoutMs ?? 2000, maxBuffer: inLength * 5 + 1024 },
       (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT' && !stderr) {
+          // The tool itself is missing: an installation problem that no reconnect heals.
+          return reject(
+            Object.assign(
+              new Error('i2ctransfer not found: install i2c-tools (apt install i2c-tools)', { cause: err }),
+              {
+                code: 'I2CTRANSFER_MISSING',
+              },
+            ),
+          );
+        }
         if (err) {
           // i2ctransfer prints e.g. "Error: Sending messages failed: Remote I/O error".
           const text = `${stderr}`.trim() || err.message;

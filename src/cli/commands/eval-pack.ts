@@ -1,0 +1,83 @@
+/**
+ * `edgebind eval --pack DIR --data DIR [--labels FILE.json] [--json]`: how well a pack does on
+ * simulated recordings (src/sim/eval.ts); `--report FILE` writes the markdown report.
+ */
+import type { Command } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import { evaluatePack, type EvalResult } from '../../sim/eval.js';
+import { renderReport } from '../../sim/report.js';
+import type { SimClass } from '../../sim/classes.js';
+import { reportAndExit } from '../errors.js';
+
+interface EvalCliOptions {
+  pack: string;
+  data: string;
+  labels?: string;
+  json?: boolean;
+  baseline?: string;
+  report?: string;
+  config?: string;
+  events: boolean;
+}
+
+function summary(r: EvalResult): string {
+  const f = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`)
+      .join(', ');
+  const lines = [
+    `pack ${r.pack.id} ${r.pack.version} on ${r.scenes} scenes`,
+    `zero-shot top-1 (canonical): ${f(r.zeroShotTop1)}`,
+    `zero-shot top-1 (paraphrased): ${f(r.zeroShotTop1Paraphrased)}`,
+    `retrieval R@1: ${f(r.retrievalR1)}`,
+    ...Object.entries(r.fewShot).map(([m, v]) => `few-shot ${m}: ${f(v)}`),
+  ];
+  if (r.events) {
+    lines.push(
+      `events: precision ${(100 * r.events.precision).toFixed(1)}, recall ${(100 * r.events.recall).toFixed(1)} ` +
+        `(${r.events.events} events, ${r.events.incidents} incidents, ${r.events.falsePerTenMinutes.toFixed(1)} false / 10 min)`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function registerEvalPack(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate a model pack on simulated recordings (zero-shot, retrieval, few-shot, events)')
+    .requiredOption('--pack <dir>', 'model pack directory')
+    .requiredOption('--data <dir>', 'scenes written by `edgebind simulate`')
+    .option('--labels <file>', 'JSON {"class": ["prompt", ...]} replacing the canonical prompts')
+    .option('--json', 'print one JSON object')
+    .option('--baseline <dir>', 'also evaluate this pack (comparison row in the report)')
+    .option('--report <file>', 'write the markdown report here')
+    .option('--config <file>', 'agent config for the events metric (default examples/demo.yaml)')
+    .option('--no-events', 'skip running the agent (events metric)')
+    .action(async (opts: EvalCliOptions) => {
+      try {
+        const labels = opts.labels
+          ? (JSON.parse(await readFile(opts.labels, 'utf8')) as Partial<Record<SimClass, string[]>>)
+          : undefined;
+        const common = {
+          data: opts.data,
+          events: opts.events,
+          ...(labels ? { labels } : {}),
+          ...(opts.config ? { agentConfig: opts.config } : {}),
+        };
+        const main = await evaluatePack({ pack: opts.pack, ...common });
+        const baseline = opts.baseline ? await evaluatePack({ pack: opts.baseline, ...common }) : null;
+        if (opts.report) {
+          const command =
+            process.env.EDGEBIND_REPORT_COMMAND ?? `edgebind ${process.argv.slice(2).join(' ')}`;
+          await writeFile(opts.report, renderReport(main, baseline, { command, data: opts.data }));
+        }
+        if (opts.json) console.log(JSON.stringify(baseline ? { ...main, baseline } : main));
+        else {
+          console.log(summary(main));
+          if (baseline) console.log(`\ncomparison:\n${summary(baseline)}`);
+        }
+      } catch (err) {
+        reportAndExit(err);
+      }
+    });
+}
