@@ -175,6 +175,7 @@ export class MqttPublisher {
       msg = { seq, ...payload };
       return JSON.stringify(msg);
     });
+    this.opts.logger.debug({ seq: msg.seq }, `mqtt: event ${msg.seq} queued`);
     this.reportDrops();
     this.drain();
     return msg;
