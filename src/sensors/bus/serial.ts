@@ -1,0 +1,139 @@
+/**
+ * SerialLink: a narrow promise/async-iterable face over serialport 13 (hardware reference §5.2).
+ * A connection's `data()` yields chunks until the port closes; an unplug (serialport's
+ * DisconnectedError, or any read failure) ends it with a SerialClosedError, `disconnected: true`.
+ * Only `open`, `close`, `write` and `list` are used: modem-line calls (`set`/`get`) fail on ptys.
+ */
+import { SerialPort } from 'serialport';
+
+export interface SerialOpenOptions {
+  path: string;
+  baudRate: number;
+}
+
+export interface SerialPortInfo {
+  path: string;
+  manufacturer?: string | undefined;
+  serialNumber?: string | undefined;
+  vendorId?: string | undefined;
+  productId?: string | undefined;
+}
+
+export interface SerialConnection {
+  /** Received bytes; throws SerialClosedError when the port goes away; ends when closed by us. */
+  data(): AsyncIterable<Uint8Array>;
+  write(bytes: Uint8Array | string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SerialLink {
+  open(opts: SerialOpenOptions, signal: AbortSignal): Promise<SerialConnection>;
+  list(): Promise<SerialPortInfo[]>;
+}
+
+export class SerialClosedError extends Error {
+  override name = 'SerialClosedError';
+  constructor(
+    message: string,
+    readonly disconnected: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The real link: serialport's native binding. */
+export function createSerialLink(): SerialLink {
+  return {
+    list: async () =>
+      (await SerialPort.list()).map((p) => ({
+        path: p.path,
+        manufacturer: p.manufacturer,
+        serialNumber: p.serialNumber,
+        vendorId: p.vendorId,
+        productId: p.productId,
+      })),
+    open: (opts, signal) => openPort(opts, signal),
+  };
+}
+
+type Item = { chunk: Buffer } | { end: true } | { error: SerialClosedError };
+
+async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<SerialConnection> {
+  const port = new SerialPort({ path: opts.path, baudRate: opts.baudRate, autoOpen: false, hupcl: false });
+  await new Promise<void>((resolve, reject) =>
+    port.open((err) => {
+      if (err)
+        reject(new SerialClosedError(`cannot open ${opts.path}: ${err.message}`, true, { cause: err }));
+      else resolve();
+    }),
+  );
+  const queue: Item[] = [];
+  let wake: (() => void) | undefined;
+  let closedByUs = false;
+  let done = false;
+  const push = (item: Item) => {
+    if (done) return;
+    if (!('chunk' in item)) done = true;
+    queue.push(item);
+    wake?.();
+    wake = undefined;
+  };
+  port.on('data', (chunk: Buffer) => {
+    push({ chunk });
+    if (queue.length > 64) port.pause();
+  });
+  port.on('error', (err: Error) => {
+    push({ error: new SerialClosedError(`${opts.path}: ${err.message}`, true, { cause: err }) });
+  });
+  port.on('close', (err?: Error & { disconnected?: boolean }) => {
+    if (closedByUs && !err) return push({ end: true });
+    push({
+      error: new SerialClosedError(
+        `${opts.path} closed: ${err?.message ?? 'port closed'}`,
+        err?.disconnected ?? true,
+        { cause: err },
+      ),
+    });
+  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      closedByUs = true;
+      if (!port.isOpen) {
+        push({ end: true });
+        return resolve();
+      }
+      port.close(() => {
+        push({ end: true });
+        resolve();
+      });
+    });
+  const onAbort = () => void close();
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  return {
+    async *data() {
+      try {
+        for (;;) {
+          const item = queue.shift();
+          if (!item) {
+            if (port.isPaused()) port.resume();
+            await new Promise<void>((r) => (wake = r));
+            continue;
+          }
+          if ('chunk' in item) yield item.chunk;
+          else if ('end' in item) return;
+          else throw item.error;
+        }
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        await close();
+      }
+    },
+    write: (bytes) =>
+      new Promise<void>((resolve, reject) => {
+        port.write(bytes, (err) => (err ? reject(err) : port.drain(() => resolve())));
+      }),
+    close,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Shared driver plumbing: health bookkeeping, reconnect with backoff, and sample timestamps taken
+ * from the injected clock. Used by the ALSA, V4L2 and serial drivers (issue #6).
+ */
+import { z } from 'zod';
+import { DeviceError } from '../errors.js';
+import { sleep, type Clock } from '../pipeline/clock.js';
+import type { Frame } from '../pipeline/types.js';
+import type { HealthState, SensorContext, SensorHealth } from './types.js';
+
+/** Config fields every reconnecting driver has. Spread into a driver's schema. */
+export const reconnectFields = {
+  reconnectMinMs: z
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(100)
+    .meta({ description: 'First delay before reopening a failed device, ms; doubles per failure.' }),
+  reconnectMaxMs: z.int().min(10).max(60_000).default(1000).meta({
+    description:
+      'Longest delay between reopen attempts, ms. Keep it ≤ 1000 so a replugged device is back within 2 s.',
+  }),
+};
+
+/** Counts frames, rejections and restarts; calls `onHealth` whenever the state or reason changes. */
+export class HealthTracker {
+  private readonly h: SensorHealth = {
+    state: 'down',
+    reason: 'starting',
+    frames: 0,
+    rejected: 0,
+    restarts: 0,
+  };
+  private goodSinceReject = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly onHealth: ((health: SensorHealth) => void) | undefined,
+    /** Consecutive good frames after a rejection before the state returns to ok. */
+    private readonly okAfterFrames = 10,
+  ) {}
+
+  snapshot(): SensorHealth {
+    return { ...this.h };
+  }
+
+  frame(): void {
+    this.h.frames++;
+    this.goodSinceReject++;
+    if (
+      this.h.state === 'down' ||
+      (this.h.state === 'degraded' && this.goodSinceReject >= this.okAfterFrames)
+    ) {
+      this.set('ok', undefined);
+    }
+  }
+
+  reject(reason: string): void {
+    this.h.rejected++;
+    this.goodSinceReject = 0;
+    if (this.h.state !== 'down') this.set('degraded', reason, true);
+  }
+
+  down(reason: string): void {
+    this.set('down', reason);
+  }
+
+  restart(): void {
+    this.h.restarts++;
+  }
+
+  private set(state: HealthState, reason: string | undefined, always = false): void {
+    if (!always && state === this.h.state && reason === this.h.reason) return;
+    const changed = state !== this.h.state || reason !== this.h.reason;
+    this.h.state = state;
+    this.h.reason = reason;
+    if (reason === undefined) delete this.h.reason;
+    if (changed) this.onHealth?.(this.snapshot());
+  }
+}
+
+export interface ReconnectOptions {
+  sensorId: string;
+  ctx: SensorContext;
+  health: HealthTracker;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Opens the device once and yields its frames; ends or throws when the device goes away. */
+  session: (signal: AbortSignal) => AsyncIterable<Frame>;
+  /** Errors that retrying cannot fix (a missing executable): thrown out of the source instead. */
+  isFatal?: (err: unknown) => boolean;
+}
+
+/**
+ * Runs `session` again and again until the signal aborts: after an unplug, an error or an
+ * unexpected end it waits (min → doubling → max) and reopens. The delay resets once a session
+ * delivers a frame, so a replugged device is back within `reconnectMaxMs` plus its open time.
+ */
+export async function* reconnecting(opts: ReconnectOptions): AsyncGenerator<Frame> {
+  const { ctx, health } = opts;
+  let delayMs = opts.reconnectMinMs;
+  let first = true;
+  while (!ctx.signal.aborted) {
+    if (!first) health.restart();
+    first = false;
+    let gotFrame = false;
+    try {
+      for await (const frame of opts.session(ctx.signal)) {
+        if (ctx.signal.aborted) return;
+        gotFrame = true;
+        health.frame();
+        yield frame;
+      }
+      if (ctx.signal.aborted) return;
+      health.down('device stream ended');
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      if (opts.isFatal?.(err)) {
+        health.down(messageOf(err));
+        throw err instanceof DeviceError
+          ? err
+          : new DeviceError(opts.sensorId, messageOf(err), { cause: err });
+      }
+      health.down(messageOf(err));
+    }
+    if (gotFrame) delayMs = opts.reconnectMinMs;
+    try {
+      await sleep(delayMs, ctx.signal);
+    } catch {
+      return;
+    }
+    delayMs = Math.min(opts.reconnectMaxMs, delayMs * 2);
+  }
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Monotonic time of each sample: counted from the first sample of a session at the nominal rate,
+ * so windows see a continuous stream, and re-anchored to the clock when the count drifts from
+ * arrival time by more than `toleranceMs` (a stall, a lost burst).
+ */
+export class SampleTimer {
+  private nextMs = Number.NaN;
+  constructor(
+    private readonly clock: Clock,
+    private readonly rateHz: number,
+    private readonly toleranceMs = Math.max(250, 2000 / rateHz),
+  ) {}
+
+  /** Time of the first of `n` samples that have just arrived. */
+  stamp(n: number): number {
+    const periodMs = 1000 / this.rateHz;
+    const arrivedStartMs = this.clock.nowMs() - n * periodMs;
+    if (!Number.isFinite(this.nextMs) || Math.abs(arrivedStartMs - this.nextMs) > this.toleranceMs) {
+      this.nextMs = arrivedStartMs;
+    }
+    const t = this.nextMs;
+    this.nextMs += n * periodMs;
+    return t;
+  }
+
+  reset(): void {
+    this.nextMs = Number.NaN;
+  }
+}
