@@ -9,6 +9,10 @@
 # --no-start           install and enable, but do not (re)start the service
 # --copy-node-modules  copy this checkout's node_modules (pruned later by you) instead of
 #                      running `npm ci --omit=dev` (for devices without registry access)
+#
+# EDGEBIND_APP_DIR, _CONF_DIR, _STATE_DIR, _UNIT_DIR, _UDEV_DIR, _MODULES_DIR and EDGEBIND_SRC move
+# the paths for tests and staging only: the unit's StateDirectory=/ConfigurationDirectory= stay
+# /var/lib/edgebind and /etc/edgebind.
 set -euo pipefail
 
 APP_DIR=${EDGEBIND_APP_DIR:-/opt/edgebind}
@@ -166,4 +170,4 @@ fi
 if [ "$DRY_RUN" -eq 0 ] && [ -d "$APP_DIR.old" ]; then rm -rf "$APP_DIR.old"; fi
 
 say "done. Check: sudo -u $SERVICE_USER $NODE_BIN $APP_DIR/dist/cli/index.js doctor --config $CONF_DIR/edgebind.yaml"
-say "logs: journalctl -u edgebind -f    metrics: curl -s http://127.0.0.1:9464/metrics"
+say "logs: journalctl -u edgebind -f    metrics (with metrics.enabled): curl -s http://127.0.0.1:9464/metrics"
