@@ -66,7 +66,7 @@ out.on('error', () => process.exit(0));
 let seed = 12345;
 const rand = () => {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed & 0xff;
+  return (seed >>> 16) & 0xff;
 };
 function image(k) {
   const buf = Buffer.alloc(width * height * 2);
