@@ -44,7 +44,7 @@ function config(port: number, over: Partial<ConfigInput> = {}): string {
   });
 }
 
-test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload, STOPPING, exit 0', async () => {
+test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (good and broken), STOPPING, exit 0', async () => {
   const rx = await startNotifyReceiver(join(dir, 'notify.sock'));
   const port = await freePort();
   const file = join(dir, 'daemon.yaml');
@@ -97,6 +97,16 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload, STO
       await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /these changes need a restart: mqtt\.baseTopic/);
     assert.match(stderr, /config reloaded: log level debug/);
+
+    // A broken config on SIGHUP is logged; the daemon keeps running on the old one.
+    writeFileSync(file, 'sensors: [\n');
+    const readies = () => rx.datagrams.filter((d) => /^READY=1/.test(d.text)).length;
+    const readyBefore = readies();
+    child.kill('SIGHUP');
+    for (let i = 0; i < 100 && readies() === readyBefore; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(readies(), readyBefore + 1, 'READY=1 again after the failed reload');
+    assert.match(stderr, /reload failed: .*daemon\.yaml.*YAML syntax error.*keeping the running config/);
+    assert.equal(child.exitCode, null, 'still running');
 
     child.kill('SIGTERM');
     const [code] = await exited;
