@@ -10,7 +10,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # mosquitto: real broker for integration tests; mosquitto-clients: mosquitto_sub/pub as a user
 # would run them; socat: pty pairs for serial drivers; python3-torch/-numpy/-onnx: the ImageBind
 # exporter's ONNX-vs-PyTorch check on a stand-in model (Debian's /usr/bin/python3).
-packages=(mosquitto mosquitto-clients socat python3-torch python3-numpy python3-onnx)
+# systemd: systemd-analyze verify on the unit file.
+packages=(mosquitto mosquitto-clients socat systemd python3-torch python3-numpy python3-onnx)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
