@@ -126,11 +126,20 @@ export interface LabelEventMessage {
   seq: number;
 }
 
-/** JSON Schema of every request, as validated (`io: 'input'`). */
-export function requestJsonSchemas(): Record<RequestOp, Record<string, unknown>> {
+/** JSON Schema of every request, as validated (`io: 'input'`), from the zod schemas above. */
+export function requestJsonSchemas(
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+): Record<RequestOp, Record<string, unknown>> {
   const out = {} as Record<RequestOp, Record<string, unknown>>;
   for (const op of REQUEST_OPS) {
-    out[op] = z.toJSONSchema(REQUEST_SCHEMAS[op], { io: 'input', unrepresentable: 'any' });
+    out[op] = z.toJSONSchema(REQUEST_SCHEMAS[op], { io: 'input', unrepresentable: 'any', target });
   }
   return out;
+}
+
+/** JSON Schema of the label list published on `labels` (the config's LabelSchema). */
+export function labelListJsonSchema(
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+): Record<string, unknown> {
+  return z.toJSONSchema(z.array(LabelSchema), { io: 'output', unrepresentable: 'any', target });
 }

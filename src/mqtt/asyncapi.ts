@@ -1,0 +1,286 @@
+/**
+ * docs/asyncapi.yaml (AsyncAPI 3) generated from the code: request schemas are the zod schemas the
+ * agent validates with (`z.toJSONSchema`, draft-07), so the published contract cannot drift.
+ * Regenerate: `node --import tsx src/mqtt/asyncapi.ts --write`; test/mqtt/asyncapi.test.ts checks it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { labelListJsonSchema, REQUEST_OPS, requestJsonSchemas, type RequestOp } from './payloads.js';
+
+const DRAFT7 = 'application/schema+json;version=draft-07';
+const schemaName = (op: RequestOp) =>
+  `${op
+    .split('/')
+    .map((p) => p[0]!.toUpperCase() + p.slice(1))
+    .join('')}Request`;
+
+const problem = {
+  type: 'object',
+  required: ['path', 'message'],
+  properties: {
+    path: { type: 'string', description: 'JSON path of the problem in the request, e.g. $.labels[0].name' },
+    message: { type: 'string' },
+  },
+};
+
+const response = {
+  type: 'object',
+  required: ['status', 'data', 'deviceId'],
+  properties: {
+    status: { enum: ['ok', 'error'] },
+    data: { description: 'Result of the operation; {} on error.' },
+    error: { type: 'string', description: 'One-line summary (error only).' },
+    code: {
+      enum: [
+        'REQUEST_TOO_LARGE',
+        'REQUEST_PARSE',
+        'REQUEST_INVALID',
+        'UNKNOWN_OP',
+        'SIGNATURE_REQUIRED',
+        'SIGNATURE_INVALID',
+        'VERSION_CONFLICT',
+        'LABELS_BUILD_FAILED',
+        'PERSIST_FAILED',
+      ],
+    },
+    problems: { type: 'array', items: problem },
+    transaction: { type: ['string', 'number'], description: "The request's transaction, echoed." },
+    deviceId: { type: 'string' },
+  },
+};
+
+const event = {
+  type: 'object',
+  required: [
+    'seq',
+    'id',
+    'type',
+    'label',
+    'score',
+    'peakScore',
+    'startTime',
+    'endTime',
+    'timestamp',
+    'deviceId',
+  ],
+  properties: {
+    seq: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Per-device sequence number, +1 per message, survives restarts.',
+    },
+    id: { type: 'string', description: 'Event id (UUIDv7), the same for start, updates and end.' },
+    type: { enum: ['start', 'update', 'end'] },
+    label: { type: 'string' },
+    score: { type: 'number', minimum: 0, maximum: 1 },
+    peakScore: { type: 'number', minimum: 0, maximum: 1 },
+    modalities: { type: 'array', items: { type: 'string' } },
+    sensors: { type: 'array', items: { type: 'string' } },
+    startTime: { type: 'string', format: 'date-time' },
+    endTime: { type: ['string', 'null'], format: 'date-time' },
+    timestamp: { type: 'string', format: 'date-time' },
+    windows: { type: 'integer' },
+    deviceId: { type: 'string' },
+    pack: { type: 'object', properties: { id: { type: 'string' }, version: { type: 'string' } } },
+  },
+};
+
+const health = {
+  type: 'object',
+  required: ['deviceId', 'timestamp', 'uptimeS', 'windows', 'events', 'labels', 'mqtt'],
+  properties: {
+    deviceId: { type: 'string' },
+    timestamp: { type: 'string', format: 'date-time' },
+    uptimeS: { type: 'integer' },
+    windows: {
+      type: 'object',
+      description: 'Per sensor id: windows pushed, dropped (queue full) and waiting.',
+      additionalProperties: {
+        type: 'object',
+        properties: { pushed: { type: 'integer' }, dropped: { type: 'integer' }, depth: { type: 'integer' } },
+      },
+    },
+    events: { type: 'integer' },
+    labels: { type: 'object', properties: { version: { type: 'integer' }, count: { type: 'integer' } } },
+    mqtt: {
+      type: 'object',
+      properties: {
+        connected: { type: 'boolean' },
+        outboxDepth: { type: 'integer' },
+        outboxBytes: { type: 'integer' },
+        published: { type: 'integer' },
+        dropped: { type: 'integer', description: 'Events dropped from the outbox by its size or age bound.' },
+        reconnects: { type: 'integer' },
+      },
+    },
+  },
+};
+
+export function buildAsyncApi(version: string): Record<string, unknown> {
+  const requests = requestJsonSchemas('draft-7');
+  const schemas: Record<string, unknown> = {
+    Response: response,
+    Event: event,
+    Health: health,
+    Labels: {
+      type: 'object',
+      required: ['version', 'hash', 'source', 'updatedAt', 'labels'],
+      properties: {
+        version: {
+          type: 'integer',
+          minimum: 0,
+          description: 'Grows by one per applied change; 0 = config file.',
+        },
+        hash: { type: 'string' },
+        source: { enum: ['config', 'remote'] },
+        updatedAt: { type: 'string', format: 'date-time' },
+        labels: labelListJsonSchema('draft-7'),
+      },
+    },
+    LabelEvent: {
+      type: 'object',
+      required: ['event_type', 'id', 'score', 'seq'],
+      properties: {
+        event_type: { enum: ['start', 'update', 'end'] },
+        id: { type: 'string' },
+        score: { type: 'number' },
+        seq: { type: 'integer' },
+      },
+    },
+  };
+  for (const op of REQUEST_OPS) schemas[schemaName(op)] = requests[op];
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const msg = (name: string, title: string, payload: unknown, contentType = 'application/json') => ({
+    name,
+    title,
+    contentType,
+    payload:
+      typeof payload === 'object' && payload !== null && '$ref' in payload
+        ? { schemaFormat: DRAFT7, schema: payload }
+        : payload,
+  });
+  const device = { base: { description: 'mqtt.baseTopic' }, deviceId: { description: 'deviceId' } };
+  const channels = {
+    status: {
+      address: '{base}/{deviceId}/status',
+      parameters: device,
+      description: 'Retained `online` / `offline`; `offline` is the last will (QoS 1).',
+      messages: {
+        status: msg('status', 'Availability', { type: 'string', enum: ['online', 'offline'] }, 'text/plain'),
+      },
+    },
+    events: {
+      address: '{base}/{deviceId}/events',
+      parameters: device,
+      description: 'Label events, QoS 1, not retained; from the durable outbox (duplicates keep id and seq).',
+      messages: { event: msg('event', 'Label event', ref('Event')) },
+    },
+    health: {
+      address: '{base}/{deviceId}/health',
+      parameters: device,
+      description: 'Statistics every mqtt.healthIntervalS seconds, not retained.',
+      messages: { health: msg('health', 'Health', ref('Health')) },
+    },
+    labels: {
+      address: '{base}/{deviceId}/labels',
+      parameters: device,
+      description: 'Retained active label set with version and hash.',
+      messages: { labels: msg('labels', 'Label set', ref('Labels')) },
+    },
+    labelState: {
+      address: '{base}/{deviceId}/labels/{slug}/state',
+      parameters: { ...device, slug: { description: 'label name' } },
+      description:
+        'Retained `ON` while an event of the label is open, else `OFF`; empty when the label is removed.',
+      messages: {
+        state: msg('labelState', 'Label state', { type: 'string', enum: ['ON', 'OFF', ''] }, 'text/plain'),
+      },
+    },
+    labelEvent: {
+      address: '{base}/{deviceId}/labels/{slug}/event',
+      parameters: { ...device, slug: { description: 'label name' } },
+      description: 'Home Assistant event entity feed (only with homeAssistant.enabled), QoS 0.',
+      messages: { labelEvent: msg('labelEvent', 'Label event for Home Assistant', ref('LabelEvent')) },
+    },
+    request: {
+      address: '{base}/{deviceId}/request/{op}',
+      parameters: { ...device, op: { enum: [...REQUEST_OPS] } },
+      description:
+        'Requests. MQTT 5 requesters may set a response topic and correlation data: the answer goes there too.',
+      messages: Object.fromEntries(
+        REQUEST_OPS.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
+      ),
+    },
+    groupRequest: {
+      address: '{base}/groups/{group}/request/{op}',
+      parameters: {
+        base: device.base,
+        group: { description: 'a group in remote.groups' },
+        op: { enum: [...REQUEST_OPS] },
+      },
+      description:
+        'Fleet requests: every device in the group applies them and answers on its own response topic.',
+      messages: Object.fromEntries(
+        REQUEST_OPS.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
+      ),
+    },
+    response: {
+      address: '{base}/{deviceId}/response/{op}',
+      parameters: { ...device, op: { enum: [...REQUEST_OPS] } },
+      description: 'Responses (QoS 1, not retained) with the request transaction echoed.',
+      messages: { response: msg('response', 'Response', ref('Response')) },
+    },
+  };
+  const send = (channel: string) => ({ action: 'send', channel: { $ref: `#/channels/${channel}` } });
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'edgebind MQTT API',
+      version,
+      description: 'Generated from src/mqtt/ by src/mqtt/asyncapi.ts; see docs/mqtt.md.',
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      broker: {
+        host: 'localhost:1883',
+        protocol: 'mqtt',
+        description: 'Any MQTT 3.1.1 or 5 broker (mqtt, mqtts, ws, wss).',
+      },
+    },
+    channels,
+    operations: {
+      sendStatus: send('status'),
+      sendEvents: send('events'),
+      sendHealth: send('health'),
+      sendLabels: send('labels'),
+      sendLabelState: send('labelState'),
+      sendLabelEvent: send('labelEvent'),
+      receiveRequest: {
+        action: 'receive',
+        channel: { $ref: '#/channels/request' },
+        reply: { channel: { $ref: '#/channels/response' } },
+      },
+      receiveGroupRequest: {
+        action: 'receive',
+        channel: { $ref: '#/channels/groupRequest' },
+        reply: { channel: { $ref: '#/channels/response' } },
+      },
+    },
+    components: { schemas },
+  };
+}
+
+export const ASYNCAPI_FILE = new URL('../../docs/asyncapi.yaml', import.meta.url);
+
+export function renderAsyncApi(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `# Generated by src/mqtt/asyncapi.ts — do not edit; run: node --import tsx src/mqtt/asyncapi.ts --write\n${stringify(buildAsyncApi(pkg.version), { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--write')) {
+  writeFileSync(ASYNCAPI_FILE, renderAsyncApi());
+  console.log(`wrote ${fileURLToPath(ASYNCAPI_FILE)}`);
+}
