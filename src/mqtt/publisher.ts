@@ -251,7 +251,7 @@ export class MqttPublisher {
     if (pending > 0) {
       this.opts.logger.warn(
         { pending },
-        `mqtt: stopped with ${pending} events kept in the outbox for the next start`,
+        `mqtt: stopped with events not yet published (${pending} kept in the outbox, sent after the next start)`,
       );
     }
   }
