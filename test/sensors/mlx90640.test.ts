@@ -147,6 +147,7 @@ test('MLX90640: sets the refresh rate (read back), clears new-data, never reads 
 test('MLX90640: 0x7FFF in the measured subpage rejects the frame; a garbled EEPROM is refused', async () => {
   const { emu, driver, clock } = await driverOnEmulator();
   emu.poke.set(0, 0x7fff); // pixel 0 is in subpage 0
+  emu.status &= ~0x8; // drop a measurement taken before the poke
   const out = await driver.next(new AbortController().signal);
   emu.poke.clear();
   assert.ok(out instanceof RejectedFrame);
