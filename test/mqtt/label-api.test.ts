@@ -350,3 +350,22 @@ test('1,000 malformed or oversized requests: each answered with its problem; not
     await h.stop();
   }
 });
+
+test('health carries uptime, window counts, outbox depth and publish counters', async () => {
+  const h = await startHarness({ url: broker.url, deviceId: 'health', stateDir: tempDir('health') });
+  const sub = await startCollector({ url: broker.url, filter: 'edgebind/health/health' });
+  try {
+    await h.api.publishHealth();
+    const m = await sub.waitFor(() => true);
+    const payload = m.json as Record<string, unknown>;
+    for (const key of ['deviceId', 'timestamp', 'uptimeS', 'windows', 'events', 'labels', 'mqtt'])
+      assert.ok(key in payload, `health has ${key}`);
+    const mqttStats = payload.mqtt as Record<string, unknown>;
+    for (const key of ['connected', 'outboxDepth', 'published', 'dropped'])
+      assert.equal(typeof mqttStats[key], key === 'connected' ? 'boolean' : 'number');
+    assert.equal(m.retain, false);
+  } finally {
+    await sub.close();
+    await h.stop();
+  }
+});
