@@ -2,24 +2,25 @@
  * The composition root: the only place that wires the stages together.
  *
  *   sensors ─frames→ windows ─→ hub (bounded, drop-oldest) ─batches→ encoders ─embeddings→
- *   scorer ─scores→ combiner ─observations→ tracker ─events→ MQTT publisher
+ *   fusion (scoring, cross-sensor fusion, smoothing) ─observations→ tracker ─events→ MQTT publisher
  *
  * `startAgent` starts every component; `Agent.stop()` stops them in reverse order.
  */
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from './config/load.js';
 import { openEncoders } from './encoders/registry.js';
 import type { EncoderSet } from './encoders/types.js';
-import { ScoreCombiner } from './fusion/combine.js';
+import { FusionStage, type ScoreInspection } from './fusion/fusion.js';
 import { buildLabelSet } from './fusion/labels.js';
-import { Scorer } from './fusion/scoring.js';
-import { EventTracker } from './fusion/tracker.js';
+import { formatRanking } from './fusion/scoring.js';
+import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { MqttPublisher } from './mqtt/publisher.js';
 import { deviceTopics } from './mqtt/topics.js';
 import { systemClock, sleep, type Clock } from './pipeline/clock.js';
 import { WindowHub } from './pipeline/hub.js';
-import type { LabelEvent, SensorModality, Window } from './pipeline/types.js';
+import type { SensorModality, Window } from './pipeline/types.js';
 import { BufferPool, windows } from './pipeline/windows.js';
 import { sensorFrames } from './sensors/registry.js';
 
@@ -31,9 +32,16 @@ export interface AgentDeps {
   encoders?: EncoderSet;
   /** Called with every event payload as it is published (the demo prints them). */
   onEvent?: (payload: EventPayload) => void;
+  /** Called with the top-k labels of every window (score inspection; e.g. a debug topic). */
+  onScores?: (inspection: ScoreInspection) => void;
+  /**
+   * Lossless, time-ordered window hand-out (evaluation): with several replays at speed 0 the
+   * order windows arrive in is otherwise not deterministic.
+   */
+  deterministic?: boolean;
 }
 
-export type EventPayload = LabelEvent & {
+export type EventPayload = TrackedEvent & {
   deviceId: string;
   pack: { id: string; version: string };
 };
@@ -78,26 +86,43 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const encoders = deps.encoders ?? (await openEncoders({ config, modalities, logger }));
     if (!deps.encoders) cleanups.push(() => encoders.close());
 
-    const labelSet = await buildLabelSet(config.labels, config.scoring, modalities, encoders.text);
+    const labelSet = await buildLabelSet({
+      labels: config.labels,
+      scoring: config.scoring,
+      fusionMode: config.fusion.mode,
+      modalities,
+      text: encoders.text,
+      pack: encoders.pack,
+      cacheDir: join(config.stateDir, 'label-cache'),
+      baseDir: dirname(config.source),
+      logger: log('labels'),
+    });
     log('labels').info(
       { labels: labelSet.labels.map((l) => l.name), hash: labelSet.hash.slice(0, 12) },
       `labels: ${labelSet.labels.length} active (${labelSet.labels.map((l) => l.name).join(', ') || 'none'})`,
     );
-    const scorer = new Scorer(labelSet, config.scoring);
-    const combiner = new ScoreCombiner(
-      labelSet.labels.map((l) => l.name),
-      config.scoring.fusionToleranceMs,
-    );
-    const offThresholds = labelSet.labels.map((l) => l.offThreshold);
+    const fusion = new FusionStage(labelSet, {
+      temperature: config.scoring.temperature,
+      toleranceMs: config.fusion.toleranceMs,
+      weights: config.fusion.weights,
+      smoothingWindows: config.scoring.smoothingWindows,
+      smoothing: config.scoring.smoothing,
+      keepEmbeddings: config.events.includeEmbedding,
+    });
     const tracker = new EventTracker(
       labelSet.labels.map((l) => ({
         name: l.name,
         onThreshold: l.onThreshold,
         offThreshold: l.offThreshold,
+        timing: l.timing,
       })),
       config.events,
       (ms) => clock.toWallMs(ms),
+      undefined,
+      { includeEmbedding: config.events.includeEmbedding },
     );
+    const scoresLog = log('scores');
+    const inspectK = config.scoring.inspectTopK;
 
     const topics = deviceTopics(config.mqtt.baseTopic, config.deviceId);
     const password = config.mqtt.passwordEnv ? process.env[config.mqtt.passwordEnv] : undefined;
@@ -117,7 +142,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     cleanups.push(() => publisher.stop());
 
     let eventCount = 0;
-    const emit = (events: readonly LabelEvent[]) => {
+    const emit = (events: readonly TrackedEvent[]) => {
       for (const ev of events) {
         const payload: EventPayload = { ...ev, deviceId: config.deviceId, pack: encoders.pack };
         eventCount++;
@@ -128,7 +153,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
     // Sensors → windows → hub.
     const controller = new AbortController();
-    const hub = new WindowHub();
+    const hub = new WindowHub({ deterministic: deps.deterministic ?? false });
     const pools = new Map<string, BufferPool>();
     for (const s of sensors) {
       const pool = new BufferPool();
@@ -142,10 +167,15 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       while (!controller.signal.aborted) {
         try {
           const frames = sensorFrames(s, { clock, signal: controller.signal });
-          for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)! })) hub.push(w);
+          for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)! })) {
+            if (hub.deterministic) await hub.pushWhenRoom(w);
+            else hub.push(w);
+          }
+          hub.endSensor(s.id);
           return; // the stream ended (a replay without loop)
         } catch (err) {
           if (controller.signal.aborted) return;
+          fusion.dropSensor(s.id); // its last window no longer counts toward fused scores
           sensorLog.warn(
             { sensor: s.id, err: (err as Error).message },
             `sensor ${s.id}: ${(err as Error).message}; restarting in ${backoffMs} ms`,
@@ -177,10 +207,17 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         }
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!;
-          const { scores } = scorer.score(w.sensorId, w.modality, vectors[i]!);
-          for (const o of combiner.add(w.sensorId, w.modality, w.startMs, w.endMs, scores, offThresholds)) {
-            emit(tracker.observe(o));
+          const fused = fusion.add(w, vectors[i]!);
+          if (deps.onScores || (inspectK > 0 && scoresLog.isLevelEnabled('debug'))) {
+            const inspection = fusion.inspect(w, fused.window, inspectK > 0 ? inspectK : 5);
+            deps.onScores?.(inspection);
+            if (inspectK > 0)
+              scoresLog.debug(
+                { sensor: w.sensorId, startMs: w.startMs, endMs: w.endMs, top: inspection.top },
+                `${w.sensorId} ${w.startMs.toFixed(0)}-${w.endMs.toFixed(0)} ms\n${formatRanking(inspection.top)}`,
+              );
           }
+          for (const o of fused.observations) emit(tracker.observe(o));
           lastDataMs = Math.max(lastDataMs, w.endMs);
           release(w);
         }

@@ -66,31 +66,116 @@ export const ReplaySensorSchema = z.strictObject({
 
 export const SensorSchema = z.discriminatedUnion('driver', [ReplaySensorSchema]);
 
-export const LabelSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, _ or -, at most 64')
-    .meta({ description: 'Label name, used in events and topics.' }),
-  prompts: z
-    .array(z.string().min(1).max(300))
-    .min(1)
-    .max(32)
-    .meta({ description: 'Text prompts; their embeddings are averaged (prompt ensembling).' }),
-  modalities: z
-    .array(z.enum(SENSOR_MODALITIES))
-    .min(1)
-    .optional()
-    .meta({ description: 'Modalities the label applies to. Default: all configured.' }),
-  threshold: z
-    .number()
-    .min(0)
-    .max(1)
-    .optional()
-    .meta({ description: 'Score at or above which a window counts as a match. Default: scoring.threshold.' }),
-  offThreshold: z.number().min(0).max(1).optional().meta({
-    description: 'Score below which a window counts as a miss while an event is open. Default: threshold.',
-  }),
+const modalityRecord = <T extends z.ZodType>(value: T) =>
+  z.strictObject({
+    audio: value.optional(),
+    thermal: value.optional(),
+    depth: value.optional(),
+    imu: value.optional(),
+  });
+
+const templateList = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(300)
+      .refine((t) => t.includes('{}'), 'a template must contain "{}" where the prompt goes'),
+  )
+  .min(1)
+  .max(80);
+
+/** Per-label overrides of the `events` timing (each defaults to the global value). */
+export const LabelTimingSchema = z.strictObject({
+  minWindows: z.int().min(1).max(100).optional(),
+  endWindows: z.int().min(1).max(100).optional(),
+  updateIntervalMs: z.int().min(0).optional(),
+  unseenMs: z.int().min(0).optional(),
+  cooldownMs: z.int().min(0).optional(),
+  maxDurationMs: z.int().min(1000).optional(),
 });
+
+export const LabelExampleSchema = z
+  .strictObject({
+    file: z.string().min(1).optional().meta({
+      description: 'Prototype JSON written by `edgebind label from-example` (relative to the config file).',
+    }),
+    base64: z.string().min(1).optional().meta({
+      description: 'Prototype vector inline: base64 of little-endian float32 values.',
+    }),
+    modality: z.enum(SENSOR_MODALITIES).optional().meta({
+      description:
+        'Modality of an inline vector (a file says its own). Default: every modality of the label.',
+    }),
+    weight: z.number().min(-10).max(10).default(1).meta({
+      description: 'Weight of this example in the label vector; negative subtracts it.',
+    }),
+  })
+  .refine((e) => (e.file === undefined) !== (e.base64 === undefined), 'give exactly one of file or base64');
+
+export const LabelSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, _ or -, at most 64')
+      .meta({ description: 'Label name, used in events and topics.' }),
+    prompts: z.array(z.string().min(1).max(300)).max(32).default([]).meta({
+      description:
+        'Text prompts; each is put into every template of the modality and all are averaged (prompt ensembling).',
+    }),
+    templates: modalityRecord(templateList).optional().meta({
+      description:
+        'Prompt templates per modality for this label ("{}" = the prompt). Default: scoring.templates.',
+    }),
+    textWeight: z.number().min(-10).max(10).default(1).meta({
+      description: 'Weight of the text direction when mixed with examples; negative subtracts it.',
+    }),
+    examples: z.array(LabelExampleSchema).max(32).default([]).meta({
+      description: 'Few-shot prototypes (example embeddings), mixed with the text direction by weight.',
+    }),
+    modalities: z
+      .array(z.enum(SENSOR_MODALITIES))
+      .min(1)
+      .optional()
+      .meta({ description: 'Modalities the label applies to. Default: all configured.' }),
+    threshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .meta({
+        description: 'Score at or above which a window counts as a match. Default: scoring.threshold.',
+      }),
+    offThreshold: z.number().min(0).max(1).optional().meta({
+      description: 'Score below which a window counts as a miss while an event is open. Default: threshold.',
+    }),
+    margin: z.number().min(0).max(1).optional().meta({
+      description:
+        'The label must beat the runner-up (or background) by this much to start. Default: scoring.margin.',
+    }),
+    minCosine: z.number().min(-1).max(1).optional().meta({
+      description:
+        'Raw cosine similarity a window must reach to start (example-similarity gate). Default: scoring.minCosine.',
+    }),
+    fusion: z.enum(['score', 'embedding']).optional().meta({
+      description: 'How sensors are combined for this label. Default: fusion.mode.',
+    }),
+    events: LabelTimingSchema.optional().meta({
+      description: 'Overrides of the events timing for this label.',
+    }),
+  })
+  .refine((l) => l.prompts.length > 0 || l.examples.length > 0, {
+    message: 'a label needs at least one prompt or example',
+    path: ['prompts'],
+  });
+
+/** CLIP-style templates per modality (ImageBind used CLIP's templates for every modality). */
+export const DEFAULT_TEMPLATES: Record<SensorModality, string[]> = {
+  audio: ['{}', 'the sound of {}.', 'a recording of {}.'],
+  thermal: ['{}', 'a thermal image of {}.', 'an infrared photo of {}.'],
+  depth: ['{}', 'a depth map of {}.', 'a depth image of {}.'],
+  imu: ['{}', 'motion sensor data of {}.', 'the movement of {}.'],
+};
 
 export const ScoringSchema = z.strictObject({
   temperature: z
@@ -100,6 +185,14 @@ export const ScoringSchema = z.strictObject({
     .default(50)
     .meta({ description: 'Softmax scale applied to cosine similarities (higher = sharper).' }),
   threshold: z.number().min(0).max(1).default(0.5).meta({ description: 'Default per-label on-threshold.' }),
+  margin: z.number().min(0).max(1).default(0).meta({
+    description:
+      'Default margin: a label starts only if its score beats the runner-up (or background) by this much.',
+  }),
+  minCosine: z.number().min(-1).max(1).default(-1).meta({
+    description:
+      'Default absolute gate on the raw cosine (fused) similarity to start; -1 = off. Useful for example labels.',
+  }),
   backgroundPrompts: z
     .array(z.string().min(1).max(300))
     .max(32)
@@ -107,15 +200,42 @@ export const ScoringSchema = z.strictObject({
     .meta({
       description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.',
     }),
-  fusionToleranceMs: z.int().min(0).max(60_000).default(1500).meta({
-    description: "A sensor's latest score counts toward a label for this long (cross-sensor fusion).",
-  }),
+  templates: z
+    .strictObject({
+      audio: templateList.default(DEFAULT_TEMPLATES.audio),
+      thermal: templateList.default(DEFAULT_TEMPLATES.thermal),
+      depth: templateList.default(DEFAULT_TEMPLATES.depth),
+      imu: templateList.default(DEFAULT_TEMPLATES.imu),
+    })
+    .default({ ...DEFAULT_TEMPLATES })
+    .meta({ description: 'Prompt templates per modality ("{}" = the prompt); labels may override them.' }),
   smoothingWindows: z
     .int()
     .min(1)
     .max(50)
     .default(1)
-    .meta({ description: 'Mean of a label score over this many consecutive windows.' }),
+    .meta({ description: 'Smooth a label score over this many consecutive (fused) observations.' }),
+  smoothing: z
+    .enum(['mean', 'median'])
+    .default('mean')
+    .meta({ description: 'How smoothingWindows are combined: mean, or median (ignores single outliers).' }),
+  inspectTopK: z.int().min(0).max(100).default(0).meta({
+    description: 'Log the top-k labels of every window at debug level (0 = off). Tuning aid.',
+  }),
+});
+
+export const FusionSchema = z.strictObject({
+  mode: z.enum(['score', 'embedding']).default('score').meta({
+    description:
+      "score: weighted mean of per-sensor label scores; embedding: weighted sum of the sensors' unit embeddings, re-normalised, then scored (ImageBind embedding arithmetic).",
+  }),
+  toleranceMs: z.int().min(0).max(60_000).default(1500).meta({
+    description:
+      "A sensor's latest window counts toward fusion for this long; older ones (stale sensor) drop out.",
+  }),
+  weights: modalityRecord(z.number().min(0).max(100)).default({}).meta({
+    description: 'Weight per modality in both fusion modes. Default 1 each.',
+  }),
 });
 
 export const EventsSchema = z.strictObject({
@@ -138,6 +258,9 @@ export const EventsSchema = z.strictObject({
     .default(2000)
     .meta({ description: 'No new event for the label this soon after one ends.' }),
   maxDurationMs: z.int().min(1000).default(600_000).meta({ description: 'End (and restart) long events.' }),
+  includeEmbedding: z.boolean().default(false).meta({
+    description: 'Add the fused embedding of the peak observation to events (base64 float16).',
+  }),
   print: z
     .boolean()
     .default(false)
@@ -424,6 +547,7 @@ export const ConfigSchema = z
     sensors: z.array(SensorSchema).min(1).max(16),
     labels: z.array(LabelSchema).max(1000).default([]),
     scoring: ScoringSchema.default(ScoringSchema.parse({})),
+    fusion: FusionSchema.default(FusionSchema.parse({})),
     events: EventsSchema.default(EventsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     remote: RemoteSchema.default(RemoteSchema.parse({})),
@@ -471,3 +595,6 @@ export type RemoteConfig = z.infer<typeof RemoteSchema>;
 export type HomeAssistantConfig = z.infer<typeof HomeAssistantSchema>;
 export type EventsConfig = z.infer<typeof EventsSchema>;
 export type ScoringConfig = z.infer<typeof ScoringSchema>;
+export type FusionConfig = z.infer<typeof FusionSchema>;
+export type LabelExampleConfig = z.infer<typeof LabelExampleSchema>;
+export type LabelTimingConfig = z.infer<typeof LabelTimingSchema>;

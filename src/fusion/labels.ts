@@ -1,39 +1,265 @@
 /**
- * Turns configured labels into label embeddings: each prompt is embedded with the text encoder,
- * and a label's vector is the re-normalised mean of its prompts (CLIP's prompt ensembling).
- * Texts are embedded once per distinct string.
+ * Turns configured labels into label embeddings, one unit vector per modality a label applies to:
+ *
+ *   text direction  = mean direction of every prompt put into every template of the modality
+ *                     (CLIP prompt ensembling; "the sound of {}." for audio, …)
+ *   label vector    = normalise(textWeight · text direction + Σ weight · example prototype)
+ *
+ * so a label may be text only, examples only, or a mix, including subtraction (a negative weight).
+ * Background ("nothing") prompts are templated the same way. Text embeddings are cached by a
+ * content hash in memory and on disk (`stateDir/label-cache/`), so re-applying the same labels,
+ * or restarting, does not run the text encoder again.
  */
 import { createHash } from 'node:crypto';
-import type { LabelConfig, ScoringConfig } from '../config/schema.js';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { DEFAULT_TEMPLATES, type LabelConfig, type ScoringConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
 import type { TextEncoder } from '../encoders/types.js';
 import type { SensorModality } from '../pipeline/types.js';
-import type { LabelSet } from './scoring.js';
-import { meanDirection } from './vectors.js';
+import { readPrototype } from './prototype.js';
+import type { TrackerTiming } from './tracker.js';
+import { base64ToFloat32, float32ToBase64, meanDirection, weightedDirection } from './vectors.js';
 
-export async function buildLabelSet(
-  labels: readonly LabelConfig[],
-  scoring: Pick<ScoringConfig, 'threshold' | 'backgroundPrompts'>,
-  modalities: readonly SensorModality[],
-  text: TextEncoder,
-): Promise<LabelSet> {
-  const texts = [...new Set([...labels.flatMap((l) => l.prompts), ...scoring.backgroundPrompts])];
-  const vectors = texts.length > 0 ? await text.embed(texts) : [];
-  const byText = new Map(texts.map((t, i) => [t, vectors[i]!]));
+export type FusionMode = 'score' | 'embedding';
+
+export interface LabelEmbedding {
+  readonly name: string;
+  readonly modalities: ReadonlySet<SensorModality>;
+  readonly onThreshold: number;
+  readonly offThreshold: number;
+  readonly margin: number;
+  /** Raw cosine gate to start (-1 = off). */
+  readonly minCosine: number;
+  readonly fusion: FusionMode;
+  /** Per-label overrides of the events timing. */
+  readonly timing: Partial<TrackerTiming>;
+  /** Unit vector per modality the label applies to. */
+  readonly vectors: ReadonlyMap<SensorModality, Float32Array>;
+}
+
+export interface LabelSet {
+  readonly labels: readonly LabelEmbedding[];
+  /** Unit vectors of the background prompts, per modality. */
+  readonly background: ReadonlyMap<SensorModality, readonly Float32Array[]>;
+  /** Content hash of what the embeddings were computed from. */
+  readonly hash: string;
+}
+
+export type TemplateSet = Record<SensorModality, readonly string[]>;
+
+export interface BuildLabelSetOptions {
+  labels: readonly LabelConfig[];
+  scoring: Pick<ScoringConfig, 'threshold' | 'backgroundPrompts'> &
+    Partial<Pick<ScoringConfig, 'margin' | 'minCosine' | 'templates'>>;
+  /** Default fusion mode (`fusion.mode`). */
+  fusionMode?: FusionMode;
+  /** Configured sensor modalities; labels apply to these unless they name their own. */
+  modalities: readonly SensorModality[];
+  text: TextEncoder;
+  /** Pack the text encoder comes from (part of the cache key). */
+  pack?: { id: string; version: string };
+  /** Where text embeddings are cached on disk (`stateDir/label-cache`); none when omitted. */
+  cacheDir?: string;
+  /** Example files are relative to this (the config file's directory). */
+  baseDir?: string;
+  logger?: Logger;
+}
+
+/** Text embeddings computed in this process, per text encoder, by cache key. */
+let memoryCache = new WeakMap<TextEncoder, Map<string, Map<string, Float32Array>>>();
+
+/** Fills a template: every "{}" becomes the prompt. */
+export function applyTemplate(template: string, prompt: string): string {
+  return template.split('{}').join(prompt);
+}
+
+/** Every text a label is embedded from for `modality`. */
+export function labelTexts(prompts: readonly string[], templates: readonly string[]): string[] {
+  return [...new Set(prompts.flatMap((p) => templates.map((t) => applyTemplate(t, p))))];
+}
+
+export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<LabelSet> {
+  const { labels, scoring, modalities } = opts;
+  const defaults: TemplateSet = { ...DEFAULT_TEMPLATES, ...(scoring.templates ?? {}) };
+  const baseDir = opts.baseDir ?? process.cwd();
+
+  // Examples first: they decide which modalities an example-only label applies to.
+  const examples = await Promise.all(
+    labels.map((l, i) =>
+      Promise.all(
+        l.examples.map(async (ex, j) => {
+          const where = `labels[${i}].examples[${j}]`;
+          if (ex.file !== undefined) {
+            const file = isAbsolute(ex.file) ? ex.file : resolve(baseDir, ex.file);
+            const p = await readPrototype(file);
+            if (opts.pack && (p.pack.id !== opts.pack.id || p.pack.version !== opts.pack.version)) {
+              opts.logger?.warn(
+                { label: l.name, file, prototypePack: p.pack, pack: opts.pack },
+                `label ${l.name}: example ${file} was made with pack ${p.pack.id}@${p.pack.version}, not ${opts.pack.id}@${opts.pack.version}`,
+              );
+            }
+            return {
+              modality: p.modality as SensorModality | undefined,
+              vector: p.vector,
+              weight: ex.weight,
+            };
+          }
+          let vector: Float32Array;
+          try {
+            vector = base64ToFloat32(ex.base64!);
+          } catch (err) {
+            throw new ConfigError('CONFIG_INVALID', `${where}.base64: ${(err as Error).message}`, {
+              problems: [{ path: `${where}.base64`, message: (err as Error).message }],
+            });
+          }
+          return { modality: ex.modality, vector, weight: ex.weight };
+        }),
+      ),
+    ),
+  );
+
+  const applies = labels.map((l, i) => {
+    const wanted = l.modalities ?? modalities;
+    return wanted.filter(
+      (m) => l.prompts.length > 0 || examples[i]!.some((e) => e.modality === undefined || e.modality === m),
+    );
+  });
+  const templatesFor = (l: LabelConfig, m: SensorModality) => l.templates?.[m] ?? defaults[m];
+  const allModalities = [...new Set([...modalities, ...applies.flat()])];
+
+  const texts = new Set<string>();
+  labels.forEach((l, i) => {
+    for (const m of applies[i]!) for (const t of labelTexts(l.prompts, templatesFor(l, m))) texts.add(t);
+  });
+  for (const m of allModalities)
+    for (const t of labelTexts(scoring.backgroundPrompts, defaults[m])) texts.add(t);
+  const byText = await embedCached([...texts].sort(), opts);
+
   const hash = createHash('sha256')
-    .update(JSON.stringify({ labels, background: scoring.backgroundPrompts }))
+    .update(
+      JSON.stringify({
+        pack: opts.pack ?? null,
+        labels,
+        examples: examples.map((ex) =>
+          ex.map((e) => [e.modality ?? '*', e.weight, float32ToBase64(e.vector)]),
+        ),
+        background: scoring.backgroundPrompts,
+        templates: defaults,
+        modalities: allModalities,
+      }),
+    )
     .digest('hex');
-  return {
-    hash,
-    labels: labels.map((l) => {
-      const on = l.threshold ?? scoring.threshold;
-      return {
-        name: l.name,
-        modalities: new Set(l.modalities ?? modalities),
-        onThreshold: on,
-        offThreshold: l.offThreshold ?? on,
-        vector: meanDirection(l.prompts.map((p) => byText.get(p)!)),
-      };
-    }),
-    background: scoring.backgroundPrompts.map((p) => meanDirection([byText.get(p)!])),
-  };
+
+  const built = labels.map((l, i): LabelEmbedding => {
+    const on = l.threshold ?? scoring.threshold;
+    const vectors = new Map<SensorModality, Float32Array>();
+    for (const m of applies[i]!) {
+      const parts: Float32Array[] = [];
+      const weights: number[] = [];
+      if (l.prompts.length > 0 && l.textWeight !== 0) {
+        parts.push(meanDirection(labelTexts(l.prompts, templatesFor(l, m)).map((t) => byText.get(t)!)));
+        weights.push(l.textWeight);
+      }
+      for (const e of examples[i]!) {
+        if (e.modality !== undefined && e.modality !== m) continue;
+        const dim = byText.size > 0 ? byText.values().next().value!.length : e.vector.length;
+        if (e.vector.length !== dim) {
+          throw new ConfigError(
+            'CONFIG_INVALID',
+            `label ${l.name}: an example has ${e.vector.length} values but the encoders embed into ${dim}`,
+            { problems: [{ path: `labels[${i}].examples`, message: 'dimension mismatch' }] },
+          );
+        }
+        parts.push(meanDirection([e.vector]));
+        weights.push(e.weight);
+      }
+      if (parts.length === 0) continue;
+      const v = weightedDirection(parts, weights);
+      if (v.every((x) => x === 0)) {
+        throw new ConfigError('CONFIG_INVALID', `label ${l.name}: its weighted parts cancel out for ${m}`, {
+          problems: [{ path: `labels[${i}]`, message: 'weights cancel out' }],
+        });
+      }
+      vectors.set(m, v);
+    }
+    return {
+      name: l.name,
+      modalities: new Set(vectors.keys()),
+      onThreshold: on,
+      offThreshold: l.offThreshold ?? on,
+      margin: l.margin ?? scoring.margin ?? 0,
+      minCosine: l.minCosine ?? scoring.minCosine ?? -1,
+      fusion: l.fusion ?? opts.fusionMode ?? 'score',
+      timing: { ...(l.events ?? {}) },
+      vectors,
+    };
+  });
+
+  const background = new Map<SensorModality, Float32Array[]>();
+  for (const m of allModalities) {
+    background.set(
+      m,
+      scoring.backgroundPrompts.map((p) =>
+        meanDirection(labelTexts([p], defaults[m]).map((t) => byText.get(t)!)),
+      ),
+    );
+  }
+  return { hash, labels: built, background };
+}
+
+interface CacheFile {
+  pack: { id: string; version: string } | null;
+  texts: string[];
+  vectors: string[];
+}
+
+/** Text embeddings for `texts` (sorted, unique): memory, then disk, then the text encoder. */
+async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise<Map<string, Float32Array>> {
+  if (texts.length === 0) return new Map();
+  const key = createHash('sha256')
+    .update(JSON.stringify({ pack: opts.pack ?? null, texts }))
+    .digest('hex');
+  let perEncoder = memoryCache.get(opts.text);
+  if (!perEncoder) memoryCache.set(opts.text, (perEncoder = new Map<string, Map<string, Float32Array>>()));
+  const mem = perEncoder.get(key);
+  if (mem) return mem;
+  const file = opts.cacheDir && opts.pack ? join(opts.cacheDir, `${key}.json`) : undefined;
+  if (file) {
+    const loaded = await readFile(file, 'utf8').then(
+      (t) => JSON.parse(t) as CacheFile,
+      () => undefined,
+    );
+    if (loaded && loaded.texts.length === texts.length && loaded.texts.every((t, i) => t === texts[i])) {
+      try {
+        const m = new Map(texts.map((t, i) => [t, base64ToFloat32(loaded.vectors[i]!)]));
+        perEncoder.set(key, m);
+        opts.logger?.debug({ file }, 'label embeddings from the disk cache');
+        return m;
+      } catch {
+        // A damaged cache file is recomputed and overwritten below.
+      }
+    }
+  }
+  const vectors = await opts.text.embed(texts);
+  const m = new Map(texts.map((t, i) => [t, vectors[i]!]));
+  perEncoder.set(key, m);
+  if (file) {
+    const body: CacheFile = { pack: opts.pack ?? null, texts, vectors: vectors.map(float32ToBase64) };
+    try {
+      await mkdir(opts.cacheDir!, { recursive: true });
+      const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      await writeFile(tmp, JSON.stringify(body));
+      await rename(tmp, file);
+    } catch (err) {
+      opts.logger?.warn({ err, file }, `cannot write the label cache ${file}: ${(err as Error).message}`);
+    }
+  }
+  return m;
+}
+
+/** Forgets the in-process cache (tests that count text-encoder calls across "restarts"). */
+export function clearLabelMemoryCache(): void {
+  memoryCache = new WeakMap();
 }

@@ -1,111 +1,150 @@
 /**
- * Zero-shot scoring of one window embedding against the active labels.
+ * Zero-shot scoring of one embedding against the active labels.
  *
  * Raw cosines bunch together and drift between modalities, so a label's score is its softmax
- * probability among the labels that apply to the window's modality plus "background" prompts at
- * a fixed temperature: a window that looks like nothing in particular lands on background.
+ * probability, at a fixed temperature, among the labels that apply plus the "background" prompts:
+ * a window that looks like nothing in particular lands on background (calibration against
+ * "nothing"). Cosines are kept too, for the absolute `minCosine` gate and for inspection.
  */
 import type { SensorModality } from '../pipeline/types.js';
-import { dot } from './vectors.js';
+import type { LabelEmbedding, LabelSet } from './labels.js';
+import { dot, weightedDirection } from './vectors.js';
 
-export interface LabelEmbedding {
-  readonly name: string;
-  readonly modalities: ReadonlySet<SensorModality>;
-  readonly onThreshold: number;
-  readonly offThreshold: number;
-  /** Unit vector. */
-  readonly vector: Float32Array;
-}
-
-export interface LabelSet {
-  readonly labels: readonly LabelEmbedding[];
-  /** Unit vectors of the background prompts. */
-  readonly background: readonly Float32Array[];
-  /** Content hash of what the embeddings were computed from. */
-  readonly hash: string;
-}
+export type { LabelEmbedding, LabelSet } from './labels.js';
 
 export interface ScorerOptions {
+  /** Softmax scale applied to cosines. */
   temperature: number;
-  /** Mean over this many consecutive windows of the same sensor. */
-  smoothingWindows: number;
 }
 
 export interface WindowScores {
-  /** Cosine per label (NaN where the label does not apply to the modality). */
+  /** Cosine per label (NaN where the label does not apply). */
   readonly cosines: Float32Array;
-  /** Smoothed softmax score per label (NaN where it does not apply). */
+  /** Softmax probability per label (NaN where it does not apply). */
   readonly scores: Float32Array;
+  /** Probability mass that went to the background prompts. */
+  readonly background: number;
 }
 
-/** Scores windows; keeps per-sensor smoothing history. Buffers are reused between calls. */
+/** One row of a top-k listing; `label` is `(background)` for the background mass. */
+export interface RankedLabel {
+  label: string;
+  score: number;
+  cosine: number | null;
+}
+
+export const BACKGROUND = '(background)';
+
+interface Targets {
+  labels: (Float32Array | undefined)[];
+  background: Float32Array[];
+}
+
+/** Scores embeddings; stateless apart from caches of fused label vectors. */
 export class Scorer {
-  private readonly logits: Float64Array;
-  private readonly history = new Map<string, { ring: Float32Array; next: number; count: number }>();
-  private readonly out: WindowScores;
+  private readonly fusedTargets = new Map<string, Targets>();
 
   constructor(
     readonly set: LabelSet,
     private readonly opts: ScorerOptions,
-  ) {
-    const n = set.labels.length;
-    this.logits = new Float64Array(n + set.background.length);
-    this.out = { cosines: new Float32Array(n), scores: new Float32Array(n) };
+  ) {}
+
+  /** Scores a unit embedding of one modality. */
+  score(modality: SensorModality, embedding: Float32Array): WindowScores {
+    return this.scoreAgainst(embedding, {
+      labels: this.set.labels.map((l) => l.vectors.get(modality)),
+      background: [...(this.set.background.get(modality) ?? [])],
+    });
   }
 
   /**
-   * Scores a unit embedding from `sensorId`. The returned arrays are overwritten by the next call;
-   * copy what you keep.
+   * Scores a fused embedding made of several modalities: each label's vector is the same
+   * weighted sum of its per-modality vectors (re-normalised), so text templates of every
+   * contributing modality take part.
    */
-  score(sensorId: string, modality: SensorModality, embedding: Float32Array): WindowScores {
-    const { labels, background } = this.set;
-    const { cosines, scores } = this.out;
-    const t = this.opts.temperature;
-    let max = -Infinity;
-    let k = 0;
-    for (let i = 0; i < labels.length; i++) {
-      const label = labels[i]!;
-      if (!label.modalities.has(modality)) {
-        cosines[i] = Number.NaN;
-        continue;
-      }
-      const c = dot(embedding, label.vector);
-      cosines[i] = c;
-      this.logits[k++] = t * c;
-      max = Math.max(max, t * c);
+  scoreFused(embedding: Float32Array, weights: ReadonlyMap<SensorModality, number>): WindowScores {
+    const key = [...weights]
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([m, w]) => `${m}:${w}`)
+      .join(',');
+    let t = this.fusedTargets.get(key);
+    if (!t) {
+      const combine = (get: (m: SensorModality) => Float32Array | undefined) => {
+        const vs: Float32Array[] = [];
+        const ws: number[] = [];
+        for (const [m, w] of weights) {
+          const v = get(m);
+          if (v && w > 0) {
+            vs.push(v);
+            ws.push(w);
+          }
+        }
+        return vs.length > 0 ? weightedDirection(vs, ws) : undefined;
+      };
+      const nBg = Math.max(0, ...[...this.set.background.values()].map((b) => b.length));
+      t = {
+        labels: this.set.labels.map((l) => combine((m) => l.vectors.get(m))),
+        background: Array.from({ length: nBg }, (_, b) =>
+          combine((m) => this.set.background.get(m)?.[b]),
+        ).filter((v): v is Float32Array => v !== undefined),
+      };
+      if (this.fusedTargets.size > 256) this.fusedTargets.clear();
+      this.fusedTargets.set(key, t);
     }
-    for (const b of background) {
-      const l = t * dot(embedding, b);
-      this.logits[k++] = l;
-      max = Math.max(max, l);
-    }
-    let sum = 0;
-    for (let j = 0; j < k; j++) sum += Math.exp(this.logits[j]! - max);
-    for (let i = 0; i < labels.length; i++) {
-      const c = cosines[i]!;
-      scores[i] = Number.isNaN(c) ? Number.NaN : Math.exp(t * c - max) / sum;
-    }
-    this.smooth(sensorId, scores);
-    return this.out;
+    return this.scoreAgainst(embedding, t);
   }
 
-  private smooth(sensorId: string, scores: Float32Array): void {
-    const n = this.opts.smoothingWindows;
-    if (n <= 1) return;
-    const len = scores.length;
-    let h = this.history.get(sensorId);
-    if (!h) {
-      h = { ring: new Float32Array(n * len), next: 0, count: 0 };
-      this.history.set(sensorId, h);
+  private scoreAgainst(embedding: Float32Array, t: Targets): WindowScores {
+    const n = this.set.labels.length;
+    const temp = this.opts.temperature;
+    const cosines = new Float32Array(n).fill(Number.NaN);
+    const scores = new Float32Array(n).fill(Number.NaN);
+    let max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = t.labels[i];
+      if (!v) continue;
+      const c = dot(embedding, v);
+      cosines[i] = c;
+      max = Math.max(max, temp * c);
     }
-    h.ring.set(scores, h.next * len);
-    h.next = (h.next + 1) % n;
-    h.count = Math.min(n, h.count + 1);
-    for (let i = 0; i < len; i++) {
-      if (Number.isNaN(scores[i])) continue;
-      let s = 0;
-      for (let j = 0; j < h.count; j++) s += h.ring[j * len + i]!;
-      scores[i] = s / h.count;
+    const bg = t.background.map((b) => temp * dot(embedding, b));
+    for (const l of bg) max = Math.max(max, l);
+    if (max === -Infinity) return { cosines, scores, background: Number.NaN };
+    let sum = 0;
+    for (let i = 0; i < n; i++) if (!Number.isNaN(cosines[i]!)) sum += Math.exp(temp * cosines[i]! - max);
+    let bgSum = 0;
+    for (const l of bg) bgSum += Math.exp(l - max);
+    sum += bgSum;
+    for (let i = 0; i < n; i++) {
+      if (!Number.isNaN(cosines[i]!)) scores[i] = Math.exp(temp * cosines[i]! - max) / sum;
     }
+    return { cosines, scores, background: bgSum / sum };
   }
+}
+
+/** The `k` best labels (and the background mass) of one scored window, best first. */
+export function topK(
+  labels: readonly Pick<LabelEmbedding, 'name'>[],
+  s: Pick<WindowScores, 'scores' | 'cosines' | 'background'>,
+  k: number,
+): RankedLabel[] {
+  const rows: RankedLabel[] = [];
+  labels.forEach((l, i) => {
+    if (!Number.isNaN(s.scores[i]!)) rows.push({ label: l.name, score: s.scores[i]!, cosine: s.cosines[i]! });
+  });
+  if (!Number.isNaN(s.background)) rows.push({ label: BACKGROUND, score: s.background, cosine: null });
+  rows.sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1));
+  return rows.slice(0, k);
+}
+
+/** A fixed-width table of ranked labels, one row each: `rank label score cosine`. */
+export function formatRanking(rows: readonly RankedLabel[]): string {
+  const w = Math.max(5, ...rows.map((r) => r.label.length));
+  const lines = [`${'#'.padStart(2)}  ${'label'.padEnd(w)}  score   cosine`];
+  rows.forEach((r, i) =>
+    lines.push(
+      `${String(i + 1).padStart(2)}  ${r.label.padEnd(w)}  ${r.score.toFixed(4)}  ${r.cosine === null ? '     -' : r.cosine.toFixed(4).padStart(7)}`,
+    ),
+  );
+  return lines.join('\n');
 }

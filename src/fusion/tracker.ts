@@ -7,10 +7,14 @@
  *  - end after `endWindows` consecutive observations below the off-threshold, when nothing at or
  *    above it was seen for `unseenMs` (checked by `tick`), after `maxDurationMs`, or at shutdown.
  *
- * Every start gets exactly one end. Time is the data's own monotonic time, passed in.
+ * Starting also needs the observation's gate (margin over the runner-up, minimum cosine) to pass;
+ * keeping an event alive needs only the off-threshold (hysteresis). Each label may override the
+ * timing. Every start gets exactly one end; ids are UUIDv7, the same on start, updates and end.
+ * Time is the data's own monotonic time, passed in.
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { LabelEvent, SensorModality } from '../pipeline/types.js';
+import { float16ToBase64 } from './vectors.js';
 
 /**
  * Times are sums of floating-point milliseconds (e.g. clock origin + 3 × 1000 ms hop); compare
@@ -31,6 +35,40 @@ export interface TrackedLabel {
   name: string;
   onThreshold: number;
   offThreshold: number;
+  /** Overrides of the tracker-wide timing for this label. */
+  timing?: Partial<TrackerTiming>;
+}
+
+/** What one sensor contributed to a (fused) observation. */
+export interface Contribution {
+  sensorId: string;
+  modality: SensorModality;
+  /** That sensor's own score for the label. */
+  score: number;
+  /** Its fusion weight. */
+  weight: number;
+}
+
+/** Per-sensor contribution over an event's life, as published. */
+export interface EventContribution {
+  sensorId: string;
+  modality: SensorModality;
+  /** Latest and highest score of that sensor for the label while the event was open. */
+  score: number;
+  peakScore: number;
+  weight: number;
+}
+
+/** A LabelEvent with per-sensor contributions and, optionally, the fused embedding at the peak. */
+export type TrackedEvent = LabelEvent & {
+  contributions: EventContribution[];
+  /** base64 of little-endian float16 values (events.includeEmbedding). */
+  embedding?: string;
+};
+
+export interface TrackerOptions {
+  /** Put the fused embedding of the peak observation into events (base64 fp16). */
+  includeEmbedding?: boolean;
 }
 
 export interface Observation {
@@ -41,6 +79,12 @@ export interface Observation {
   endMs: number;
   /** Sensors (and their modalities) whose windows made the score. */
   sources: readonly { sensorId: string; modality: SensorModality }[];
+  /** False when the start gate (margin over the runner-up, minimum cosine) fails. Default true. */
+  gate?: boolean;
+  /** Per-sensor scores behind a fused score. */
+  contributions?: readonly Contribution[];
+  /** Fused unit embedding (kept for the peak when events carry embeddings). */
+  embedding?: Float32Array;
 }
 
 interface Open {
@@ -54,10 +98,13 @@ interface Open {
   windows: number;
   modalities: Set<SensorModality>;
   sensors: Set<string>;
+  contributions: Map<string, EventContribution>;
+  peakEmbedding: Float32Array | undefined;
 }
 
 interface State {
   label: TrackedLabel;
+  timing: TrackerTiming;
   hits: number;
   firstHitMs: number;
   cooldownUntilMs: number;
@@ -69,13 +116,15 @@ export class EventTracker {
 
   constructor(
     labels: readonly TrackedLabel[],
-    private readonly timing: TrackerTiming,
+    timing: TrackerTiming,
     private readonly toWallMs: (monoMs: number) => number,
     private readonly newId: () => string = uuidv7,
+    private readonly opts: TrackerOptions = {},
   ) {
     for (const label of labels) {
       this.states.set(label.name, {
         label,
+        timing: { ...timing, ...definedOnly(label.timing ?? {}) },
         hits: 0,
         firstHitMs: 0,
         cooldownUntilMs: -Infinity,
@@ -85,18 +134,18 @@ export class EventTracker {
   }
 
   /** Feeds one observation; returns the events it causes (0 or 1, 2 when an event is cut at max duration). */
-  observe(o: Observation): LabelEvent[] {
+  observe(o: Observation): TrackedEvent[] {
     const s = this.states.get(o.label);
     if (!s) throw new TypeError(`unknown label "${o.label}"`);
-    const { label } = s;
+    const { label, timing } = s;
     const t = o.endMs;
-    const out: LabelEvent[] = [];
+    const out: TrackedEvent[] = [];
     if (!s.open) {
-      if (o.score >= label.onThreshold) {
+      if (o.score >= label.onThreshold && o.gate !== false) {
         if (s.hits === 0) s.firstHitMs = o.startMs;
         s.hits++;
       } else s.hits = 0;
-      if (s.hits >= this.timing.minWindows && t + SLACK_MS >= s.cooldownUntilMs) {
+      if (s.hits >= timing.minWindows && t + SLACK_MS >= s.cooldownUntilMs) {
         s.open = {
           id: this.newId(),
           startMs: s.firstHitMs,
@@ -108,7 +157,10 @@ export class EventTracker {
           windows: s.hits,
           modalities: new Set(o.sources.map((x) => x.modality)),
           sensors: new Set(o.sources.map((x) => x.sensorId)),
+          contributions: new Map(),
+          peakEmbedding: this.opts.includeEmbedding ? o.embedding : undefined,
         };
+        recordContributions(s.open, o);
         s.hits = 0;
         out.push(this.event('start', s, s.open, null));
       }
@@ -117,9 +169,11 @@ export class EventTracker {
     const ev = s.open;
     ev.windows++;
     ev.last = o.score;
+    recordContributions(ev, o);
     if (o.score >= label.offThreshold) {
       ev.misses = 0;
       ev.lastSeenMs = t;
+      if (o.score > ev.peak && this.opts.includeEmbedding && o.embedding) ev.peakEmbedding = o.embedding;
       ev.peak = Math.max(ev.peak, o.score);
       for (const x of o.sources) {
         ev.modalities.add(x.modality);
@@ -127,14 +181,11 @@ export class EventTracker {
       }
     } else ev.misses++;
 
-    if (ev.misses >= this.timing.endWindows) {
+    if (ev.misses >= timing.endWindows) {
       out.push(this.close(s, ev.lastSeenMs));
-    } else if (t - ev.startMs + SLACK_MS >= this.timing.maxDurationMs) {
+    } else if (t - ev.startMs + SLACK_MS >= timing.maxDurationMs) {
       out.push(this.close(s, t));
-    } else if (
-      this.timing.updateIntervalMs > 0 &&
-      t - ev.lastUpdateMs + SLACK_MS >= this.timing.updateIntervalMs
-    ) {
+    } else if (timing.updateIntervalMs > 0 && t - ev.lastUpdateMs + SLACK_MS >= timing.updateIntervalMs) {
       ev.lastUpdateMs = t;
       out.push(this.event('update', s, ev, null));
     }
@@ -142,14 +193,10 @@ export class EventTracker {
   }
 
   /** Ends events whose label has not been seen for `unseenMs` as of monotonic time `nowMs`. */
-  tick(nowMs: number): LabelEvent[] {
-    const out: LabelEvent[] = [];
+  tick(nowMs: number): TrackedEvent[] {
+    const out: TrackedEvent[] = [];
     for (const s of this.states.values()) {
-      if (
-        s.open &&
-        this.timing.unseenMs > 0 &&
-        nowMs - s.open.lastSeenMs + SLACK_MS >= this.timing.unseenMs
-      ) {
+      if (s.open && s.timing.unseenMs > 0 && nowMs - s.open.lastSeenMs + SLACK_MS >= s.timing.unseenMs) {
         out.push(this.close(s, s.open.lastSeenMs));
       }
     }
@@ -157,8 +204,8 @@ export class EventTracker {
   }
 
   /** Ends every open event (shutdown, label set replaced). */
-  flush(nowMs: number): LabelEvent[] {
-    const out: LabelEvent[] = [];
+  flush(nowMs: number): TrackedEvent[] {
+    const out: TrackedEvent[] = [];
     for (const s of this.states.values())
       if (s.open) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs)));
     return out;
@@ -170,17 +217,17 @@ export class EventTracker {
     return n;
   }
 
-  private close(s: State, endMs: number): LabelEvent {
+  private close(s: State, endMs: number): TrackedEvent {
     const ev = s.open!;
     s.open = undefined;
     s.hits = 0;
-    s.cooldownUntilMs = endMs + this.timing.cooldownMs;
+    s.cooldownUntilMs = endMs + s.timing.cooldownMs;
     return this.event('end', s, ev, endMs);
   }
 
-  private event(type: LabelEvent['type'], s: State, ev: Open, endMs: number | null): LabelEvent {
+  private event(type: LabelEvent['type'], s: State, ev: Open, endMs: number | null): TrackedEvent {
     const iso = (ms: number) => new Date(this.toWallMs(ms)).toISOString();
-    return {
+    const out: TrackedEvent = {
       id: ev.id,
       type,
       label: s.label.name,
@@ -192,8 +239,30 @@ export class EventTracker {
       endTime: endMs === null ? null : iso(endMs),
       timestamp: iso(endMs ?? ev.lastSeenMs),
       windows: ev.windows,
+      contributions: [...ev.contributions.values()]
+        .sort((a, b) => (a.sensorId < b.sensorId ? -1 : a.sensorId > b.sensorId ? 1 : 0))
+        .map((c) => ({ ...c, score: round4(c.score), peakScore: round4(c.peakScore) })),
     };
+    if (ev.peakEmbedding) out.embedding = float16ToBase64(ev.peakEmbedding);
+    return out;
   }
+}
+
+function recordContributions(ev: Open, o: Observation): void {
+  for (const c of o.contributions ?? []) {
+    const prev = ev.contributions.get(c.sensorId);
+    ev.contributions.set(c.sensorId, {
+      sensorId: c.sensorId,
+      modality: c.modality,
+      score: c.score,
+      peakScore: Math.max(prev?.peakScore ?? -Infinity, c.score),
+      weight: c.weight,
+    });
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function round4(x: number): number {

@@ -1,0 +1,249 @@
+/**
+ * Cross-sensor fusion: per window, the composition root hands over (window, unit embedding) and
+ * gets back one observation per label the window's modality can see, ready for the tracker.
+ *
+ * Every sensor's latest window counts toward fusion while it is within `toleranceMs` of the newest
+ * window; an unplugged or unhealthy sensor simply goes stale and drops out (or is dropped at once
+ * with `dropSensor`). Per label, one of:
+ *  - `score`: weighted mean of the fresh sensors' own softmax scores for the label;
+ *  - `embedding`: ImageBind's embedding arithmetic — the weighted sum of the fresh sensors' unit
+ *    embeddings, re-normalised, scored against the label's matching weighted sum of per-modality
+ *    label vectors.
+ * Then smoothing over the label's last N fused observations (mean or median), and the start gate:
+ * the label must beat the runner-up label or the background by `margin`, and its raw cosine
+ * must reach `minCosine`.
+ */
+import type { SensorModality } from '../pipeline/types.js';
+import type { LabelEmbedding, LabelSet } from './labels.js';
+import { Scorer, topK, type RankedLabel, type WindowScores } from './scoring.js';
+import type { Contribution, Observation } from './tracker.js';
+import { weightedDirection } from './vectors.js';
+
+export interface FusionOptions {
+  /** Softmax temperature. */
+  temperature: number;
+  /** A sensor's latest window counts for this long after the newest window's end. */
+  toleranceMs: number;
+  /** Weight per modality (default 1). */
+  weights?: Partial<Record<SensorModality, number>>;
+  /** Smooth over this many fused observations per label (1 = off). */
+  smoothingWindows?: number;
+  smoothing?: 'mean' | 'median';
+  /** Attach fused embeddings to observations (events.includeEmbedding). */
+  keepEmbeddings?: boolean;
+}
+
+/** The window being fused, without its data. */
+export interface WindowRef {
+  sensorId: string;
+  modality: SensorModality;
+  startMs: number;
+  endMs: number;
+}
+
+export interface FusionResult {
+  observations: Observation[];
+  /** This window's own scores (before fusion), for inspection. */
+  window: WindowScores;
+}
+
+/** Top-k labels of one window, as given to `onScores` and the debug log. */
+export interface ScoreInspection {
+  sensorId: string;
+  modality: SensorModality;
+  startMs: number;
+  endMs: number;
+  top: RankedLabel[];
+}
+
+interface Latest extends WindowRef {
+  embedding: Float32Array;
+  scores: WindowScores;
+}
+
+class Ring {
+  private readonly values: Float64Array;
+  private next = 0;
+  private count = 0;
+  constructor(size: number) {
+    this.values = new Float64Array(size);
+  }
+  push(x: number): void {
+    this.values[this.next] = x;
+    this.next = (this.next + 1) % this.values.length;
+    this.count = Math.min(this.values.length, this.count + 1);
+  }
+  mean(): number {
+    let s = 0;
+    for (let i = 0; i < this.count; i++) s += this.values[i]!;
+    return s / this.count;
+  }
+  median(): number {
+    const a = Array.from(this.values.subarray(0, this.count)).sort((x, y) => x - y);
+    const m = a.length >> 1;
+    return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+  }
+}
+
+export class FusionStage {
+  readonly scorer: Scorer;
+  private readonly latest = new Map<string, Latest>();
+  private readonly rings = new Map<string, { score: Ring; runnerUp: Ring; cosine: Ring }>();
+  private readonly labelIndex: Map<string, number>;
+
+  constructor(
+    readonly set: LabelSet,
+    private readonly opts: FusionOptions,
+  ) {
+    this.scorer = new Scorer(set, { temperature: opts.temperature });
+    this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
+  }
+
+  weightOf(modality: SensorModality): number {
+    return this.opts.weights?.[modality] ?? 1;
+  }
+
+  /** Forgets a sensor at once (it failed); its last window no longer counts. */
+  dropSensor(sensorId: string): void {
+    this.latest.delete(sensorId);
+  }
+
+  /** Sensors whose latest window is still fresh (for tests and health). */
+  freshSensors(): string[] {
+    return [...this.latest.keys()].sort();
+  }
+
+  add(w: WindowRef, embedding: Float32Array): FusionResult {
+    const own = this.scorer.score(w.modality, embedding);
+    this.latest.set(w.sensorId, {
+      sensorId: w.sensorId,
+      modality: w.modality,
+      startMs: w.startMs,
+      endMs: w.endMs,
+      embedding,
+      scores: own,
+    });
+    for (const [id, l] of this.latest) if (w.endMs - l.endMs > this.opts.toleranceMs) this.latest.delete(id);
+
+    const observations: Observation[] = [];
+    const fusedCache = new Map<string, { vector: Float32Array; scores: WindowScores }>();
+    this.set.labels.forEach((label, i) => {
+      if (!label.modalities.has(w.modality)) return;
+      const contributors = [...this.latest.values()].filter(
+        (l) => label.modalities.has(l.modality) && this.weightOf(l.modality) > 0,
+      );
+      if (contributors.length === 0) return;
+      contributors.sort((a, b) => (a.sensorId < b.sensorId ? -1 : a.sensorId > b.sensorId ? 1 : 0));
+      const weights = contributors.map((c) => this.weightOf(c.modality));
+      const contributions: Contribution[] = contributors.map((c, k) => ({
+        sensorId: c.sensorId,
+        modality: c.modality,
+        score: c.scores.scores[i]!,
+        weight: weights[k]!,
+      }));
+
+      let score: number;
+      let runnerUp: number;
+      let cosine: number;
+      let fused: Float32Array | undefined;
+      if (label.fusion === 'embedding') {
+        const f = this.fuseEmbeddings(contributors, weights, fusedCache);
+        fused = f.vector;
+        score = f.scores.scores[i]!;
+        cosine = f.scores.cosines[i]!;
+        runnerUp = runnerUpOf(f.scores, i);
+      } else {
+        const sumW = weights.reduce((a, b) => a + b, 0);
+        score = 0;
+        runnerUp = 0;
+        cosine = 0;
+        contributors.forEach((c, k) => {
+          score += (weights[k]! * c.scores.scores[i]!) / sumW;
+          cosine += (weights[k]! * c.scores.cosines[i]!) / sumW;
+          runnerUp += (weights[k]! * runnerUpOf(c.scores, i)) / sumW;
+        });
+        if (this.opts.keepEmbeddings) fused = this.fuseEmbeddings(contributors, weights, fusedCache).vector;
+      }
+
+      const smoothed = this.smooth(label, score, runnerUp, cosine);
+      const obs: Observation = {
+        label: label.name,
+        score: smoothed.score,
+        startMs: Math.min(...contributors.map((c) => c.startMs)),
+        endMs: w.endMs,
+        sources: contributors.map((c) => ({ sensorId: c.sensorId, modality: c.modality })),
+        gate: smoothed.score - smoothed.runnerUp >= label.margin - 1e-9 && smoothed.cosine >= label.minCosine,
+        contributions,
+      };
+      if (fused && this.opts.keepEmbeddings) obs.embedding = fused;
+      observations.push(obs);
+    });
+    return { observations, window: own };
+  }
+
+  /** Top-k of the window just added (its own, unfused scores). */
+  inspect(w: WindowRef, scores: WindowScores, k: number): ScoreInspection {
+    return {
+      sensorId: w.sensorId,
+      modality: w.modality,
+      startMs: w.startMs,
+      endMs: w.endMs,
+      top: topK(this.set.labels, scores, k),
+    };
+  }
+
+  indexOf(label: string): number | undefined {
+    return this.labelIndex.get(label);
+  }
+
+  private fuseEmbeddings(
+    contributors: readonly Latest[],
+    weights: readonly number[],
+    cache: Map<string, { vector: Float32Array; scores: WindowScores }>,
+  ): { vector: Float32Array; scores: WindowScores } {
+    const key = contributors.map((c, k) => `${c.sensorId}:${weights[k]}`).join(',');
+    let f = cache.get(key);
+    if (!f) {
+      const vector = weightedDirection(
+        contributors.map((c) => c.embedding),
+        weights,
+      );
+      const perModality = new Map<SensorModality, number>();
+      contributors.forEach((c, k) =>
+        perModality.set(c.modality, (perModality.get(c.modality) ?? 0) + weights[k]!),
+      );
+      f = { vector, scores: this.scorer.scoreFused(vector, perModality) };
+      cache.set(key, f);
+    }
+    return f;
+  }
+
+  private smooth(
+    label: LabelEmbedding,
+    score: number,
+    runnerUp: number,
+    cosine: number,
+  ): { score: number; runnerUp: number; cosine: number } {
+    const n = this.opts.smoothingWindows ?? 1;
+    if (n <= 1) return { score, runnerUp, cosine };
+    let r = this.rings.get(label.name);
+    if (!r) {
+      r = { score: new Ring(n), runnerUp: new Ring(n), cosine: new Ring(n) };
+      this.rings.set(label.name, r);
+    }
+    r.score.push(score);
+    r.runnerUp.push(runnerUp);
+    r.cosine.push(cosine);
+    const agg = (ring: Ring) => (this.opts.smoothing === 'median' ? ring.median() : ring.mean());
+    return { score: agg(r.score), runnerUp: agg(r.runnerUp), cosine: agg(r.cosine) };
+  }
+}
+
+/** The best competitor of label `i`: another applicable label or the background mass. */
+function runnerUpOf(s: WindowScores, i: number): number {
+  let best = Number.isNaN(s.background) ? 0 : s.background;
+  for (let j = 0; j < s.scores.length; j++) {
+    if (j !== i && !Number.isNaN(s.scores[j]!)) best = Math.max(best, s.scores[j]!);
+  }
+  return best;
+}

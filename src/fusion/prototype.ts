@@ -1,0 +1,101 @@
+/**
+ * Few-shot prototypes: the mean direction of example embeddings, stored as a small JSON file
+ * (`edgebind label from-example` writes it; a label's `examples[].file` reads it). Each example
+ * file counts once, whatever its length: its windows are averaged first, then the files.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
+import { base64ToFloat32, float32ToBase64, meanDirection } from './vectors.js';
+
+export const PROTOTYPE_FORMAT = 'edgebind-prototype';
+
+export const PrototypeFileSchema = z.strictObject({
+  format: z.literal(PROTOTYPE_FORMAT),
+  version: z.literal(1),
+  modality: z.enum(SENSOR_MODALITIES),
+  dim: z.int().positive(),
+  /** Pack whose encoder made it; prototypes from another pack live in another space. */
+  pack: z.strictObject({ id: z.string(), version: z.string() }),
+  sources: z.array(z.strictObject({ file: z.string(), windows: z.int().min(1) })).min(1),
+  windows: z.int().min(1),
+  /** Little-endian float32, base64, unit length. */
+  vector: z.string().min(1),
+});
+export type PrototypeFile = z.infer<typeof PrototypeFileSchema>;
+
+export interface Prototype {
+  modality: SensorModality;
+  vector: Float32Array;
+  pack: { id: string; version: string };
+}
+
+/** Mean direction per file, then across files. `perFile[i]` are the unit embeddings of file i's windows. */
+export function prototypeOf(perFile: readonly (readonly Float32Array[])[]): Float32Array {
+  const files = perFile.filter((f) => f.length > 0);
+  if (files.length === 0) throw new TypeError('no example windows: every file is shorter than one window');
+  return meanDirection(files.map((f) => meanDirection(f)));
+}
+
+export function encodePrototype(opts: {
+  modality: SensorModality;
+  pack: { id: string; version: string };
+  sources: { file: string; windows: number }[];
+  vector: Float32Array;
+}): PrototypeFile {
+  return {
+    format: PROTOTYPE_FORMAT,
+    version: 1,
+    modality: opts.modality,
+    dim: opts.vector.length,
+    pack: { id: opts.pack.id, version: opts.pack.version },
+    sources: opts.sources,
+    windows: opts.sources.reduce((a, s) => a + s.windows, 0),
+    vector: float32ToBase64(opts.vector),
+  };
+}
+
+export function decodePrototype(json: unknown, where: string): Prototype {
+  const r = PrototypeFileSchema.safeParse(json);
+  if (!r.success) {
+    const first = r.error.issues[0]!;
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${where}: not a prototype file: ${first.path.join('.')} ${first.message}`,
+      {
+        file: where,
+      },
+    );
+  }
+  const vector = base64ToFloat32(r.data.vector);
+  if (vector.length !== r.data.dim) {
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${where}: vector has ${vector.length} values, dim says ${r.data.dim}`,
+      {
+        file: where,
+      },
+    );
+  }
+  return { modality: r.data.modality, vector, pack: r.data.pack };
+}
+
+export async function readPrototype(file: string): Promise<Prototype> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('CONFIG_NOT_FOUND', `${file}: cannot read prototype: ${(err as Error).message}`, {
+      file,
+      cause: err,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('CONFIG_PARSE', `${file}: prototype is not JSON`, { file, cause: err });
+  }
+  return decodePrototype(json, file);
+}
