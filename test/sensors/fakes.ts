@@ -86,3 +86,16 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Pulls frames continuously in the background (as the agent does), keeping each one. */
+export function pump(frames: AsyncIterator<Frame>): { frames: Frame[]; done: Promise<void> } {
+  const out: Frame[] = [];
+  const done = (async () => {
+    for (;;) {
+      const r = await frames.next();
+      if (r.done) return;
+      out.push(r.value);
+    }
+  })();
+  return { frames: out, done };
+}

@@ -1,0 +1,206 @@
+/**
+ * Serial line protocol driver on a socat pty pair with the real serialport binding
+ * (SerialBoardEmulator): CSV and JSON streaming, headers, checksums, garbage lines rejected and
+ * counted, unplug (socat killed) and replug (socat restarted).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { systemClock } from '../../src/pipeline/clock.js';
+import {
+  LineParser,
+  SerialLinesConfigSchema,
+  serialLinesFrames,
+  xorChecksum,
+} from '../../src/sensors/serial/line-protocol.js';
+import { HealthLog, pump, requireTool, take, tempDir, waitFor } from './fakes.js';
+import { SerialBoardEmulator } from './serial-board.emulator.js';
+
+requireTool('socat');
+const dir = tempDir('serial');
+
+const imu = (k: number) => [k, 0.5, 9.81, -0.01, 0.02, k / 1000];
+const csv = (k: number) => imu(k).join(',');
+
+async function setup(
+  name: string,
+  line: (k: number) => string,
+  extra: Record<string, unknown> = {},
+  rateHz = 100,
+) {
+  const board = new SerialBoardEmulator({ dir, name, line, rateHz, batch: 2 });
+  await board.plug();
+  const config = SerialLinesConfigSchema.parse({
+    id: name,
+    driver: 'serial-lines',
+    modality: 'imu',
+    path: board.hostPath,
+    sampleShape: [6],
+    rateHz,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 400,
+    ...extra,
+  });
+  const ac = new AbortController();
+  const health = new HealthLog();
+  const it = serialLinesFrames(config)({ clock: systemClock, signal: ac.signal, onHealth: health.on })[
+    Symbol.asyncIterator
+  ]();
+  return {
+    board,
+    it,
+    health,
+    stop: async () => {
+      ac.abort();
+      await it.return?.();
+      await board.close();
+    },
+  };
+}
+
+/** Sample k of a frame (shape [1, 6]) is the emulator's k-th line. */
+function kOf(f: { data: Float32Array; shape: readonly number[] }): number {
+  assert.deepEqual(f.shape, [1, 6]);
+  const k = f.data[0]!;
+  assert.deepEqual([...f.data], imu(k).map(Math.fround));
+  return k;
+}
+
+test('LineParser: CSV, JSON, checksums, header and garbage, line by line', () => {
+  const out = new Float32Array(6);
+  const p = new LineParser({
+    modality: 'imu',
+    format: 'csv',
+    sampleShape: [6],
+    rateHz: 100,
+    requireHeader: false,
+    requireChecksum: false,
+  });
+  assert.equal(p.parse('1,2,3,4,5,6', out, 0), 'sample');
+  assert.deepEqual([...out], [1, 2, 3, 4, 5, 6]);
+  const body = '1.5,-2,3e-1,.4,5,6';
+  assert.equal(p.parse(`${body}*${xorChecksum(body).toString(16).padStart(2, '0')}`, out, 0), 'sample');
+  assert.deepEqual(
+    p.parse(`${body}*00`, out, 0),
+    xorChecksum(body) === 0 ? 'sample' : { reject: 'checksum mismatch' },
+  );
+  assert.deepEqual(p.parse('1,2,3', out, 0), { reject: '3 values, expected 6' });
+  assert.deepEqual(p.parse('1,2,x,4,5,6', out, 0), { reject: 'not a number: "x"' });
+  assert.deepEqual(p.parse('1,2,,4,5,6', out, 0), { reject: 'not a number: ""' });
+  assert.equal(p.parse('# a comment', out, 0), 'skip');
+  assert.equal(p.parse('#edgebind modality=imu shape=6 rate=100 format=csv', out, 0), 'skip');
+  assert.deepEqual(p.parse('#edgebind shape=8x8', out, 0), {
+    reject: 'header mismatch: board sends shape=8x8, config says 6',
+  });
+  assert.deepEqual(p.parse('1,2,3,4,5,6', out, 0), {
+    reject: 'header mismatch: board sends shape=8x8, config says 6',
+  });
+  assert.equal(p.parse('#edgebind shape=6', out, 0), 'skip');
+  assert.equal(p.parse('1,2,3,4,5,6', out, 0), 'sample');
+  const j = new LineParser({
+    modality: 'thermal',
+    format: 'json',
+    sampleShape: [2, 2],
+    rateHz: 1,
+    requireHeader: true,
+    requireChecksum: false,
+  });
+  const t = new Float32Array(4);
+  assert.deepEqual(j.parse('{"v":[[1,2],[3,4]]}', t, 0), { reject: 'data before the #edgebind header' });
+  assert.equal(j.parse('#edgebind modality=thermal shape=2x2 rate=1 format=json', t, 0), 'skip');
+  assert.equal(j.parse('{"v":[[20,21],[22,23.5]]}', t, 0), 'sample');
+  assert.deepEqual([...t], [20, 21, 22, 23.5]);
+  assert.deepEqual(j.parse('{"v":[1,2,3,"4"]}', t, 0), { reject: 'non-numeric value in "v"' });
+  assert.deepEqual(j.parse('{"v":[1,2,3,-300]}', t, 0), { reject: 'value -300 out of range for thermal' });
+  assert.deepEqual(j.parse('{"v":[1,2,3', t, 0), { reject: 'not JSON' });
+});
+
+test('CSV IMU lines over a pty stream as [1, 6] frames in order', async () => {
+  const s = await setup('csv', csv);
+  const frames = await take(s.it, 20);
+  await s.stop();
+  const ks = frames.map(kOf);
+  for (let i = 1; i < ks.length; i++) assert.equal(ks[i], ks[i - 1]! + 1, 'no sample lost or duplicated');
+  assert.equal(frames[0]!.rateHz, 100);
+  assert.ok(Math.abs(frames[19]!.tMs - frames[0]!.tMs - 190) < 300, 'times follow the sample rate');
+  assert.equal(s.health.last?.state, 'ok');
+});
+
+test('JSON lines with a header, batched into frames of 5 samples', async () => {
+  const s = await setup('json', (k) => JSON.stringify({ v: imu(k) }), {
+    format: 'json',
+    samplesPerFrame: 5,
+    requireHeader: true,
+  });
+  s.board.send('#edgebind modality=imu shape=6 rate=100 format=json\n');
+  const frames = await take(s.it, 3);
+  await s.stop();
+  for (const f of frames) {
+    assert.deepEqual(f.shape, [5, 6]);
+    const k0 = f.data[0]!;
+    for (let i = 0; i < 5; i++) assert.equal(f.data[i * 6], k0 + i);
+  }
+});
+
+test('garbage lines are rejected and counted; good lines around them still arrive', async () => {
+  const s = await setup('garbage', csv);
+  await take(s.it, 2);
+  s.board.send(
+    '\x00\xff\xfegarbage\n',
+    '1,2,3\n',
+    'nan,1,2,3,4,5\n',
+    `${'9'.repeat(20_000)}\n`,
+    '1,2,3,4,5,6*ZZ\n',
+  );
+  const frames = await take(s.it, 30);
+  await s.stop();
+  const ks = frames.map(kOf);
+  for (let i = 1; i < ks.length; i++) assert.equal(ks[i], ks[i - 1]! + 1);
+  assert.equal(s.health.last?.rejected, 5);
+  assert.ok(s.health.all.some((h) => h.state === 'degraded'));
+  assert.equal(s.health.last?.state, 'ok', 'back to ok after clean lines');
+});
+
+test('unplug (socat killed) and replug: frames again within 2 s', async () => {
+  const s = await setup('plug', csv);
+  await take(s.it, 3);
+  const p = pump(s.it);
+  await s.board.unplug();
+  await waitFor(() => s.health.last?.state === 'down', 3000, 'health down after unplug');
+  await new Promise((r) => setTimeout(r, 800));
+  const back = systemClock.nowMs();
+  await s.board.replug();
+  await waitFor(() => p.frames.some((f) => f.tMs > back - 300), 3000, 'frames after replug');
+  const tookMs = systemClock.nowMs() - back;
+  await s.stop();
+  await p.done;
+  assert.ok(tookMs < 2000, `recovered in ${tookMs} ms`);
+  assert.ok(s.health.last!.restarts >= 1);
+  assert.equal(s.health.last?.state, 'ok');
+});
+
+test('a port that does not exist yet is retried until it appears', async () => {
+  const board = new SerialBoardEmulator({ dir, name: 'late', line: csv, rateHz: 100 });
+  const config = SerialLinesConfigSchema.parse({
+    id: 'late',
+    driver: 'serial-lines',
+    modality: 'imu',
+    path: board.hostPath,
+    sampleShape: [6],
+    rateHz: 100,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 300,
+  });
+  const ac = new AbortController();
+  const health = new HealthLog();
+  const it = serialLinesFrames(config)({ clock: systemClock, signal: ac.signal, onHealth: health.on })[
+    Symbol.asyncIterator
+  ]();
+  const pending = take(it, 3, 8000);
+  await waitFor(() => health.sawDown(/cannot open/), 3000, 'open failure reported');
+  await board.plug();
+  const frames = await pending;
+  ac.abort();
+  await it.return?.();
+  await board.close();
+  assert.equal(frames.length, 3);
+});
