@@ -1,0 +1,134 @@
+/**
+ * Remote labels on the whole agent (startAgent with the test pack, replayed samples, Mosquitto):
+ * labels/test scores against recent windows, labels/set swaps the running set (open events get
+ * their end), and after a restart the persisted set is used instead of the config file's.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { startAgent, type EventPayload } from '../../src/main.js';
+import { sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { Requester } from './fixtures/api-harness.js';
+
+let broker: Mosquitto;
+let requester: Requester;
+before(async () => {
+  broker = await startMosquitto();
+  requester = await Requester.connect(broker.url);
+});
+after(async () => {
+  await requester.close();
+  await broker.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('labels/test and labels/set on a running agent; the persisted set survives a restart', async () => {
+  const dir = tempDir('agent-labels');
+  const file = join(dir, 'agent.yaml');
+  const cfg = sampleConfig({
+    stateDir: join(dir, 'state'),
+    deviceId: 'agent-labels',
+    mqtt: { broker: broker.url, protocolVersion: 5 },
+  });
+  cfg.sensors = [
+    {
+      id: 'mic',
+      modality: 'audio',
+      file: join(SAMPLES, 'room-audio.wav'),
+      driver: 'replay',
+      speed: 4,
+      loop: true,
+    },
+  ];
+  writeFileSync(file, toYaml(cfg));
+  const config = await loadConfig(file);
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: 'info',
+    format: 'json',
+    stream: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
+  });
+  const events: EventPayload[] = [];
+  const agent = await startAgent({ config, logger, onEvent: (e) => events.push(e) });
+  const topic = (op: string) => `edgebind/agent-labels/request/${op}`;
+  const online = async (a: { stats(): { mqtt: { connected: boolean } } }) => {
+    const deadline = Date.now() + 10_000;
+    while (!a.stats().mqtt.connected && Date.now() < deadline) await sleep(50);
+    await sleep(200); // the request subscription follows CONNACK
+  };
+  try {
+    await online(agent);
+    let tested:
+      { windows: number; labels: { name: string; windows: number; maxScore: number }[] } | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const r = await requester.request(topic('labels/test'), {
+        labels: [{ name: 'kettle', prompts: ['a kettle whistling'] }],
+      });
+      assert.equal(r.status, 'ok', JSON.stringify(r));
+      tested = (r.data as { result: typeof tested }).result;
+      if (tested && tested.windows >= 3) break;
+      await sleep(200);
+    }
+    assert.ok(tested && tested.windows >= 3, 'labels/test scores recent windows');
+    assert.equal(tested.labels[0]!.name, 'kettle');
+    assert.ok(tested.labels[0]!.windows >= 3 && tested.labels[0]!.maxScore > 0);
+
+    const r = await requester.request(topic('labels/set'), {
+      transaction: 'swap',
+      labels: [{ name: 'kettle', prompts: ['a kettle whistling'], modalities: ['audio'], threshold: 0.01 }],
+    });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    const swapAt = events.length;
+    const until = Date.now() + 20_000;
+    while (!events.slice(swapAt).some((e) => e.label === 'kettle') && Date.now() < until) await sleep(100);
+    const later = events.slice(swapAt);
+    assert.ok(
+      later.some((e) => e.label === 'kettle'),
+      'the new label fires',
+    );
+    const opened = new Set(
+      events
+        .slice(0, swapAt)
+        .filter((e) => e.type === 'start')
+        .map((e) => e.id),
+    );
+    const ended = new Set(events.filter((e) => e.type === 'end').map((e) => e.id));
+    for (const id of opened) assert.ok(ended.has(id), `event ${id} opened before the swap got its end`);
+    assert.ok(
+      later.filter((e) => e.type === 'start').every((e) => e.label === 'kettle'),
+      'removed labels start no events',
+    );
+  } catch (err) {
+    console.error(lines.join(''));
+    throw err;
+  } finally {
+    await agent.stop();
+  }
+  const seqs = events.map((e) => e.seq);
+  assert.deepEqual(
+    seqs,
+    seqs.map((_, i) => seqs[0]! + i),
+    'seq grows by one per event',
+  );
+
+  lines.length = 0;
+  const again = await startAgent({ config, logger });
+  try {
+    await online(again);
+    assert.ok(lines.some((l) => l.includes("override the config file's labels")));
+    const got = await requester.request(topic('labels/get'), {});
+    assert.deepEqual(
+      (got.data as { labels: { name: string }[] }).labels.map((l) => l.name),
+      ['kettle'],
+    );
+    assert.equal((got.data as { version: number }).version, 1);
+  } finally {
+    await again.stop();
+  }
+});
