@@ -9,15 +9,16 @@
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from './config/load.js';
+import type { LabelConfig } from './config/schema.js';
 import { openEncoders } from './encoders/registry.js';
 import type { EncoderSet } from './encoders/types.js';
 import { FusionStage, type ScoreInspection } from './fusion/fusion.js';
-import { buildLabelSet } from './fusion/labels.js';
+import { buildLabelSet, type LabelSet } from './fusion/labels.js';
 import { formatRanking } from './fusion/scoring.js';
 import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
-import { MqttPublisher } from './mqtt/publisher.js';
-import { deviceTopics } from './mqtt/topics.js';
+import { openLabelState, startAgentMqtt } from './mqtt/agent-mqtt.js';
+import type { MqttPublisher } from './mqtt/publisher.js';
 import { systemClock, sleep, type Clock } from './pipeline/clock.js';
 import { WindowHub } from './pipeline/hub.js';
 import type { SensorModality, Window } from './pipeline/types.js';
@@ -44,6 +45,8 @@ export interface AgentDeps {
 export type EventPayload = TrackedEvent & {
   deviceId: string;
   pack: { id: string; version: string };
+  /** Per-device sequence number: +1 per event message, persisted across restarts. */
+  seq: number;
 };
 
 export interface AgentStats {
@@ -86,67 +89,79 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const encoders = deps.encoders ?? (await openEncoders({ config, modalities, logger }));
     if (!deps.encoders) cleanups.push(() => encoders.close());
 
-    const labelSet = await buildLabelSet({
-      labels: config.labels,
-      scoring: config.scoring,
-      fusionMode: config.fusion.mode,
-      modalities,
-      text: encoders.text,
-      pack: encoders.pack,
-      cacheDir: join(config.stateDir, 'label-cache'),
-      baseDir: dirname(config.source),
-      logger: log('labels'),
-    });
+    // MQTT/remote labels (issue #5): a label set persisted by a remote request overrides the file's.
+    const labelState = openLabelState(config, log('labels'));
+    const buildLabels = (labels: readonly LabelConfig[]) =>
+      buildLabelSet({
+        labels,
+        scoring: config.scoring,
+        fusionMode: config.fusion.mode,
+        modalities,
+        text: encoders.text,
+        pack: encoders.pack,
+        cacheDir: join(config.stateDir, 'label-cache'),
+        baseDir: dirname(config.source),
+        logger: log('labels'),
+      });
+    const labelSet = await buildLabels(labelState.initial.labels);
     log('labels').info(
       { labels: labelSet.labels.map((l) => l.name), hash: labelSet.hash.slice(0, 12) },
       `labels: ${labelSet.labels.length} active (${labelSet.labels.map((l) => l.name).join(', ') || 'none'})`,
     );
-    const fusion = new FusionStage(labelSet, {
-      temperature: config.scoring.temperature,
-      toleranceMs: config.fusion.toleranceMs,
-      weights: config.fusion.weights,
-      smoothingWindows: config.scoring.smoothingWindows,
-      smoothing: config.scoring.smoothing,
-      keepEmbeddings: config.events.includeEmbedding,
-    });
-    const tracker = new EventTracker(
-      labelSet.labels.map((l) => ({
-        name: l.name,
-        onThreshold: l.onThreshold,
-        offThreshold: l.offThreshold,
-        timing: l.timing,
-      })),
-      config.events,
-      (ms) => clock.toWallMs(ms),
-      undefined,
-      { includeEmbedding: config.events.includeEmbedding },
-    );
+    const makeFusion = (set: LabelSet) =>
+      new FusionStage(set, {
+        temperature: config.scoring.temperature,
+        toleranceMs: config.fusion.toleranceMs,
+        weights: config.fusion.weights,
+        smoothingWindows: config.scoring.smoothingWindows,
+        smoothing: config.scoring.smoothing,
+        keepEmbeddings: config.events.includeEmbedding,
+      });
+    let fusion = makeFusion(labelSet);
+    const makeTracker = (set: LabelSet) =>
+      new EventTracker(
+        set.labels.map((l) => ({
+          name: l.name,
+          onThreshold: l.onThreshold,
+          offThreshold: l.offThreshold,
+          timing: l.timing,
+        })),
+        config.events,
+        (ms) => clock.toWallMs(ms),
+        undefined,
+        { includeEmbedding: config.events.includeEmbedding },
+      );
+    let tracker = makeTracker(labelSet);
     const scoresLog = log('scores');
     const inspectK = config.scoring.inspectTopK;
 
-    const topics = deviceTopics(config.mqtt.baseTopic, config.deviceId);
-    const password = config.mqtt.passwordEnv ? process.env[config.mqtt.passwordEnv] : undefined;
-    const publisher = new MqttPublisher({
-      url: brokerUrl,
-      clientId: config.mqtt.clientId ?? `edgebind-${config.deviceId}`,
-      topics,
-      ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      keepaliveS: config.mqtt.keepaliveS,
-      reconnectMinMs: config.mqtt.reconnectMinMs,
-      reconnectMaxMs: config.mqtt.reconnectMaxMs,
-      outboxMax: config.mqtt.outboxMax,
-      logger: log('mqtt'),
+    // Connection, durable outbox, request/response API, discovery, health (issue #5).
+    const mqtt = startAgentMqtt({
+      config,
+      brokerUrl,
+      logger,
+      labels: labelState,
+      initialHash: labelSet.hash,
+      build: buildLabels,
+      apply: (set) => {
+        // Every open event gets its end before the new set takes over, so no lifecycle dangles.
+        emit(tracker.flush(Math.max(clock.nowMs(), lastDataMs)));
+        fusion = makeFusion(set);
+        tracker = makeTracker(set);
+      },
+      stats: () => ({ windows: hub.stats(), events: eventCount }),
     });
-    publisher.start();
-    cleanups.push(() => publisher.stop());
+    cleanups.push(() => mqtt.stop());
 
     let eventCount = 0;
     const emit = (events: readonly TrackedEvent[]) => {
       for (const ev of events) {
-        const payload: EventPayload = { ...ev, deviceId: config.deviceId, pack: encoders.pack };
+        const payload: EventPayload = mqtt.publishEvent({
+          ...ev,
+          deviceId: config.deviceId,
+          pack: encoders.pack,
+        });
         eventCount++;
-        publisher.publishEvent(payload);
         deps.onEvent?.(payload);
       }
     };
@@ -208,6 +223,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!;
           const fused = fusion.add(w, vectors[i]!);
+          mqtt.recent.push(w.sensorId, w.modality, vectors[i]!);
           if (deps.onScores || (inspectK > 0 && scoresLog.isLevelEnabled('debug'))) {
             const inspection = fusion.inspect(w, fused.window, inspectK > 0 ? inspectK : 5);
             deps.onScores?.(inspection);
@@ -240,7 +256,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     return {
       brokerUrl,
       done,
-      stats: () => ({ windows: hub.stats(), events: eventCount, mqtt: publisher.stats() }),
+      stats: () => ({ windows: hub.stats(), events: eventCount, mqtt: mqtt.publisher.stats() }),
       stop: () =>
         (stopping ??= (async () => {
           controller.abort(new Error('agent stopping'));
