@@ -173,6 +173,7 @@ export class FusionStage {
         endMs: w.endMs,
         sources: contributors.map((c) => ({ sensorId: c.sensorId, modality: c.modality })),
         gate: smoothed.score - smoothed.runnerUp >= label.margin - 1e-9 && smoothed.cosine >= label.minCosine,
+        hold: smoothed.cosine >= label.minCosine,
         contributions,
       };
       if (fused && this.opts.keepEmbeddings) obs.embedding = fused;

@@ -81,6 +81,8 @@ export interface Observation {
   sources: readonly { sensorId: string; modality: SensorModality }[];
   /** False when the start gate (margin over the runner-up, minimum cosine) fails. Default true. */
   gate?: boolean;
+  /** False when the observation must count as a miss whatever its score (below minCosine). */
+  hold?: boolean;
   /** Per-sensor scores behind a fused score. */
   contributions?: readonly Contribution[];
   /** Fused unit embedding (kept for the peak when events carry embeddings). */
@@ -170,7 +172,7 @@ export class EventTracker {
     ev.windows++;
     ev.last = o.score;
     recordContributions(ev, o);
-    if (o.score >= label.offThreshold) {
+    if (o.score >= label.offThreshold && o.hold !== false) {
       ev.misses = 0;
       ev.lastSeenMs = t;
       if (o.score > ev.peak && this.opts.includeEmbedding && o.embedding) ev.peakEmbedding = o.embedding;

@@ -1,0 +1,94 @@
+/**
+ * Windows of a recording file cut exactly as the agent cuts them (replay at speed 0 → rolling
+ * windows with the modality's default or the given length and hop), for the offline commands
+ * (`classify`, `label from-example`).
+ */
+import { basename } from 'node:path';
+import { DEFAULT_WINDOWS } from '../config/schema.js';
+import { FormatError } from '../errors.js';
+import { resamplerFor } from '../encoders/audio/resample.js';
+import type { EncoderSet } from '../encoders/types.js';
+import { ManualClock } from '../pipeline/clock.js';
+import type { SensorModality, Window } from '../pipeline/types.js';
+import { windows } from '../pipeline/windows.js';
+import { replayFrames } from '../sensors/replay/replay.js';
+import { encodePrototype, prototypeOf, type PrototypeFile } from './prototype.js';
+
+export interface RecordingWindowsOptions {
+  file: string;
+  modality: SensorModality;
+  /** Default: the modality's default window (config `sensors[].window`). */
+  window?: { lengthMs: number; hopMs: number };
+  sensorId?: string;
+}
+
+/** Every window of the recording, in order; times start at 0 at the recording's start. */
+export async function recordingWindows(opts: RecordingWindowsOptions): Promise<Window[]> {
+  const clock = new ManualClock(0);
+  const signal = new AbortController().signal;
+  const frames = replayFrames(
+    {
+      sensorId: opts.sensorId ?? 'file',
+      modality: opts.modality,
+      file: opts.file,
+      speed: 0,
+      loop: false,
+      clock,
+      resample: (samples, fromHz, toHz) => resamplerFor(fromHz, toHz).process(samples),
+    },
+    signal,
+  );
+  const out: Window[] = [];
+  for await (const w of windows(frames, { ...(opts.window ?? DEFAULT_WINDOWS[opts.modality]), clock })) {
+    out.push({ ...w, data: Float32Array.from(w.data) });
+  }
+  return out;
+}
+
+/** Unit embeddings of windows, in batches of `batch`. */
+export async function embedWindows(
+  encoders: EncoderSet,
+  modality: SensorModality,
+  ws: readonly Window[],
+  batch = 8,
+): Promise<Float32Array[]> {
+  const encoder = encoders.windows.get(modality);
+  if (!encoder) throw new TypeError(`the encoders have no ${modality} encoder`);
+  const out: Float32Array[] = [];
+  for (let i = 0; i < ws.length; i += batch) out.push(...(await encoder.embed(ws.slice(i, i + batch))));
+  return out;
+}
+
+/**
+ * A few-shot prototype from example recordings: each file's windows are embedded and averaged
+ * (unit vectors, mean direction), then the files are averaged, so a long file counts as much as
+ * a short one.
+ */
+export async function prototypeFromFiles(opts: {
+  encoders: EncoderSet;
+  modality: SensorModality;
+  files: readonly string[];
+  window?: { lengthMs: number; hopMs: number };
+}): Promise<PrototypeFile> {
+  if (opts.files.length === 0) throw new TypeError('prototypeFromFiles: no files');
+  const perFile: Float32Array[][] = [];
+  const sources: { file: string; windows: number }[] = [];
+  for (const file of opts.files) {
+    const ws = await recordingWindows({
+      file,
+      modality: opts.modality,
+      ...(opts.window ? { window: opts.window } : {}),
+    });
+    if (ws.length === 0) {
+      throw new FormatError(file, `shorter than one ${opts.modality} window; nothing to learn from`);
+    }
+    perFile.push(await embedWindows(opts.encoders, opts.modality, ws));
+    sources.push({ file: basename(file), windows: ws.length });
+  }
+  return encodePrototype({
+    modality: opts.modality,
+    pack: opts.encoders.pack,
+    sources,
+    vector: prototypeOf(perFile),
+  });
+}
