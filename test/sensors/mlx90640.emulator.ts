@@ -33,6 +33,43 @@ export interface MelexisExample {
     };
   };
   settings: { controlRegister: { value: number } };
+  datasheetWorkedExample: {
+    eeprom: { words0x2400to0x240F: number[]; words0x2410to0x243F: number[]; pixelWordForAllPixels: number };
+    ram: { pixelWordForAllPixels: number; auxSigned: Record<string, { address: string; value: number }> };
+    expected: {
+      calibration: {
+        kVdd: number;
+        vdd25: number;
+        kVPtat: number;
+        kTPtat: number;
+        vPtat25: number;
+        alphaPtat: number;
+        gainEe: number;
+        resolutionEe: number;
+        kVCp: number;
+        kTaCp: number;
+        kSTa: number;
+        tgc: number;
+        alphaCp: number[];
+        offsetCp: number[];
+        cornerTemperaturesC: number[];
+        kSTo1: number;
+        ilChessC2: number;
+        ilChessC3: number;
+      };
+      pixel367: { offset: number; kta: number; kv: number; alpha: number };
+      frame: {
+        vddV: { value: number; tolerance: number };
+        taC: { value: number; datasheetPrinted: number };
+        kGain: number;
+      };
+      pixelSteps: {
+        vIrBeforeGradientCompensation: { value: number; datasheetPrinted: number };
+        taTrK4: { value: number };
+        objectTemperatureC: { value: number; alphaCompensated: number; vIrCompensated: number };
+      };
+    };
+  };
 }
 
 /** Loads the example from /work/shared (…/main/test/sensors → …/shared), whatever the cwd. */

@@ -7,6 +7,7 @@ import {
   MLX_PIXELS,
   ambientTemperature,
   extractParameters,
+  objectTemperatureFromIr,
   objectTemperatures,
   supplyVoltage,
 } from '../../src/sensors/i2c/mlx90640-calibration.js';
@@ -208,4 +209,67 @@ runI2cDriverContract('mlx90640', {
     for (const t of f.data) assert.ok(t > 20 && t < 40, `plausible room-scene temperature ${t}`);
     assert.equal(f.rateHz, 64);
   },
+});
+
+test('MLX90640: datasheet worked example (pixel 12,16): TGC, compensation pixel and the To step', () => {
+  const w = loadMelexisExample().datasheetWorkedExample;
+  const ee = new Array<number>(832).fill(0);
+  w.eeprom.words0x2400to0x240F.forEach((v, i) => (ee[i] = v));
+  w.eeprom.words0x2410to0x243F.forEach((v, i) => (ee[0x10 + i] = v));
+  for (let p = 0; p < MLX_PIXELS; p++) ee[0x40 + p] = w.eeprom.pixelWordForAllPixels;
+  const ram = new Array<number>(832).fill(0);
+  for (let p = 0; p < MLX_PIXELS; p++) ram[p] = w.ram.pixelWordForAllPixels;
+  for (const aux of Object.values(w.ram.auxSigned))
+    ram[Number.parseInt(aux.address, 16) - 0x400] = aux.value & 0xffff;
+  const p = extractParameters(ee);
+  const e = w.expected.calibration;
+  assert.equal(p.kVdd, e.kVdd);
+  assert.equal(p.vdd25, e.vdd25);
+  close(p.kVPtat, e.kVPtat, 1e-9, 'kVPtat');
+  assert.equal(p.kTPtat, e.kTPtat);
+  assert.equal(p.vPtat25, e.vPtat25);
+  assert.equal(p.alphaPtat, e.alphaPtat);
+  assert.equal(p.gainEe, e.gainEe);
+  assert.equal(p.resolutionEe, e.resolutionEe);
+  assert.equal(p.kVCp, e.kVCp);
+  assert.equal(p.kTaCp, e.kTaCp);
+  assert.equal(p.kSTa, e.kSTa);
+  assert.equal(p.tgc, e.tgc);
+  e.alphaCp.forEach((v, i) => close(p.alphaCp[i]!, v, 1e-18, `alphaCp[${i}]`));
+  assert.deepEqual(p.offsetCp, e.offsetCp);
+  assert.deepEqual(p.cornerTemperaturesC, e.cornerTemperaturesC);
+  assert.equal(p.kSTo[1], e.kSTo1);
+  assert.equal(p.ilChess[1], e.ilChessC2);
+  assert.equal(p.ilChess[2], e.ilChessC3);
+  const px = w.expected.pixel367;
+  assert.equal(p.offset[367], px.offset);
+  assert.equal(p.kta[367], px.kta);
+  assert.equal(p.kv[367], px.kv);
+  close(p.alpha[367]!, px.alpha, px.alpha * 1e-8, 'alpha 367 (the crate computes in f32)');
+  const f = w.expected.frame;
+  const vdd = supplyVoltage(p, ram, 0x1901);
+  close(vdd, f.vddV.value, f.vddV.tolerance, 'Vdd');
+  const ta = ambientTemperature(p, ram, vdd);
+  close(ta, f.taC.value, 1e-6, 'Ta');
+  const steps = w.expected.pixelSteps;
+  // §11.2.2.5: VIR before the gradient compensation, as the datasheet prints it.
+  const kGain = p.gainEe / w.ram.auxSigned.gain!.value;
+  close(kGain, f.kGain, 1e-12, 'kGain');
+  const vIr = 609 * kGain - p.offset[367] * (1 + p.kta[367] * (ta - 25)) * (1 + p.kv[367] * (vdd - 3.3));
+  close(vIr, steps.vIrBeforeGradientCompensation.datasheetPrinted, 1e-6, 'VIR');
+  // §11.2.2.8: α compensated with the subpage's compensation pixel (TGC = 1) and KsTa.
+  const alphaComp = (p.alpha[367]! - p.tgc * p.alphaCp[0]) * (1 + p.kSTa * (f.taC.value - 25));
+  close(alphaComp, steps.objectTemperatureC.alphaCompensated, 1e-12, 'alpha compensated (crate rounding)');
+  // §11.2.2.9 from the example's compensated inputs.
+  const to = objectTemperatureFromIr(
+    p,
+    steps.objectTemperatureC.vIrCompensated,
+    steps.objectTemperatureC.alphaCompensated,
+    steps.taTrK4.value,
+  );
+  close(to, steps.objectTemperatureC.value, 1e-4, 'To');
+  // End to end (the crate checks this pixel within 0.5 °C).
+  const out = new Float64Array(MLX_PIXELS);
+  objectTemperatures(p, { ram, control: 0x1901, subpage: 0, emissivity: 1 }, out);
+  close(out[367]!, steps.objectTemperatureC.value, 0.5, 'To end to end');
 });

@@ -47,7 +47,10 @@ export interface Mlx90640Params {
   ilChess: [number, number, number];
   /** True when the device was calibrated in chess reading pattern (EEPROM 0x240A bit 11 = 0). */
   calibratedInChess: boolean;
-  /** Per pixel: sensitivity (counts/K⁴, TGC-compensated, before KsTa), offset (LSB), kta (1/°C), kv (1/V). */
+  /**
+   * Per pixel: sensitivity α (counts/K⁴, before the TGC and KsTa corrections, §11.1.4), offset
+   * (LSB), kta (1/°C), kv (1/V).
+   */
   alpha: Float64Array;
   offset: Float64Array;
   kta: Float64Array;
@@ -160,7 +163,6 @@ export function extractParameters(eeprom: ArrayLike<number>): Mlx90640Params {
   const kv = new Float64Array(MLX_PIXELS);
   const brokenPixels: number[] = [];
   const outlierPixels: number[] = [];
-  const tgcAlphaCp = (tgc * (alphaCp0 + alphaCp1)) / 2;
   for (let row = 0; row < MLX_ROWS; row++) {
     for (let col = 0; col < MLX_COLS; col++) {
       const p = row * MLX_COLS + col;
@@ -176,8 +178,7 @@ export function extractParameters(eeprom: ArrayLike<number>): Mlx90640Params {
           (accRow[row] ?? 0) * 2 ** accRowScale +
           (accCol[col] ?? 0) * 2 ** accColScale +
           signed(w >> 4, 6) * 2 ** accRemScale) /
-          2 ** alphaScale -
-        tgcAlphaCp;
+        2 ** alphaScale;
       kta[p] = ((ktaRc[k] ?? 0) + signed(w >> 1, 3) * 2 ** ktaScale2) / 2 ** ktaScale1;
       kv[p] = (kvT[k] ?? 0) / 2 ** kvScale;
       if (w === 0) brokenPixels.push(p);
@@ -346,11 +347,8 @@ export function objectTemperatures(
   const irCp =
     word(subpage === 0 ? RAM.cp0 : RAM.cp1) * kGain -
     cpOffset * (1 + params.kTaCp * dTa) * (1 + params.kVCp * dV);
-  const [, ct2, ct3, ct4] = params.cornerTemperaturesC;
-  const ks = params.kSTo;
-  const alphaCorr = [1 / (1 + ks[0] * 40), 1, 1 + ks[1] * ct3, (1 + ks[1] * ct3) * (1 + ks[2] * (ct4 - ct3))];
-  const ct = params.cornerTemperaturesC;
   const ksTa = 1 + params.kSTa * dTa;
+  const alphaCpSp = params.alphaCp[subpage];
   let pixels = 0;
   for (let p = 0; p < MLX_PIXELS; p++) {
     if (!inSubpage(p, subpage, chess)) continue;
@@ -365,17 +363,41 @@ export function objectTemperatures(
     }
     ir -= params.tgc * irCp;
     ir /= emissivity;
-    const a = params.alpha[p]! * ksTa;
-    const sx = ks[1] * Math.sqrt(Math.sqrt(a * a * a * (ir + a * taTr)));
-    let to = Math.sqrt(Math.sqrt(ir / (a * (1 - ks[1] * 273.15) + sx) + taTr)) - 273.15;
-    if (to < ct2 || to >= ct3) {
-      const r = to < ct2 ? 0 : to < ct4 ? 2 : 3;
-      to = Math.sqrt(Math.sqrt(ir / (a * alphaCorr[r]! * (1 + ks[r] * (to - ct[r]))) + taTr)) - 273.15;
-    }
-    out[p] = to;
+    // §11.2.2.8: α_comp = (α − TGC·α_CP[subpage]) · (1 + KsTa·(Ta − 25)). Melexis' C library
+    // subtracts TGC·(α_CP0 + α_CP1)/2 instead; the datasheet and its worked example use the
+    // compensation pixel of the pixel's own subpage. Both agree when TGC = 0.
+    const a = (params.alpha[p]! - params.tgc * alphaCpSp) * ksTa;
+    out[p] = objectTemperatureFromIr(params, ir, a, taTr);
     pixels++;
   }
   return { vddV, taC, kGain, irCp, pixels };
+}
+
+/**
+ * §11.2.2.9: object temperature (°C) from a pixel's compensated IR signal, its compensated
+ * sensitivity and the reflected-temperature term taTr = Tr⁴ − (Tr⁴ − Ta⁴)/ε (K⁴). The basic range
+ * (0 °C … CT3) is solved in closed form; outside it a second pass uses that range's KsTo and CT.
+ */
+export function objectTemperatureFromIr(
+  params: Mlx90640Params,
+  ir: number,
+  alphaComp: number,
+  taTr: number,
+): number {
+  const ks = params.kSTo;
+  const ct = params.cornerTemperaturesC;
+  const a = alphaComp;
+  const sx = ks[1] * Math.sqrt(Math.sqrt(a * a * a * (ir + a * taTr)));
+  const to = Math.sqrt(Math.sqrt(ir / (a * (1 - ks[1] * 273.15) + sx) + taTr)) - 273.15;
+  if (to >= ct[1] && to < ct[2]) return to;
+  const r = to < ct[1] ? 0 : to < ct[3] ? 2 : 3;
+  const alphaCorr = [
+    1 / (1 + ks[0] * 40),
+    1,
+    1 + ks[1] * ct[2],
+    (1 + ks[1] * ct[2]) * (1 + ks[2] * (ct[3] - ct[2])),
+  ];
+  return Math.sqrt(Math.sqrt(ir / (a * alphaCorr[r]! * (1 + ks[r] * (to - ct[r]))) + taTr)) - 273.15;
 }
 
 /**
