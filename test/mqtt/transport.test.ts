@@ -51,7 +51,7 @@ test('events over ws:// reach a subscriber', async () => {
   const aedes = await Aedes.createBroker();
   const http = createServer();
   const wss = new WebSocketServer({ server: http });
-  wss.on('connection', (ws) => aedes.handle(createWebSocketStream(ws) as never));
+  wss.on('connection', (ws) => aedes.handle(createWebSocketStream(ws)));
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
