@@ -98,6 +98,24 @@ export function runI2cDriverContract(name: string, opts: ContractOptions): void 
       assert.equal(device.openHandles, 0, 'bus closed after abort');
     });
 
+    test('timestamps come from ctx.clock', async () => {
+      const { source } = opts.make({});
+      const offsetMs = 5_000_000;
+      const clock = { nowMs: () => performance.now() + offsetMs, toWallMs: (ms: number) => ms };
+      const controller = new AbortController();
+      const frames: Frame[] = [];
+      const before = clock.nowMs();
+      for await (const f of source({ clock, signal: controller.signal })) {
+        frames.push(f);
+        if (frames.length === 2) break;
+      }
+      const after = clock.nowMs();
+      for (const f of frames) {
+        // IMU frames start up to one FIFO batch before the read.
+        assert.ok(f.tMs >= before - 1000 && f.tMs <= after, `tMs ${f.tMs} within [${before}, ${after}]`);
+      }
+    });
+
     test('unplug reports down; after replug frames resume within 2 s', async () => {
       const { device, source } = opts.make({});
       const h = new Harness(source);

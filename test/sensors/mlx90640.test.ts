@@ -166,6 +166,20 @@ test('MLX90640: 0x7FFF in the measured subpage rejects the frame; a garbled EEPR
   );
 });
 
+test('MLX90640: a broken pixel (EEPROM word 0) is replaced by its diagonal neighbours', async () => {
+  const emu = new Mlx90640Emulator();
+  const broken = 5 * 32 + 10;
+  emu.eeprom[0x40 + broken] = 0;
+  const { driver, bus } = await driverOnEmulator(64, emu);
+  const out = await driver.next(new AbortController().signal);
+  await bus.close();
+  assert.deepEqual(driver.params!.brokenPixels, [broken]);
+  assert.ok(!(out instanceof RejectedFrame));
+  const d = out.data;
+  const mean = (d[broken - 33]! + d[broken - 31]! + d[broken + 31]! + d[broken + 33]!) / 4;
+  assert.ok(Math.abs(d[broken]! - mean) < 1e-4, `${d[broken]} vs ${mean}`);
+});
+
 test('MLX90640: config schema defaults and rejections', () => {
   const c = Mlx90640ConfigSchema.parse({ id: 'thermal0', driver: 'mlx90640', bus: 7 });
   assert.equal(c.address, 0x33);
