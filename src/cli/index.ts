@@ -3,11 +3,14 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBench } from './commands/bench.js';
+import { registerClassify } from './commands/classify.js';
 import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEmbed } from './commands/embed.js';
+import { registerEval } from './commands/eval.js';
 import { registerFeatures } from './commands/features.js';
+import { registerLabel } from './commands/label.js';
 import { registerRun } from './commands/run.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTokenize } from './commands/tokenize.js';
@@ -37,6 +40,9 @@ export function buildProgram(): Command {
   registerSimulate(program);
   registerDoctor(program);
   registerEmbed(program);
+  registerClassify(program);
+  registerLabel(program);
+  registerEval(program);
   return program;
 }
 
