@@ -12,6 +12,7 @@ import { registerEval } from './commands/eval.js';
 import { registerFeatures } from './commands/features.js';
 import { registerLabel } from './commands/label.js';
 import { registerRun } from './commands/run.js';
+import { registerSensors } from './commands/sensors.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTokenize } from './commands/tokenize.js';
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerTokenize(program);
   registerFeatures(program);
   registerBench(program);
+  registerSensors(program);
   registerSimulate(program);
   registerDoctor(program);
   registerEmbed(program);

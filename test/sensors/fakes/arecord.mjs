@@ -15,6 +15,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
+if (argv[0] === '-l') {
+  process.stdout.write('**** List of CAPTURE Hardware Devices ****\n');
+  process.stdout.write('card 1: Fake [Fake USB Mic], device 0: USB Audio [USB Audio]\n');
+  process.stdout.write('  Subdevices: 1/1\n  Subdevice #0: subdevice #0\n');
+  process.exit(0);
+}
 const opt = (flag, dflt) => {
   const i = argv.indexOf(flag);
   return i >= 0 ? argv[i + 1] : dflt;
