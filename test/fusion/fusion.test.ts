@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FusionStage, type FusionOptions } from '../../src/fusion/fusion.js';
+import type { LabelEmbedding, LabelSet } from '../../src/fusion/labels.js';
+import { EventTracker, type TrackedEvent } from '../../src/fusion/tracker.js';
+import { normalizeInPlace } from '../../src/fusion/vectors.js';
+import type { SensorModality } from '../../src/pipeline/types.js';
+
+const DIM = 8;
+const e = (...pairs: [number, number][]) => {
+  const v = new Float32Array(DIM);
+  for (const [i, x] of pairs) v[i] = x;
+  return normalizeInPlace(v);
+};
+
+function label(
+  name: string,
+  vectors: Partial<Record<SensorModality, Float32Array>>,
+  over: Partial<LabelEmbedding> = {},
+): LabelEmbedding {
+  const map = new Map(Object.entries(vectors) as [SensorModality, Float32Array][]);
+  return {
+    name,
+    modalities: new Set(map.keys()),
+    onThreshold: 0.5,
+    offThreshold: 0.4,
+    margin: 0,
+    minCosine: -1,
+    fusion: 'score',
+    timing: {},
+    vectors: map,
+    ...over,
+  };
+}
+
+/** a: audio e0 / thermal e1; b: audio e2 / thermal e3; background e7 everywhere. */
+function labelSet(fusion: 'score' | 'embedding', over: Partial<LabelEmbedding> = {}): LabelSet {
+  return {
+    hash: 'test',
+    labels: [
+      label('a', { audio: e([0, 1]), thermal: e([1, 1]) }, { fusion, ...over }),
+      label('b', { audio: e([2, 1]), thermal: e([3, 1]) }, { fusion, ...over }),
+    ],
+    background: new Map([
+      ['audio', [e([7, 1])]],
+      ['thermal', [e([7, 1])]],
+    ]),
+  };
+}
+
+const opts: FusionOptions = { temperature: 10, toleranceMs: 1500 };
+const mic = (endMs: number) => ({
+  sensorId: 'mic',
+  modality: 'audio' as const,
+  startMs: endMs - 1000,
+  endMs,
+});
+const cam = (endMs: number) => ({
+  sensorId: 'cam',
+  modality: 'thermal' as const,
+  startMs: endMs - 1000,
+  endMs,
+});
+// Audio leans to b, thermal strongly to a.
+const audioVec = e([0, 0.6], [2, 0.8]);
+const thermalVec = e([1, 0.9], [3, 0.1]);
+
+function ranking(last: ReturnType<FusionStage['add']>) {
+  return [...last.observations].sort((x, y) => y.score - x.score).map((o) => o.label);
+}
+
+test('score fusion: weighted mean of per-sensor scores gives the expected ranking', () => {
+  const stage = new FusionStage(labelSet('score'), opts);
+  const alone = stage.add(mic(1000), audioVec);
+  assert.deepEqual(ranking(alone), ['b', 'a'], 'audio alone says b');
+  const both = stage.add(cam(1000), thermalVec);
+  assert.deepEqual(ranking(both), ['a', 'b'], 'thermal outweighs it at equal weights');
+  const a = both.observations.find((o) => o.label === 'a')!;
+  assert.deepEqual(
+    a.contributions!.map((c) => [c.sensorId, c.modality, c.weight]),
+    [
+      ['cam', 'thermal', 1],
+      ['mic', 'audio', 1],
+    ],
+  );
+  const mean = (a.contributions![0]!.score + a.contributions![1]!.score) / 2;
+  assert.ok(Math.abs(a.score - mean) < 1e-6, 'fused score is the mean of the sensors');
+
+  const audioHeavy = new FusionStage(labelSet('score'), { ...opts, weights: { audio: 10, thermal: 1 } });
+  audioHeavy.add(mic(1000), audioVec);
+  assert.deepEqual(ranking(audioHeavy.add(cam(1000), thermalVec)), ['b', 'a'], 'weights matter');
+});
+
+test('embedding fusion: weighted sum of unit embeddings, re-normalised, scored against fused label vectors', () => {
+  const stage = new FusionStage(labelSet('embedding'), { ...opts, keepEmbeddings: true });
+  stage.add(mic(1000), audioVec);
+  const both = stage.add(cam(1000), thermalVec);
+  assert.deepEqual(ranking(both), ['a', 'b']);
+  const a = both.observations.find((o) => o.label === 'a')!;
+  // Fused = normalise(audio + thermal); fused "a" = normalise(e0 + e1): cosine known in closed form.
+  const fused = normalizeInPlace(Float32Array.from(audioVec, (x, i) => x + thermalVec[i]!));
+  assert.ok(a.embedding, 'the fused embedding is kept');
+  for (let i = 0; i < DIM; i++) assert.ok(Math.abs(a.embedding[i]! - fused[i]!) < 1e-6);
+  // Audio weighted far above thermal: the fused embedding is mostly audio, so b wins.
+  const heavy = new FusionStage(labelSet('embedding'), { ...opts, weights: { audio: 10 } });
+  heavy.add(mic(1000), audioVec);
+  assert.deepEqual(ranking(heavy.add(cam(1000), thermalVec)), ['b', 'a']);
+});
+
+test('a stale or dropped sensor drops out of fusion; events keep flowing from the others', () => {
+  for (const mode of ['score', 'embedding'] as const) {
+    const stage = new FusionStage(labelSet(mode), opts);
+    let n = 0;
+    const tracker = new EventTracker(
+      stage.set.labels.map((l) => ({ name: l.name, onThreshold: 0.5, offThreshold: 0.4 })),
+      {
+        minWindows: 1,
+        endWindows: 2,
+        updateIntervalMs: 2000,
+        unseenMs: 0,
+        cooldownMs: 0,
+        maxDurationMs: 600_000,
+      },
+      (ms) => ms,
+      () => `e${n++}`,
+    );
+    const aVec = e([0, 1]);
+    const aThermal = e([1, 1]);
+    const events: TrackedEvent[] = [];
+    const sourcesAt = new Map<number, string[]>();
+    for (let t = 1000; t <= 20_000; t += 1000) {
+      const feed = (r: ReturnType<FusionStage['add']>) => {
+        for (const o of r.observations) {
+          if (o.label === 'a')
+            sourcesAt.set(
+              t,
+              o.sources.map((s) => s.sensorId),
+            );
+          events.push(...tracker.observe(o));
+        }
+      };
+      feed(stage.add(mic(t), aVec));
+      if (t <= 8000) feed(stage.add(cam(t), aThermal)); // the thermal camera stops at 8 s
+    }
+    events.push(...tracker.flush(20_000));
+    assert.deepEqual(sourcesAt.get(8000), ['cam', 'mic'], `${mode}: both while both run`);
+    assert.deepEqual(
+      sourcesAt.get(9000),
+      ['cam', 'mic'],
+      `${mode}: within tolerance the camera still counts`,
+    );
+    assert.deepEqual(sourcesAt.get(10_000), ['mic'], `${mode}: stale beyond tolerance`);
+    assert.deepEqual(stage.freshSensors(), ['mic']);
+    const a = events.filter((x) => x.label === 'a');
+    assert.deepEqual(
+      a.map((x) => x.type),
+      ['start', ...a.slice(1, -1).map(() => 'update' as const), 'end'],
+      `${mode}: one event, never cut by the lost sensor`,
+    );
+    assert.ok(
+      a.filter((x) => x.type === 'update').length >= 5,
+      'updates keep coming after the camera stopped',
+    );
+    const end = a.at(-1)!;
+    assert.equal(end.endTime, new Date(20_000).toISOString());
+    assert.deepEqual(
+      end.contributions.map((c) => c.modality),
+      ['thermal', 'audio'],
+      'the event says which modalities contributed',
+    );
+
+    stage.dropSensor('mic');
+    assert.deepEqual(stage.freshSensors(), []);
+  }
+});
+
+test('margin: a label that does not beat the runner-up by the margin does not pass the start gate', () => {
+  const set = labelSet('score', { margin: 0.3 });
+  const stage = new FusionStage(set, opts);
+  const close = stage.add(mic(1000), e([0, 1], [2, 0.95]));
+  assert.equal(close.observations.find((o) => o.label === 'a')!.gate, false);
+  const clear = stage.add(mic(2000), e([0, 1], [2, 0.2]));
+  assert.equal(clear.observations.find((o) => o.label === 'a')!.gate, true);
+  assert.equal(clear.observations.find((o) => o.label === 'b')!.gate, false);
+});
+
+test('minCosine: a low raw similarity fails the gate and does not hold an event', () => {
+  const stage = new FusionStage(labelSet('score', { minCosine: 0.5 }), opts);
+  const weak = stage.add(mic(1000), e([0, 0.3], [5, 1]));
+  const a = weak.observations.find((o) => o.label === 'a')!;
+  assert.ok(a.score > 0.5, 'softmax alone would call it a');
+  assert.equal(a.gate, false);
+  assert.equal(a.hold, false);
+});
+
+test('smoothing: median ignores a one-window spike, mean does not', () => {
+  const spike = [e([7, 1]), e([7, 1]), e([0, 1]), e([7, 1]), e([7, 1])];
+  const run = (smoothing: 'mean' | 'median') => {
+    const stage = new FusionStage(labelSet('score'), { ...opts, smoothingWindows: 3, smoothing });
+    return spike.map(
+      (v, i) => stage.add(mic((i + 1) * 1000), v).observations.find((o) => o.label === 'a')!.score,
+    );
+  };
+  assert.ok(Math.max(...run('median')) < 0.1, 'median: never above background');
+  assert.ok(Math.max(...run('mean')) > 0.25, 'mean: the spike shows');
+});
