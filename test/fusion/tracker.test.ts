@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { EventTracker, type TrackerTiming } from '../../src/fusion/tracker.js';
+import { EventTracker, type TrackedEvent, type TrackerTiming } from '../../src/fusion/tracker.js';
+import { base64ToFloat16 } from '../../src/fusion/vectors.js';
 import type { LabelEvent } from '../../src/pipeline/types.js';
 
 const timing: TrackerTiming = {
@@ -139,6 +140,140 @@ test('property: no overlap, exactly one end per start, unique ids, cooldown hono
           }
         }
         assert.equal(open, undefined, 'every start has an end');
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('contributions: per-sensor latest and peak score; the fused embedding of the peak when asked', () => {
+  const tr = new EventTracker(
+    labels,
+    { ...timing, minWindows: 1 },
+    (ms) => ms,
+    () => 'id',
+    { includeEmbedding: true },
+  );
+  const o = (score: number, endMs: number, mic: number, cam: number, embedding: Float32Array) => ({
+    ...obs(score, endMs),
+    contributions: [
+      { sensorId: 'cam', modality: 'thermal' as const, score: cam, weight: 1 },
+      { sensorId: 'mic', modality: 'audio' as const, score: mic, weight: 2 },
+    ],
+    embedding,
+  });
+  const peak = Float32Array.from([0.6, 0.8]);
+  tr.observe(o(0.7, 1000, 0.6, 0.8, Float32Array.from([1, 0])));
+  tr.observe(o(0.9, 2000, 0.95, 0.85, peak));
+  const [end] = tr.flush(3000) as [TrackedEvent];
+  assert.deepEqual(end.contributions, [
+    { sensorId: 'cam', modality: 'thermal', score: 0.85, peakScore: 0.85, weight: 1 },
+    { sensorId: 'mic', modality: 'audio', score: 0.95, peakScore: 0.95, weight: 2 },
+  ]);
+  const back = base64ToFloat16(end.embedding!);
+  assert.ok(Math.abs(back[0]! - 0.6) < 1e-3 && Math.abs(back[1]! - 0.8) < 1e-3, 'fp16 of the peak embedding');
+});
+
+test('gate and hold: a failed start gate never starts an event; a failed hold counts as a miss', () => {
+  const tr = tracker({ minWindows: 1, endWindows: 1, updateIntervalMs: 0 });
+  assert.deepEqual(tr.observe({ ...obs(0.95, 1000), gate: false }), []);
+  assert.equal(tr.observe(obs(0.95, 2000))[0]?.type, 'start');
+  assert.equal(tr.observe({ ...obs(0.95, 3000), hold: false })[0]?.type, 'end');
+});
+
+test('property: per-label timing overrides, gates and several labels keep every lifecycle invariant', () => {
+  const timingArb = fc.record({
+    minWindows: fc.integer({ min: 1, max: 4 }),
+    endWindows: fc.integer({ min: 1, max: 4 }),
+    updateIntervalMs: fc.integer({ min: 0, max: 5000 }),
+    unseenMs: fc.integer({ min: 0, max: 8000 }),
+    cooldownMs: fc.integer({ min: 0, max: 5000 }),
+    maxDurationMs: fc.integer({ min: 1000, max: 30_000 }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          label: fc.constantFrom('alarm', 'dog'),
+          score: fc.float({ min: 0, max: 1, noNaN: true }),
+          dt: fc.integer({ min: 0, max: 4000 }),
+          gate: fc.boolean(),
+          hold: fc.boolean(),
+          sensors: fc.subarray(['mic', 'cam'], { minLength: 1 }),
+        }),
+        { maxLength: 300 },
+      ),
+      timingArb,
+      fc.record({
+        cooldownMs: fc.integer({ min: 0, max: 9000 }),
+        minWindows: fc.integer({ min: 1, max: 3 }),
+      }),
+      (stream, t, dogTiming) => {
+        let n = 0;
+        const tr = new EventTracker(
+          [
+            { name: 'alarm', onThreshold: 0.6, offThreshold: 0.4 },
+            { name: 'dog', onThreshold: 0.5, offThreshold: 0.5, timing: dogTiming },
+          ],
+          t,
+          (ms) => ms,
+          () => `e${n++}`,
+        );
+        const cooldown = { alarm: t.cooldownMs, dog: dogTiming.cooldownMs };
+        const events: TrackedEvent[] = [];
+        const startedBy = new Map<string, { gate: boolean; score: number }>();
+        let now = 0;
+        for (const x of stream) {
+          now += x.dt;
+          const sources = x.sensors.map((s) => ({
+            sensorId: s,
+            modality: s === 'mic' ? ('audio' as const) : ('thermal' as const),
+          }));
+          const out = tr.observe({
+            label: x.label,
+            score: x.score,
+            startMs: now - 1000,
+            endMs: now,
+            sources,
+            gate: x.gate,
+            hold: x.hold,
+            contributions: sources.map((s) => ({ ...s, score: x.score, weight: 1 })),
+          });
+          for (const e of out) if (e.type === 'start') startedBy.set(e.id, { gate: x.gate, score: x.score });
+          events.push(...out, ...tr.tick(now));
+        }
+        events.push(...tr.flush(now));
+        assert.equal(tr.openCount(), 0);
+        const ids = new Set<string>();
+        for (const name of ['alarm', 'dog'] as const) {
+          let open: string | undefined;
+          let lastEnd = -Infinity;
+          for (const e of events.filter((x) => x.label === name)) {
+            if (e.type === 'start') {
+              assert.equal(open, undefined, `${name}: overlapping events`);
+              assert.ok(!ids.has(e.id), 'ids are unique across labels');
+              ids.add(e.id);
+              open = e.id;
+              const by = startedBy.get(e.id)!;
+              assert.ok(by.gate, 'only an observation passing the gate starts an event');
+              assert.ok(
+                Date.parse(e.timestamp) - lastEnd >= cooldown[name] || lastEnd === -Infinity,
+                'cooldown',
+              );
+            } else {
+              assert.equal(e.id, open, `${name}: ${e.type} for an event that is not open`);
+              if (e.type === 'end') {
+                open = undefined;
+                lastEnd = Date.parse(e.endTime!);
+                assert.ok(
+                  e.contributions.length > 0 &&
+                    e.contributions.every((c) => ['mic', 'cam'].includes(c.sensorId)),
+                );
+              }
+            }
+          }
+          assert.equal(open, undefined, `${name}: every start has an end (flush at shutdown)`);
+        }
       },
     ),
     { numRuns: 300 },
