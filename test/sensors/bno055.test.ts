@@ -6,6 +6,7 @@ import {
   Bno055ConfigSchema,
   Bno055Driver,
   bno055Frames,
+  bno055I2cRegisters,
   type Bno055Config,
 } from '../../src/sensors/i2c/bno055.js';
 import { RejectedFrame } from '../../src/sensors/i2c/runner.js';
@@ -29,7 +30,10 @@ function config(extra: Record<string, unknown> = {}): Bno055Config {
 async function driverOn(emu: Bno055Emulator, extra: Record<string, unknown> = {}) {
   const bus = await emu.openBus(1);
   const ac = new AbortController();
-  const driver = new Bno055Driver(bus, config(extra), { clock: systemClock, sensorId: 'imu1' });
+  const driver = new Bno055Driver(bno055I2cRegisters(bus, 0x28), config(extra), {
+    clock: systemClock,
+    sensorId: 'imu1',
+  });
   await driver.init(ac.signal);
   return { bus, driver, ac };
 }
@@ -69,7 +73,10 @@ test('BNO055: a wrong CHIP_ID is a DeviceError that a reconnect will not heal', 
   const emu = new Bno055Emulator();
   emu.page0[0x00] = 0x12;
   const bus = await emu.openBus(1);
-  const driver = new Bno055Driver(bus, config(), { clock: systemClock, sensorId: 'imu1' });
+  const driver = new Bno055Driver(bno055I2cRegisters(bus, 0x28), config(), {
+    clock: systemClock,
+    sensorId: 'imu1',
+  });
   await assert.rejects(
     driver.init(new AbortController().signal),
     (e: unknown) => e instanceof DeviceError && !e.disconnected,

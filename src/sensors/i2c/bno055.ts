@@ -14,7 +14,12 @@
  * Garbage: a sample is rejected when the temperature (signed °C byte) is outside −40…100, or an
  * axis exceeds the range by more than 5 %. SYS_STATUS must say "running" (5 with fusion, 6
  * without); three reads in a row that do not (the chip reset itself and sits in CONFIG mode, or
- * reports an error) re-initialise it. The UART variant (0xAA/0xBB framing) is not implemented.
+ * reports an error) re-initialise it.
+ *
+ * UART variant (`bno055UartFrames`, PS1 high): the same driver over `Bno055UartRegisters`, which
+ * speaks Bosch's framing at 115200 8N1: write `AA 00 reg len data…` → `EE 01`; read
+ * `AA 01 reg len` → `BB len data…` or `EE status`. BUS_OVER_RUN (`EE 07`), a garbled reply and a
+ * 100 ms silence are retried up to 3 times with a 2 ms gap, as Adafruit and Bosch advise.
  */
 import { z } from 'zod';
 import { sensorBase } from '../../config/schema.js';
@@ -23,7 +28,14 @@ import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
 import { readRegisters, type I2cBus } from '../bus/i2c.js';
 import type { FrameSource } from '../types.js';
-import { i2cCommon, RejectedFrame, runI2cDevice, type DeviceSession, type I2cDriverDeps } from './runner.js';
+import {
+  i2cCommon,
+  RejectedFrame,
+  runDevice,
+  runI2cDevice,
+  type DeviceSession,
+  type I2cDriverDeps,
+} from './runner.js';
 
 export const BNO_REG = {
   CHIP_ID: 0x00,
@@ -66,13 +78,10 @@ export const Bno055ConfigSchema = z.strictObject({
     .max(100)
     .default(100)
     .meta({ description: 'Polling rate, Hz (the chip outputs 100 Hz).' }),
-  mode: z
-    .enum(['accgyro', 'amg', 'imu', 'ndofFmcOff', 'ndof'])
-    .default('accgyro')
-    .meta({
-      description:
-        'Operation mode: accgyro/amg raw; imu/ndof run on-chip fusion (ranges fixed at 4 g, 2000 °/s).',
-    }),
+  mode: z.enum(['accgyro', 'amg', 'imu', 'ndofFmcOff', 'ndof']).default('accgyro').meta({
+    description:
+      'Operation mode: accgyro/amg raw; imu/ndof run on-chip fusion (ranges fixed at 4 g, 2000 °/s).',
+  }),
   accelRangeG: z
     .literal(ACCEL_RANGES_G)
     .default(4)
@@ -92,6 +101,21 @@ export interface Bno055Options {
   gyroRangeDps: number;
 }
 
+/** Register access, over I2C (`bno055I2cRegisters`) or UART (`Bno055UartRegisters`). */
+export interface Bno055Registers {
+  /** Reads `length` bytes from page register `reg` on; resolves with exactly `length` bytes. */
+  read(reg: number, length: number): Promise<Buffer>;
+  write(reg: number, value: number): Promise<void>;
+}
+
+/** BNO055 registers over I2C (SMBus byte writes, ≤ 32-byte block reads). */
+export function bno055I2cRegisters(bus: I2cBus, address: number): Bno055Registers {
+  return {
+    read: (reg, length) => readRegisters(bus, address, reg, length),
+    write: (reg, value) => bus.writeByte(address, reg, value),
+  };
+}
+
 export class Bno055Driver implements DeviceSession {
   private nextDueMs = 0;
   private notRunning = 0;
@@ -101,7 +125,7 @@ export class Bno055Driver implements DeviceSession {
   calibStat = 0;
 
   constructor(
-    private readonly bus: I2cBus,
+    private readonly regs: Bno055Registers,
     private readonly opts: Bno055Options,
     private readonly deps: { clock: Clock; sensorId: string },
   ) {
@@ -120,9 +144,9 @@ export class Bno055Driver implements DeviceSession {
   }
 
   private async write(reg: number, value: number, verify = true): Promise<void> {
-    await this.bus.writeByte(this.opts.address, reg, value);
+    await this.regs.write(reg, value);
     if (!verify) return;
-    const back = await this.bus.readByte(this.opts.address, reg);
+    const [back = -1] = await this.regs.read(reg, 1);
     if (back !== value) {
       throw new DeviceError(
         this.deps.sensorId,
@@ -135,12 +159,11 @@ export class Bno055Driver implements DeviceSession {
   }
 
   async init(signal: AbortSignal): Promise<void> {
-    const a = this.opts.address;
-    const id = await this.bus.readByte(a, BNO_REG.CHIP_ID);
+    const [id = -1] = await this.regs.read(BNO_REG.CHIP_ID, 1);
     if (id !== 0xa0)
       throw new DeviceError(
         this.deps.sensorId,
-        `no BNO055 at 0x${a.toString(16)}: CHIP_ID 0x${id.toString(16)}`,
+        `no BNO055 at 0x${this.opts.address.toString(16)}: CHIP_ID 0x${id.toString(16)}`,
       );
     await this.write(BNO_REG.PAGE_ID, 0);
     await this.write(BNO_REG.OPR_MODE, 0x00); // CONFIG
@@ -168,10 +191,9 @@ export class Bno055Driver implements DeviceSession {
     const now = this.deps.clock.nowMs();
     if (this.nextDueMs > now) await sleep(this.nextDueMs - now, signal);
     this.nextDueMs = Math.max(this.nextDueMs + periodMs, this.deps.clock.nowMs());
-    const a = this.opts.address;
     // Accel, mag, gyro in one burst (0x08–0x19), then temperature … SYS_STATUS (0x34–0x39).
-    const d = await readRegisters(this.bus, a, BNO_REG.ACC_DATA, 18);
-    const s = await readRegisters(this.bus, a, BNO_REG.TEMP, 6);
+    const d = await this.regs.read(BNO_REG.ACC_DATA, 18);
+    const s = await this.regs.read(BNO_REG.TEMP, 6);
     const tMs = this.deps.clock.nowMs();
     const temp = s.readInt8(0);
     const [accelMax, gyroMax] = this.limits;
@@ -225,12 +247,213 @@ export function bno055Frames(config: Bno055Config, deps: I2cDriverDeps): FrameSo
         reconnectMaxMs: config.reconnectMaxMs,
         maxReconnects: config.maxReconnects,
         open: async (bus, signal) => {
-          const driver = new Bno055Driver(bus, config, { clock: ctx.clock, sensorId: config.id });
+          const driver = new Bno055Driver(bno055I2cRegisters(bus, config.address), config, {
+            clock: ctx.clock,
+            sensorId: config.id,
+          });
           await driver.init(signal);
           return driver;
         },
       },
       deps,
+      ctx,
+    );
+}
+
+/** The byte stream the UART variant needs; serialport's connection (SerialLink) fits it. */
+export interface Bno055UartLink {
+  write(bytes: Uint8Array): Promise<void>;
+  /** Received bytes; ends or throws when the port goes away. */
+  data(): AsyncIterable<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** UART status codes (0xEE replies). */
+export const BNO_UART_STATUS: Record<number, string> = {
+  0x01: 'WRITE_SUCCESS',
+  0x02: 'READ_FAIL',
+  0x03: 'WRITE_FAIL',
+  0x04: 'REGMAP_INVALID_ADDRESS',
+  0x05: 'REGMAP_WRITE_DISABLED',
+  0x06: 'WRONG_START_BYTE',
+  0x07: 'BUS_OVER_RUN_ERROR',
+  0x08: 'MAX_LENGTH_ERROR',
+  0x09: 'MIN_LENGTH_ERROR',
+  0x0a: 'RECEIVE_CHARACTER_TIMEOUT',
+};
+
+/** BNO055 registers over its UART protocol, with retries for BUS_OVER_RUN and lost replies. */
+export class Bno055UartRegisters implements Bno055Registers {
+  private pending = Buffer.alloc(0);
+  private wake: (() => void) | undefined;
+  private closed: Error | undefined;
+  /** Requests retried (BUS_OVER_RUN, garbled or missing replies). */
+  retries = 0;
+
+  constructor(
+    private readonly link: Bno055UartLink,
+    private readonly opts: { timeoutMs?: number; attempts?: number } = {},
+  ) {
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const chunk of this.link.data()) {
+        this.pending = Buffer.concat([this.pending, chunk]);
+        this.wake?.();
+      }
+      this.closed = Object.assign(new Error('BNO055 UART closed'), { disconnected: true });
+    } catch (err) {
+      this.closed = Object.assign(
+        new Error(`BNO055 UART: ${err instanceof Error ? err.message : String(err)}`),
+        {
+          disconnected: true,
+          cause: err,
+        },
+      );
+    }
+    this.wake?.();
+  }
+
+  /** Waits until `n` bytes are buffered; resolves false on timeout. */
+  private async bytes(n: number, deadline: number): Promise<boolean> {
+    while (this.pending.length < n) {
+      if (this.closed) throw this.closed;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    return true;
+  }
+
+  private take(n: number): Buffer {
+    const out = this.pending.subarray(0, n);
+    this.pending = this.pending.subarray(n);
+    return out;
+  }
+
+  /** One request; returns the data of a 0xBB reply, or the status of a 0xEE reply. */
+  private async once(request: Uint8Array): Promise<{ data: Buffer } | { status: number } | undefined> {
+    this.pending = Buffer.alloc(0); // drop stale bytes from an earlier, timed-out request
+    if (this.closed) throw this.closed;
+    await this.link.write(request);
+    const deadline = performance.now() + (this.opts.timeoutMs ?? 100);
+    if (!(await this.bytes(2, deadline))) return undefined;
+    const [head = 0, second = 0] = this.take(2);
+    if (head === 0xee) return { status: second };
+    if (head !== 0xbb) return undefined;
+    if (!(await this.bytes(second, deadline))) return undefined;
+    return { data: Buffer.from(this.take(second)) };
+  }
+
+  private async request(request: Uint8Array, what: string): Promise<{ data: Buffer } | { status: number }> {
+    const attempts = this.opts.attempts ?? 4;
+    let last = 'no reply';
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) {
+        this.retries++;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const reply = await this.once(request);
+      if (reply === undefined) last = 'no or garbled reply';
+      else if (
+        'status' in reply &&
+        (reply.status === 0x07 || reply.status === 0x0a || reply.status === 0x06)
+      ) {
+        last = BNO_UART_STATUS[reply.status] ?? `status ${reply.status}`;
+      } else return reply;
+    }
+    throw Object.assign(new Error(`BNO055 UART ${what}: ${last} after ${attempts} attempts`), {
+      code: 'EIO',
+    });
+  }
+
+  async read(reg: number, length: number): Promise<Buffer> {
+    if (length < 1 || length > 128) throw new RangeError(`BNO055 UART read length ${length}`);
+    const reply = await this.request(Uint8Array.of(0xaa, 0x01, reg, length), `read 0x${reg.toString(16)}`);
+    if ('status' in reply) {
+      throw Object.assign(
+        new Error(`BNO055 UART read 0x${reg.toString(16)}: ${BNO_UART_STATUS[reply.status] ?? reply.status}`),
+        {
+          code: 'EIO',
+        },
+      );
+    }
+    if (reply.data.length !== length) {
+      throw Object.assign(new Error(`short UART read: ${reply.data.length} of ${length}`), {
+        code: 'SHORT_READ',
+      });
+    }
+    return reply.data;
+  }
+
+  async write(reg: number, value: number): Promise<void> {
+    const reply = await this.request(Uint8Array.of(0xaa, 0x00, reg, 1, value), `write 0x${reg.toString(16)}`);
+    if (!('status' in reply) || reply.status !== 0x01) {
+      const why = 'status' in reply ? (BNO_UART_STATUS[reply.status] ?? reply.status) : 'data reply';
+      throw Object.assign(new Error(`BNO055 UART write 0x${reg.toString(16)}: ${why}`), { code: 'EIO' });
+    }
+  }
+}
+
+export const Bno055UartConfigSchema = z.strictObject({
+  ...sensorBase,
+  modality: z.literal('imu').default('imu').meta({ description: 'Always imu.' }),
+  driver: z.literal('bno055-uart'),
+  path: z
+    .string()
+    .min(1)
+    .meta({ description: 'Serial device, e.g. /dev/ttyTHS1 (Jetson pins 8/10). Restart.' }),
+  baudRate: z.int().default(115200).meta({ description: 'Baud rate; the BNO055 UART runs at 115200 8N1.' }),
+  reconnectMinMs: i2cCommon.reconnectMinMs,
+  reconnectMaxMs: i2cCommon.reconnectMaxMs,
+  maxReconnects: i2cCommon.maxReconnects,
+  rateHz: z
+    .int()
+    .min(1)
+    .max(50)
+    .default(50)
+    .meta({ description: 'Polling rate, Hz (UART round trips limit it to ≈ 50).' }),
+  mode: Bno055ConfigSchema.shape.mode,
+  accelRangeG: Bno055ConfigSchema.shape.accelRangeG,
+  gyroRangeDps: Bno055ConfigSchema.shape.gyroRangeDps,
+});
+export type Bno055UartConfig = z.infer<typeof Bno055UartConfigSchema>;
+
+/** The BNO055 (UART) frame source: `bno055UartFrames(config, { openLink })`. */
+export function bno055UartFrames(
+  config: Bno055UartConfig,
+  deps: { openLink: (path: string, baudRate: number) => Promise<Bno055UartLink> },
+): FrameSource {
+  return (ctx) =>
+    runDevice(
+      {
+        sensorId: config.id,
+        reconnectMinMs: config.reconnectMinMs,
+        reconnectMaxMs: config.reconnectMaxMs,
+        maxReconnects: config.maxReconnects,
+        openLink: () => deps.openLink(config.path, config.baudRate),
+        open: async (link, signal) => {
+          const driver = new Bno055Driver(
+            new Bno055UartRegisters(link),
+            { ...config, address: 0x28 },
+            {
+              clock: ctx.clock,
+              sensorId: config.id,
+            },
+          );
+          await driver.init(signal);
+          return driver;
+        },
+      },
       ctx,
     );
 }

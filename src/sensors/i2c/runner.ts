@@ -59,20 +59,28 @@ export interface DeviceSession {
   resync?(): Promise<void>;
 }
 
-export interface RunOptions {
+/** What `runDevice` needs besides the link: identity, backoff and how to initialise the chip. */
+export interface RunDeviceOptions<L> {
   sensorId: string;
-  busNumber: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   maxReconnects?: number | undefined;
   /** Good frames in a row after a rejection before health returns from degraded to ok. Default 10. */
   recoverAfterFrames?: number;
-  open(bus: I2cBus, signal: AbortSignal): Promise<DeviceSession>;
+  /** Opens the transport (an I2C bus, a serial port…); closed by the runner after each session. */
+  openLink(): Promise<L>;
+  open(link: L, signal: AbortSignal): Promise<DeviceSession>;
+}
+
+export interface RunOptions extends Omit<RunDeviceOptions<I2cBus>, 'openLink'> {
+  busNumber: number;
 }
 
 /** True for errors that a re-open may heal. Short reads count too (a glitch on the wire). */
 function isRecoverable(err: unknown): boolean {
   if (err instanceof DeviceError) return err.disconnected;
+  // Other transports (serialport's SerialClosedError) mark unplugs the same way.
+  if ((err as { disconnected?: unknown } | null)?.disconnected === true) return true;
   return isI2cDisconnect(err);
 }
 
@@ -80,9 +88,17 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function* runI2cDevice(
+/** The I2C case of `runDevice`: the link is `deps.openBus(opts.busNumber)`. */
+export function runI2cDevice(
   opts: RunOptions,
   deps: I2cDriverDeps,
+  ctx: SensorContext,
+): AsyncGenerator<Frame> {
+  return runDevice({ ...opts, openLink: () => deps.openBus(opts.busNumber) }, ctx);
+}
+
+export async function* runDevice<L extends { close(): Promise<void> }>(
+  opts: RunDeviceOptions<L>,
   ctx: SensorContext,
 ): AsyncGenerator<Frame> {
   const { signal } = ctx;
@@ -103,9 +119,9 @@ export async function* runI2cDevice(
   const recoverAfter = opts.recoverAfterFrames ?? 10;
 
   while (!signal.aborted) {
-    let bus: I2cBus | undefined;
+    let bus: L | undefined;
     try {
-      bus = await deps.openBus(opts.busNumber);
+      bus = await opts.openLink();
       const session = await opts.open(bus, signal);
       for (;;) {
         let out: Frame | RejectedFrame;
