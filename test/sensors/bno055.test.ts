@@ -7,11 +7,16 @@ import {
   Bno055Driver,
   bno055Frames,
   bno055I2cRegisters,
+  Bno055UartConfigSchema,
+  bno055UartFrames,
+  Bno055UartRegisters,
   type Bno055Config,
+  type Bno055UartConfig,
 } from '../../src/sensors/i2c/bno055.js';
 import { RejectedFrame } from '../../src/sensors/i2c/runner.js';
 import { Harness, runI2cDriverContract } from './contract.js';
 import { Bno055Emulator } from './bno055.emulator.js';
+import { Bno055UartEmulator } from './bno055-uart.emulator.js';
 
 const G = 9.80665;
 
@@ -126,4 +131,72 @@ runI2cDriverContract('bno055', {
     assert.ok(Math.abs(f.data[2]! - G) < 0.01, 'gravity in m/s²');
     assert.ok(Math.abs(f.data[5]!) < 0.51, 'gyro in rad/s');
   },
+});
+
+function uartConfig(extra: Record<string, unknown> = {}): Bno055UartConfig {
+  return Bno055UartConfigSchema.parse({
+    id: 'imu2',
+    driver: 'bno055-uart',
+    path: '/dev/ttyTHS1',
+    rateHz: 50,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+    ...extra,
+  });
+}
+
+test('BNO055 UART: framed register access initialises the chip and streams m/s² + rad/s', async () => {
+  const uart = new Bno055UartEmulator();
+  const h = new Harness(bno055UartFrames(uartConfig(), { openLink: uart.openLink }));
+  try {
+    const frames = await h.framesAfter(3, 3000);
+    for (const f of frames) {
+      assert.deepEqual(f.shape, [1, 6]);
+      assert.ok(Math.abs(f.data[2]! - G) < 0.01);
+    }
+    assert.equal(uart.chip.mode, 0x05);
+    assert.equal(uart.chip.page0[0x3b], 0x02);
+    assert.deepEqual(uart.requests[0], [0xaa, 0x01, 0x00, 0x01], 'first request reads CHIP_ID');
+    assert.ok(
+      uart.requests.some((r) => r.join() === [0xaa, 0x00, 0x3d, 0x01, 0x05].join()),
+      'OPR_MODE write frame',
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+test('BNO055 UART: BUS_OVER_RUN replies and lost replies are retried; the stream goes on', async () => {
+  const uart = new Bno055UartEmulator();
+  const link = await uart.openLink('/dev/null', 115200);
+  const regs = new Bno055UartRegisters(link, { timeoutMs: 30 });
+  uart.overrunNext(2);
+  const [id] = await regs.read(0x00, 1);
+  assert.equal(id, 0xa0);
+  uart.dropNext(1);
+  const ids = await regs.read(0x00, 4);
+  assert.deepEqual([...ids], [0xa0, 0xfb, 0x32, 0x0f]);
+  assert.equal(regs.retries, 3);
+  uart.overrunNext(10);
+  await assert.rejects(regs.read(0x00, 1), /BUS_OVER_RUN_ERROR after 4 attempts/);
+  await link.close();
+});
+
+test('BNO055 UART: unplug reports down, replug resumes within 2 s', async () => {
+  const uart = new Bno055UartEmulator();
+  const h = new Harness(bno055UartFrames(uartConfig(), { openLink: uart.openLink }));
+  try {
+    await h.framesAfter(2, 3000);
+    uart.unplug();
+    await h.until('down', () => h.lastHealth?.state === 'down', 2000);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = h.frames.length;
+    uart.replug();
+    const ms = await h.until('frames again', () => h.frames.length > before, 4000);
+    assert.ok(ms < 2000, `recovered in ${Math.round(ms)} ms`);
+    assert.ok((h.lastHealth?.restarts ?? 0) >= 1);
+  } finally {
+    await h.stop();
+  }
+  assert.equal(h.error, undefined);
 });
