@@ -50,7 +50,7 @@ test('classify a WAV: every window cut as the agent cuts it, labels ranked by sc
   assert.ok(r.overall.some((x) => x.label === 'smoke_alarm'));
   assert.equal(labelName('Smoke Alarm!'), 'smoke_alarm');
   const table = formatClassify(r);
-  assert.match(table, /window 0\.00-2\.00 s\n #  label\s+score\s+cosine/);
+  assert.match(table, /window 0\.00-2\.00 s\n #\s+label\s+score\s+cosine/);
   assert.match(table, /mean over \d+ windows/);
 });
 
