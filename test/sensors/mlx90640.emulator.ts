@@ -87,6 +87,8 @@ export class Mlx90640Emulator extends I2cEmulator {
   i2cConfig = 0;
   /** Subpages measured since power-on. */
   measured = 0;
+  /** Reads of the status register (each one an i2ctransfer run on real hardware). */
+  statusReads = 0;
   private lastMeasureMs = 0;
   private frozen = false;
   /** Words poked into every measured frame until cleared (e.g. 0x7FFF), by RAM offset. */
@@ -174,6 +176,7 @@ export class Mlx90640Emulator extends I2cEmulator {
     if (prefix === null || prefix.length !== 2 || length % 2 !== 0) throw i2cError('EREMOTEIO', 'read');
     this.tick();
     const start = (prefix[0]! << 8) | prefix[1]!;
+    if (start === 0x8000) this.statusReads++;
     const out = new Uint8Array(length);
     for (let i = 0; i < length / 2; i++) {
       const w = this.readWord(start + i);

@@ -180,6 +180,18 @@ test('MLX90640: a broken pixel (EEPROM word 0) is replaced by its diagonal neigh
   assert.ok(Math.abs(d[broken]! - mean) < 1e-4, `${d[broken]} vs ${mean}`);
 });
 
+test('MLX90640: polls the status register a few times per subpage, not continuously', async () => {
+  const { emu, driver, bus } = await driverOnEmulator(16);
+  const signal = new AbortController().signal;
+  await driver.next(signal);
+  const reads = emu.statusReads;
+  const measured = emu.measured;
+  for (let i = 0; i < 4; i++) await driver.next(signal);
+  await bus.close();
+  const perSubpage = (emu.statusReads - reads) / (emu.measured - measured);
+  assert.ok(perSubpage <= 6, `${perSubpage} status reads per subpage`);
+});
+
 test('MLX90640: config schema defaults and rejections', () => {
   const c = Mlx90640ConfigSchema.parse({ id: 'thermal0', driver: 'mlx90640', bus: 7 });
   assert.equal(c.address, 0x33);

@@ -19,6 +19,7 @@
  * or when any object temperature is outside −70…400 °C or not finite. A changed control register
  * means the chip was power-cycled: the driver re-initialises it.
  */
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { sensorBase } from '../../config/schema.js';
 import { DeviceError } from '../../errors.js';
@@ -103,6 +104,7 @@ export class Mlx90640Driver implements DeviceSession {
   private readonly scratch = new Float32Array(MLX_PIXELS);
   private seen = 0;
   private lastDataMs = 0;
+  private quietUntil = 0;
   private readonly periodMs: number;
 
   constructor(
@@ -182,6 +184,10 @@ export class Mlx90640Driver implements DeviceSession {
     const pollMs = Math.min(50, Math.max(2, this.periodMs / 8));
     const stallMs = Math.max(1000, 3 * this.periodMs);
     for (;;) {
+      // Each read is an i2ctransfer process on real hardware: stay quiet for most of a subpage
+      // period after the last one instead of polling it all the way (real time, not ctx.clock).
+      const quietMs = this.quietUntil - performance.now();
+      if (quietMs > 0) await sleep(quietMs, signal);
       const [status = 0] = await this.readWords(MLX_REG.status, 1);
       const now = this.deps.clock.nowMs();
       if ((status & 0x8) === 0) {
@@ -198,6 +204,7 @@ export class Mlx90640Driver implements DeviceSession {
         continue;
       }
       this.lastDataMs = now;
+      this.quietUntil = performance.now() + 0.7 * this.periodMs;
       // Clear "new data" (bit 3) and keep overwrite enabled, as Melexis' GetFrameData does.
       await this.writeWord(MLX_REG.status, 0x0030, false);
       const ram = await this.readWords(MLX_REG.ram, MLX_WORDS);
