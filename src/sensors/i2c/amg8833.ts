@@ -39,13 +39,10 @@ export const Amg8833ConfigSchema = z.strictObject({
   modality: z.literal('thermal').default('thermal').meta({ description: 'Always thermal.' }),
   driver: z.literal('amg8833'),
   ...i2cCommon,
-  address: z
-    .literal([0x68, 0x69])
-    .default(0x69)
-    .meta({
-      description:
-        'I2C address: 0x69 (AD_SELECT high, Adafruit default) or 0x68. Clashes with MPU-6050. Restart.',
-    }),
+  address: z.literal([0x68, 0x69]).default(0x69).meta({
+    description:
+      'I2C address: 0x69 (AD_SELECT high, Adafruit default) or 0x68. Clashes with MPU-6050. Restart.',
+  }),
   rateHz: z.literal([1, 10]).default(10).meta({ description: 'Frame rate, fps: 10 or 1.' }),
   movingAverage: z
     .boolean()

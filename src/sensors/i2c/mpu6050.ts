@@ -70,29 +70,19 @@ export const Mpu6050ConfigSchema = z.strictObject({
     .literal([0x68, 0x69])
     .default(0x68)
     .meta({ description: 'I2C address: 0x68 (AD0 low) or 0x69 (AD0 high). Clashes with AMG8833. Restart.' }),
-  rateHz: z
-    .int()
-    .min(4)
-    .max(1000)
-    .default(100)
-    .meta({
-      description: 'Sample rate, Hz; the chip rounds to 1000/(1+div) (8000/(1+div) with dlpfHz 260).',
-    }),
+  rateHz: z.int().min(4).max(1000).default(100).meta({
+    description: 'Sample rate, Hz; the chip rounds to 1000/(1+div) (8000/(1+div) with dlpfHz 260).',
+  }),
   accelRangeG: z.literal(ACCEL_RANGES_G).default(4).meta({ description: 'Accelerometer full scale, ±g.' }),
   gyroRangeDps: z.literal(GYRO_RANGES_DPS).default(500).meta({ description: 'Gyroscope full scale, ±°/s.' }),
   dlpfHz: z
     .literal([260, 184, 94, 44, 21, 10, 5])
     .default(44)
     .meta({ description: 'Digital low-pass filter bandwidth, Hz (260 = off). Keep it below rateHz/2.' }),
-  pollMs: z
-    .int()
-    .min(5)
-    .max(1000)
-    .default(50)
-    .meta({
-      description:
-        'FIFO read interval, ms (samples per frame ≈ rateHz·pollMs/1000). Shortened to fit the FIFO.',
-    }),
+  pollMs: z.int().min(5).max(1000).default(50).meta({
+    description:
+      'FIFO read interval, ms (samples per frame ≈ rateHz·pollMs/1000). Shortened to fit the FIFO.',
+  }),
 });
 export type Mpu6050Config = z.infer<typeof Mpu6050ConfigSchema>;
 
