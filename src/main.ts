@@ -191,6 +191,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         } catch (err) {
           if (controller.signal.aborted) return;
           fusion.dropSensor(s.id); // its last window no longer counts toward fused scores
+          if (hub.deterministic) {
+            // Evaluation: a broken recording fails the run instead of being retried forever.
+            hub.endSensor(s.id);
+            throw err;
+          }
           sensorLog.warn(
             { sensor: s.id, err: (err as Error).message },
             `sensor ${s.id}: ${(err as Error).message}; restarting in ${backoffMs} ms`,

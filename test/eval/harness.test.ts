@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -10,7 +12,7 @@ import { evaluate, formatMetrics } from '../../src/eval/metrics.js';
 import type { ScoreInspection } from '../../src/fusion/fusion.js';
 import { prototypeFromFiles } from '../../src/fusion/recording.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
-import { sampleConfig, tempDir, toYaml } from '../helpers/agent-config.js';
+import { REPO, sampleConfig, tempDir, toYaml } from '../helpers/agent-config.js';
 import { renderSound, spectralEncoders } from '../fusion/helpers/spectral-encoder.js';
 
 const dir = tempDir('eval');
@@ -134,4 +136,45 @@ test('harness on the bundled recordings with the test pack is deterministic acro
     first_.metrics.labels.map((r) => r.label),
     ['alarm_beeping', 'dog_barking', 'machine_vibration', 'person'],
   );
+});
+
+test('harness: a broken recording fails the run instead of hanging on retries', async () => {
+  const bad = join(dir, 'broken.wav');
+  writeFileSync(bad, 'not a wav file at all');
+  const cfg: ConfigInput = {
+    deviceId: 'eval-broken',
+    stateDir: join(dir, 'state'),
+    sensors: [{ id: 'mic', modality: 'audio', driver: 'replay', file: bad, speed: 0, loop: false }],
+    labels: [{ name: 'x', prompts: ['x'] }],
+  };
+  const file = join(dir, 'broken.yaml');
+  writeFileSync(file, stringify(cfg));
+  await assert.rejects(
+    runEval({ config: await loadConfig(file), encoders: spectralEncoders(), truth: [] }),
+    /broken\.wav/,
+  );
+});
+
+test('`edgebind eval-events` prints the table for a config and a truth file', async () => {
+  const file = join(dir, 'cli.yaml');
+  writeFileSync(file, toYaml(sampleConfig({ stateDir: join(dir, 'state'), deviceId: 'eval-cli' })));
+  const truth = join(dir, 'cli-truth.json');
+  writeFileSync(truth, JSON.stringify([{ label: 'alarm_beeping', startMs: 4000, endMs: 10_000 }]));
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      join(REPO, 'src/cli/index.ts'),
+      'eval-events',
+      '-c',
+      file,
+      '-t',
+      truth,
+    ],
+    { cwd: dir },
+  );
+  assert.match(stdout, /^label\s+truth\s+events\s+TP\s+FP\s+FN\s+precision\s+recall/);
+  assert.match(stdout, /\nalarm_beeping\s+1\s/);
+  assert.match(stdout, /\nall\s+1\s/);
 });
