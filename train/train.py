@@ -122,14 +122,21 @@ def augment_sensor(m, x, gen):
     return x
 
 
-def stage2(m, arrays, targets_for, steps, batch, gen):
+def paired(m, meta, labels):
+    """Samples whose event the sensor records (or empty rooms): the pairs in which sensor and anchor
+    camera show the same thing. A thermal frame of a room where only an alarm sounds shows an empty
+    room, not the alarm light the camera sees, so that pair is dropped for thermal."""
+    classes = meta["classes"]
+    return torch.tensor([i for i, y in enumerate(labels.tolist()) if m in meta["observedBy"][classes[y]]])
+
+
+def stage2(m, arrays, keep, targets_for, steps, batch, gen):
     """Trains a sensor encoder so its embedding matches targets_for(idx) (unit vectors)."""
     enc = sensor_encoder(m)
     opt = torch.optim.AdamW(enc.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
-    n = arrays[m].shape[0]
     for step in range(steps):
-        idx = torch.randint(n, (batch,), generator=gen)
+        idx = keep[torch.randint(len(keep), (batch,), generator=gen)]
         x = augment_sensor(m, arrays[m][idx], gen)
         loss = clip_loss(unit(enc(x)), targets_for(idx), 1 / TEMPERATURE)
         opt.zero_grad()
@@ -187,12 +194,14 @@ def main():
     log(f"{labels.shape[0]} samples, {sum(len(c) for c in bank)} captions, {len(classes)} classes")
 
     steps1 = max(2, int(300 * args.scale))
-    steps2 = max(2, int(400 * args.scale))
+    # Audio is the costly encoder on CPU; the small image-like and IMU encoders get more steps.
+    steps2 = {m: max(2, int((400 if m == "audio" else 1000) * args.scale)) for m in SENSORS}
     img, txt = stage1(arrays, labels, bank_ids, steps1, args.batch, gen)
     for p in [*img.parameters(), *txt.parameters()]:
         p.requires_grad_(False)
     img_emb = embed_all(img, arrays["rgb"])
-    encs = {m: stage2(m, arrays, lambda idx: img_emb[idx], steps2, args.batch, gen) for m in SENSORS}
+    keep = {m: paired(m, meta, labels) for m in SENSORS}
+    encs = {m: stage2(m, arrays, keep[m], lambda idx: img_emb[idx], steps2[m], args.batch, gen) for m in SENSORS}
 
     val = load_dataset(args.val) if args.val else None
     if val:
@@ -209,7 +218,7 @@ def main():
                 [cap_emb[y][torch.randint(len(cap_emb[y]), (1,), generator=gen).item()] for y in labels[idx].tolist()]
             )
 
-        base = {m: stage2(m, arrays, text_targets, steps2, args.batch, gen) for m in SENSORS}
+        base = {m: stage2(m, arrays, keep[m], text_targets, steps2[m], args.batch, gen) for m in SENSORS}
         if val:
             log(f"quick zero-shot text-paired (val): {quick_zero_shot(base, txt, meta, val)}")
         export.write_pack(args.baseline_out, txt, base, meta, VOCAB_SIZE, CONTEXT, kind="text-paired", args=args)

@@ -75,7 +75,8 @@ interface Labelled {
   vector?: Float32Array;
 }
 
-export async function findScenes(data: string): Promise<string[]> {
+/** Scene directories (with truth.json): `data` itself, or inside it up to two levels down. */
+export async function findScenes(data: string, depth = 2): Promise<string[]> {
   const isScene = async (d: string) =>
     stat(join(d, TRUTH_FILE)).then(
       () => true,
@@ -83,8 +84,13 @@ export async function findScenes(data: string): Promise<string[]> {
     );
   if (await isScene(data)) return [data];
   const out: string[] = [];
-  for (const name of (await readdir(data)).sort()) {
-    if (await isScene(join(data, name))) out.push(join(data, name));
+  if (depth > 0) {
+    for (const entry of (await readdir(data, { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      if (entry.isDirectory())
+        out.push(...(await findScenes(join(data, entry.name), depth - 1).catch(() => [])));
+    }
   }
   if (out.length === 0) throw new Error(`${data}: no simulated scenes (${TRUTH_FILE}) found`);
   return out;

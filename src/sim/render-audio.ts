@@ -193,7 +193,7 @@ function eventSound(ev: SceneEvent, durS: number): Float32Array {
       const f = rng.uniform(1800, 4200);
       const period = rng.uniform(0.25, 1.0);
       const duty = rng.uniform(0.3, 0.6);
-      const a = g * rng.uniform(0.25, 0.55);
+      const a = g * rng.uniform(0.1, 0.3);
       const square = rng.uniform(0, 0.4);
       for (let i = 0; i < buf.length; i++) {
         const t = i / FS;

@@ -35,7 +35,7 @@ function shocksOf(ev: SceneEvent, gravity: readonly number[]): Shock[] {
     case 'person_falling': {
       // Body hitting the floor: low, heavy ring through the building, mostly vertical.
       const impact = ev.startS + rng.uniform(0.25, 0.45);
-      const amp = rng.uniform(0.6, 2) * ev.gain * Math.min(1.5, 3 / ev.distM);
+      const amp = rng.uniform(0.4, 1.5) * ev.gain * Math.min(1.5, 2.5 / ev.distM);
       return [
         { at: impact, freq: rng.uniform(8, 18), decayS: rng.uniform(0.12, 0.25), amp, dir: down, gyro: 0.02 },
         {
