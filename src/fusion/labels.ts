@@ -67,8 +67,8 @@ export interface BuildLabelSetOptions {
   logger?: Logger;
 }
 
-/** Text embeddings computed in this process, per text encoder, by cache key. */
-let memoryCache = new WeakMap<TextEncoder, Map<string, Map<string, Float32Array>>>();
+/** Text embeddings computed in this process, per text encoder, by text. */
+let memoryCache = new WeakMap<TextEncoder, Map<string, Float32Array>>();
 
 /** Fills a template: every "{}" becomes the prompt. */
 export function applyTemplate(template: string, prompt: string): string {
@@ -215,16 +215,21 @@ interface CacheFile {
   vectors: string[];
 }
 
-/** Text embeddings for `texts` (sorted, unique): memory, then disk, then the text encoder. */
+/**
+ * Text embeddings for `texts` (sorted, unique): from memory (every text this encoder embedded in
+ * this process), else the disk file of this exact text set, else the text encoder — which then
+ * embeds only the texts not already in memory (changing one label re-embeds only its texts).
+ */
 async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise<Map<string, Float32Array>> {
   if (texts.length === 0) return new Map();
+  let mem = memoryCache.get(opts.text);
+  if (!mem) memoryCache.set(opts.text, (mem = new Map<string, Float32Array>()));
+  const known = mem;
+  const pick = () => new Map(texts.map((t) => [t, known.get(t)!]));
+  if (texts.every((t) => known.has(t))) return pick();
   const key = createHash('sha256')
     .update(JSON.stringify({ pack: opts.pack ?? null, texts }))
     .digest('hex');
-  let perEncoder = memoryCache.get(opts.text);
-  if (!perEncoder) memoryCache.set(opts.text, (perEncoder = new Map<string, Map<string, Float32Array>>()));
-  const mem = perEncoder.get(key);
-  if (mem) return mem;
   const file = opts.cacheDir && opts.pack ? join(opts.cacheDir, `${key}.json`) : undefined;
   if (file) {
     const loaded = await readFile(file, 'utf8').then(
@@ -233,20 +238,24 @@ async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise
     );
     if (loaded && loaded.texts.length === texts.length && loaded.texts.every((t, i) => t === texts[i])) {
       try {
-        const m = new Map(texts.map((t, i) => [t, base64ToFloat32(loaded.vectors[i]!)]));
-        perEncoder.set(key, m);
+        const vectors = texts.map((_, i) => base64ToFloat32(loaded.vectors[i]!));
+        texts.forEach((t, i) => known.set(t, vectors[i]!));
         opts.logger?.debug({ file }, 'label embeddings from the disk cache');
-        return m;
+        return pick();
       } catch {
         // A damaged cache file is recomputed and overwritten below.
       }
     }
   }
-  const vectors = await opts.text.embed(texts);
-  const m = new Map(texts.map((t, i) => [t, vectors[i]!]));
-  perEncoder.set(key, m);
+  const missing = texts.filter((t) => !known.has(t));
+  const vectors = await opts.text.embed(missing);
+  missing.forEach((t, i) => known.set(t, vectors[i]!));
   if (file) {
-    const body: CacheFile = { pack: opts.pack ?? null, texts, vectors: vectors.map(float32ToBase64) };
+    const body: CacheFile = {
+      pack: opts.pack ?? null,
+      texts,
+      vectors: texts.map((t) => float32ToBase64(known.get(t)!)),
+    };
     try {
       await mkdir(opts.cacheDir!, { recursive: true });
       const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -256,7 +265,7 @@ async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise
       opts.logger?.warn({ err, file }, `cannot write the label cache ${file}: ${(err as Error).message}`);
     }
   }
-  return m;
+  return pick();
 }
 
 /** Forgets the in-process cache (tests that count text-encoder calls across "restarts"). */

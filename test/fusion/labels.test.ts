@@ -91,3 +91,25 @@ test('label embeddings are cached on disk: a second agent start does not call th
   assert.equal(await start(), 1, 'first start embeds the label texts once');
   assert.equal(await start(), 0, 'second start reads them from stateDir/label-cache');
 });
+
+test('changing one label re-embeds only its texts', async () => {
+  const { text } = spectralEncoders();
+  const build = (labels: ConfigInput['labels']) =>
+    buildLabelSet({
+      labels: (labels ?? []).map((l) => LabelSchema.parse(l)),
+      scoring: { ...scoring, backgroundPrompts: [] },
+      modalities: ['audio'],
+      text,
+      pack: { id: 'x', version: '1' },
+      cacheDir: join(dir, 'incremental'),
+    });
+  await build([{ name: 'a', prompts: ['a'] }]);
+  const before = text.texts;
+  assert.equal(before, scoring.templates.audio.length);
+  const set = await build([
+    { name: 'a', prompts: ['a'] },
+    { name: 'b', prompts: ['b'] },
+  ]);
+  assert.equal(text.texts - before, scoring.templates.audio.length, 'only the new label was embedded');
+  assert.equal(set.labels.length, 2);
+});
