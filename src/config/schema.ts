@@ -138,14 +138,9 @@ export const LabelSchema = z
       .min(1)
       .optional()
       .meta({ description: 'Modalities the label applies to. Default: all configured.' }),
-    threshold: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .meta({
-        description: 'Score at or above which a window counts as a match. Default: scoring.threshold.',
-      }),
+    threshold: z.number().min(0).max(1).optional().meta({
+      description: 'Score at or above which a window counts as a match. Default: scoring.threshold.',
+    }),
     offThreshold: z.number().min(0).max(1).optional().meta({
       description: 'Score below which a window counts as a miss while an event is open. Default: threshold.',
     }),
