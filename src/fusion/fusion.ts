@@ -17,7 +17,7 @@ import type { SensorModality } from '../pipeline/types.js';
 import type { LabelEmbedding, LabelSet } from './labels.js';
 import { Scorer, topK, type RankedLabel, type WindowScores } from './scoring.js';
 import type { Contribution, Observation } from './tracker.js';
-import { weightedDirection } from './vectors.js';
+import { normalizeInPlace, weightedDirection } from './vectors.js';
 
 export interface FusionOptions {
   /** Softmax temperature. */
@@ -114,6 +114,10 @@ export class FusionStage {
   }
 
   add(w: WindowRef, embedding: Float32Array): FusionResult {
+    // Encoders return unit vectors; re-normalise anything that is not (scaled model outputs).
+    let n2 = 0;
+    for (let i = 0; i < embedding.length; i++) n2 += embedding[i]! * embedding[i]!;
+    if (Math.abs(n2 - 1) > 1e-3) embedding = normalizeInPlace(Float32Array.from(embedding));
     const own = this.scorer.score(w.modality, embedding);
     this.latest.set(w.sensorId, {
       sensorId: w.sensorId,

@@ -204,3 +204,15 @@ test('smoothing: median ignores a one-window spike, mean does not', () => {
   assert.ok(Math.max(...run('median')) < 0.1, 'median: never above background');
   assert.ok(Math.max(...run('mean')) > 0.25, 'mean: the spike shows');
 });
+
+test('embeddings that are not unit length are re-normalised before scoring', () => {
+  const stage = new FusionStage(labelSet('score'), opts);
+  const unit = stage.add(mic(1000), audioVec).observations.map((o) => o.score);
+  const scaled = new FusionStage(labelSet('score'), opts)
+    .add(
+      mic(1000),
+      Float32Array.from(audioVec, (x) => 20 * x),
+    )
+    .observations.map((o) => o.score);
+  scaled.forEach((s, i) => assert.ok(Math.abs(s - unit[i]!) < 1e-6));
+});
