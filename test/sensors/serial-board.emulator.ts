@@ -54,13 +54,16 @@ export class SerialBoardEmulator {
     this.timer = setInterval(() => this.tick(), periodMs);
   }
 
+  /** Goes silent (a hung board) while the port stays open, until `talk()`. */
+  silent = false;
+
   /** Writes these raw strings before the next samples. */
   send(...raw: string[]): void {
     this.inject.push(...raw);
   }
 
   private tick(): void {
-    if (!this.port?.isOpen) return;
+    if (!this.port?.isOpen || this.silent) return;
     let out = this.inject.splice(0).join('');
     for (let i = 0; i < (this.opts.batch ?? 1); i++) out += `${this.opts.line(this.k++)}\n`;
     this.port.write(out);

@@ -162,20 +162,39 @@ test('garbage lines are rejected and counted; good lines around them still arriv
 
 test('unplug (socat killed) and replug: frames again within 2 s', async () => {
   const s = await setup('plug', csv);
-  await take(s.it, 3);
-  const p = pump(s.it);
-  await s.board.unplug();
-  await waitFor(() => s.health.last?.state === 'down', 3000, 'health down after unplug');
-  await new Promise((r) => setTimeout(r, 800));
-  const back = systemClock.nowMs();
-  await s.board.replug();
-  await waitFor(() => p.frames.some((f) => f.tMs > back - 300), 3000, 'frames after replug');
-  const tookMs = systemClock.nowMs() - back;
-  await s.stop();
-  await p.done;
-  assert.ok(tookMs < 2000, `recovered in ${tookMs} ms`);
-  assert.ok(s.health.last!.restarts >= 1);
-  assert.equal(s.health.last?.state, 'ok');
+  try {
+    await take(s.it, 3);
+    const p = pump(s.it);
+    await s.board.unplug();
+    await waitFor(() => s.health.last?.state === 'down', 3000, 'health down after unplug');
+    await new Promise((r) => setTimeout(r, 800));
+    const back = systemClock.nowMs();
+    await s.board.replug();
+    await waitFor(() => p.frames.some((f) => f.tMs > back - 300), 3000, 'frames after replug');
+    const tookMs = systemClock.nowMs() - back;
+    assert.ok(tookMs < 2000, `recovered in ${tookMs} ms`);
+    assert.ok(s.health.last!.restarts >= 1);
+    assert.ok(s.health.sawDown(/closed|disappeared/), 'the unplug is reported');
+    assert.equal(s.health.last?.state, 'ok');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a board that goes silent is reopened after stallMs and streams again', async () => {
+  const s = await setup('silent', csv, { stallMs: 300 });
+  try {
+    await take(s.it, 2);
+    const p = pump(s.it);
+    s.board.silent = true;
+    await waitFor(() => s.health.sawDown(/no data for 300 ms/), 3000, 'stall reported');
+    const n = p.frames.length;
+    s.board.silent = false;
+    await waitFor(() => p.frames.length > n + 3, 3000, 'frames after the board talks again');
+    assert.ok(s.health.last!.restarts >= 1);
+  } finally {
+    await s.stop();
+  }
 });
 
 test('a port that does not exist yet is retried until it appears', async () => {

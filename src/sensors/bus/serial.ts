@@ -4,11 +4,18 @@
  * DisconnectedError, or any read failure) ends it with a SerialClosedError, `disconnected: true`.
  * Only `open`, `close`, `write` and `list` are used: modem-line calls (`set`/`get`) fail on ptys.
  */
+import { existsSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 
 export interface SerialOpenOptions {
   path: string;
   baudRate: number;
+  /**
+   * Also treat the port as unplugged when its path disappears, checked this often, ms (default
+   * 250; 0 = off). The binding notices an unplug only through a failed read, and after a port
+   * with the same fd number was closed during a read it may never notice (seen with socat ptys).
+   */
+  watchPathMs?: number;
 }
 
 export interface SerialPortInfo {
@@ -96,8 +103,10 @@ async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<S
       ),
     });
   });
+  let watch: NodeJS.Timeout | undefined;
   const close = () =>
     new Promise<void>((resolve) => {
+      clearInterval(watch);
       closedByUs = true;
       if (!port.isOpen) {
         push({ end: true });
@@ -110,6 +119,16 @@ async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<S
     });
   const onAbort = () => void close();
   signal.addEventListener('abort', onAbort, { once: true });
+  const watchMs = opts.watchPathMs ?? 250;
+  if (watchMs > 0) {
+    watch = setInterval(() => {
+      if (existsSync(opts.path)) return;
+      push({ error: new SerialClosedError(`${opts.path} disappeared (unplugged)`, true) });
+      clearInterval(watch);
+      closedByUs = true;
+      if (port.isOpen) port.close(() => {});
+    }, watchMs);
+  }
 
   return {
     async *data() {

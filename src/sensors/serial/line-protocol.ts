@@ -59,6 +59,10 @@ export const SerialLinesConfigSchema = z.strictObject({
     .meta({
       description: 'Longer lines are garbage: discarded up to the next newline and counted.',
     }),
+  stallMs: z.int().min(0).max(600_000).default(5000).meta({
+    description:
+      'Reopen the port when no byte arrives for this long, ms (0 = never); keep it above the line period.',
+  }),
   ...reconnectFields,
 });
 export type SerialLinesConfig = z.infer<typeof SerialLinesConfigSchema>;
@@ -90,10 +94,25 @@ async function* session(
   health: HealthTracker,
   signal: AbortSignal,
 ): AsyncGenerator<Frame> {
+  // A stall (board hung, or an unplug the binding missed) closes this session; the loop reopens.
+  const sessionAc = new AbortController();
+  const onOuterAbort = () => sessionAc.abort(signal.reason);
+  signal.addEventListener('abort', onOuterAbort, { once: true });
+  let stalled = false;
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStall = () => {
+    if (config.stallMs === 0) return;
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => {
+      stalled = true;
+      sessionAc.abort(new Error('stalled'));
+    }, config.stallMs);
+  };
   let conn;
   try {
-    conn = await link.open({ path: config.path, baudRate: config.baudRate }, signal);
+    conn = await link.open({ path: config.path, baudRate: config.baudRate }, sessionAc.signal);
   } catch (err) {
+    signal.removeEventListener('abort', onOuterAbort);
     throw new DeviceError(config.id, `${config.id}: ${messageOf(err)}`, { disconnected: true, cause: err });
   }
   const parser = new LineParser(config);
@@ -104,8 +123,10 @@ async function* session(
   const line = Buffer.alloc(config.maxLineBytes);
   let len = 0;
   let overflow = false;
+  armStall();
   try {
     for await (const chunk of conn.data()) {
+      armStall();
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(0x0a, start);
@@ -149,10 +170,13 @@ async function* session(
         overflow = false;
       }
     }
+    if (stalled) throw new Error(`no data for ${config.stallMs} ms`);
   } catch (err) {
     if (err instanceof DeviceError) throw err;
     throw new DeviceError(config.id, `${config.id}: ${messageOf(err)}`, { disconnected: true, cause: err });
   } finally {
+    clearTimeout(stallTimer);
+    signal.removeEventListener('abort', onOuterAbort);
     await conn.close();
   }
 }
