@@ -228,21 +228,29 @@ async function inference(): Promise<Result> {
 
 function scoring(): Result {
   const out: Result = {};
+  const bg = normalizeInPlace(rnd(1024, 99));
   for (const n of [10, 100, 1000]) {
     const set: LabelSet = {
       hash: 'x',
-      background: [normalizeInPlace(rnd(1024, 99))],
-      labels: Array.from({ length: n }, (_, i) => ({
-        name: `l${i}`,
-        modalities: new Set(SENSOR_MODALITIES),
-        onThreshold: 0.5,
-        offThreshold: 0.5,
-        vector: normalizeInPlace(rnd(1024, i + 2)),
-      })),
+      background: new Map(SENSOR_MODALITIES.map((m) => [m, [bg]])),
+      labels: Array.from({ length: n }, (_, i) => {
+        const v = normalizeInPlace(rnd(1024, i + 2));
+        return {
+          name: `l${i}`,
+          modalities: new Set(SENSOR_MODALITIES),
+          onThreshold: 0.5,
+          offThreshold: 0.5,
+          margin: 0,
+          minCosine: -1,
+          fusion: 'score' as const,
+          timing: {},
+          vectors: new Map(SENSOR_MODALITIES.map((m) => [m, v])),
+        };
+      }),
     };
-    const scorer = new Scorer(set, { temperature: 50, smoothingWindows: 3 });
+    const scorer = new Scorer(set, { temperature: 50 });
     const e = normalizeInPlace(rnd(1024, 5));
-    const ms = timeIt(() => scorer.score('s', 'audio', e), quick ? 200 : 600);
+    const ms = timeIt(() => scorer.score('audio', e), quick ? 200 : 600);
     out[`labels${n}`] = { usPerWindow: r3(ms * 1000), shareOfHalfSecondHop: r3(ms / 500) };
   }
   return out;
