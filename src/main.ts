@@ -7,6 +7,7 @@
  * `startAgent` starts every component; `Agent.stop()` stops them in reverse order.
  */
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from './config/load.js';
 import type { LabelConfig } from './config/schema.js';
@@ -16,6 +17,7 @@ import { FusionStage, type ScoreInspection } from './fusion/fusion.js';
 import { buildLabelSet, type LabelSet } from './fusion/labels.js';
 import { formatRanking } from './fusion/scoring.js';
 import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
+import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { openLabelState, startAgentMqtt } from './mqtt/agent-mqtt.js';
 import type { MqttPublisher } from './mqtt/publisher.js';
@@ -40,6 +42,8 @@ export interface AgentDeps {
    * order windows arrive in is otherwise not deterministic.
    */
   deterministic?: boolean;
+  /** Prometheus metrics; `edgebind run` passes one when `metrics.enabled`. */
+  metrics?: AgentMetrics & { summary?(): MetricsSummary };
 }
 
 export type EventPayload = TrackedEvent & {
@@ -150,6 +154,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         tracker = makeTracker(set);
       },
       stats: () => ({ windows: hub.stats(), events: eventCount }),
+      ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),
     });
     cleanups.push(() => mqtt.stop());
 
@@ -162,6 +167,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           pack: encoders.pack,
         });
         eventCount++;
+        deps.metrics?.observeEvent(payload.label, payload.type);
         deps.onEvent?.(payload);
       }
     };
@@ -180,9 +186,14 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const sensorTasks = sensors.map(async (s) => {
       let backoffMs = 1000;
       while (!controller.signal.aborted) {
+        let up = false;
         try {
           const frames = sensorFrames(s, { clock, signal: controller.signal });
           for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)! })) {
+            if (!up) {
+              up = true;
+              deps.metrics?.setSensorHealth(s.id, true);
+            }
             if (hub.deterministic) await hub.pushWhenRoom(w);
             else hub.push(w);
           }
@@ -190,6 +201,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           return; // the stream ended (a replay without loop)
         } catch (err) {
           if (controller.signal.aborted) return;
+          deps.metrics?.setSensorHealth(s.id, false);
           fusion.dropSensor(s.id); // its last window no longer counts toward fused scores
           if (hub.deterministic) {
             // Evaluation: a broken recording fails the run instead of being retried forever.
@@ -219,7 +231,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         if (!encoder) throw new TypeError(`no encoder for modality ${modality}`);
         let vectors: Float32Array[];
         try {
+          const t0 = performance.now();
           vectors = await encoder.embed(batch);
+          deps.metrics?.observeEncode(modality, encoder.provider, performance.now() - t0);
         } catch (err) {
           encoderLog.error({ err, modality }, `encoder ${modality} failed: ${(err as Error).message}`);
           batch.forEach(release);

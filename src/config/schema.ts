@@ -520,6 +520,30 @@ export const LogSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+export const MetricsSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(false)
+    .meta({ description: 'Serve Prometheus metrics at http://host:port/metrics.', ...restart }),
+  port: z
+    .int()
+    .min(1)
+    .max(65535)
+    .default(9464)
+    .meta({ description: 'TCP port of the metrics endpoint.', ...restart }),
+  host: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .meta({ description: 'Address to bind; keep loopback unless a firewall guards the port.', ...restart }),
+  statsIntervalMs: z
+    .int()
+    .min(500)
+    .max(600_000)
+    .default(5000)
+    .meta({ description: 'Milliseconds between samples of window/MQTT counters.', ...restart }),
+});
+
 export const ConfigSchema = z
   .strictObject({
     deviceId: id('deviceId')
@@ -545,6 +569,7 @@ export const ConfigSchema = z
     fusion: FusionSchema.default(FusionSchema.parse({})),
     events: EventsSchema.default(EventsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
+    metrics: MetricsSchema.default(MetricsSchema.parse({})),
     remote: RemoteSchema.default(RemoteSchema.parse({})),
     homeAssistant: HomeAssistantSchema.default(HomeAssistantSchema.parse({})),
   })

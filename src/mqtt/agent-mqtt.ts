@@ -147,6 +147,8 @@ export interface AgentMqttOptions {
   /** Swap a built set into the pipeline (end open events first). */
   apply(set: LabelSet, labels: readonly LabelConfig[], removed: readonly string[]): void;
   stats(): { windows: Record<string, { pushed: number; dropped: number; depth: number }>; events: number };
+  /** More figures for the health topic (the Prometheus summary when metrics are on). */
+  extraHealth?: () => unknown;
 }
 
 export interface AgentMqtt {
@@ -232,6 +234,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
           dropped: m.dropped,
           reconnects: m.reconnects,
         },
+        ...(o.extraHealth ? { metrics: o.extraHealth() } : {}),
       };
     },
     homeAssistant: config.homeAssistant,

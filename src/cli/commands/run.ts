@@ -1,7 +1,7 @@
 /** `edgebind run --config FILE`: the daemon. */
 import type { Command } from 'commander';
 import { loadConfig, type Overrides, type ResolvedConfig } from '../../config/load.js';
-import { DEFAULT_METRICS_PORT, Metrics } from '../../daemon/metrics.js';
+import { Metrics } from '../../daemon/metrics.js';
 import { diffConfig, type ConfigChanges } from '../../daemon/reload.js';
 import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
@@ -12,14 +12,6 @@ import { runUntilStopped } from '../lifecycle.js';
 /** An agent that can take live config changes (see src/daemon/reload.ts). */
 export interface Reconfigurable {
   reconfigure(config: ResolvedConfig, changes: ConfigChanges): Promise<void>;
-}
-
-/** The `metrics` config section (src/config/schema.ts `MetricsSchema`, once it is there). */
-interface MetricsConfig {
-  enabled?: boolean;
-  port?: number;
-  host?: string;
-  statsIntervalMs?: number;
 }
 
 export function registerRun(program: Command): void {
@@ -42,24 +34,17 @@ export function registerRun(program: Command): void {
           `edgebind starting as ${config.deviceId}`,
         );
         const notifier = await SdNotifier.open({ logger });
-        const metricsConfig = (config as { metrics?: MetricsConfig }).metrics;
         let metrics: Metrics | undefined;
-        if (metricsConfig?.enabled ?? false) {
-          metrics = new Metrics({
-            port: metricsConfig?.port ?? DEFAULT_METRICS_PORT,
-            host: metricsConfig?.host ?? '127.0.0.1',
-            logger,
-          });
+        if (config.metrics.enabled) {
+          metrics = new Metrics({ port: config.metrics.port, host: config.metrics.host, logger });
           await metrics.listen();
         }
-        // A variable, not a literal: `metrics` reaches the agent once AgentDeps has the field.
-        const deps = { config, logger, ...(metrics ? { metrics } : {}) };
-        const agent = await startAgent(deps);
+        const agent = await startAgent({ config, logger, ...(metrics ? { metrics } : {}) });
         let statsTimer: NodeJS.Timeout | undefined;
         if (metrics) {
           const m = metrics;
           m.setStats(agent.stats());
-          statsTimer = setInterval(() => m.setStats(agent.stats()), metricsConfig?.statsIntervalMs ?? 5000);
+          statsTimer = setInterval(() => m.setStats(agent.stats()), config.metrics.statsIntervalMs);
           statsTimer.unref();
         }
         const sensors = config.sensors.filter((s) => s.enabled).length;
