@@ -7,8 +7,10 @@ import {
   MLX_PIXELS,
   ambientTemperature,
   extractParameters,
+  inSubpage,
   objectTemperatureFromIr,
   objectTemperatures,
+  patternCorrection,
   supplyVoltage,
 } from '../../src/sensors/i2c/mlx90640-calibration.js';
 import { RejectedFrame } from '../../src/sensors/i2c/runner.js';
@@ -190,6 +192,38 @@ test('MLX90640: polls the status register a few times per subpage, not continuou
   await bus.close();
   const perSubpage = (emu.statusReads - reads) / (emu.measured - measured);
   assert.ok(perSubpage <= 6, `${perSubpage} status reads per subpage`);
+});
+
+test('MLX90640: subpages in chess and interleaved patterns; interleaved/chess offset correction layout', () => {
+  // Chess: (row + col) mod 2; interleaved: row mod 2.
+  assert.equal(inSubpage(0, 0, true), true);
+  assert.equal(inSubpage(1, 1, true), true);
+  assert.equal(inSubpage(32, 1, true), true);
+  assert.equal(inSubpage(1, 0, false), true);
+  assert.equal(inSubpage(32, 1, false), true);
+  const c: [number, number, number] = [0.5, 3, 0.125];
+  // Row 0: [−C3, C2−C3, −C3, −(C2+C3)] repeating; row 1: negated.
+  const row0 = [-0.125, 2.875, -0.125, -3.125];
+  for (let col = 0; col < 32; col++) {
+    assert.equal(patternCorrection(col, c), row0[col % 4], `row 0 col ${col}`);
+    assert.equal(patternCorrection(32 + col, c), -row0[col % 4]!, `row 1 col ${col}`);
+    assert.equal(patternCorrection(64 + col, c), row0[col % 4], `row 2 col ${col}`);
+  }
+  // Applied only when the reading pattern (here interleaved) differs from the calibration one.
+  const p = extractParameters(ex.eeprom.words);
+  const f = ex.frames[0]!;
+  const corrected = new Float64Array(MLX_PIXELS);
+  const plain = new Float64Array(MLX_PIXELS);
+  objectTemperatures(p, { ram: f.words, control: 0x0901, subpage: 0, emissivity: 1 }, corrected);
+  objectTemperatures(
+    { ...p, calibratedInChess: false },
+    { ram: f.words, control: 0x0901, subpage: 0, emissivity: 1 },
+    plain,
+  );
+  assert.deepEqual(p.ilChess, [0.5, 3.5, 0]);
+  assert.equal(corrected[0], plain[0], 'column 0: −C3 = 0 here');
+  assert.ok(corrected[1]! > plain[1]!, 'column 1: +(C2 − C3) raises the IR signal');
+  assert.ok(corrected[1]! - plain[1]! < 1);
 });
 
 test('MLX90640: config schema defaults and rejections', () => {

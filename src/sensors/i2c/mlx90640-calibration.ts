@@ -342,7 +342,7 @@ export function objectTemperatures(
   const dTa = taC - 25;
   const dV = vddV - 3.3;
   const patternDiffers = chess !== params.calibratedInChess;
-  const [c1, c2, c3] = params.ilChess;
+  const c1 = params.ilChess[0];
   const cpOffset = subpage === 0 ? params.offsetCp[0] : params.offsetCp[1] + (patternDiffers ? c1 : 0);
   const irCp =
     word(subpage === 0 ? RAM.cp0 : RAM.cp1) * kGain -
@@ -353,14 +353,7 @@ export function objectTemperatures(
   for (let p = 0; p < MLX_PIXELS; p++) {
     if (!inSubpage(p, subpage, chess)) continue;
     let ir = word(p) * kGain - params.offset[p]! * (1 + params.kta[p]! * dTa) * (1 + params.kv[p]! * dV);
-    if (patternDiffers) {
-      // Melexis' conversion pattern: +1/−1 on alternating pairs of columns, sign flipped by row parity.
-      const ilPattern = Math.floor(p / MLX_COLS) % 2;
-      const conv =
-        (Math.floor((p + 2) / 4) - Math.floor((p + 3) / 4) + Math.floor((p + 1) / 4) - Math.floor(p / 4)) *
-        (1 - 2 * ilPattern);
-      ir += c3 * (2 * ilPattern - 1) - c2 * conv;
-    }
+    if (patternDiffers) ir += patternCorrection(p, params.ilChess);
     ir -= params.tgc * irCp;
     ir /= emissivity;
     // §11.2.2.8: α_comp = (α − TGC·α_CP[subpage]) · (1 + KsTa·(Ta − 25)). Melexis' C library
@@ -371,6 +364,20 @@ export function objectTemperatures(
     pixels++;
   }
   return { vddV, taC, kGain, irCp, pixels };
+}
+
+/**
+ * Offset correction (§11.2.2.5, 11.1.18) for reading in a pattern other than the calibration one:
+ * per row the four-column cycle [−C3, C2−C3, −C3, −(C2+C3)], negated on odd rows (0-based).
+ */
+export function patternCorrection(p: number, ilChess: readonly [number, number, number]): number {
+  const [, c2, c3] = ilChess;
+  const ilPattern = Math.floor(p / MLX_COLS) % 2;
+  // Melexis' conversion pattern: 0, −1, 0, +1 over each four columns, sign flipped on odd rows.
+  const conv =
+    (Math.floor((p + 2) / 4) - Math.floor((p + 3) / 4) + Math.floor((p + 1) / 4) - Math.floor(p / 4)) *
+    (1 - 2 * ilPattern);
+  return c3 * (2 * ilPattern - 1) - c2 * conv;
 }
 
 /**
