@@ -13,7 +13,7 @@
  * flags are cleared). The chip has no identity register: init verifies that its writes read back.
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { DeviceError } from '../../errors.js';
 import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';

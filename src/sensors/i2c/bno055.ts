@@ -22,7 +22,7 @@
  * 100 ms silence are retried up to 3 times with a 2 ms gap, as Adafruit and Bosch advise.
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { DeviceError } from '../../errors.js';
 import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';

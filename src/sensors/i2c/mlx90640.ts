@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { DeviceError } from '../../errors.js';
 import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';

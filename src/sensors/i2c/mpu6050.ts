@@ -16,7 +16,7 @@
  * sleep) re-initialises the chip through the runner.
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { DeviceError } from '../../errors.js';
 import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
