@@ -138,22 +138,31 @@ export function messageOf(err: unknown): string {
 
 /**
  * Monotonic time of each sample: counted from the first sample of a session at the nominal rate,
- * so windows see a continuous stream, and re-anchored to the clock when the count drifts from
- * arrival time by more than `toleranceMs` (a stall, a lost burst).
+ * so windows see a continuous stream. Re-anchored to the clock when the count runs ahead of arrival
+ * time by more than `aheadMs` (the device is slower than nominal), or falls behind it by more than
+ * `maxLagMs` (samples lost, or a backlog larger than any buffer could hold). Smaller lags are
+ * backlog: bytes that waited in a pipe while the consumer was busy still carry their capture time.
  */
 export class SampleTimer {
   private nextMs = Number.NaN;
+  private readonly aheadMs: number;
+  private readonly maxLagMs: number;
   constructor(
     private readonly clock: Clock,
     private readonly rateHz: number,
-    private readonly toleranceMs = Math.max(250, 2000 / rateHz),
-  ) {}
+    opts: { aheadMs?: number; maxLagMs?: number } = {},
+  ) {
+    const tol = Math.max(250, 2000 / rateHz);
+    this.aheadMs = opts.aheadMs ?? tol;
+    this.maxLagMs = opts.maxLagMs ?? tol;
+  }
 
   /** Time of the first of `n` samples that have just arrived. */
   stamp(n: number): number {
     const periodMs = 1000 / this.rateHz;
     const arrivedStartMs = this.clock.nowMs() - n * periodMs;
-    if (!Number.isFinite(this.nextMs) || Math.abs(arrivedStartMs - this.nextMs) > this.toleranceMs) {
+    const lag = arrivedStartMs - this.nextMs;
+    if (!Number.isFinite(lag) || lag < -this.aheadMs || lag > this.maxLagMs) {
       this.nextMs = arrivedStartMs;
     }
     const t = this.nextMs;

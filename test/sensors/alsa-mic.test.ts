@@ -143,3 +143,14 @@ test('abort kills arecord even when it ignores SIGTERM (no orphan)', async () =>
   await waitFor(() => !alive(pid), 4000, 'arecord to be killed');
   assert.equal(alive(pid), false);
 });
+
+test('a slow consumer is not a stall: capture is not restarted while frames wait', async () => {
+  const m = mic('slow', {}, { stallMs: 300 });
+  await take(m.it, 1);
+  await new Promise((r) => setTimeout(r, 900));
+  const frames = await take(m.it, 5);
+  await m.stop();
+  assert.equal(frames.length, 5);
+  assert.equal(m.health.last?.restarts, 0);
+  for (let i = 1; i < 5; i++) assert.ok(Math.abs(frames[i]!.tMs - frames[i - 1]!.tMs - 100) < 1e-6);
+});

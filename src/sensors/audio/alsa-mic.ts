@@ -6,7 +6,7 @@
  * missing arecord is a DeviceError with a clear message (retrying cannot install it).
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { DeviceError } from '../../errors.js';
 import type { Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
@@ -67,7 +67,8 @@ async function* captureSession(
   signal: AbortSignal,
 ): AsyncGenerator<Frame> {
   const frameSamples = Math.round((config.frameMs * AUDIO_RATE_HZ) / 1000);
-  const timer = new SampleTimer(clock, AUDIO_RATE_HZ);
+  // arecord's pipe and our queue hold up to ~2 s of audio: that much lag is backlog, not a gap.
+  const timer = new SampleTimer(clock, AUDIO_RATE_HZ, { maxLagMs: 3000 });
   let frame = new Float32Array(frameSamples);
   let fill = 0;
   // One byte of a sample split across chunks.

@@ -126,7 +126,7 @@ export async function* childChunks(
   // carries the same information, so this listener exists only to keep the process alive.
   stdout.on('error', () => {});
   stdout.on('data', (chunk: Buffer) => {
-    armStall();
+    clearTimeout(stallTimer);
     push({ chunk });
     if (queue.length >= hw) stdout.pause();
   });
@@ -153,12 +153,13 @@ export async function* childChunks(
   });
   const onAbort = () => void stopChild(cp);
   opts.signal.addEventListener('abort', onAbort, { once: true });
-  armStall();
   try {
     for (;;) {
       const item = queue.shift();
       if (!item) {
         if (stdout.isPaused() && !ended) stdout.resume();
+        // Only time the child while someone is waiting for it: a slow consumer is not a stall.
+        if (!ended) armStall();
         await new Promise<void>((r) => (wake = r));
         continue;
       }

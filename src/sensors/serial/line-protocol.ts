@@ -5,7 +5,7 @@
  * Every line is validated on its own; a bad one is rejected and counted, never thrown.
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { DeviceError } from '../../errors.js';
 import type { Clock } from '../../pipeline/clock.js';
 import type { Frame, SensorModality } from '../../pipeline/types.js';
@@ -153,6 +153,8 @@ async function* session(
               const data = frame;
               frame = new Float32Array(config.samplesPerFrame * size);
               fill = 0;
+              // The consumer's time is not the board's: no stall timing while it holds the frame.
+              clearTimeout(stallTimer);
               yield {
                 sensorId: config.id,
                 modality: config.modality,
@@ -161,6 +163,7 @@ async function* session(
                 data,
                 shape: [config.samplesPerFrame, ...config.sampleShape],
               };
+              armStall();
             }
           } else if (r !== 'skip') {
             health.reject(r.reject);
