@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { DeviceError } from '../../src/errors.js';
 import { systemClock } from '../../src/pipeline/clock.js';
 import { AlsaMicConfigSchema, alsaMicFrames } from '../../src/sensors/audio/alsa-mic.js';
@@ -15,6 +15,9 @@ import { HealthLog, alive, fakesOnPath, requireTool, take, tempDir, waitFor } fr
 requireTool('sh');
 fakesOnPath();
 const dir = tempDir('mic');
+// A failing test must not leave a capture running (the file would never exit).
+const open: AbortController[] = [];
+after(() => open.forEach((ac) => ac.abort()));
 
 function mic(name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   const device = join(dir, `${name}.json`);
@@ -28,6 +31,7 @@ function mic(name: string, spec: Record<string, unknown>, extra: Record<string, 
     ...extra,
   });
   const ac = new AbortController();
+  open.push(ac);
   const health = new HealthLog();
   const it = alsaMicFrames(config)({ clock: systemClock, signal: ac.signal, onHealth: health.on })[
     Symbol.asyncIterator
@@ -88,35 +92,39 @@ test('a stalled arecord is killed and restarted', async () => {
   assert.ok(m.health.sawDown(/no data for 300 ms/));
 });
 
-test('unplug and replug: down while gone, frames again within 2 s of the device returning', async () => {
-  const m = mic('plug', {});
-  await take(m.it, 2);
-  const spec = readFileSync(m.device, 'utf8');
-  rmSync(m.device);
-  // The driver runs while someone waits for a frame.
-  let pulled = m.it.next();
-  await waitFor(() => m.health.last?.state === 'down', 3000, 'health down after unplug');
-  await new Promise((r) => setTimeout(r, 800)); // several failed reopen attempts
-  const back = systemClock.nowMs();
-  writeFileSync(m.device, spec);
-  let f;
-  for (;;) {
-    const r = await pulled;
-    assert.equal(r.done, false);
-    // Frames captured before the unplug may still be in flight; wait for a fresh one.
-    if (!r.done && r.value.tMs > back - 400) {
-      f = r.value;
-      break;
+test(
+  'unplug and replug: down while gone, frames again within 2 s of the device returning',
+  { timeout: 15_000 },
+  async () => {
+    const m = mic('plug', {});
+    await take(m.it, 2);
+    const spec = readFileSync(m.device, 'utf8');
+    rmSync(m.device);
+    // The driver runs while someone waits for a frame.
+    let pulled = m.it.next();
+    await waitFor(() => m.health.last?.state === 'down', 3000, 'health down after unplug');
+    await new Promise((r) => setTimeout(r, 800)); // several failed reopen attempts
+    const back = systemClock.nowMs();
+    writeFileSync(m.device, spec);
+    let f;
+    for (;;) {
+      const r = await pulled;
+      assert.equal(r.done, false);
+      // Frames captured before the unplug may still be in flight; wait for a fresh one.
+      if (!r.done && r.value.tMs > back - 400) {
+        f = r.value;
+        break;
+      }
+      pulled = m.it.next();
     }
-    pulled = m.it.next();
-  }
-  const tookMs = systemClock.nowMs() - back;
-  await m.stop();
-  assert.ok(f);
-  assert.ok(tookMs < 2000, `recovered in ${tookMs} ms`);
-  assert.equal(m.health.last?.state, 'ok');
-  assert.ok(m.health.last.restarts >= 2);
-});
+    const tookMs = systemClock.nowMs() - back;
+    await m.stop();
+    assert.ok(f);
+    assert.ok(tookMs < 2000, `recovered in ${tookMs} ms`);
+    assert.equal(m.health.last?.state, 'ok');
+    assert.ok(m.health.last.restarts >= 2);
+  },
+);
 
 test('missing arecord is a DeviceError with a clear message, not a crash', async () => {
   const saved = process.env.PATH;

@@ -4,7 +4,7 @@
  * counted, unplug (socat killed) and replug (socat restarted).
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { systemClock } from '../../src/pipeline/clock.js';
 import {
   LineParser,
@@ -17,6 +17,11 @@ import { SerialBoardEmulator } from './serial-board.emulator.js';
 
 requireTool('socat');
 const dir = tempDir('serial');
+// A failing test must not leave a driver or socat running (the file would never exit).
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups) await c().catch(() => {});
+});
 
 const imu = (k: number) => [k, 0.5, 9.81, -0.01, 0.02, k / 1000];
 const csv = (k: number) => imu(k).join(',');
@@ -45,16 +50,13 @@ async function setup(
   const it = serialLinesFrames(config)({ clock: systemClock, signal: ac.signal, onHealth: health.on })[
     Symbol.asyncIterator
   ]();
-  return {
-    board,
-    it,
-    health,
-    stop: async () => {
-      ac.abort();
-      await it.return?.();
-      await board.close();
-    },
+  const stop = async () => {
+    ac.abort();
+    await it.return?.();
+    await board.close();
   };
+  cleanups.push(stop);
+  return { board, it, health, stop };
 }
 
 /** Sample k of a frame (shape [1, 6]) is the emulator's k-th line. */

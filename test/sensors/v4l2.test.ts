@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { DeviceError } from '../../src/errors.js';
 import { systemClock } from '../../src/pipeline/clock.js';
 import type { Frame } from '../../src/pipeline/types.js';
@@ -18,6 +18,9 @@ import { HealthLog, alive, fakesOnPath, requireTool, take, tempDir, waitFor } fr
 requireTool('sh');
 fakesOnPath();
 const dir = tempDir('v4l2');
+// A failing test must not leave a capture running (the file would never exit).
+const open: AbortController[] = [];
+after(() => open.forEach((ac) => ac.abort()));
 const W = 64;
 const H = 48;
 
@@ -33,6 +36,7 @@ function camera(kind: 'depth' | 'thermal', name: string, spec: Record<string, un
       ? depthZ16Frames(DepthZ16ConfigSchema.parse({ ...base, driver: 'depth-z16', ...extra }))
       : thermalY16Frames(ThermalY16ConfigSchema.parse({ ...base, driver: 'thermal-y16', ...extra }));
   const ac = new AbortController();
+  open.push(ac);
   const health = new HealthLog();
   const it = source({ clock: systemClock, signal: ac.signal, onHealth: health.on })[Symbol.asyncIterator]();
   return { device, it, health, stop: async () => (ac.abort(), await it.return?.()) };
@@ -142,7 +146,7 @@ test('v4l2-ctl dying mid-image: the partial image is dropped, capture restarts a
   assert.ok(cam.health.sawDown(/exited with code 1/));
 });
 
-test('unplug and replug: back within 2 s of the device returning', async () => {
+test('unplug and replug: back within 2 s of the device returning', { timeout: 15_000 }, async () => {
   const cam = camera('depth', 'plug', {});
   await take(cam.it, 2);
   const spec = readFileSync(cam.device, 'utf8');
