@@ -60,9 +60,12 @@ export function parseConfig(text: string, file: string, overrides: Overrides = {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const problems: Problem[] = [];
   const sensors = cfg.sensors.map((s, i) => {
+    const window = s.window ?? DEFAULT_WINDOWS[s.modality];
+    if (s.driver !== 'replay') return { ...s, window };
+    // Recordings are checked now; device nodes may appear later (hot-plug) and are retried.
     const file = abs(s.file);
     if (!existsSync(file)) problems.push({ path: `sensors[${i}].file`, message: `file not found: ${file}` });
-    return { ...s, file, window: s.window ?? DEFAULT_WINDOWS[s.modality] };
+    return { ...s, file, window };
   });
   const encoders = { ...cfg.encoders, pack: cfg.encoders.pack === 'test' ? 'test' : abs(cfg.encoders.pack) };
   const deviceId = cfg.deviceId ?? defaultDeviceId();

@@ -6,11 +6,13 @@
  */
 import { z } from 'zod';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import { ReplaySensorSchema, id, restart } from './sensor-base.js';
+import { OpenableSensorSchema } from '../sensors/open.js';
+import { id, restart } from './sensor-base.js';
 
 export { DEFAULT_WINDOWS, ID_PATTERN, ReplaySensorSchema, WindowSchema, sensorBase } from './sensor-base.js';
 
-export const SensorSchema = z.discriminatedUnion('driver', [ReplaySensorSchema]);
+/** Every driver's schema, keyed on `driver` (src/sensors/open.ts lists them). */
+export const SensorSchema = OpenableSensorSchema;
 
 const modalityRecord = <T extends z.ZodType>(value: T) =>
   z.strictObject({

@@ -1,14 +1,18 @@
 /**
- * Opens a sensor by its config: the replay driver and the real drivers of issue #6 (ALSA mic,
- * V4L2 depth Z16 and thermal Y16, serial line protocol). To be merged into registry.ts; the I2C
- * drivers are added to the union and the switch the same way.
+ * Opens a sensor by its config: maps `driver` to its frame source. The config schema's sensor
+ * union is built from the schemas here, so every driver is listed exactly once.
  */
 import { z } from 'zod';
-import { ReplaySensorSchema } from '../config/schema.js';
+import { ReplaySensorSchema } from '../config/sensor-base.js';
 import { resamplerFor } from '../encoders/audio/resample.js';
 import { AlsaMicConfigSchema, alsaMicFrames } from './audio/alsa-mic.js';
+import { realI2cBus, type OpenI2cBus } from './bus/i2c.js';
+import { Amg8833ConfigSchema, amg8833Frames } from './i2c/amg8833.js';
+import { Bno055ConfigSchema, Bno055UartConfigSchema, bno055Frames, bno055UartFrames } from './i2c/bno055.js';
+import { Mlx90640ConfigSchema, mlx90640Frames } from './i2c/mlx90640.js';
+import { Mpu6050ConfigSchema, mpu6050Frames } from './i2c/mpu6050.js';
 import type { PcmSource } from './bus/pcm.js';
-import type { SerialLink } from './bus/serial.js';
+import { createSerialLink, type SerialLink } from './bus/serial.js';
 import type { VideoDevice } from './bus/video.js';
 import { replayFrames } from './replay/replay.js';
 import { SerialLinesConfigSchema, serialLinesFrames } from './serial/line-protocol.js';
@@ -23,6 +27,11 @@ export const OpenableSensorSchema = z.discriminatedUnion('driver', [
   DepthZ16ConfigSchema,
   ThermalY16ConfigSchema,
   SerialLinesConfigSchema,
+  Mpu6050ConfigSchema,
+  Bno055ConfigSchema,
+  Bno055UartConfigSchema,
+  Amg8833ConfigSchema,
+  Mlx90640ConfigSchema,
 ]);
 export type OpenableSensorConfig = z.infer<typeof OpenableSensorSchema>;
 
@@ -31,6 +40,7 @@ export interface OpenDeps {
   pcm?: PcmSource;
   video?: VideoDevice;
   serial?: SerialLink;
+  i2c?: OpenI2cBus;
 }
 
 /** The frame source for one sensor. A replay `file` must already be absolute (or cwd-relative). */
@@ -58,5 +68,19 @@ export function openSensor(config: OpenableSensorConfig, deps: OpenDeps = {}): F
       return thermalY16Frames(config, deps.video ? { video: deps.video } : {});
     case 'serial-lines':
       return serialLinesFrames(config, deps.serial ? { link: deps.serial } : {});
+    case 'mpu6050':
+      return mpu6050Frames(config, { openBus: deps.i2c ?? realI2cBus() });
+    case 'bno055':
+      return bno055Frames(config, { openBus: deps.i2c ?? realI2cBus() });
+    case 'amg8833':
+      return amg8833Frames(config, { openBus: deps.i2c ?? realI2cBus() });
+    case 'mlx90640':
+      return mlx90640Frames(config, { openBus: deps.i2c ?? realI2cBus() });
+    case 'bno055-uart': {
+      const link = deps.serial ?? createSerialLink();
+      return bno055UartFrames(config, {
+        openLink: (path, baudRate) => link.open({ path, baudRate }, new AbortController().signal),
+      });
+    }
   }
 }

@@ -23,7 +23,8 @@ function problems(text: string): { code: string; problems: { path: string; messa
 
 test('a minimal config gets defaults, absolute paths and the per-modality window', () => {
   const cfg = parseConfig(base, file);
-  assert.equal(cfg.sensors[0]!.file, join(dir, 'a.wav'));
+  const s0 = cfg.sensors[0]!;
+  assert.equal(s0.driver === 'replay' && s0.file, join(dir, 'a.wav'));
   assert.deepEqual(cfg.sensors[0]!.window, { lengthMs: 2000, hopMs: 1000 });
   assert.equal(cfg.mqtt.broker, 'embedded');
   assert.equal(cfg.mqtt.baseTopic, 'edgebind');
@@ -97,4 +98,33 @@ test('command-line overrides win over the file', () => {
   assert.equal(cfg.deviceId, 'cli');
   assert.equal(cfg.mqtt.broker, 'mqtts://broker:8883');
   assert.throws(() => parseConfig(base, file, { deviceId: 'bad id!' }), /deviceId/);
+});
+
+test('every hardware driver is part of the one config schema', () => {
+  const cfg = parseConfig(
+    base +
+      '  - { id: mlx, driver: mlx90640, bus: 1 }\n' +
+      '  - { id: imu, driver: mpu6050, bus: 1 }\n' +
+      '  - { id: amg, driver: amg8833, bus: 1 }\n' +
+      '  - { id: bno, driver: bno055, bus: 1 }\n' +
+      '  - { id: arec, driver: alsa-mic }\n' +
+      '  - { id: rs, driver: depth-z16, device: /dev/video2, width: 640, height: 480 }\n' +
+      '  - { id: lep, driver: thermal-y16, device: /dev/video0, width: 160, height: 120 }\n',
+    file,
+  );
+  assert.deepEqual(
+    cfg.sensors.map((s) => `${s.driver}:${s.modality}`),
+    [
+      'replay:audio',
+      'mlx90640:thermal',
+      'mpu6050:imu',
+      'amg8833:thermal',
+      'bno055:imu',
+      'alsa-mic:audio',
+      'depth-z16:depth',
+      'thermal-y16:thermal',
+    ],
+  );
+  const r = problems(base + '  - { id: mlx, driver: mlx90640, bus: 1, adress: 0x33 }\n');
+  assert.deepEqual(r.problems, [{ path: 'sensors[1].adress', message: 'unknown key' }]);
 });

@@ -5,7 +5,7 @@
  * too many of them is rejected as garbage.
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { createVideoDevice, type VideoDevice } from '../bus/video.js';
 import type { FrameSource } from '../types.js';
 import { v4l2Fields, v4l2Frames } from './common.js';

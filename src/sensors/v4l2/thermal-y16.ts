@@ -6,7 +6,7 @@
  * [minC, maxC] count as bad pixels; an image with too many is rejected as garbage.
  */
 import { z } from 'zod';
-import { sensorBase } from '../../config/schema.js';
+import { sensorBase } from '../../config/sensor-base.js';
 import { createVideoDevice, type VideoDevice } from '../bus/video.js';
 import type { FrameSource } from '../types.js';
 import { v4l2Fields, v4l2Frames } from './common.js';
