@@ -18,7 +18,10 @@ import { tempDir } from '../helpers/agent-config.js';
 import { labelsForVersion } from './fixtures/persist-versions.js';
 
 const SOURCE = fileURLToPath(new URL('./fixtures/persist-loop.ts', import.meta.url));
-const CHILD = join(tempDir('crash-bundle'), 'persist-loop.mjs');
+// Inside the repository, so the bundle's external packages resolve from its node_modules.
+const CHILD = fileURLToPath(
+  new URL(`../../node_modules/.cache/edgebind-test/persist-loop-${process.pid}.mjs`, import.meta.url),
+);
 
 before(async () => {
   await build({
@@ -28,6 +31,9 @@ before(async () => {
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    // npm packages stay imports: bundling CommonJS ones (e.g. through the sensor drivers the
+    // config schema lists) into ESM breaks their require() calls.
+    packages: 'external',
     logLevel: 'error',
   });
 });
