@@ -65,11 +65,14 @@ class SpectrogramEncoder(nn.Module):
 
 
 class ImageLikeEncoder(nn.Module):
-    """Thermal or depth, pooled to [B,1,28,28]."""
+    """Thermal pooled to [B,1,28,28], or depth pooled to [B,1,56,56] (finer: small or distant
+    bodies differ from the floor and wall behind them by little)."""
 
-    def __init__(self):
+    def __init__(self, size=28):
         super().__init__()
-        self.net = nn.Sequential(conv_block(1, 24), conv_block(24, 48), nn.Conv2d(48, 96, 3, padding=1), nn.BatchNorm2d(96), nn.ReLU())
+        stem = [conv_block(1, 16)] if size == 56 else []
+        cin = 16 if size == 56 else 1
+        self.net = nn.Sequential(*stem, conv_block(cin, 24), conv_block(24, 48), nn.Conv2d(48, 96, 3, padding=1), nn.BatchNorm2d(96), nn.ReLU())
         self.head = nn.Linear(96 * 2 + 3, EMBED_DIM)
 
     def forward(self, x):
@@ -103,8 +106,10 @@ class ImuEncoder(nn.Module):
 def sensor_encoder(modality: str) -> nn.Module:
     if modality == "audio":
         return SpectrogramEncoder()
-    if modality in ("thermal", "depth"):
-        return ImageLikeEncoder()
+    if modality == "thermal":
+        return ImageLikeEncoder(28)
+    if modality == "depth":
+        return ImageLikeEncoder(56)
     if modality == "imu":
         return ImuEncoder()
     raise ValueError(modality)

@@ -119,6 +119,10 @@ def augment_sensor(m, x, gen):
     if m == "audio":
         # Loudness: a gain g shifts normalised log-mel by 2 ln g / 9.138.
         return x + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.25
+    if m == "depth":
+        # Sensor-to-sensor variation: disparity gain and offset, and pixel noise.
+        gain = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.2
+        return x * gain + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) + 0.3 * torch.randn(x.shape, generator=gen)
     return x
 
 
@@ -195,7 +199,7 @@ def main():
 
     steps1 = max(2, int(300 * args.scale))
     # Audio is the costly encoder on CPU; the small image-like and IMU encoders get more steps.
-    steps2 = {m: max(2, int((400 if m == "audio" else 1000) * args.scale)) for m in SENSORS}
+    steps2 = {m: max(2, int({"audio": 400, "depth": 800}.get(m, 1000) * args.scale)) for m in SENSORS}
     img, txt = stage1(arrays, labels, bank_ids, steps1, args.batch, gen)
     for p in [*img.parameters(), *txt.parameters()]:
         p.requires_grad_(False)

@@ -4,7 +4,7 @@
  *
  *   npx tsx src/sim/dump-dataset.ts --out DIR --seed 1 --per-class 150
  *
- * DIR/audio.f32 [N,64,102], thermal.f32 [N,28,28], depth.f32 [N,28,28], imu.f32 [N,6,500],
+ * DIR/audio.f32 [N,64,102], thermal.f32 [N,28,28], depth.f32 [N,56,56], imu.f32 [N,6,500],
  * rgb.f32 [N,3,32,32] (float32 LE), meta.json (classes, labels, preprocessing, pooling, prompts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ export function dumpDataset(opts: DumpOptions): { count: number } {
   const shapes = {
     audio: [64, 102],
     thermal: [28, 28],
-    depth: [28, 28],
+    depth: [56, 56],
     imu: [6, 500],
     rgb: [3, 32, 32],
   };

@@ -7,6 +7,7 @@
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ import { parseConfig } from '../config/load.js';
 import { openEncoders } from '../encoders/registry.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { startAgent, type EventPayload } from '../main.js';
-import { ManualClock } from '../pipeline/clock.js';
+import type { Clock } from '../pipeline/clock.js';
 import { SENSOR_MODALITIES, type SensorModality, type Window } from '../pipeline/types.js';
 import { OBSERVED_BY, SIM_CLASSES, TRANSIENT, observableClasses, type SimClass } from './classes.js';
 import { MINI_WINDOWS } from './pack-params.js';
@@ -64,6 +65,10 @@ export interface EvalResult {
   retrievalR1: Record<string, number>;
   fewShot: Record<string, Record<string, number>>;
   events: EventsResult | null;
+  /** Median milliseconds to embed one window (agent preprocessing + ONNX), batch 1, one thread. */
+  msPerWindow: Record<string, number>;
+  /** Bytes of every file in the pack directory. */
+  packBytes: number;
 }
 
 interface Labelled {
@@ -88,7 +93,7 @@ export async function findScenes(data: string, depth = 2): Promise<string[]> {
     for (const entry of (await readdir(data, { withFileTypes: true })).sort((a, b) =>
       a.name.localeCompare(b.name),
     )) {
-      if (entry.isDirectory())
+      if (entry.isDirectory() || entry.isSymbolicLink())
         out.push(...(await findScenes(join(data, entry.name), depth - 1).catch(() => [])));
     }
   }
@@ -262,6 +267,27 @@ async function freePort(): Promise<number> {
 }
 
 const WALL_ORIGIN_MS = Date.UTC(2026, 0, 1);
+/**
+ * Replay speed of the events run: faster than real time, yet slow enough that the encoders keep
+ * up (at speed 0 a replay floods the bounded window queues and windows are dropped).
+ */
+const EVAL_REPLAY_SPEED = 10;
+
+/**
+ * Monotonic clock whose zero is its first reading, i.e. when the replays start: event times then
+ * read as recording time.
+ */
+class ReplayClock implements Clock {
+  private origin: number | undefined;
+  nowMs(): number {
+    const t = performance.now();
+    this.origin ??= t;
+    return t - this.origin;
+  }
+  toWallMs(monoMs: number): number {
+    return WALL_ORIGIN_MS + monoMs;
+  }
+}
 const MATCH_SLACK_S = 2;
 
 /** Runs the agent over one recording (replay, as fast as it goes) and returns its events in recording time. */
@@ -289,7 +315,7 @@ export async function agentEvents(
         driver: 'replay',
         modality: m,
         file: join(resolve(rec.dir), files[m]),
-        speed: 0,
+        speed: EVAL_REPLAY_SPEED,
         loop: false,
         queueSize: 64,
         window: windowOf(m),
@@ -303,16 +329,18 @@ export async function agentEvents(
     const agent = await startAgent({
       config,
       logger,
-      clock: new ManualClock(0, WALL_ORIGIN_MS),
+      clock: new ReplayClock(),
       onEvent: (e: EventPayload) => {
         if (e.type === 'start') open.set(e.id, { label: e.label, startS: toS(e.startTime) });
         if (e.type === 'end') {
           const o = open.get(e.id);
           open.delete(e.id);
+          const a = o?.startS ?? toS(e.startTime);
+          const b = toS(e.endTime ?? e.timestamp);
           done.push({
             label: e.label,
-            startS: o?.startS ?? toS(e.startTime),
-            endS: toS(e.endTime ?? e.timestamp),
+            startS: Math.min(a, b),
+            endS: Math.max(a, b),
           });
         }
       },
@@ -324,6 +352,14 @@ export async function agentEvents(
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isFile()) total += (await stat(join(dir, e.name))).size;
+  }
+  return total;
 }
 
 function overlaps(a: { startS: number; endS: number }, b: { startS: number; endS: number }): boolean {
@@ -408,7 +444,22 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
       retrievalR1: {},
       fewShot: {},
       events: null,
+      msPerWindow: {},
+      packBytes: await dirBytes(resolve(opts.pack)),
     };
+    for (const m of SENSOR_MODALITIES) {
+      const w = items.find((x) => x.window.modality === m)?.window;
+      const enc = encoders.windows.get(m);
+      if (!w || !enc) continue;
+      const times: number[] = [];
+      for (let i = 0; i < 25; i++) {
+        const t0 = performance.now();
+        await enc.embed([w]);
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      result.msPerWindow[m] = times[Math.floor(times.length / 2)]!;
+    }
     for (const m of SENSOR_MODALITIES) {
       const classes = observableClasses(m);
       const mine = items.filter((x) => x.window.modality === m);

@@ -59,7 +59,7 @@ export const MINI_WINDOWS: Record<SensorModality, { lengthMs: number; hopMs: num
  * Non-overlapping average pooling the exported encoders apply first. The training dump stores
  * the pooled tensors (the same arithmetic), which keeps it small.
  */
-export const POOL = { audio: [2, 2], thermal: [8, 8], depth: [8, 8], imu: [1, 4] } as const;
+export const POOL = { audio: [2, 2], thermal: [8, 8], depth: [4, 4], imu: [1, 4] } as const;
 
 /** Sensor rates the simulator renders at by default. */
 export const SIM_RATES = { audioHz: 16000, thermalHz: 4, depthHz: 5, imuHz: 100, rgbHz: 2 } as const;

@@ -117,6 +117,15 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
     if (ev.falseEvents.length > 0) L.push(`False events: ${ev.falseEvents.join('; ')}.`);
   }
   L.push('');
+  L.push('## Size and speed');
+  L.push('');
+  L.push(
+    `Pack files: ${(main.packBytes / 1e6).toFixed(2)} MB. Median time to embed one window on this machine ` +
+      '(agent preprocessing + ONNX, batch 1, one thread, CPU): ' +
+      SENSOR_MODALITIES.map((m) => `${m} ${(main.msPerWindow[m] ?? Number.NaN).toFixed(2)} ms`).join(', ') +
+      '. The ImageBind-size preprocessing (fbank, 224×224 resize) is most of it.',
+  );
+  L.push('');
   for (const line of ctx.extra ?? []) L.push(line);
   return `${L.join('\n').trimEnd()}\n`;
 }
