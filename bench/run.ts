@@ -310,7 +310,8 @@ function agentConfig(
     })),
     // Near 1/(labels + background): scores cross it often, so events start and end all the time.
     scoring: { threshold: 1.05 / (opts.labels + 2) },
-    events: { minWindows: 1, endWindows: 1, cooldownMs: 0, updateIntervalMs: 0 },
+    // maxDurationMs 1000: every label's event is cut and restarted each second — many starts.
+    events: { minWindows: 1, endWindows: 1, cooldownMs: 0, updateIntervalMs: 0, maxDurationMs: 1000 },
     log: { level: 'error' },
   };
   const file = join(work, `${name}.yaml`);
