@@ -14,4 +14,6 @@ npx tsx src/cli/index.ts simulate --scenario all --seed 5000 --seconds 24 --repe
 npx tsx src/cli/index.ts simulate --scenario random --seed 6000 --seconds 180 --repeat 2 --out "$WORK/eval/long"
 EDGEBIND_REPORT_COMMAND="train/reproduce.sh" npx tsx src/cli/index.ts eval --pack models/mini \
   --baseline models/mini/text-paired --data "$WORK/eval" --report models/mini/REPORT.md
+# Generated files follow the repository's formatting (npm run format:check).
+npx prettier --write models/mini/manifest.json models/mini/text-paired/manifest.json models/mini/REPORT.md
 cat models/mini/REPORT.md
