@@ -179,15 +179,20 @@ async function gemmPeak(dir: string): Promise<number> {
 
 async function inference(): Promise<Result> {
   const out: Result = {};
-  const sizes: ('tiny' | 'reference')[] = values.reference ? ['tiny', 'reference'] : ['tiny'];
+  const sizes: ('tiny' | 'mini' | 'reference')[] = [
+    'tiny',
+    'mini',
+    ...(values.reference ? (['reference'] as const) : []),
+  ];
   const peak = await gemmPeak(work).catch((err: unknown) => {
     notes.push(`gemm peak: ${(err as Error).message}`);
     return Number.NaN;
   });
   out.gemmPeakGflops = r3(peak / 1e9);
   for (const size of sizes) {
-    const dir = join(work, `pack-${size}`);
-    if (!existsSync(join(dir, 'manifest.json'))) await generateTestPack(dir, { size });
+    // tiny/reference: generated random-weight packs; mini: the committed trained pack.
+    const dir = size === 'mini' ? join(ROOT, 'models/mini') : join(work, `pack-${size}`);
+    if (size !== 'mini' && !existsSync(join(dir, 'manifest.json'))) await generateTestPack(dir, { size });
     const manifest = await readManifest(dir);
     const rows: Result = {};
     for (const m of ['text', ...SENSOR_MODALITIES] as Modality[]) {
