@@ -234,3 +234,45 @@ export function checkOut(who: string, out: Float32Array, outOffset: number, dims
 export function isCount(v: number): boolean {
   return Number.isInteger(v) && v >= 1;
 }
+
+/**
+ * Per-pixel last / mean / max of `n` frames (`[n, hw]`), skipping unusable readings; NaN where a
+ * pixel has none. Usable: finite (thermal °C), or with `positiveOnly` above 0 (depth mm, where 0
+ * and negatives mark invalid pixels and +Infinity means "far").
+ */
+export function reduceFrames(
+  data: Float32Array,
+  n: number,
+  hw: number,
+  mode: 'last' | 'mean' | 'max',
+  dst: Float32Array,
+  positiveOnly: boolean,
+): void {
+  for (let p = 0; p < hw; p++) {
+    if (mode === 'last') {
+      // The newest usable reading: a pixel that drops out in the last frame keeps its recent value.
+      let v = NaN;
+      for (let f = n - 1; f >= 0; f--) {
+        const x = data[f * hw + p]!;
+        if (positiveOnly ? x > 0 : x - x === 0) {
+          v = x;
+          break;
+        }
+      }
+      dst[p] = v;
+      continue;
+    }
+    let acc = mode === 'max' ? -Infinity : 0;
+    let count = 0;
+    for (let f = 0; f < n; f++) {
+      const x = data[f * hw + p]!;
+      if (!(positiveOnly ? x > 0 : x - x === 0)) continue;
+      count++;
+      if (mode === 'mean') acc += x;
+      else if (x > acc) acc = x;
+    }
+    // Separate stores, not one ?: with NaN: V8 would box the result per pixel.
+    if (count === 0) dst[p] = NaN;
+    else dst[p] = mode === 'mean' ? acc / count : acc;
+  }
+}

@@ -3,7 +3,7 @@
  * metric disparity, Omnivore's evaluation normalisation. Steps and choices: docs/preprocessing.md#depth.
  */
 import type { DepthPreprocess } from '../manifest.js';
-import { ResizeCrop, checkImageWindow, formatShape, isCount } from '../image-ops.js';
+import { ResizeCrop, checkImageWindow, formatShape, isCount, reduceFrames } from '../image-ops.js';
 
 export interface DepthPreprocessorOptions {
   /** The pack manifest's `encoders.depth.preprocess`. */
@@ -77,7 +77,7 @@ export class DepthPreprocessor {
       });
     }
     const frame = this.frame;
-    reduceFrames(data, n, h * w, params.reduce, frame);
+    reduceFrames(data, n, h * w, params.reduce, frame, true);
 
     // mm → m → disparity = baseline·f/depthM, clamped, then ÷ maxDisparity (Omnivore DepthNorm).
     const k = this.disparityPerInvMm;
@@ -104,48 +104,6 @@ export class DepthPreprocessor {
       const v = out[i]!;
       out[i] = (Math.min(Math.max(v, floor), 1) - mean) / std;
     }
-  }
-}
-
-/** A usable reading: positive millimetres (0, negative and NaN are invalid; +Infinity is "far"). */
-function isValid(mm: number): boolean {
-  return mm > 0;
-}
-
-/** Per-pixel last valid / mean / max of `n` frames in mm, skipping invalid readings (NaN if none). */
-function reduceFrames(
-  data: Float32Array,
-  n: number,
-  hw: number,
-  mode: DepthPreprocess['reduce'],
-  dst: Float32Array,
-): void {
-  for (let p = 0; p < hw; p++) {
-    if (mode === 'last') {
-      // The newest valid reading: a pixel that drops out in the last frame keeps its recent depth.
-      let v = NaN;
-      for (let f = n - 1; f >= 0; f--) {
-        const x = data[f * hw + p]!;
-        if (isValid(x)) {
-          v = x;
-          break;
-        }
-      }
-      dst[p] = v;
-      continue;
-    }
-    let acc = mode === 'max' ? -Infinity : 0;
-    let count = 0;
-    for (let f = 0; f < n; f++) {
-      const x = data[f * hw + p]!;
-      if (!isValid(x)) continue;
-      count++;
-      if (mode === 'mean') acc += x;
-      else if (x > acc) acc = x;
-    }
-    // Separate stores, not one ?: with NaN: V8 would box the result per pixel.
-    if (count === 0) dst[p] = NaN;
-    else dst[p] = mode === 'mean' ? acc / count : acc;
   }
 }
 

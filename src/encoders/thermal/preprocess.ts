@@ -3,7 +3,7 @@
  * Steps and choices: docs/preprocessing.md#thermal.
  */
 import type { ThermalPreprocess } from '../manifest.js';
-import { ResizeCrop, checkImageWindow, formatShape, isCount } from '../image-ops.js';
+import { ResizeCrop, checkImageWindow, formatShape, isCount, reduceFrames } from '../image-ops.js';
 
 export interface ThermalPreprocessorOptions {
   /** The pack manifest's `encoders.thermal.preprocess`. */
@@ -68,7 +68,7 @@ export class ThermalPreprocessor {
       });
     }
     const frame = this.frame;
-    reduceFrames(data, n, h * w, this.params.reduce, frame);
+    reduceFrames(data, n, h * w, this.params.reduce, frame, false);
     toUnitRange(frame, this.params.range);
     this.resize.run(frame, 0, out, outOffset);
     // Bicubic overshoots at hot edges; the reference's 8-bit PIL image clips to [0, 255].
@@ -83,43 +83,6 @@ export class ThermalPreprocessor {
 /** False for NaN and ±Infinity (`v - v` is NaN for those). */
 function finite(v: number): boolean {
   return v - v === 0;
-}
-
-/** Per-pixel last / mean / max of `n` frames, skipping non-finite readings (NaN if none). */
-function reduceFrames(
-  data: Float32Array,
-  n: number,
-  hw: number,
-  mode: ThermalPreprocess['reduce'],
-  dst: Float32Array,
-): void {
-  for (let p = 0; p < hw; p++) {
-    if (mode === 'last') {
-      // The newest finite reading, so one dropped pixel does not blank it for the window.
-      let v = NaN;
-      for (let f = n - 1; f >= 0; f--) {
-        const x = data[f * hw + p]!;
-        if (finite(x)) {
-          v = x;
-          break;
-        }
-      }
-      dst[p] = v;
-      continue;
-    }
-    let acc = mode === 'max' ? -Infinity : 0;
-    let count = 0;
-    for (let f = 0; f < n; f++) {
-      const x = data[f * hw + p]!;
-      if (!finite(x)) continue;
-      count++;
-      if (mode === 'mean') acc += x;
-      else if (x > acc) acc = x;
-    }
-    // Separate stores, not one ?: with NaN: V8 would box the result per pixel.
-    if (count === 0) dst[p] = NaN;
-    else dst[p] = mode === 'mean' ? acc / count : acc;
-  }
 }
 
 /** °C → [0, 1] in place; non-finite pixels become 0. */
