@@ -39,6 +39,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     reference: { type: 'boolean', default: false },
     'soak-hours': { type: 'string' },
+    /** Re-run some parts into an earlier report (its other parts are kept). */
+    into: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -49,7 +51,9 @@ const work = join(tmpdir(), `edgebind-bench-${process.pid}`);
 mkdirSync(work, { recursive: true });
 
 type Result = Record<string, unknown>;
-const results: Record<string, Result> = {};
+const results: Record<string, Result> = values.into
+  ? (JSON.parse(readFileSync(values.into, 'utf8')) as { results: Record<string, Result> }).results
+  : {};
 const notes: string[] = [];
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -363,19 +367,25 @@ async function agentOverhead(): Promise<Result> {
   const out: Result = { seconds, reference: '5% of one core (issue #9 budget)' };
   const broker = await startMosquitto();
   try {
-    for (const [name, args, sensors] of [
-      ['fourSensorsNoEncoders', ['--hash-encoder'], 4],
-      ['oneSensorNoEncoders', ['--hash-encoder'], 1],
-      ['fourSensorsTestPack', [], 4],
+    for (const [name, args, sensors, hopMs] of [
+      ['fourSensorsNoEncoders', ['--hash-encoder'], 4, 500],
+      ['oneSensorNoEncoders', ['--hash-encoder'], 1, 500],
+      ['twoSensorsNoEncoders', ['--hash-encoder'], 2, 500],
+      ['fourSensorsHop250NoEncoders', ['--hash-encoder'], 4, 250],
+      ['fourSensorsHop1000NoEncoders', ['--hash-encoder'], 4, 1000],
+      ['fourSensorsTestPack', [], 4, 500],
+      ['fourSensorsMiniPack', [], 4, 500],
     ] as const) {
-      if (quick && name === 'oneSensorNoEncoders') continue;
+      if (quick && !['fourSensorsNoEncoders', 'fourSensorsTestPack'].includes(name)) continue;
+      const pack = name === 'fourSensorsMiniPack' ? join(ROOT, 'models/mini') : undefined;
       const cfg = agentConfig(name, {
         sensors,
-        hopMs: 500,
+        hopMs,
         speed: 1,
         loop: true,
         broker: broker.url,
         labels: 10,
+        ...(pack ? { pack } : {}),
       });
       const { child } = await runChild(cfg, [...args]);
       await new Promise((r) => setTimeout(r, 3000)); // warm-up: JIT, first windows
