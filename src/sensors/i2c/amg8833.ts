@@ -19,7 +19,13 @@ import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
 import { readRegisters, type I2cBus } from '../bus/i2c.js';
 import type { FrameSource } from '../types.js';
-import { i2cCommon, RejectedFrame, runI2cDevice, type DeviceSession, type I2cDriverDeps } from './runner.js';
+import {
+  i2cCommon,
+  RejectedFrame,
+  i2cFrameSource,
+  type DeviceSession,
+  type I2cDriverDeps,
+} from './runner.js';
 
 export const AMG_REG = {
   PCTL: 0x00,
@@ -158,21 +164,5 @@ export class Amg8833Driver implements DeviceSession {
 
 /** The AMG8833 frame source: `amg8833Frames(config, { openBus })`. */
 export function amg8833Frames(config: Amg8833Config, deps: I2cDriverDeps): FrameSource {
-  return (ctx) =>
-    runI2cDevice(
-      {
-        sensorId: config.id,
-        busNumber: config.bus,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
-        maxReconnects: config.maxReconnects,
-        open: async (bus, signal) => {
-          const driver = new Amg8833Driver(bus, config, { clock: ctx.clock, sensorId: config.id });
-          await driver.init(signal);
-          return driver;
-        },
-      },
-      deps,
-      ctx,
-    );
+  return i2cFrameSource(config, deps, (bus, ids) => new Amg8833Driver(bus, config, ids));
 }

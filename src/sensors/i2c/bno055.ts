@@ -32,7 +32,7 @@ import {
   i2cCommon,
   RejectedFrame,
   runDevice,
-  runI2cDevice,
+  i2cFrameSource,
   type DeviceSession,
   type I2cDriverDeps,
 } from './runner.js';
@@ -238,26 +238,11 @@ export class Bno055Driver implements DeviceSession {
 
 /** The BNO055 (I2C) frame source: `bno055Frames(config, { openBus })`. */
 export function bno055Frames(config: Bno055Config, deps: I2cDriverDeps): FrameSource {
-  return (ctx) =>
-    runI2cDevice(
-      {
-        sensorId: config.id,
-        busNumber: config.bus,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
-        maxReconnects: config.maxReconnects,
-        open: async (bus, signal) => {
-          const driver = new Bno055Driver(bno055I2cRegisters(bus, config.address), config, {
-            clock: ctx.clock,
-            sensorId: config.id,
-          });
-          await driver.init(signal);
-          return driver;
-        },
-      },
-      deps,
-      ctx,
-    );
+  return i2cFrameSource(
+    config,
+    deps,
+    (bus, ids) => new Bno055Driver(bno055I2cRegisters(bus, config.address), config, ids),
+  );
 }
 
 /** The byte stream the UART variant needs; serialport's connection (SerialLink) fits it. */

@@ -41,7 +41,13 @@ import {
   replaceDeviatingPixels,
   type Mlx90640Params,
 } from './mlx90640-calibration.js';
-import { i2cCommon, RejectedFrame, runI2cDevice, type DeviceSession, type I2cDriverDeps } from './runner.js';
+import {
+  i2cCommon,
+  RejectedFrame,
+  i2cFrameSource,
+  type DeviceSession,
+  type I2cDriverDeps,
+} from './runner.js';
 
 /** Register addresses. */
 export const MLX_REG = {
@@ -274,21 +280,5 @@ export class Mlx90640Driver implements DeviceSession {
 
 /** The MLX90640 frame source: `mlx90640Frames(config, { openBus })`. */
 export function mlx90640Frames(config: Mlx90640Config, deps: I2cDriverDeps): FrameSource {
-  return (ctx) =>
-    runI2cDevice(
-      {
-        sensorId: config.id,
-        busNumber: config.bus,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
-        maxReconnects: config.maxReconnects,
-        open: async (bus) => {
-          const driver = new Mlx90640Driver(bus, config, { clock: ctx.clock, sensorId: config.id });
-          await driver.init();
-          return driver;
-        },
-      },
-      deps,
-      ctx,
-    );
+  return i2cFrameSource(config, deps, (bus, ids) => new Mlx90640Driver(bus, config, ids));
 }

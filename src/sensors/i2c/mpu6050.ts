@@ -22,7 +22,13 @@ import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
 import type { I2cBus } from '../bus/i2c.js';
 import type { FrameSource } from '../types.js';
-import { i2cCommon, RejectedFrame, runI2cDevice, type DeviceSession, type I2cDriverDeps } from './runner.js';
+import {
+  i2cCommon,
+  RejectedFrame,
+  i2cFrameSource,
+  type DeviceSession,
+  type I2cDriverDeps,
+} from './runner.js';
 
 export const MPU_REG = {
   SMPLRT_DIV: 0x19,
@@ -275,21 +281,5 @@ export class Mpu6050Driver implements DeviceSession {
 
 /** The MPU-6050/6500/9250 frame source: `mpu6050Frames(config, { openBus })`. */
 export function mpu6050Frames(config: Mpu6050Config, deps: I2cDriverDeps): FrameSource {
-  return (ctx) =>
-    runI2cDevice(
-      {
-        sensorId: config.id,
-        busNumber: config.bus,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
-        maxReconnects: config.maxReconnects,
-        open: async (bus, signal) => {
-          const driver = new Mpu6050Driver(bus, config, { clock: ctx.clock, sensorId: config.id });
-          await driver.init(signal);
-          return driver;
-        },
-      },
-      deps,
-      ctx,
-    );
+  return i2cFrameSource(config, deps, (bus, ids) => new Mpu6050Driver(bus, config, ids));
 }

@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { DeviceError } from '../../errors.js';
 import { sleep } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
-import type { HealthState, SensorContext, SensorHealth } from '../types.js';
+import type { Clock } from '../../pipeline/clock.js';
+import type { FrameSource, HealthState, SensorContext, SensorHealth } from '../types.js';
 import { isI2cDisconnect, type I2cBus, type OpenI2cBus } from '../bus/i2c.js';
 
 export interface I2cDriverDeps {
@@ -95,6 +96,46 @@ export function runI2cDevice(
   ctx: SensorContext,
 ): AsyncGenerator<Frame> {
   return runDevice({ ...opts, openLink: () => deps.openBus(opts.busNumber) }, ctx);
+}
+
+/** What an I2C driver file's config has (its schema spreads `sensorBase` and `i2cCommon`). */
+export interface I2cSensorConfig {
+  id: string;
+  bus: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  maxReconnects?: number | undefined;
+}
+
+/**
+ * An I2C driver's frame source: `create` builds the driver on an open bus; the runner
+ * initialises it, polls it and reconnects.
+ */
+export function i2cFrameSource(
+  config: I2cSensorConfig,
+  deps: I2cDriverDeps,
+  create: (
+    bus: I2cBus,
+    ids: { clock: Clock; sensorId: string },
+  ) => DeviceSession & { init(signal: AbortSignal): Promise<void> },
+): FrameSource {
+  return (ctx) =>
+    runI2cDevice(
+      {
+        sensorId: config.id,
+        busNumber: config.bus,
+        reconnectMinMs: config.reconnectMinMs,
+        reconnectMaxMs: config.reconnectMaxMs,
+        maxReconnects: config.maxReconnects,
+        open: async (bus, signal) => {
+          const driver = create(bus, { clock: ctx.clock, sensorId: config.id });
+          await driver.init(signal);
+          return driver;
+        },
+      },
+      deps,
+      ctx,
+    );
 }
 
 export async function* runDevice<L extends { close(): Promise<void> }>(
