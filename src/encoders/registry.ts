@@ -45,16 +45,8 @@ export async function openEncoders(opts: OpenEncodersOptions): Promise<EncoderSe
     logger,
     modalities: ['text', ...modalities],
   });
+  // loadPack has already rejected a pack that lacks an encoder one of `modalities` needs.
   try {
-    for (const m of modalities) {
-      if (!pack.manifest.encoders[m]) {
-        throw new PackError(
-          'PACK_INVALID',
-          join(dir, MANIFEST_FILE),
-          `pack ${pack.manifest.id} has no ${m} encoder, but a configured sensor is ${m}`,
-        );
-      }
-    }
     const tokenizer = createTokenizer(pack.manifest.tokenizer, dir);
     const text = new PackTextEncoder(pack.session('text'), tokenizer, pack.manifest);
     const windows = new Map<SensorModality, WindowEncoder>();
