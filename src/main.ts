@@ -122,20 +122,20 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         keepEmbeddings: config.events.includeEmbedding,
       });
     let fusion = makeFusion(labelSet);
-    const makeTracker = (set: LabelSet) =>
-      new EventTracker(
-        set.labels.map((l) => ({
-          name: l.name,
-          onThreshold: l.onThreshold,
-          offThreshold: l.offThreshold,
-          timing: l.timing,
-        })),
-        config.events,
-        (ms) => clock.toWallMs(ms),
-        undefined,
-        { includeEmbedding: config.events.includeEmbedding },
-      );
-    let tracker = makeTracker(labelSet);
+    const trackedLabels = (set: LabelSet) =>
+      set.labels.map((l) => ({
+        name: l.name,
+        onThreshold: l.onThreshold,
+        offThreshold: l.offThreshold,
+        timing: l.timing,
+      }));
+    const tracker = new EventTracker(
+      trackedLabels(labelSet),
+      config.events,
+      (ms) => clock.toWallMs(ms),
+      undefined,
+      { includeEmbedding: config.events.includeEmbedding },
+    );
     const scoresLog = log('scores');
     const inspectK = config.scoring.inspectTopK;
 
@@ -148,10 +148,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       initialHash: labelSet.hash,
       build: buildLabels,
       apply: (set) => {
-        // Every open event gets its end before the new set takes over, so no lifecycle dangles.
-        emit(tracker.flush(Math.max(clock.nowMs(), lastDataMs)));
+        // Open events of kept labels go on (same id) under the new set; those of removed labels
+        // get their end here, so no lifecycle dangles.
+        emit(tracker.retarget(trackedLabels(set), Math.max(clock.nowMs(), lastDataMs)));
         fusion = makeFusion(set);
-        tracker = makeTracker(set);
       },
       stats: () => ({ windows: hub.stats(), events: eventCount }),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),

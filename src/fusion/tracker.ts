@@ -11,6 +11,9 @@
  * keeping an event alive needs only the off-threshold (hysteresis). Each label may override the
  * timing. Every start gets exactly one end; ids are UUIDv7, the same on start, updates and end.
  * Time is the data's own monotonic time, passed in.
+ *
+ * `retarget` swaps the label set in place: open events of labels that stay (same name) continue
+ * with their id and start, events of removed labels end, and added labels start fresh.
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { LabelEvent, SensorModality } from '../pipeline/types.js';
@@ -109,30 +112,49 @@ interface State {
   timing: TrackerTiming;
   hits: number;
   firstHitMs: number;
-  cooldownUntilMs: number;
+  /** End of the label's last event (-Infinity: none yet); the cooldown runs from here. */
+  lastEndMs: number;
   open: Open | undefined;
 }
 
 export class EventTracker {
-  private readonly states = new Map<string, State>();
+  private states: Map<string, State>;
 
   constructor(
     labels: readonly TrackedLabel[],
-    timing: TrackerTiming,
+    private readonly timing: TrackerTiming,
     private readonly toWallMs: (monoMs: number) => number,
     private readonly newId: () => string = uuidv7,
     private readonly opts: TrackerOptions = {},
   ) {
-    for (const label of labels) {
-      this.states.set(label.name, {
-        label,
-        timing: { ...timing, ...definedOnly(label.timing ?? {}) },
-        hits: 0,
-        firstHitMs: 0,
-        cooldownUntilMs: -Infinity,
-        open: undefined,
-      });
+    this.states = this.freshStates(labels);
+  }
+
+  /**
+   * Replaces the label set at monotonic time `nowMs`; returns the ends of open events whose label
+   * is gone (at their last matching window, as `flush`). A label with the same name keeps its open
+   * event (id, start, peak, counters), its cooldown and, if its on-threshold is unchanged, a
+   * pending streak; its new thresholds and timing apply from the next observation or `tick`.
+   * That holds even if its prompts or thresholds changed: consumers follow the name, and an event
+   * the new definition no longer matches ends by itself after `endWindows` misses.
+   */
+  retarget(labels: readonly TrackedLabel[], nowMs: number): TrackedEvent[] {
+    const next = this.freshStates(labels);
+    for (const [name, s] of next) {
+      const prev = this.states.get(name);
+      if (!prev) continue;
+      s.open = prev.open;
+      s.lastEndMs = prev.lastEndMs;
+      if (prev.label.onThreshold === s.label.onThreshold) {
+        s.hits = prev.hits;
+        s.firstHitMs = prev.firstHitMs;
+      }
     }
+    const out: TrackedEvent[] = [];
+    for (const [name, s] of this.states)
+      if (s.open && !next.has(name)) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs)));
+    this.states = next;
+    return out;
   }
 
   /** Feeds one observation; returns the events it causes (0 or 1, 2 when an event is cut at max duration). */
@@ -147,7 +169,7 @@ export class EventTracker {
         if (s.hits === 0) s.firstHitMs = o.startMs;
         s.hits++;
       } else s.hits = 0;
-      if (s.hits >= timing.minWindows && t + SLACK_MS >= s.cooldownUntilMs) {
+      if (s.hits >= timing.minWindows && t + SLACK_MS >= s.lastEndMs + timing.cooldownMs) {
         s.open = {
           id: this.newId(),
           startMs: s.firstHitMs,
@@ -205,7 +227,7 @@ export class EventTracker {
     return out;
   }
 
-  /** Ends every open event (shutdown, label set replaced). */
+  /** Ends every open event (shutdown). */
   flush(nowMs: number): TrackedEvent[] {
     const out: TrackedEvent[] = [];
     for (const s of this.states.values())
@@ -223,8 +245,24 @@ export class EventTracker {
     const ev = s.open!;
     s.open = undefined;
     s.hits = 0;
-    s.cooldownUntilMs = endMs + s.timing.cooldownMs;
+    s.lastEndMs = endMs;
     return this.event('end', s, ev, endMs);
+  }
+
+  private freshStates(labels: readonly TrackedLabel[]): Map<string, State> {
+    const states = new Map<string, State>();
+    for (const label of labels) {
+      if (states.has(label.name)) throw new TypeError(`label "${label.name}" is given twice`);
+      states.set(label.name, {
+        label,
+        timing: { ...this.timing, ...definedOnly(label.timing ?? {}) },
+        hits: 0,
+        firstHitMs: 0,
+        lastEndMs: -Infinity,
+        open: undefined,
+      });
+    }
+    return states;
   }
 
   private event(type: LabelEvent['type'], s: State, ev: Open, endMs: number | null): TrackedEvent {

@@ -279,3 +279,196 @@ test('property: per-label timing overrides, gates and several labels keep every 
     { numRuns: 300 },
   );
 });
+
+const labelObs = (label: string, score: number, endMs: number) => ({ ...obs(score, endMs), label });
+const alarmAndDog = [
+  { name: 'alarm', onThreshold: 0.6, offThreshold: 0.4 },
+  { name: 'dog', onThreshold: 0.5, offThreshold: 0.5 },
+];
+
+test('retarget: an open event of a kept label survives a swap and ends later with the same id', () => {
+  const tr = new EventTracker(
+    alarmAndDog,
+    { ...timing, minWindows: 1 },
+    (ms) => ms,
+    () => `id-${++counter}`,
+  );
+  const [start] = tr.observe(labelObs('alarm', 0.9, 1000)) as [TrackedEvent];
+  tr.observe(labelObs('alarm', 0.95, 2000));
+  const ended = tr.retarget([...alarmAndDog, { name: 'cat', onThreshold: 0.5, offThreshold: 0.5 }], 2500);
+  assert.deepEqual(ended, [], 'adding an unrelated label ends nothing');
+  assert.equal(tr.openCount(), 1);
+  const after = [0.8, 0.7, 0.3, 0.2].flatMap((s, i) => tr.observe(labelObs('alarm', s, 3000 + i * 1000)));
+  assert.deepEqual(
+    after.map((e) => e.type),
+    ['update', 'end'],
+  );
+  for (const e of after) {
+    assert.equal(e.id, start.id);
+    assert.equal(e.startTime, start.startTime);
+  }
+  const end = after[1]!;
+  assert.equal(end.peakScore, 0.95, 'the peak from before the swap is kept');
+  assert.equal(end.windows, 6, 'windows before and after the swap');
+  assert.equal(end.endTime, new Date(4000).toISOString());
+});
+
+test('retarget: the open event of a removed label ends at the swap; the kept one goes on', () => {
+  const tr = new EventTracker(
+    alarmAndDog,
+    { ...timing, minWindows: 1, updateIntervalMs: 0 },
+    (ms) => ms,
+    () => `id-${++counter}`,
+  );
+  const [alarm] = tr.observe(labelObs('alarm', 0.9, 1000)) as [TrackedEvent];
+  const [dog] = tr.observe(labelObs('dog', 0.9, 1000)) as [TrackedEvent];
+  tr.observe(labelObs('dog', 0.8, 2000));
+  tr.observe(labelObs('dog', 0.1, 3000)); // a miss: the end is at the last window ≥ off
+  const ended = tr.retarget([alarmAndDog[0]!], 3500);
+  assert.equal(ended.length, 1);
+  assert.equal(ended[0]!.type, 'end');
+  assert.equal(ended[0]!.id, dog.id);
+  assert.equal(ended[0]!.label, 'dog');
+  assert.equal(ended[0]!.endTime, new Date(2000).toISOString());
+  assert.equal(tr.openCount(), 1, 'alarm is still open');
+  assert.throws(() => tr.observe(labelObs('dog', 0.9, 4000)), TypeError, 'dog is gone');
+  const [end] = tr.flush(5000) as [TrackedEvent];
+  assert.equal(end.id, alarm.id);
+});
+
+test('retarget: an added label opens events after the swap; a re-added one starts fresh', () => {
+  const tr = new EventTracker(
+    alarmAndDog,
+    { ...timing, cooldownMs: 60_000 },
+    (ms) => ms,
+    () => `id-${++counter}`,
+  );
+  const cat = { name: 'cat', onThreshold: 0.5, offThreshold: 0.5 };
+  assert.throws(() => tr.observe(labelObs('cat', 0.9, 1000)), TypeError);
+  tr.retarget([...alarmAndDog, cat], 1000);
+  assert.deepEqual(tr.observe(labelObs('cat', 0.9, 2000)), [], 'minWindows: 2 counts from the swap');
+  const [start] = tr.observe(labelObs('cat', 0.9, 3000)) as [TrackedEvent];
+  assert.equal(start.type, 'start');
+  assert.equal(start.label, 'cat');
+  assert.equal(start.startTime, new Date(1000).toISOString(), 'the first window after the swap');
+
+  // dog ends, so its 60 s cooldown runs; removed and re-added it has no history.
+  tr.observe(labelObs('dog', 0.9, 1000));
+  tr.observe(labelObs('dog', 0.9, 2000));
+  assert.equal(tr.flush(2500).length, 2);
+  tr.retarget([alarmAndDog[0]!], 3000);
+  tr.retarget(alarmAndDog, 3000);
+  tr.observe(labelObs('dog', 0.9, 4000));
+  assert.equal(tr.observe(labelObs('dog', 0.9, 5000))[0]?.type, 'start', 'no cooldown left from before');
+});
+
+test('retarget: a kept label takes its new thresholds and timing at once and keeps its cooldown', () => {
+  const tr = new EventTracker(
+    alarmAndDog,
+    { ...timing, minWindows: 1, updateIntervalMs: 0, cooldownMs: 5000 },
+    (ms) => ms,
+    () => `id-${++counter}`,
+  );
+  tr.observe(labelObs('alarm', 0.9, 1000));
+  tr.retarget([{ name: 'alarm', onThreshold: 0.9, offThreshold: 0.8, timing: { endWindows: 1 } }], 1500);
+  const [end] = tr.observe(labelObs('alarm', 0.7, 2000)) as [TrackedEvent];
+  assert.equal(end.type, 'end', 'one miss under the new off-threshold and endWindows ends it');
+  assert.equal(end.endTime, new Date(1000).toISOString());
+
+  tr.retarget([{ name: 'alarm', onThreshold: 0.6, offThreshold: 0.4, timing: { cooldownMs: 8000 } }], 2500);
+  assert.deepEqual(tr.observe(labelObs('alarm', 0.95, 8000)), [], 'the cooldown from before the swap holds');
+  assert.equal(tr.observe(labelObs('alarm', 0.95, 9000))[0]?.type, 'start', 'with the new length');
+});
+
+test('retarget: duplicate label names are a TypeError', () => {
+  assert.throws(() => tracker().retarget([labels[0]!, labels[0]!], 0), TypeError);
+});
+
+test('property: label swaps keep every lifecycle; they end only events of removed labels', () => {
+  const names = ['alarm', 'dog', 'cat'] as const;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({
+            kind: fc.constant('observe' as const),
+            label: fc.constantFrom(...names),
+            score: fc.float({ min: 0, max: 1, noNaN: true }),
+            dt: fc.integer({ min: 0, max: 4000 }),
+          }),
+          fc.record({
+            kind: fc.constant('swap' as const),
+            keep: fc.subarray([...names]),
+            on: fc.float({ min: Math.fround(0.3), max: Math.fround(0.9), noNaN: true }),
+            endWindows: fc.integer({ min: 1, max: 4 }),
+          }),
+        ),
+        // 'max': streams up to 200 long (the default size stops near 10 steps, too few for swaps).
+        { maxLength: 200, size: 'max' },
+      ),
+      fc.record({
+        minWindows: fc.integer({ min: 1, max: 3 }),
+        endWindows: fc.integer({ min: 1, max: 4 }),
+        updateIntervalMs: fc.integer({ min: 0, max: 5000 }),
+        unseenMs: fc.integer({ min: 0, max: 8000 }),
+        cooldownMs: fc.integer({ min: 0, max: 5000 }),
+        maxDurationMs: fc.integer({ min: 1000, max: 30_000 }),
+      }),
+      (ops, t) => {
+        let n = 0;
+        let current = new Set<string>(names);
+        const tr = new EventTracker(
+          names.map((name) => ({ name, onThreshold: 0.5, offThreshold: 0.4 })),
+          t,
+          (ms) => ms,
+          () => `e${n++}`,
+        );
+        const events: TrackedEvent[] = [];
+        let now = 0;
+        for (const op of ops) {
+          if (op.kind === 'observe') {
+            now += op.dt;
+            if (current.has(op.label)) events.push(...tr.observe(labelObs(op.label, op.score, now)));
+            events.push(...tr.tick(now));
+            continue;
+          }
+          const ended = tr.retarget(
+            op.keep.map((name) => ({
+              name,
+              onThreshold: op.on,
+              offThreshold: op.on - 0.1,
+              timing: { endWindows: op.endWindows },
+            })),
+            now,
+          );
+          for (const e of ended) {
+            assert.equal(e.type, 'end');
+            assert.ok(!op.keep.includes(e.label as (typeof names)[number]), `${e.label} is kept but ended`);
+            assert.ok(Date.parse(e.endTime!) <= now);
+          }
+          events.push(...ended);
+          current = new Set(op.keep);
+        }
+        events.push(...tr.flush(now));
+        assert.equal(tr.openCount(), 0);
+        const ids = new Set<string>();
+        for (const name of names) {
+          let open: string | undefined;
+          for (const e of events.filter((x) => x.label === name)) {
+            if (e.type === 'start') {
+              assert.equal(open, undefined, `${name}: overlapping events`);
+              assert.ok(!ids.has(e.id), 'ids are unique');
+              ids.add(e.id);
+              open = e.id;
+            } else {
+              assert.equal(e.id, open, `${name}: ${e.type} for an event that is not open`);
+              if (e.type === 'end') open = undefined;
+            }
+          }
+          assert.equal(open, undefined, `${name}: every start has an end`);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

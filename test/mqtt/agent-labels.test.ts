@@ -1,7 +1,8 @@
 /**
  * Remote labels on the whole agent (startAgent with the test pack, replayed samples, Mosquitto):
- * labels/test scores against recent windows, labels/set swaps the running set (open events get
- * their end), and after a restart the persisted set is used instead of the config file's.
+ * labels/test scores against recent windows, labels/set swaps the running set (events of removed
+ * labels get their end, those of kept labels go on), and after a restart the persisted set is used
+ * instead of the config file's.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -79,10 +80,13 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
     assert.equal(tested.labels[0]!.name, 'kettle');
     assert.ok(tested.labels[0]!.windows >= 3 && tested.labels[0]!.maxScore > 0);
 
-    const r = await requester.request(topic('labels/set'), {
-      transaction: 'swap',
-      labels: [{ name: 'kettle', prompts: ['a kettle whistling'], modalities: ['audio'], threshold: 0.01 }],
-    });
+    const kettle = {
+      name: 'kettle',
+      prompts: ['a kettle whistling'],
+      modalities: ['audio'],
+      threshold: 0.01,
+    };
+    const r = await requester.request(topic('labels/set'), { transaction: 'swap', labels: [kettle] });
     assert.equal(r.status, 'ok', JSON.stringify(r));
     const swapAt = events.length;
     const until = Date.now() + 20_000;
@@ -103,6 +107,25 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
     assert.ok(
       later.filter((e) => e.type === 'start').every((e) => e.label === 'kettle'),
       'removed labels start no events',
+    );
+
+    // Adding an unrelated label leaves the open kettle event (threshold 0.01: always on) running.
+    const ends = new Set(events.filter((e) => e.type === 'end').map((e) => e.id));
+    const open = events.filter((e) => e.label === 'kettle' && e.type === 'start' && !ends.has(e.id)).at(-1);
+    assert.ok(open, 'a kettle event is open');
+    const addAt = events.length;
+    const r2 = await requester.request(topic('labels/set'), {
+      labels: [kettle, { name: 'doorbell', prompts: ['a doorbell ringing'], modalities: ['audio'] }],
+    });
+    assert.equal(r2.status, 'ok', JSON.stringify(r2));
+    const swapped = events.length; // ends made by the swap are emitted before the response
+    const updated = () => events.slice(swapped).some((e) => e.id === open.id && e.type === 'update');
+    const updateBy = Date.now() + 20_000;
+    while (!updated() && Date.now() < updateBy) await sleep(100);
+    const sameId = events.slice(addAt).filter((e) => e.id === open.id);
+    assert.ok(
+      updated() && sameId.every((e) => e.type === 'update'),
+      `the kept label's event goes on after the swap: ${sameId.map((e) => e.type).join(', ')}`,
     );
   } catch (err) {
     console.error(lines.join(''));
@@ -125,9 +148,9 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
     const got = await requester.request(topic('labels/get'), {});
     assert.deepEqual(
       (got.data as { labels: { name: string }[] }).labels.map((l) => l.name),
-      ['kettle'],
+      ['kettle', 'doorbell'],
     );
-    assert.equal((got.data as { version: number }).version, 1);
+    assert.equal((got.data as { version: number }).version, 2);
   } finally {
     await again.stop();
   }
