@@ -379,6 +379,26 @@ export const RemoteSchema = z.strictObject({
     .max(16)
     .default([])
     .meta({ description: 'Keys trusted to sign requests.', ...restart }),
+  maxRequestAgeS: z
+    .int()
+    .min(10)
+    .max(86_400)
+    .default(300)
+    .meta({
+      description:
+        'Replay protection for signed requests: refuse one whose issuedAt is more than this many seconds before or after the device clock; its nonce is remembered that long.',
+      ...restart,
+    }),
+  maxNonces: z
+    .int()
+    .min(16)
+    .max(100_000)
+    .default(10_000)
+    .meta({
+      description:
+        'Most signed-request nonces remembered at once; while full, further signed requests are refused (REPLAY_CACHE_FULL) until old ones expire.',
+      ...restart,
+    }),
   maxLabels: z.int().min(1).max(1000).default(100).meta({ description: 'Most labels a request may set.' }),
   maxPromptChars: z
     .int()

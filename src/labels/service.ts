@@ -1,7 +1,8 @@
 /**
  * Remote label configuration: validates a request with the config's own LabelSchema plus the
- * configured limits, checks its signature, computes the new label set's embeddings, persists it
- * crash-safely with the next version, and only then swaps it into the running scorer and tracker.
+ * configured limits, checks its signature and, for a signed one, its freshness (issuedAt, nonce),
+ * computes the new label set's embeddings, persists it crash-safely with the next version, and
+ * only then swaps it into the running scorer and tracker.
  * A bad request is rejected whole (every problem with its JSON path) and the old set keeps running.
  * Requests are handled one at a time.
  */
@@ -18,7 +19,7 @@ import {
   type RequestOp,
   type ResponsePayload,
 } from '../mqtt/payloads.js';
-import { parsePublicKey, verifyRequest } from './signing.js';
+import { NONCE_PATTERN, parsePublicKey, ReplayGuard, verifyRequest } from './signing.js';
 import type { LabelStore, StoredLabels } from './store.js';
 
 export type ApiErrorCode =
@@ -28,13 +29,22 @@ export type ApiErrorCode =
   | 'UNKNOWN_OP'
   | 'SIGNATURE_REQUIRED'
   | 'SIGNATURE_INVALID'
+  | 'REQUEST_EXPIRED'
+  | 'REQUEST_REPLAYED'
+  | 'REPLAY_CACHE_FULL'
   | 'VERSION_CONFLICT'
   | 'LABELS_BUILD_FAILED'
   | 'PERSIST_FAILED';
 
 export type Limits = Pick<
   RemoteConfig,
-  'maxLabels' | 'maxPromptChars' | 'maxPayloadBytes' | 'requireSigned' | 'publicKeys'
+  | 'maxLabels'
+  | 'maxPromptChars'
+  | 'maxPayloadBytes'
+  | 'requireSigned'
+  | 'publicKeys'
+  | 'maxRequestAgeS'
+  | 'maxNonces'
 >;
 
 export interface LabelServiceDeps<T> {
@@ -91,6 +101,39 @@ function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
   return out;
 }
 
+/**
+ * `issuedAt` and `nonce` of a signed request, or REQUEST_INVALID naming each one that is missing
+ * or malformed. Checked before the schema so an old signer gets this message, not "unknown key".
+ */
+function freshnessFields(obj: Record<string, unknown>): { issuedAt: number; nonce: string } {
+  const problems: Problem[] = [];
+  const { issuedAt, nonce } = obj;
+  if (issuedAt === undefined)
+    problems.push({
+      path: '$.issuedAt',
+      message: 'required on signed requests: milliseconds since the Unix epoch (replay protection)',
+    });
+  else if (typeof issuedAt !== 'number' || !Number.isSafeInteger(issuedAt) || issuedAt < 0)
+    problems.push({
+      path: '$.issuedAt',
+      message: 'expected an integer: milliseconds since the Unix epoch (UTC), e.g. Date.now()',
+    });
+  if (nonce === undefined)
+    problems.push({
+      path: '$.nonce',
+      message: 'required on signed requests: 8 to 64 of A-Z a-z 0-9 _ -, new for every request',
+    });
+  else if (typeof nonce !== 'string' || !NONCE_PATTERN.test(nonce))
+    problems.push({ path: '$.nonce', message: 'expected 8 to 64 of A-Z a-z 0-9 _ -' });
+  if (problems.length > 0)
+    throw new RequestError(
+      'REQUEST_INVALID',
+      `signed request without a valid ${problems.map((p) => p.path.slice(2)).join(' and ')}`,
+      problems,
+    );
+  return { issuedAt: issuedAt as number, nonce: nonce as string };
+}
+
 /** Turns a persisted or configured label list into the first state, logging which one won. */
 export function initialLabels(
   store: LabelStore,
@@ -121,6 +164,7 @@ export class LabelService<T extends { hash: string }> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly keys = new Map<string, KeyObject>();
   private readonly now: () => Date;
+  private readonly replay: ReplayGuard;
 
   constructor(private readonly deps: LabelServiceDeps<T>) {
     this.now = deps.now ?? (() => new Date());
@@ -133,6 +177,10 @@ export class LabelService<T extends { hash: string }> {
       labels: initial.labels,
     };
     for (const k of deps.limits.publicKeys) this.keys.set(k.id, parsePublicKey(k.key));
+    this.replay = new ReplayGuard({
+      maxAgeMs: deps.limits.maxRequestAgeS * 1000,
+      maxEntries: deps.limits.maxNonces,
+    });
   }
 
   /** Records the hash of the running set (known once it is built). */
@@ -252,10 +300,49 @@ export class LabelService<T extends { hash: string }> {
       throw new RequestError('SIGNATURE_INVALID', `unknown signing key "${s.keyId.slice(0, 64)}"`, [
         { path: '$.signature.keyId', message: 'not in remote.publicKeys' },
       ]);
+    const fresh = freshnessFields(obj);
     if (!verifyRequest(op, obj, s.value, key))
       throw new RequestError('SIGNATURE_INVALID', 'signature does not match the request', [
         { path: '$.signature.value', message: 'Ed25519 verification failed' },
       ]);
+    // Only now, with the signature good, may the request touch the nonce cache.
+    this.checkFresh(s.keyId, fresh);
+  }
+
+  /** Replay protection: issuedAt within remote.maxRequestAgeS and a nonce not seen before. */
+  private checkFresh(keyId: string, req: { issuedAt: number; nonce: string }): void {
+    const { maxRequestAgeS, maxNonces } = this.deps.limits;
+    const now = this.now();
+    const verdict = this.replay.admit({ keyId, nonce: req.nonce, issuedAtMs: req.issuedAt }, now.getTime());
+    if (verdict.ok) return;
+    switch (verdict.reason) {
+      case 'expired': {
+        const s = Math.round(Math.abs(verdict.ageMs) / 1000);
+        const when = verdict.ageMs > 0 ? `${s} s ago` : `${s} s in the future`;
+        throw new RequestError(
+          'REQUEST_EXPIRED',
+          `request was issued ${when}, outside remote.maxRequestAgeS (${maxRequestAgeS} s)`,
+          [
+            {
+              path: '$.issuedAt',
+              message: `${new Date(req.issuedAt).toISOString()} is more than ${maxRequestAgeS} s from this device's clock (${now.toISOString()}); sign a new request, and check both clocks`,
+            },
+          ],
+        );
+      }
+      case 'replayed':
+        throw new RequestError(
+          'REQUEST_REPLAYED',
+          `request was already received (nonce seen within the last ${maxRequestAgeS} s)`,
+          [{ path: '$.nonce', message: 'already used; every signed request needs a new nonce' }],
+        );
+      case 'full':
+        throw new RequestError(
+          'REPLAY_CACHE_FULL',
+          `too many signed requests: ${maxNonces} recent nonces are remembered (remote.maxNonces); retry later`,
+          [{ path: '$.nonce', message: 'cannot be remembered now; retry after older requests expire' }],
+        );
+    }
   }
 
   private async dispatch(op: RequestOp, req: Record<string, unknown>): Promise<unknown> {

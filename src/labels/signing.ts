@@ -4,9 +4,15 @@
  *   "edgebind-request\n" + op + "\n" + canonicalJson(request without `signature`)
  *
  * where canonicalJson sorts object keys and has no whitespace, so any JSON encoder can reproduce
- * it. The op is signed too, so a signed labels/get cannot be replayed as labels/set.
+ * it. The op is signed too, so a signed labels/get cannot be replayed as labels/set. A signed
+ * request also carries `issuedAt` and `nonce` (signed with the rest), and `ReplayGuard` refuses it
+ * when it is too old, too far ahead, or its nonce was already seen, so a captured request cannot be
+ * sent again later (e.g. an old labels/set to roll the labels back).
  */
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+
+/** A nonce: 8 to 64 of `A-Z a-z 0-9 _ -` (a UUID, or random bytes as hex or base64url). */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -55,13 +61,82 @@ export function verifyRequest(
   }
 }
 
-/** Signs a request (tools and tests); returns it with `signature` set. */
+/**
+ * Signs a request (tools and tests); returns it with `issuedAt` (now, ms since the Unix epoch), a
+ * fresh random `nonce` and `signature` set. An `issuedAt` or `nonce` already in `request` is kept.
+ */
 export function signRequest<T extends Record<string, unknown>>(
   op: string,
   request: T,
   keyId: string,
   privateKeyPem: string,
-): T & { signature: { keyId: string; value: string } } {
-  const value = sign(null, signedBytes(op, request), createPrivateKey(privateKeyPem)).toString('base64');
-  return { ...request, signature: { keyId, value } };
+): T & { issuedAt: number; nonce: string; signature: { keyId: string; value: string } } {
+  const stamped = { issuedAt: Date.now(), nonce: randomBytes(16).toString('base64url'), ...request };
+  const value = sign(null, signedBytes(op, stamped), createPrivateKey(privateKeyPem)).toString('base64');
+  return { ...stamped, signature: { keyId, value } };
+}
+
+export interface ReplayGuardOptions {
+  /** Largest |device time − issuedAt| accepted, ms; a nonce is remembered that long past issuedAt. */
+  maxAgeMs: number;
+  /** Most nonces remembered at once; when full, new requests are refused (never forgotten early). */
+  maxEntries: number;
+}
+
+export type ReplayVerdict =
+  | { ok: true }
+  /** `ageMs` < 0: issued in the future. */
+  | { ok: false; reason: 'expired'; ageMs: number }
+  | { ok: false; reason: 'replayed' }
+  | { ok: false; reason: 'full' };
+
+/**
+ * Remembers the nonces of accepted signed requests until their `issuedAt` leaves the window; by
+ * then the request itself is refused as expired. Bounded by `maxEntries`: a flood of (validly
+ * signed) requests is refused rather than making it forget nonces whose requests are still fresh.
+ * Call `admit` only after the signature checks, so forged requests cannot fill it.
+ */
+export class ReplayGuard {
+  /** keyId + "\n" + nonce → expiry (issuedAt + maxAgeMs), ms since the epoch. */
+  private readonly seen = new Map<string, number>();
+  private soonestExpiryMs = Infinity;
+  private sweptAtMs = -Infinity;
+
+  constructor(private readonly opts: ReplayGuardOptions) {
+    if (!(opts.maxAgeMs > 0) || !Number.isInteger(opts.maxEntries) || opts.maxEntries < 1)
+      throw new TypeError('ReplayGuard: maxAgeMs must be > 0 and maxEntries an integer ≥ 1');
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** Checks one request against the window and the nonces seen; records its nonce when accepted. */
+  admit(req: { keyId: string; nonce: string; issuedAtMs: number }, nowMs: number): ReplayVerdict {
+    const { maxAgeMs, maxEntries } = this.opts;
+    const ageMs = nowMs - req.issuedAtMs;
+    // Written so that NaN (no usable issuedAt) counts as expired.
+    if (!(Math.abs(ageMs) <= maxAgeMs)) return { ok: false, reason: 'expired', ageMs };
+    // Sweep when something has expired and the cache is full, or at most once a second otherwise.
+    if (nowMs > this.soonestExpiryMs && (this.seen.size >= maxEntries || nowMs - this.sweptAtMs >= 1000))
+      this.sweep(nowMs);
+    const key = `${req.keyId}\n${req.nonce}`;
+    const expiry = this.seen.get(key);
+    if (expiry !== undefined && expiry >= nowMs) return { ok: false, reason: 'replayed' };
+    if (expiry === undefined && this.seen.size >= maxEntries) return { ok: false, reason: 'full' };
+    const until = req.issuedAtMs + maxAgeMs;
+    this.seen.set(key, until);
+    this.soonestExpiryMs = Math.min(this.soonestExpiryMs, until);
+    return { ok: true };
+  }
+
+  private sweep(nowMs: number): void {
+    let soonest = Infinity;
+    for (const [key, expiry] of this.seen) {
+      if (expiry < nowMs) this.seen.delete(key);
+      else soonest = Math.min(soonest, expiry);
+    }
+    this.soonestExpiryMs = soonest;
+    this.sweptAtMs = nowMs;
+  }
 }

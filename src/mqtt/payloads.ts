@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { LabelSchema } from '../config/schema.js';
 import type { Problem } from '../errors.js';
+import { NONCE_PATTERN } from '../labels/signing.js';
 
 export const REQUEST_OPS = ['labels/set', 'labels/patch', 'labels/get', 'labels/test'] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
@@ -25,7 +26,17 @@ export const SignatureSchema = z
   })
   .meta({ description: 'Required when remote.requireSigned is true.' });
 
-const envelope = { transaction, signature: SignatureSchema.optional() };
+// Replay protection: required on signed requests (checked in src/labels/service.ts), signed too.
+const issuedAt = z.int().min(0).optional().meta({
+  description:
+    'When the request was signed, milliseconds since the Unix epoch (UTC). Required on signed requests; refused when more than remote.maxRequestAgeS from the device clock.',
+});
+const nonce = z.string().regex(NONCE_PATTERN, '8 to 64 of A-Z a-z 0-9 _ -').optional().meta({
+  description:
+    'Unique per signed request (e.g. 16 random bytes, base64url). Required on signed requests; a nonce seen within remote.maxRequestAgeS is refused as a replay.',
+});
+
+const envelope = { transaction, issuedAt, nonce, signature: SignatureSchema.optional() };
 
 const labelList = z.array(LabelSchema);
 

@@ -1,15 +1,16 @@
 /**
  * Remote label configuration over a real Mosquitto: set/patch/get/test, persistence and restart,
- * MQTT 5 response topics, group requests, signed requests, and 1,000 fuzzed bad requests.
+ * MQTT 5 response topics, group requests, signed requests and their replay protection, and 1,000
+ * fuzzed bad requests.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { LabelSchema } from '../../src/config/schema.js';
-import { signRequest } from '../../src/labels/signing.js';
+import { signedBytes, signRequest } from '../../src/labels/signing.js';
 import type { ResponsePayload } from '../../src/mqtt/payloads.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -201,6 +202,177 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
   }
 });
 
+/** Signs exactly `body` (no issuedAt or nonce added), as a signer from before replay protection. */
+function signBare(op: string, body: Record<string, unknown>, keyId: string, key: KeyObject) {
+  return { ...body, signature: { keyId, value: sign(null, signedBytes(op, body), key).toString('base64') } };
+}
+
+test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale or future ones and missing or malformed fields are refused', async () => {
+  const trusted = generateKeyPairSync('ed25519');
+  const other = generateKeyPairSync('ed25519');
+  const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const key = pem(trusted.privateKey);
+  const h = await startHarness({
+    url: broker.url,
+    deviceId: 'replay',
+    stateDir: tempDir('replay'),
+    limits: {
+      requireSigned: true,
+      publicKeys: [{ id: 'ops', key: trusted.publicKey.export({ format: 'pem', type: 'spki' }).toString() }],
+      maxRequestAgeS: 300,
+      maxNonces: 16,
+    },
+  });
+  try {
+    const set = h.topics.request('labels/set');
+
+    // signRequest stamps issuedAt (ms since the epoch) and a fresh nonce, both signed.
+    const first = signRequest('labels/set', { transaction: 'a', labels: [dog] }, 'ops', key);
+    assert.ok(Number.isSafeInteger(first.issuedAt) && Math.abs(Date.now() - first.issuedAt) < 5000);
+    assert.match(first.nonce, /^[A-Za-z0-9_-]{8,64}$/);
+    const fresh = await requester.request(set, first);
+    assert.equal(fresh.status, 'ok', JSON.stringify(fresh));
+    assert.equal(h.service.current().version, 1);
+    const second = await requester.request(
+      set,
+      signRequest('labels/set', { labels: [dog, alarm] }, 'ops', key),
+    );
+    assert.equal(second.status, 'ok', JSON.stringify(second));
+
+    // Replaying the captured first set (a roll-back) is refused; the labels stay at version 2.
+    const replayed = await requester.request(set, first);
+    assert.equal(replayed.status, 'error');
+    assert.equal(replayed.code, 'REQUEST_REPLAYED');
+    assert.equal(replayed.transaction, 'a');
+    assert.match(replayed.error ?? '', /already received/);
+    assert.equal(replayed.problems?.[0]?.path, '$.nonce');
+    // A nonce is used up once its signature checks, even when the request is then refused.
+    const conflict = signRequest('labels/set', { labels: [dog], ifVersion: 0 }, 'ops', key);
+    assert.equal((await requester.request(set, conflict)).code, 'VERSION_CONFLICT');
+    assert.equal((await requester.request(set, conflict)).code, 'REQUEST_REPLAYED');
+    assert.equal(h.service.current().version, 2);
+    assert.deepEqual(
+      h.service.current().labels.map((l) => l.name),
+      ['dog', 'alarm'],
+    );
+
+    // Too old, and too far ahead of the device clock: the same window both ways.
+    const stale = await requester.request(
+      set,
+      signRequest('labels/set', { labels: [dog], issuedAt: Date.now() - 301_000 }, 'ops', key),
+    );
+    assert.equal(stale.code, 'REQUEST_EXPIRED');
+    assert.match(stale.error ?? '', /issued 30\d s ago, outside remote\.maxRequestAgeS \(300 s\)/);
+    assert.equal(stale.problems?.[0]?.path, '$.issuedAt');
+    assert.match(stale.problems?.[0]?.message ?? '', /device's clock/);
+    const future = await requester.request(
+      set,
+      signRequest('labels/set', { labels: [dog], issuedAt: Date.now() + 301_000 }, 'ops', key),
+    );
+    assert.equal(future.code, 'REQUEST_EXPIRED');
+    assert.match(future.error ?? '', /s in the future/);
+    assert.equal(future.problems?.[0]?.path, '$.issuedAt');
+    // Inside the window both ways: accepted.
+    for (const skewMs of [-290_000, 290_000]) {
+      const r = await requester.request(
+        h.topics.request('labels/get'),
+        signRequest('labels/get', { issuedAt: Date.now() + skewMs }, 'ops', key),
+      );
+      assert.equal(r.status, 'ok', `skew ${skewMs}: ${JSON.stringify(r)}`);
+    }
+
+    // A signer that adds neither field (or malformed ones) is told which field.
+    const bare = await requester.request(
+      set,
+      signBare('labels/set', { labels: [dog] }, 'ops', trusted.privateKey),
+    );
+    assert.equal(bare.code, 'REQUEST_INVALID');
+    assert.deepEqual(
+      bare.problems?.map((p) => p.path),
+      ['$.issuedAt', '$.nonce'],
+    );
+    assert.match(bare.error ?? '', /issuedAt and nonce/);
+    assert.match(bare.problems?.[0]?.message ?? '', /required on signed requests/);
+    const noNonce = await requester.request(
+      set,
+      signBare('labels/set', { labels: [dog], issuedAt: Date.now() }, 'ops', trusted.privateKey),
+    );
+    assert.equal(noNonce.code, 'REQUEST_INVALID');
+    assert.deepEqual(
+      noNonce.problems?.map((p) => p.path),
+      ['$.nonce'],
+    );
+    const noIssuedAt = await requester.request(
+      set,
+      signBare('labels/set', { labels: [dog], nonce: 'abcdefgh12' }, 'ops', trusted.privateKey),
+    );
+    assert.deepEqual(
+      noIssuedAt.problems?.map((p) => p.path),
+      ['$.issuedAt'],
+    );
+    const iso = await requester.request(
+      set,
+      signRequest('labels/set', { labels: [dog], issuedAt: new Date().toISOString() }, 'ops', key),
+    );
+    assert.equal(iso.code, 'REQUEST_INVALID');
+    assert.equal(iso.problems?.[0]?.path, '$.issuedAt');
+    assert.match(iso.problems?.[0]?.message ?? '', /milliseconds since the Unix epoch/);
+    for (const nonce of ['short', 'x'.repeat(65), 'has space!', 12345678]) {
+      const r = await requester.request(set, signRequest('labels/set', { labels: [dog], nonce }, 'ops', key));
+      assert.equal(r.code, 'REQUEST_INVALID', String(nonce));
+      assert.deepEqual(
+        r.problems?.map((p) => p.path),
+        ['$.nonce'],
+      );
+    }
+
+    // A forged request does not use up its nonce (only verified requests reach the cache).
+    const nonce = 'forged-then-real-1';
+    const forged = signRequest('labels/get', { nonce }, 'ops', pem(other.privateKey));
+    assert.equal((await requester.request(h.topics.request('labels/get'), forged)).code, 'SIGNATURE_INVALID');
+    const real = signRequest('labels/get', { nonce }, 'ops', key);
+    assert.equal((await requester.request(h.topics.request('labels/get'), real)).status, 'ok');
+    assert.equal(h.service.current().version, 2, 'nothing refused was applied');
+  } finally {
+    await h.stop();
+  }
+});
+
+test('the nonce cache is bounded: once remote.maxNonces fresh nonces are held, signed requests are refused, not forgotten', async () => {
+  const trusted = generateKeyPairSync('ed25519');
+  const key = trusted.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const h = await startHarness({
+    url: broker.url,
+    deviceId: 'nonce-cap',
+    stateDir: tempDir('nonce-cap'),
+    limits: {
+      publicKeys: [{ id: 'ops', key: trusted.publicKey.export({ format: 'pem', type: 'spki' }).toString() }],
+      maxNonces: 16,
+    },
+  });
+  try {
+    const get = h.topics.request('labels/get');
+    const accepted = Array.from({ length: 16 }, () => signRequest('labels/get', {}, 'ops', key));
+    const replies = await Promise.all(accepted.map((r) => requester.request(get, r)));
+    assert.ok(
+      replies.every((r) => r.status === 'ok'),
+      JSON.stringify(replies.find((r) => r.status !== 'ok')),
+    );
+    const full = await requester.request(get, signRequest('labels/get', { transaction: 17 }, 'ops', key));
+    assert.equal(full.status, 'error');
+    assert.equal(full.code, 'REPLAY_CACHE_FULL');
+    assert.equal(full.transaction, 17);
+    assert.match(full.error ?? '', /remote\.maxNonces/);
+    assert.equal(full.problems?.[0]?.path, '$.nonce');
+    // The held nonces are still refused as replays: the cache did not make room by forgetting.
+    assert.equal((await requester.request(get, accepted[0])).code, 'REQUEST_REPLAYED');
+    // Unsigned requests (remote.requireSigned is off here) do not touch the cache.
+    assert.equal((await requester.request(get, {})).status, 'ok');
+  } finally {
+    await h.stop();
+  }
+});
+
 interface Bad {
   op: string;
   payload: Buffer;
@@ -285,7 +457,7 @@ function badRequests(): fc.Arbitrary<Bad> {
       )
       .map((k) => json(set, { labels: [label({ [k]: 1 })] }, `$.labels[0].${k}`)),
     ident
-      .filter((k) => !['labels', 'transaction', 'signature', 'ifVersion'].includes(k))
+      .filter((k) => !['labels', 'transaction', 'signature', 'issuedAt', 'nonce', 'ifVersion'].includes(k))
       .map((k) => json(set, { labels: [label()], [k]: true }, `$.${k}`)),
     // Too many labels, duplicates, wrong container types.
     fc
