@@ -112,16 +112,14 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       { labels: labelSet.labels.map((l) => l.name), hash: labelSet.hash.slice(0, 12) },
       `labels: ${labelSet.labels.length} active (${labelSet.labels.map((l) => l.name).join(', ') || 'none'})`,
     );
-    const makeFusion = (set: LabelSet) =>
-      new FusionStage(set, {
-        temperature: config.scoring.temperature,
-        toleranceMs: config.fusion.toleranceMs,
-        weights: config.fusion.weights,
-        smoothingWindows: config.scoring.smoothingWindows,
-        smoothing: config.scoring.smoothing,
-        keepEmbeddings: config.events.includeEmbedding,
-      });
-    let fusion = makeFusion(labelSet);
+    const fusion = new FusionStage(labelSet, {
+      temperature: config.scoring.temperature,
+      toleranceMs: config.fusion.toleranceMs,
+      weights: config.fusion.weights,
+      smoothingWindows: config.scoring.smoothingWindows,
+      smoothing: config.scoring.smoothing,
+      keepEmbeddings: config.events.includeEmbedding,
+    });
     const trackedLabels = (set: LabelSet) =>
       set.labels.map((l) => ({
         name: l.name,
@@ -148,10 +146,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       initialHash: labelSet.hash,
       build: buildLabels,
       apply: (set) => {
-        // Open events of kept labels go on (same id) under the new set; those of removed labels
-        // get their end here, so no lifecycle dangles.
+        // Both stages retarget in place rather than being rebuilt: kept labels keep their open
+        // events (same id), smoothing and every sensor's latest window, so their fused score does
+        // not dip at the swap; removed labels' open events get their end here, so none dangles.
         emit(tracker.retarget(trackedLabels(set), Math.max(clock.nowMs(), lastDataMs)));
-        fusion = makeFusion(set);
+        fusion.retarget(set);
       },
       stats: () => ({ windows: hub.stats(), events: eventCount }),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),

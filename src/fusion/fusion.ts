@@ -12,6 +12,10 @@
  * Then smoothing over the label's last N fused observations (mean or median), and the start gate:
  * the label must beat the runner-up label or the background by `margin`, and its raw cosine
  * must reach `minCosine`.
+ *
+ * `retarget` swaps the label set in place (a label swap over MQTT): every sensor's latest window
+ * stays and is re-scored, labels that stay keep their smoothing, removed labels' state goes, and
+ * added labels start fresh.
  */
 import type { SensorModality } from '../pipeline/types.js';
 import type { LabelEmbedding, LabelSet } from './labels.js';
@@ -85,18 +89,60 @@ class Ring {
   }
 }
 
+interface Rings {
+  score: Ring;
+  runnerUp: Ring;
+  cosine: Ring;
+}
+
 export class FusionStage {
-  readonly scorer: Scorer;
+  private current: LabelSet;
+  private currentScorer: Scorer;
   private readonly latest = new Map<string, Latest>();
-  private readonly rings = new Map<string, { score: Ring; runnerUp: Ring; cosine: Ring }>();
-  private readonly labelIndex: Map<string, number>;
+  private rings = new Map<string, Rings>();
+  private labelIndex: Map<string, number>;
 
   constructor(
-    readonly set: LabelSet,
+    set: LabelSet,
     private readonly opts: FusionOptions,
   ) {
-    this.scorer = new Scorer(set, { temperature: opts.temperature });
+    this.current = set;
+    this.currentScorer = new Scorer(set, { temperature: opts.temperature });
     this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
+  }
+
+  /** The active label set (replaced by `retarget`). */
+  get set(): LabelSet {
+    return this.current;
+  }
+
+  get scorer(): Scorer {
+    return this.currentScorer;
+  }
+
+  /**
+   * Replaces the label set in place (a label swap). Every sensor's latest window still counts,
+   * re-scored against the new set, so a kept label's fused score does not dip for lack of the
+   * other sensors. Removed labels' smoothing is dropped; added labels start with none.
+   */
+  retarget(set: LabelSet): void {
+    const before = new Map(this.current.labels.map((l) => [l.name, l]));
+    const rings = new Map<string, Rings>();
+    for (const label of set.labels) {
+      const prev = before.get(label.name);
+      const r = this.rings.get(label.name);
+      // The ring holds scores measured against the old vectors. If the prompts or examples changed,
+      // averaging those in would let the old definition start or hold an event for up to N-1 more
+      // windows, so such a label restarts its ring: its first score under the new definition is
+      // its raw score (no dip, only no smoothing yet). Its open event still goes on in the tracker.
+      if (prev && r && sameEmbedding(prev, label)) rings.set(label.name, r);
+    }
+    this.current = set;
+    this.currentScorer = new Scorer(set, { temperature: this.opts.temperature });
+    this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
+    this.rings = rings;
+    for (const [id, l] of this.latest)
+      this.latest.set(id, { ...l, scores: this.currentScorer.score(l.modality, l.embedding) });
   }
 
   weightOf(modality: SensorModality): number {
@@ -242,6 +288,16 @@ export class FusionStage {
     const agg = (ring: Ring) => (this.opts.smoothing === 'median' ? ring.median() : ring.mean());
     return { score: agg(r.score), runnerUp: agg(r.runnerUp), cosine: agg(r.cosine) };
   }
+}
+
+/** Same fusion mode and, per modality, the same label vector (element by element). */
+function sameEmbedding(a: LabelEmbedding, b: LabelEmbedding): boolean {
+  if (a.fusion !== b.fusion || a.vectors.size !== b.vectors.size) return false;
+  for (const [m, v] of a.vectors) {
+    const w = b.vectors.get(m);
+    if (!w || w.length !== v.length || v.some((x, i) => x !== w[i])) return false;
+  }
+  return true;
 }
 
 /** The best competitor of label `i`: another applicable label or the background mass. */

@@ -144,7 +144,7 @@ export interface AgentMqttOptions {
   /** Hash of the running label set. */
   initialHash: string;
   build(labels: readonly LabelConfig[]): Promise<LabelSet>;
-  /** Swap a built set into the pipeline (end open events first). */
+  /** Swap a built set into the pipeline: kept labels go on, removed labels' open events end. */
   apply(set: LabelSet, labels: readonly LabelConfig[], removed: readonly string[]): void;
   stats(): { windows: Record<string, { pushed: number; dropped: number; depth: number }>; events: number };
   /** More figures for the health topic (the Prometheus summary when metrics are on). */

@@ -216,3 +216,117 @@ test('embeddings that are not unit length are re-normalised before scoring', () 
     .observations.map((o) => o.score);
   scaled.forEach((s, i) => assert.ok(Math.abs(s - unit[i]!) < 1e-6));
 });
+
+/** `labelSet(mode)` plus a thermal-only label `extra` (e5 for c, e6 for d) in the given order. */
+function swapSet(names: readonly ('a' | 'b' | 'c' | 'd')[], over: Partial<LabelEmbedding> = {}): LabelSet {
+  const base = labelSet('score', over);
+  const all: Record<string, LabelEmbedding> = {
+    // Fresh copies: a kept label is recognised by its vectors' values, not by identity.
+    a: { ...base.labels[0]!, vectors: new Map([...base.labels[0]!.vectors].map(([m, v]) => [m, v.slice()])) },
+    b: base.labels[1]!,
+    c: label('c', { thermal: e([5, 1]) }),
+    d: label('d', { thermal: e([6, 1]) }),
+  };
+  return { ...base, labels: names.map((n) => all[n]!) };
+}
+
+const scoreOf = (r: ReturnType<FusionStage['add']>, name: string) =>
+  r.observations.find((o) => o.label === name)?.score;
+
+test("retarget: a kept label's smoothed score goes on exactly as without the swap", () => {
+  // Alternating audio windows, so a 3-window mean differs clearly from a single window.
+  const seq = [e([0, 1]), e([2, 1]), e([0, 1]), e([2, 1]), e([0, 1]), e([2, 1])];
+  const smooth: FusionOptions = { ...opts, smoothingWindows: 3 };
+  const swapped = new FusionStage(swapSet(['a', 'b', 'c']), smooth);
+  const reference = new FusionStage(swapSet(['a', 'b', 'c']), smooth);
+  const newSet = swapSet(['d', 'b', 'a']); // c removed, d added (thermal only), order changed
+  const aScores: number[] = [];
+  seq.forEach((v, i) => {
+    const t = (i + 1) * 1000;
+    if (i === 3) swapped.retarget(newSet);
+    const got = swapped.add(mic(t), v);
+    aScores.push(scoreOf(got, 'a')!);
+    const want = reference.add(mic(t), v);
+    for (const name of ['a', 'b']) {
+      const g = scoreOf(got, name)!;
+      const w = scoreOf(want, name)!;
+      assert.ok(Math.abs(g - w) < 1e-9, `${name} at ${t} ms: ${g} vs ${w} without the swap`);
+    }
+  });
+  // A stage rebuilt at the swap (the old way) has no history: a jumps to the single window's score.
+  const rebuilt = scoreOf(new FusionStage(newSet, smooth).add(mic(4000), seq[3]!), 'a')!;
+  assert.ok(Math.abs(rebuilt - aScores[3]!) > 0.1, 'a rebuilt stage would have jumped');
+  assert.equal(swapped.indexOf('a'), 2);
+  assert.equal(swapped.set, newSet);
+});
+
+test("retarget: removed labels stop, added labels start fresh, every sensor's latest window still counts", () => {
+  const smooth: FusionOptions = { ...opts, smoothingWindows: 3 };
+  const stage = new FusionStage(swapSet(['a', 'b', 'c']), smooth);
+  const newSet = swapSet(['d', 'b', 'a']);
+  const history: [ReturnType<typeof mic> | ReturnType<typeof cam>, Float32Array][] = [
+    [cam(1000), e([5, 1], [1, 0.5])],
+    [mic(1000), audioVec],
+    [mic(2000), audioVec],
+    [cam(2000), e([5, 1], [6, 0.5])],
+  ];
+  assert.ok(scoreOf(stage.add(...history[0]!), 'c') !== undefined, 'c is observed before the swap');
+  stage.add(...history[1]!);
+  stage.retarget(newSet);
+  assert.deepEqual(stage.freshSensors(), ['cam', 'mic'], 'no sensor is forgotten');
+
+  // The unsmoothed truth under the new set, given the same windows.
+  const raw = new FusionStage(newSet, opts);
+  for (const [w, v] of history.slice(0, 2)) raw.add(w, v);
+
+  // First window after the swap is audio: the camera's window from before the swap takes part.
+  const afterMic = stage.add(...history[2]!);
+  const rawMic = raw.add(...history[2]!);
+  const a = afterMic.observations.find((o) => o.label === 'a')!;
+  const want = rawMic.observations.find((o) => o.label === 'a')!;
+  assert.deepEqual(
+    a.sources.map((s) => s.sensorId),
+    ['cam', 'mic'],
+    "the camera's window from before the swap still counts",
+  );
+  a.contributions!.forEach((c, k) =>
+    assert.ok(
+      Math.abs(c.score - want.contributions![k]!.score) < 1e-9,
+      `${c.sensorId}: its window is re-scored against the new set`,
+    ),
+  );
+
+  const afterCam = stage.add(...history[3]!);
+  const rawCam = raw.add(...history[3]!);
+  assert.deepEqual(afterCam.observations.map((o) => o.label).sort(), ['a', 'b', 'd'], 'c is gone');
+  assert.ok(Math.abs(scoreOf(afterCam, 'd')! - scoreOf(rawCam, 'd')!) < 1e-9, 'd starts with no history');
+
+  // c's smoothing went with it: brought back, it starts over as well.
+  const back = swapSet(['a', 'b', 'c']);
+  stage.retarget(back);
+  const rawBack = new FusionStage(back, opts);
+  for (const [w, v] of history) rawBack.add(w, v);
+  const again = scoreOf(stage.add(cam(3000), thermalVec), 'c')!;
+  const fresh = scoreOf(rawBack.add(cam(3000), thermalVec), 'c')!;
+  assert.ok(Math.abs(again - fresh) < 1e-9, 'c has no old history');
+});
+
+test('retarget: a kept label whose vectors changed restarts its smoothing', () => {
+  const smooth: FusionOptions = { ...opts, smoothingWindows: 3 };
+  const stage = new FusionStage(swapSet(['a', 'b']), smooth);
+  const seq = [e([0, 1]), e([2, 1]), e([0, 1])];
+  seq.forEach((v, i) => stage.add(mic((i + 1) * 1000), v));
+  // a's prompts changed: its audio vector is now e4.
+  const changed = swapSet(['a', 'b']);
+  const a = changed.labels[0]!;
+  const newSet: LabelSet = {
+    ...changed,
+    labels: [{ ...a, vectors: new Map([...a.vectors, ['audio', e([4, 1])]]) }, changed.labels[1]!],
+  };
+  stage.retarget(newSet);
+  const v = e([2, 1], [4, 0.5]);
+  const got = stage.add(mic(4000), v);
+  const raw = new FusionStage(newSet, opts).add(mic(4000), v);
+  assert.ok(Math.abs(scoreOf(got, 'a')! - scoreOf(raw, 'a')!) < 1e-9, 'a: no history from its old vector');
+  assert.ok(Math.abs(scoreOf(got, 'b')! - scoreOf(raw, 'b')!) > 0.05, 'b (unchanged) keeps its smoothing');
+});

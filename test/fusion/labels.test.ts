@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { LabelSchema, ScoringSchema, type ConfigInput } from '../../src/config/schema.js';
+import { FusionStage } from '../../src/fusion/fusion.js';
 import { applyTemplate, buildLabelSet, labelTexts } from '../../src/fusion/labels.js';
 import { dot, float32ToBase64 } from '../../src/fusion/vectors.js';
 import { startAgent } from '../../src/main.js';
@@ -112,4 +113,51 @@ test('changing one label re-embeds only its texts', async () => {
   ]);
   assert.equal(text.texts - before, scoring.templates.audio.length, 'only the new label was embedded');
   assert.equal(set.labels.length, 2);
+});
+
+test("a label swap through FusionStage.retarget embeds only the added label's texts; kept labels' smoothing goes on", async () => {
+  const { text } = spectralEncoders();
+  const build = (labels: ConfigInput['labels']) =>
+    buildLabelSet({
+      labels: (labels ?? []).map((l) => LabelSchema.parse(l)),
+      scoring,
+      modalities: ['audio', 'thermal'],
+      text,
+    });
+  const kept = [
+    { name: 'hum', prompts: ['a mains hum'] },
+    { name: 'buzz', prompts: ['a buzzing fly'] },
+  ];
+  const before = await build(kept);
+  const calls = text.calls;
+  const texts = text.texts;
+  // Added: a thermal-only label, so the kept labels' audio scores are the same under both sets.
+  const after = await build([...kept, { name: 'glow', prompts: ['a warm glow'], modalities: ['thermal'] }]);
+  assert.equal(text.calls - calls, 1, 'one text-encoder call for the swap');
+  assert.equal(
+    text.texts - texts,
+    labelTexts(['a warm glow'], scoring.templates.thermal).length,
+    'only the added label was embedded',
+  );
+  for (const name of ['hum', 'buzz']) {
+    const [b, a] = [before, after].map((s) => s.labels.find((l) => l.name === name)!.vectors.get('audio')!);
+    assert.deepEqual(a, b, `${name}: the same vector from the cache`);
+  }
+
+  const opts = { temperature: 10, toleranceMs: 1500, smoothingWindows: 3 };
+  const swapped = new FusionStage(before, opts);
+  const reference = new FusionStage(before, opts);
+  const hum = before.labels[0]!.vectors.get('audio')!;
+  const buzz = before.labels[1]!.vectors.get('audio')!;
+  [hum, buzz, hum, buzz, hum].forEach((v, i) => {
+    if (i === 3) swapped.retarget(after);
+    const w = { sensorId: 'mic', modality: 'audio' as const, startMs: i * 1000, endMs: (i + 1) * 1000 };
+    const got = swapped.add(w, v).observations;
+    const want = reference.add(w, v).observations;
+    assert.deepEqual(
+      got.map((o) => o.label),
+      want.map((o) => o.label),
+    );
+    got.forEach((o, k) => assert.ok(Math.abs(o.score - want[k]!.score) < 1e-9, `${o.label} at window ${i}`));
+  });
 });
