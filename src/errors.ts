@@ -2,6 +2,7 @@
  * Typed errors with stable codes. Codes are part of the public contract: they appear in logs,
  * MQTT error responses and exit statuses, so never rename one.
  */
+import type { LockOwner } from './daemon/state-lock.js';
 
 export type ErrorCode =
   | 'CONFIG_NOT_FOUND'
@@ -14,7 +15,8 @@ export type ErrorCode =
   | 'ENCODER_FAILED'
   | 'DEVICE_FAILED'
   | 'FORMAT_INVALID'
-  | 'TRANSPORT_FAILED';
+  | 'TRANSPORT_FAILED'
+  | 'STATE_LOCKED';
 
 /** One problem at one place, e.g. `{ path: 'sensors[0].hopMs', message: 'must be > 0' }`. */
 export interface Problem {
@@ -88,6 +90,23 @@ export class FormatError extends EdgebindError {
 export class TransportError extends EdgebindError {
   constructor(message: string, cause?: unknown) {
     super('TRANSPORT_FAILED', message, { cause });
+  }
+}
+
+/**
+ * Another agent holds the state directory (`<stateDir>/edgebind.lock`, src/daemon/state-lock.ts);
+ * two agents on one would corrupt its outbox. `holder` is unset when the lock could not be read in
+ * time. Exits 1: a restart succeeds once the other agent has stopped.
+ */
+export class StateLockedError extends EdgebindError {
+  readonly stateDir: string;
+  readonly file: string;
+  readonly holder: LockOwner | undefined;
+  constructor(stateDir: string, file: string, message: string, holder?: LockOwner) {
+    super('STATE_LOCKED', message);
+    this.stateDir = stateDir;
+    this.file = file;
+    this.holder = holder;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { SdNotifier } from '../daemon/sd-notify.js';
+import { acquireStateLock, type StateLock } from '../daemon/state-lock.js';
 import type { Agent } from '../main.js';
 
 export interface RunOptions {
@@ -15,6 +16,17 @@ export interface RunOptions {
   /** Re-reads the config on SIGHUP; errors are logged and the running config stays. */
   onReload?: () => Promise<void>;
   notifier?: SdNotifier;
+}
+
+/**
+ * Takes the state directory's lock (throws StateLockedError while another agent holds it) and
+ * releases it when the process exits, whichever way: clean stop, startup error, hard-exit timer.
+ */
+export async function lockStateDir(stateDir: string, logger: Logger): Promise<StateLock> {
+  const lock = await acquireStateLock(stateDir, { logger: logger.child({ component: 'state-lock' }) });
+  process.once('exit', () => lock.release());
+  logger.debug(`locked ${lock.file}`);
+  return lock;
 }
 
 export async function runUntilStopped(agent: Agent, logger: Logger, opts: RunOptions = {}): Promise<number> {

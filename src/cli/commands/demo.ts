@@ -8,7 +8,7 @@ import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { startAgent, type EventPayload } from '../../main.js';
 import { reportAndExit } from '../errors.js';
-import { runUntilStopped } from '../lifecycle.js';
+import { lockStateDir, runUntilStopped } from '../lifecycle.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 
@@ -31,6 +31,7 @@ export function registerDemo(program: Command): void {
       try {
         const config = await loadConfig(DEMO_CONFIG, { embeddedPort: opts.port });
         const logger = createLogger({ level: config.log.level });
+        const lock = await lockStateDir(config.stateDir, logger);
         const agent = await startAgent({
           config,
           logger,
@@ -41,9 +42,13 @@ export function registerDemo(program: Command): void {
             `  mosquitto_sub -h 127.0.0.1 -p ${opts.port} -t '${config.mqtt.baseTopic}/#' -v\n` +
             `Ctrl-C stops.\n`,
         );
-        process.exit(
-          await runUntilStopped(agent, logger, opts.seconds !== undefined ? { seconds: opts.seconds } : {}),
+        const code = await runUntilStopped(
+          agent,
+          logger,
+          opts.seconds !== undefined ? { seconds: opts.seconds } : {},
         );
+        lock.release();
+        process.exit(code);
       } catch (err) {
         reportAndExit(err);
       }

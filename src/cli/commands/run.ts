@@ -7,7 +7,7 @@ import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
 import { startAgent, type Agent } from '../../main.js';
 import { reportAndExit } from '../errors.js';
-import { runUntilStopped } from '../lifecycle.js';
+import { lockStateDir, runUntilStopped } from '../lifecycle.js';
 
 /** An agent that can take live config changes (see src/daemon/reload.ts). */
 export interface Reconfigurable {
@@ -33,6 +33,8 @@ export function registerRun(program: Command): void {
           { config: config.source, deviceId: config.deviceId },
           `edgebind starting as ${config.deviceId}`,
         );
+        // Before anything that touches stateDir (outbox, label store, caches) or binds a port.
+        const lock = await lockStateDir(config.stateDir, logger);
         const notifier = await SdNotifier.open({ logger });
         let metrics: Metrics | undefined;
         if (config.metrics.enabled) {
@@ -83,6 +85,7 @@ export function registerRun(program: Command): void {
         const code = await runUntilStopped(agent, logger, { onReload, notifier });
         clearInterval(statsTimer);
         await metrics?.close();
+        lock.release();
         process.exit(code);
       } catch (err) {
         reportAndExit(err);
