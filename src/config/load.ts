@@ -91,9 +91,12 @@ function applyOverrides(raw: unknown, o: Overrides): unknown {
 }
 
 /** systemd's StateDirectory= when run as a service, else the user's cache directory. */
-export function defaultStateDir(): string {
-  if (process.env.STATE_DIRECTORY) return resolve(process.env.STATE_DIRECTORY.split(':')[0]!);
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edgebind');
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.STATE_DIRECTORY) return resolve(env.STATE_DIRECTORY.split(':')[0]!);
+  // The XDG spec says to ignore an empty or relative value; using it would put the outbox in
+  // whatever directory the agent happened to start in.
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'edgebind');
 }
 
 function defaultDeviceId(): string {

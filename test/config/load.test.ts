@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { defaultStateDir, loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgebind-config-'));
@@ -127,4 +127,14 @@ test('every hardware driver is part of the one config schema', () => {
   );
   const r = problems(base + '  - { id: mlx, driver: mlx90640, bus: 1, adress: 0x33 }\n');
   assert.deepEqual(r.problems, [{ path: 'sensors[1].adress', message: 'unknown key' }]);
+});
+
+test('the default stateDir: systemd StateDirectory, else an absolute XDG_CACHE_HOME, else ~/.cache', () => {
+  assert.equal(defaultStateDir({ STATE_DIRECTORY: '/var/lib/edgebind:/var/lib/other' }), '/var/lib/edgebind');
+  assert.equal(defaultStateDir({ XDG_CACHE_HOME: '/srv/cache' }), '/srv/cache/edgebind');
+  const fallback = join(homedir(), '.cache', 'edgebind');
+  // Empty and relative values are ignored, as the XDG spec says, not resolved against the cwd.
+  assert.equal(defaultStateDir({ XDG_CACHE_HOME: '' }), fallback);
+  assert.equal(defaultStateDir({ XDG_CACHE_HOME: 'cache' }), fallback);
+  assert.equal(defaultStateDir({}), fallback);
 });
