@@ -1,8 +1,9 @@
 /**
  * Remote label configuration: validates a request with the config's own LabelSchema plus the
- * configured limits, checks its signature and, for a signed one, its freshness (issuedAt, nonce),
- * computes the new label set's embeddings, persists it crash-safely with the next version, and
- * only then swaps it into the running scorer and tracker.
+ * configured limits, checks that it is addressed to the device or group whose topic it came on
+ * (`target`), its signature and, for a signed one, its freshness (issuedAt, nonce), computes the
+ * new label set's embeddings, persists it crash-safely with the next version, and only then swaps
+ * it into the running scorer and tracker.
  * A bad request is rejected whole (every problem with its JSON path) and the old set keeps running.
  * Requests are handled one at a time.
  */
@@ -19,7 +20,14 @@ import {
   type RequestOp,
   type ResponsePayload,
 } from '../mqtt/payloads.js';
-import { NONCE_PATTERN, parsePublicKey, ReplayGuard, verifyRequest } from './signing.js';
+import {
+  NONCE_PATTERN,
+  parsePublicKey,
+  ReplayGuard,
+  TARGET_PATTERN,
+  verifyRequest,
+  type RequestTarget,
+} from './signing.js';
 import type { LabelStore, StoredLabels } from './store.js';
 
 export type ApiErrorCode =
@@ -29,6 +37,7 @@ export type ApiErrorCode =
   | 'UNKNOWN_OP'
   | 'SIGNATURE_REQUIRED'
   | 'SIGNATURE_INVALID'
+  | 'REQUEST_MISDIRECTED'
   | 'REQUEST_EXPIRED'
   | 'REQUEST_REPLAYED'
   | 'REPLAY_CACHE_FULL'
@@ -101,13 +110,26 @@ function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
   return out;
 }
 
+/** "a", "a and b", "a, b and c". */
+function listed(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
 /**
- * `issuedAt` and `nonce` of a signed request, or REQUEST_INVALID naming each one that is missing
- * or malformed. Checked before the schema so an old signer gets this message, not "unknown key".
+ * `issuedAt` and `nonce` of a signed request, which must also carry a `target`, or REQUEST_INVALID
+ * naming each one that is missing or malformed. Checked before the schema so an old signer gets
+ * this message, not "unknown key".
  */
-function freshnessFields(obj: Record<string, unknown>): { issuedAt: number; nonce: string } {
+function signedFields(obj: Record<string, unknown>): { issuedAt: number; nonce: string } {
   const problems: Problem[] = [];
   const { issuedAt, nonce } = obj;
+  // A malformed target was refused already (checkTarget); only its absence is left to check.
+  if (obj.target === undefined)
+    problems.push({
+      path: '$.target',
+      message:
+        'required on signed requests: "device:<deviceId>" or "group:<group>", whichever topic it is published to',
+    });
   if (issuedAt === undefined)
     problems.push({
       path: '$.issuedAt',
@@ -128,10 +150,39 @@ function freshnessFields(obj: Record<string, unknown>): { issuedAt: number; nonc
   if (problems.length > 0)
     throw new RequestError(
       'REQUEST_INVALID',
-      `signed request without a valid ${problems.map((p) => p.path.slice(2)).join(' and ')}`,
+      `signed request without a valid ${listed(problems.map((p) => p.path.slice(2)))}`,
       problems,
     );
   return { issuedAt: issuedAt as number, nonce: nonce as string };
+}
+
+/**
+ * A request's `target` against the topic it arrived on: optional on unsigned requests (checked
+ * when given), required on signed ones (signedFields), whose signature covers it, so a request
+ * signed for one device or group is refused on any other's topic. Checked before the signature,
+ * so a request published to the wrong topic is told so rather than SIGNATURE_INVALID.
+ */
+function checkTarget(obj: Record<string, unknown>, arrivedOn: RequestTarget): void {
+  const { target } = obj;
+  if (target === undefined) return;
+  if (typeof target !== 'string' || !TARGET_PATTERN.test(target))
+    throw new RequestError('REQUEST_INVALID', 'request has a malformed target', [
+      {
+        path: '$.target',
+        message: `expected "device:<deviceId>" or "group:<group>" (this topic is for "${arrivedOn}"), got ${JSON.stringify(target).slice(0, 80)}`,
+      },
+    ]);
+  if (target !== arrivedOn)
+    throw new RequestError(
+      'REQUEST_MISDIRECTED',
+      `request is addressed to "${target}" but arrived on "${arrivedOn}"`,
+      [
+        {
+          path: '$.target',
+          message: `this topic is for "${arrivedOn}": publish the request to the topic of "${target}", or sign a new one for "${arrivedOn}"`,
+        },
+      ],
+    );
 }
 
 /** Turns a persisted or configured label list into the first state, logging which one won. */
@@ -192,14 +243,17 @@ export class LabelService<T extends { hash: string }> {
     return this.state;
   }
 
-  /** Handles one request; never throws. */
-  handle(op: string, payload: Buffer): Promise<Reply> {
-    const run = this.queue.then(() => this.handleNow(op, payload));
+  /**
+   * Handles one request; never throws. `arrivedOn` is the device or group whose request topic it
+   * came on; a signed request must name the same one in its `target`.
+   */
+  handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
+    const run = this.queue.then(() => this.handleNow(op, payload, arrivedOn));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async handleNow(op: string, payload: Buffer): Promise<Reply> {
+  private async handleNow(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
     let transaction: string | number | undefined;
     try {
       const { limits } = this.deps;
@@ -235,6 +289,7 @@ export class LabelService<T extends { hash: string }> {
           { path: '$', message: `operations: ${REQUEST_OPS.join(', ')}` },
         ]);
       }
+      checkTarget(obj, arrivedOn);
       this.checkSignature(op, obj);
       const parsed = REQUEST_SCHEMAS[op as RequestOp].safeParse(obj);
       if (!parsed.success) {
@@ -300,7 +355,7 @@ export class LabelService<T extends { hash: string }> {
       throw new RequestError('SIGNATURE_INVALID', `unknown signing key "${s.keyId.slice(0, 64)}"`, [
         { path: '$.signature.keyId', message: 'not in remote.publicKeys' },
       ]);
-    const fresh = freshnessFields(obj);
+    const fresh = signedFields(obj);
     if (!verifyRequest(op, obj, s.value, key))
       throw new RequestError('SIGNATURE_INVALID', 'signature does not match the request', [
         { path: '$.signature.value', message: 'Ed25519 verification failed' },

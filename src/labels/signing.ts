@@ -5,14 +5,30 @@
  *
  * where canonicalJson sorts object keys and has no whitespace, so any JSON encoder can reproduce
  * it. The op is signed too, so a signed labels/get cannot be replayed as labels/set. A signed
- * request also carries `issuedAt` and `nonce` (signed with the rest), and `ReplayGuard` refuses it
- * when it is too old, too far ahead, or its nonce was already seen, so a captured request cannot be
- * sent again later (e.g. an old labels/set to roll the labels back).
+ * request also carries `target` (the device or group it is addressed to; the agent refuses it on
+ * any other topic), `issuedAt` and `nonce`, all signed with the rest; `ReplayGuard` refuses it when
+ * it is too old, too far ahead, or its nonce was already seen, so a captured request can neither be
+ * sent again later (e.g. an old labels/set to roll the labels back) nor to another device.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 /** A nonce: 8 to 64 of `A-Z a-z 0-9 _ -` (a UUID, or random bytes as hex or base64url). */
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+
+/**
+ * Where a request is addressed: `device:<deviceId>` for `<base>/<deviceId>/request/<op>`,
+ * `group:<group>` for `<base>/groups/<group>/request/<op>`. The kind keeps a device id from
+ * matching a group of the same name. Why a body field the agent compares with the topic, not one
+ * derived from the topic alone: signers sign the body as before, and a mismatch is answered
+ * "addressed to X but arrived on Y" (REQUEST_MISDIRECTED) instead of a bare SIGNATURE_INVALID.
+ */
+export type RequestTarget = `device:${string}` | `group:${string}`;
+
+/** A `target`: `device:` or `group:`, then 1 to 64 characters that are not `/`, `+` or `#`. */
+export const TARGET_PATTERN = /^(device|group):[^/+#]{1,64}$/;
+
+export const deviceTarget = (deviceId: string): RequestTarget => `device:${deviceId}`;
+export const groupTarget = (group: string): RequestTarget => `group:${group}`;
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -61,19 +77,47 @@ export function verifyRequest(
   }
 }
 
+export interface SignOptions {
+  /** Where the request will be published: `device:<deviceId>` or `group:<group>`. */
+  target: RequestTarget;
+  /** Id of the key in the devices' remote.publicKeys. */
+  keyId: string;
+  /** The Ed25519 private key, PEM (PKCS#8). */
+  privateKeyPem: string;
+}
+
 /**
- * Signs a request (tools and tests); returns it with `issuedAt` (now, ms since the Unix epoch), a
- * fresh random `nonce` and `signature` set. An `issuedAt` or `nonce` already in `request` is kept.
+ * Signs a request (tools and tests); returns it with `target`, `issuedAt` (now, ms since the Unix
+ * epoch), a fresh random `nonce` and `signature` set. An `issuedAt` or `nonce` already in `request`
+ * is kept; a `target` in `request` other than `opts.target` is a TypeError.
  */
 export function signRequest<T extends Record<string, unknown>>(
   op: string,
   request: T,
-  keyId: string,
-  privateKeyPem: string,
-): T & { issuedAt: number; nonce: string; signature: { keyId: string; value: string } } {
-  const stamped = { issuedAt: Date.now(), nonce: randomBytes(16).toString('base64url'), ...request };
-  const value = sign(null, signedBytes(op, stamped), createPrivateKey(privateKeyPem)).toString('base64');
-  return { ...stamped, signature: { keyId, value } };
+  opts: SignOptions,
+): T & {
+  target: RequestTarget;
+  issuedAt: number;
+  nonce: string;
+  signature: { keyId: string; value: string };
+} {
+  if (request.target !== undefined && request.target !== opts.target)
+    throw new TypeError(
+      `signRequest: request.target is ${JSON.stringify(request.target)} but opts.target is "${opts.target}"`,
+    );
+  if (!TARGET_PATTERN.test(opts.target))
+    throw new TypeError(
+      `signRequest: target must be "device:<deviceId>" or "group:<group>", not "${opts.target}"`,
+    );
+  const stamped = {
+    issuedAt: Date.now(),
+    nonce: randomBytes(16).toString('base64url'),
+    ...request,
+    target: opts.target,
+  };
+  const key = createPrivateKey(opts.privateKeyPem);
+  const value = sign(null, signedBytes(op, stamped), key).toString('base64');
+  return { ...stamped, signature: { keyId: opts.keyId, value } };
 }
 
 export interface ReplayGuardOptions {

@@ -5,13 +5,21 @@
  */
 import type { Logger } from 'pino';
 import type { HomeAssistantConfig } from '../config/schema.js';
+import { deviceTarget, groupTarget, type RequestTarget } from '../labels/signing.js';
 import { discoveryMessages, removalMessages, type DiscoveryOptions } from './discovery.js';
-import type { HealthPayload, LabelEventMessage, LabelsPayload, ResponsePayload } from './payloads.js';
+import type {
+  HealthPayload,
+  LabelEventMessage,
+  LabelsPayload,
+  RequestOp,
+  ResponsePayload,
+} from './payloads.js';
 import type { MqttPublisher } from './publisher.js';
 import type { DeviceTopics, LabelState } from './topics.js';
 
 export interface RequestHandler {
-  handle(op: string, payload: Buffer): Promise<Omit<ResponsePayload, 'deviceId'>>;
+  /** `arrivedOn`: the device or group whose request topic the request came on. */
+  handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Omit<ResponsePayload, 'deviceId'>>;
   current(): LabelsPayload;
 }
 
@@ -67,7 +75,16 @@ export class MqttApi {
       }
       const op = topics.opOf(topic);
       if (op === undefined || !this.deps.remote) return;
-      void this.answer(op, payload, props);
+      const arrivedOn = this.targetOf(topic, op);
+      if (arrivedOn === undefined) {
+        // E.g. a group left in a persistent broker session after it was removed from remote.groups.
+        this.deps.logger.warn(
+          { topic: topic.slice(0, 200) },
+          `request on ${topic.slice(0, 200)} ignored: neither this device's topic nor one of remote.groups`,
+        );
+        return;
+      }
+      void this.answer(op, payload, props, arrivedOn);
     });
     publisher.onConnect(() => this.announce());
     if (this.deps.healthIntervalS > 0) {
@@ -140,13 +157,23 @@ export class MqttApi {
     }
   }
 
+  /** `device:<id>` or `group:<group>` for a request topic of this device or of one of its groups. */
+  private targetOf(topic: string, op: string): RequestTarget | undefined {
+    const { topics, groups } = this.deps;
+    // An unknown op still gets a target, so that its UNKNOWN_OP answer goes out.
+    if (topic === topics.request(op as RequestOp)) return deviceTarget(topics.deviceId);
+    const group = groups.find((g) => topic === topics.groupRequest(g, op as RequestOp));
+    return group === undefined ? undefined : groupTarget(group);
+  }
+
   private async answer(
     op: string,
     payload: Buffer,
     props: { responseTopic?: string; correlationData?: Buffer },
+    arrivedOn: RequestTarget,
   ): Promise<void> {
     const { publisher, topics } = this.deps;
-    const reply = await this.deps.labels.handle(op, payload);
+    const reply = await this.deps.labels.handle(op, payload, arrivedOn);
     const body = JSON.stringify({ ...reply, deviceId: topics.deviceId } satisfies ResponsePayload);
     const safeOp = /^[A-Za-z0-9_/-]{1,64}$/.test(op) ? op : 'invalid';
     await publisher.publish(topics.response(safeOp), body, { qos: 1 });

@@ -39,6 +39,7 @@ const response = {
         'UNKNOWN_OP',
         'SIGNATURE_REQUIRED',
         'SIGNATURE_INVALID',
+        'REQUEST_MISDIRECTED',
         'REQUEST_EXPIRED',
         'REQUEST_REPLAYED',
         'REPLAY_CACHE_FULL',

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { LabelSchema } from '../config/schema.js';
 import type { Problem } from '../errors.js';
-import { NONCE_PATTERN } from '../labels/signing.js';
+import { NONCE_PATTERN, TARGET_PATTERN } from '../labels/signing.js';
 
 export const REQUEST_OPS = ['labels/set', 'labels/patch', 'labels/get', 'labels/test'] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
@@ -36,7 +36,13 @@ const nonce = z.string().regex(NONCE_PATTERN, '8 to 64 of A-Z a-z 0-9 _ -').opti
     'Unique per signed request (e.g. 16 random bytes, base64url). Required on signed requests; a nonce seen within remote.maxRequestAgeS is refused as a replay.',
 });
 
-const envelope = { transaction, issuedAt, nonce, signature: SignatureSchema.optional() };
+// Required on signed requests and checked against the topic (src/labels/service.ts); signed too.
+const target = z.string().regex(TARGET_PATTERN, '"device:<deviceId>" or "group:<group>"').optional().meta({
+  description:
+    'Where the request is published: "device:<deviceId>" on <base>/<deviceId>/request/<op>, "group:<group>" on <base>/groups/<group>/request/<op>. Required on signed requests (so the signature covers it); on any other topic the request is refused (REQUEST_MISDIRECTED).',
+});
+
+const envelope = { transaction, target, issuedAt, nonce, signature: SignatureSchema.optional() };
 
 const labelList = z.array(LabelSchema);
 

@@ -1,37 +1,119 @@
 /**
- * Request signing and replay protection without a broker: what signRequest stamps and signs, and
- * ReplayGuard's window, nonce memory and size bound, on an explicit clock.
+ * Request signing and replay protection without a broker: the exact signed bytes, what
+ * signRequest stamps and signs (target, issuedAt, nonce), and ReplayGuard's window, nonce memory
+ * and size bound, on an explicit clock.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
-import { NONCE_PATTERN, ReplayGuard, signRequest, verifyRequest } from '../../src/labels/signing.js';
+import {
+  deviceTarget,
+  groupTarget,
+  NONCE_PATTERN,
+  ReplayGuard,
+  signedBytes,
+  signRequest,
+  TARGET_PATTERN,
+  verifyRequest,
+} from '../../src/labels/signing.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const MAX_AGE_MS = 300_000;
 const req = (nonce: string, issuedAtMs = T0, keyId = 'ops') => ({ keyId, nonce, issuedAtMs });
 
-test('signRequest stamps issuedAt (ms since the epoch) and a new nonce, and signs them', () => {
+function keys() {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  return { publicKey, pem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+}
+
+test('the signed bytes: domain tag, op and the canonical request with its target (the example in docs/mqtt.md)', () => {
+  const request = {
+    transaction: 't7',
+    nonce: '3q2-7wCQk1Jb0Xw8lF1l0A',
+    issuedAt: 1795701600000,
+    target: 'device:kitchen-1',
+    signature: { keyId: 'ops', value: 'not signed' },
+  };
+  assert.equal(
+    signedBytes('labels/get', request).toString('utf8'),
+    'edgebind-request\nlabels/get\n' +
+      '{"issuedAt":1795701600000,"nonce":"3q2-7wCQk1Jb0Xw8lF1l0A","target":"device:kitchen-1","transaction":"t7"}',
+  );
+});
+
+test('signRequest stamps target, issuedAt (ms since the epoch) and a new nonce, and signs them', () => {
+  const { publicKey, pem } = keys();
+  const opts = { target: deviceTarget('kitchen-1'), keyId: 'ops', privateKeyPem: pem };
   const before = Date.now();
-  const a = signRequest('labels/set', { labels: [] }, 'ops', pem);
-  const b = signRequest('labels/set', { labels: [] }, 'ops', pem);
+  const a = signRequest('labels/set', { labels: [] }, opts);
+  const b = signRequest('labels/set', { labels: [] }, opts);
+  assert.equal(a.target, 'device:kitchen-1');
   assert.ok(Number.isSafeInteger(a.issuedAt) && a.issuedAt >= before && a.issuedAt <= Date.now());
   assert.match(a.nonce, NONCE_PATTERN);
   assert.notEqual(a.nonce, b.nonce);
+  assert.deepEqual(a.signature, { keyId: 'ops', value: a.signature.value });
   assert.ok(verifyRequest('labels/set', a, a.signature.value, publicKey));
-  // Both are covered by the signature.
+  // All three are covered by the signature.
   assert.equal(
     verifyRequest('labels/set', { ...a, issuedAt: a.issuedAt + 1 }, a.signature.value, publicKey),
     false,
   );
   assert.equal(verifyRequest('labels/set', { ...a, nonce: b.nonce }, a.signature.value, publicKey), false);
-  // Values the caller gives are kept (and signed).
-  const c = signRequest('labels/get', { issuedAt: 5, nonce: 'fixed-nonce' }, 'ops', pem);
+  assert.equal(
+    verifyRequest('labels/set', { ...a, target: 'device:kitchen-2' }, a.signature.value, publicKey),
+    false,
+  );
+  // Values the caller gives are kept (and signed); so is a target equal to opts.target.
+  const c = signRequest(
+    'labels/get',
+    { issuedAt: 5, nonce: 'fixed-nonce', target: 'device:kitchen-1' },
+    opts,
+  );
   assert.equal(c.issuedAt, 5);
   assert.equal(c.nonce, 'fixed-nonce');
   assert.ok(verifyRequest('labels/get', c, c.signature.value, publicKey));
+});
+
+test('a signature for a device does not verify for a group of the same name, nor for another device', () => {
+  const { publicKey, pem } = keys();
+  const forDevice = signRequest(
+    'labels/get',
+    { issuedAt: 5, nonce: 'fixed-nonce' },
+    { target: deviceTarget('kitchen'), keyId: 'ops', privateKeyPem: pem },
+  );
+  const forGroup = signRequest(
+    'labels/get',
+    { issuedAt: 5, nonce: 'fixed-nonce' },
+    { target: groupTarget('kitchen'), keyId: 'ops', privateKeyPem: pem },
+  );
+  assert.equal(forGroup.target, 'group:kitchen');
+  assert.notEqual(forDevice.signature.value, forGroup.signature.value);
+  assert.notDeepEqual(signedBytes('labels/get', forDevice), signedBytes('labels/get', forGroup));
+  for (const target of ['group:kitchen', 'device:garage', 'kitchen'])
+    assert.equal(
+      verifyRequest('labels/get', { ...forDevice, target }, forDevice.signature.value, publicKey),
+      false,
+      target,
+    );
+});
+
+test('signRequest refuses a malformed target, or one in the request that differs from opts.target', () => {
+  const { pem } = keys();
+  const opts = { target: deviceTarget('kitchen-1'), keyId: 'ops', privateKeyPem: pem };
+  assert.throws(
+    () => signRequest('labels/get', { target: 'device:kitchen-2' }, opts),
+    (err: Error) =>
+      err instanceof TypeError &&
+      /request\.target is "device:kitchen-2" but opts\.target is "device:kitchen-1"/.test(err.message),
+  );
+  for (const target of [deviceTarget(''), groupTarget('a/b'), deviceTarget('x'.repeat(65))])
+    assert.throws(
+      () => signRequest('labels/get', {}, { ...opts, target }),
+      (err: Error) => err instanceof TypeError && /"device:<deviceId>" or "group:<group>"/.test(err.message),
+      target,
+    );
+  assert.ok(TARGET_PATTERN.test('group:kitchen') && TARGET_PATTERN.test('device:kitchen-1'));
+  assert.equal(TARGET_PATTERN.test('host:kitchen'), false);
 });
 
 test('ReplayGuard accepts a fresh request once and refuses its replay', () => {

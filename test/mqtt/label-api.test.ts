@@ -1,7 +1,7 @@
 /**
  * Remote label configuration over a real Mosquitto: set/patch/get/test, persistence and restart,
- * MQTT 5 response topics, group requests, signed requests and their replay protection, and 1,000
- * fuzzed bad requests.
+ * MQTT 5 response topics, group requests, signed requests, their replay protection and their
+ * target (device or group), and 1,000 fuzzed bad requests.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { LabelSchema } from '../../src/config/schema.js';
-import { signedBytes, signRequest } from '../../src/labels/signing.js';
+import { signedBytes, signRequest, type SignOptions } from '../../src/labels/signing.js';
 import type { ResponsePayload } from '../../src/mqtt/payloads.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -156,7 +156,7 @@ test('group requests apply to every device in the group; each answers on its own
 test('with requireSigned, unsigned and forged requests are rejected and answered; signed ones apply', async () => {
   const trusted = generateKeyPairSync('ed25519');
   const other = generateKeyPairSync('ed25519');
-  const pem = (k: typeof trusted.privateKey) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
   const h = await startHarness({
     url: broker.url,
     deviceId: 'signed',
@@ -165,6 +165,11 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
       requireSigned: true,
       publicKeys: [{ id: 'ops', key: trusted.publicKey.export({ format: 'pem', type: 'spki' }).toString() }],
     },
+  });
+  const as = (privateKey: KeyObject, keyId = 'ops'): SignOptions => ({
+    target: 'device:signed',
+    keyId,
+    privateKeyPem: pem(privateKey),
   });
   try {
     const topic = h.topics.request('labels/set');
@@ -175,25 +180,25 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
 
     const forged = await requester.request(
       topic,
-      signRequest('labels/set', { labels: [dog] }, 'ops', pem(other.privateKey)),
+      signRequest('labels/set', { labels: [dog] }, as(other.privateKey)),
     );
     assert.equal(forged.code, 'SIGNATURE_INVALID');
 
-    const tampered = signRequest('labels/set', { labels: [dog] }, 'ops', pem(trusted.privateKey));
+    const tampered = signRequest('labels/set', { labels: [dog] }, as(trusted.privateKey));
     tampered.labels = [alarm];
     assert.equal((await requester.request(topic, tampered)).code, 'SIGNATURE_INVALID');
 
     // Signed for another op: not valid for this one.
-    const otherOp = signRequest('labels/test', { labels: [dog] }, 'ops', pem(trusted.privateKey));
+    const otherOp = signRequest('labels/test', { labels: [dog] }, as(trusted.privateKey));
     assert.equal((await requester.request(topic, otherOp)).code, 'SIGNATURE_INVALID');
 
-    const unknownKey = signRequest('labels/set', { labels: [dog] }, 'nobody', pem(trusted.privateKey));
+    const unknownKey = signRequest('labels/set', { labels: [dog] }, as(trusted.privateKey, 'nobody'));
     assert.equal((await requester.request(topic, unknownKey)).problems?.[0]?.path, '$.signature.keyId');
     assert.equal(h.service.current().version, 0, 'nothing was applied');
 
     const good = await requester.request(
       topic,
-      signRequest('labels/set', { transaction: 'ok', labels: [dog] }, 'ops', pem(trusted.privateKey)),
+      signRequest('labels/set', { transaction: 'ok', labels: [dog] }, as(trusted.privateKey)),
     );
     assert.equal(good.status, 'ok', JSON.stringify(good));
     assert.equal(h.service.current().version, 1);
@@ -202,16 +207,16 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
   }
 });
 
-/** Signs exactly `body` (no issuedAt or nonce added), as a signer from before replay protection. */
+/** Signs exactly `body` (no target, issuedAt or nonce added), as a signer from before they were required. */
 function signBare(op: string, body: Record<string, unknown>, keyId: string, key: KeyObject) {
   return { ...body, signature: { keyId, value: sign(null, signedBytes(op, body), key).toString('base64') } };
 }
 
-test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale or future ones and missing or malformed fields are refused', async () => {
+test('signed requests carry target, issuedAt and nonce: fresh ones apply; replays, stale or future ones and missing or malformed fields are refused', async () => {
   const trusted = generateKeyPairSync('ed25519');
   const other = generateKeyPairSync('ed25519');
   const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
-  const key = pem(trusted.privateKey);
+  const key: SignOptions = { target: 'device:replay', keyId: 'ops', privateKeyPem: pem(trusted.privateKey) };
   const h = await startHarness({
     url: broker.url,
     deviceId: 'replay',
@@ -227,16 +232,13 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     const set = h.topics.request('labels/set');
 
     // signRequest stamps issuedAt (ms since the epoch) and a fresh nonce, both signed.
-    const first = signRequest('labels/set', { transaction: 'a', labels: [dog] }, 'ops', key);
+    const first = signRequest('labels/set', { transaction: 'a', labels: [dog] }, key);
     assert.ok(Number.isSafeInteger(first.issuedAt) && Math.abs(Date.now() - first.issuedAt) < 5000);
     assert.match(first.nonce, /^[A-Za-z0-9_-]{8,64}$/);
     const fresh = await requester.request(set, first);
     assert.equal(fresh.status, 'ok', JSON.stringify(fresh));
     assert.equal(h.service.current().version, 1);
-    const second = await requester.request(
-      set,
-      signRequest('labels/set', { labels: [dog, alarm] }, 'ops', key),
-    );
+    const second = await requester.request(set, signRequest('labels/set', { labels: [dog, alarm] }, key));
     assert.equal(second.status, 'ok', JSON.stringify(second));
 
     // Replaying the captured first set (a roll-back) is refused; the labels stay at version 2.
@@ -247,7 +249,7 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     assert.match(replayed.error ?? '', /already received/);
     assert.equal(replayed.problems?.[0]?.path, '$.nonce');
     // A nonce is used up once its signature checks, even when the request is then refused.
-    const conflict = signRequest('labels/set', { labels: [dog], ifVersion: 0 }, 'ops', key);
+    const conflict = signRequest('labels/set', { labels: [dog], ifVersion: 0 }, key);
     assert.equal((await requester.request(set, conflict)).code, 'VERSION_CONFLICT');
     assert.equal((await requester.request(set, conflict)).code, 'REQUEST_REPLAYED');
     assert.equal(h.service.current().version, 2);
@@ -259,7 +261,7 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     // Too old, and too far ahead of the device clock: the same window both ways.
     const stale = await requester.request(
       set,
-      signRequest('labels/set', { labels: [dog], issuedAt: Date.now() - 301_000 }, 'ops', key),
+      signRequest('labels/set', { labels: [dog], issuedAt: Date.now() - 301_000 }, key),
     );
     assert.equal(stale.code, 'REQUEST_EXPIRED');
     assert.match(stale.error ?? '', /issued 30\d s ago, outside remote\.maxRequestAgeS \(300 s\)/);
@@ -267,7 +269,7 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     assert.match(stale.problems?.[0]?.message ?? '', /device's clock/);
     const future = await requester.request(
       set,
-      signRequest('labels/set', { labels: [dog], issuedAt: Date.now() + 301_000 }, 'ops', key),
+      signRequest('labels/set', { labels: [dog], issuedAt: Date.now() + 301_000 }, key),
     );
     assert.equal(future.code, 'REQUEST_EXPIRED');
     assert.match(future.error ?? '', /s in the future/);
@@ -276,12 +278,12 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     for (const skewMs of [-290_000, 290_000]) {
       const r = await requester.request(
         h.topics.request('labels/get'),
-        signRequest('labels/get', { issuedAt: Date.now() + skewMs }, 'ops', key),
+        signRequest('labels/get', { issuedAt: Date.now() + skewMs }, key),
       );
       assert.equal(r.status, 'ok', `skew ${skewMs}: ${JSON.stringify(r)}`);
     }
 
-    // A signer that adds neither field (or malformed ones) is told which field.
+    // A signer that adds none of the fields (or malformed ones) is told which field.
     const bare = await requester.request(
       set,
       signBare('labels/set', { labels: [dog] }, 'ops', trusted.privateKey),
@@ -289,13 +291,34 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     assert.equal(bare.code, 'REQUEST_INVALID');
     assert.deepEqual(
       bare.problems?.map((p) => p.path),
-      ['$.issuedAt', '$.nonce'],
+      ['$.target', '$.issuedAt', '$.nonce'],
     );
-    assert.match(bare.error ?? '', /issuedAt and nonce/);
-    assert.match(bare.problems?.[0]?.message ?? '', /required on signed requests/);
+    assert.match(bare.error ?? '', /signed request without a valid target, issuedAt and nonce/);
+    for (const p of bare.problems ?? []) assert.match(p.message, /required on signed requests/);
+    assert.match(bare.problems?.[0]?.message ?? '', /"device:<deviceId>" or "group:<group>"/);
+    const noTarget = await requester.request(
+      set,
+      signBare(
+        'labels/set',
+        { labels: [dog], issuedAt: Date.now(), nonce: 'no-target-1' },
+        'ops',
+        trusted.privateKey,
+      ),
+    );
+    assert.equal(noTarget.code, 'REQUEST_INVALID');
+    assert.deepEqual(
+      noTarget.problems?.map((p) => p.path),
+      ['$.target'],
+    );
+    assert.match(noTarget.error ?? '', /without a valid target$/);
     const noNonce = await requester.request(
       set,
-      signBare('labels/set', { labels: [dog], issuedAt: Date.now() }, 'ops', trusted.privateKey),
+      signBare(
+        'labels/set',
+        { labels: [dog], issuedAt: Date.now(), target: 'device:replay' },
+        'ops',
+        trusted.privateKey,
+      ),
     );
     assert.equal(noNonce.code, 'REQUEST_INVALID');
     assert.deepEqual(
@@ -304,7 +327,12 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     );
     const noIssuedAt = await requester.request(
       set,
-      signBare('labels/set', { labels: [dog], nonce: 'abcdefgh12' }, 'ops', trusted.privateKey),
+      signBare(
+        'labels/set',
+        { labels: [dog], nonce: 'abcdefgh12', target: 'device:replay' },
+        'ops',
+        trusted.privateKey,
+      ),
     );
     assert.deepEqual(
       noIssuedAt.problems?.map((p) => p.path),
@@ -312,13 +340,13 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
     );
     const iso = await requester.request(
       set,
-      signRequest('labels/set', { labels: [dog], issuedAt: new Date().toISOString() }, 'ops', key),
+      signRequest('labels/set', { labels: [dog], issuedAt: new Date().toISOString() }, key),
     );
     assert.equal(iso.code, 'REQUEST_INVALID');
     assert.equal(iso.problems?.[0]?.path, '$.issuedAt');
     assert.match(iso.problems?.[0]?.message ?? '', /milliseconds since the Unix epoch/);
     for (const nonce of ['short', 'x'.repeat(65), 'has space!', 12345678]) {
-      const r = await requester.request(set, signRequest('labels/set', { labels: [dog], nonce }, 'ops', key));
+      const r = await requester.request(set, signRequest('labels/set', { labels: [dog], nonce }, key));
       assert.equal(r.code, 'REQUEST_INVALID', String(nonce));
       assert.deepEqual(
         r.problems?.map((p) => p.path),
@@ -328,9 +356,9 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
 
     // A forged request does not use up its nonce (only verified requests reach the cache).
     const nonce = 'forged-then-real-1';
-    const forged = signRequest('labels/get', { nonce }, 'ops', pem(other.privateKey));
+    const forged = signRequest('labels/get', { nonce }, { ...key, privateKeyPem: pem(other.privateKey) });
     assert.equal((await requester.request(h.topics.request('labels/get'), forged)).code, 'SIGNATURE_INVALID');
-    const real = signRequest('labels/get', { nonce }, 'ops', key);
+    const real = signRequest('labels/get', { nonce }, key);
     assert.equal((await requester.request(h.topics.request('labels/get'), real)).status, 'ok');
     assert.equal(h.service.current().version, 2, 'nothing refused was applied');
   } finally {
@@ -340,7 +368,11 @@ test('signed requests carry issuedAt and nonce: fresh ones apply; replays, stale
 
 test('the nonce cache is bounded: once remote.maxNonces fresh nonces are held, signed requests are refused, not forgotten', async () => {
   const trusted = generateKeyPairSync('ed25519');
-  const key = trusted.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const key: SignOptions = {
+    target: 'device:nonce-cap',
+    keyId: 'ops',
+    privateKeyPem: trusted.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
   const h = await startHarness({
     url: broker.url,
     deviceId: 'nonce-cap',
@@ -352,13 +384,13 @@ test('the nonce cache is bounded: once remote.maxNonces fresh nonces are held, s
   });
   try {
     const get = h.topics.request('labels/get');
-    const accepted = Array.from({ length: 16 }, () => signRequest('labels/get', {}, 'ops', key));
+    const accepted = Array.from({ length: 16 }, () => signRequest('labels/get', {}, key));
     const replies = await Promise.all(accepted.map((r) => requester.request(get, r)));
     assert.ok(
       replies.every((r) => r.status === 'ok'),
       JSON.stringify(replies.find((r) => r.status !== 'ok')),
     );
-    const full = await requester.request(get, signRequest('labels/get', { transaction: 17 }, 'ops', key));
+    const full = await requester.request(get, signRequest('labels/get', { transaction: 17 }, key));
     assert.equal(full.status, 'error');
     assert.equal(full.code, 'REPLAY_CACHE_FULL');
     assert.equal(full.transaction, 17);
@@ -370,6 +402,179 @@ test('the nonce cache is bounded: once remote.maxNonces fresh nonces are held, s
     assert.equal((await requester.request(get, {})).status, 'ok');
   } finally {
     await h.stop();
+  }
+});
+
+test('a signed request is bound to the device or group it was signed for: refused on any other topic (REQUEST_MISDIRECTED)', async () => {
+  const trusted = generateKeyPairSync('ed25519');
+  const privateKeyPem = trusted.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const limits = {
+    requireSigned: true,
+    publicKeys: [{ id: 'ops', key: trusted.publicKey.export({ format: 'pem', type: 'spki' }).toString() }],
+  };
+  const lines: string[] = [];
+  const pinoMod = await import('pino');
+  const logB = pinoMod.default({ level: 'info' }, { write: (s: string) => lines.push(s) });
+  // mis-a is in kitchen and garage, mis-b only in kitchen; a device is named like the group.
+  const a = await startHarness({
+    url: broker.url,
+    deviceId: 'mis-a',
+    stateDir: tempDir('mis-a'),
+    groups: ['kitchen', 'garage'],
+    limits,
+  });
+  const b = await startHarness({
+    url: broker.url,
+    deviceId: 'mis-b',
+    stateDir: tempDir('mis-b'),
+    groups: ['kitchen'],
+    limits,
+    logger: logB,
+  });
+  const named = await startHarness({
+    url: broker.url,
+    deviceId: 'kitchen',
+    stateDir: tempDir('mis-kitchen'),
+    limits,
+  });
+  const sub = await startCollector({ url: broker.url, filter: 'edgebind/+/response/#' });
+  const signer = (target: SignOptions['target']): SignOptions => ({ target, keyId: 'ops', privateKeyPem });
+  try {
+    // Signed for device mis-a: applies there; captured and replayed to mis-b it is refused,
+    // naming both ends, and changes nothing.
+    const forA = signRequest('labels/set', { transaction: 'for-a', labels: [dog] }, signer('device:mis-a'));
+    const onA = await requester.request(a.topics.request('labels/set'), forA);
+    assert.equal(onA.status, 'ok', JSON.stringify(onA));
+    const replayedOnB = await requester.request(b.topics.request('labels/set'), forA);
+    assert.equal(replayedOnB.status, 'error');
+    assert.equal(replayedOnB.code, 'REQUEST_MISDIRECTED');
+    assert.equal(replayedOnB.transaction, 'for-a');
+    assert.equal(replayedOnB.deviceId, 'mis-b');
+    assert.equal(replayedOnB.error, 'request is addressed to "device:mis-a" but arrived on "device:mis-b"');
+    assert.equal(replayedOnB.problems?.[0]?.path, '$.target');
+    assert.match(
+      replayedOnB.problems?.[0]?.message ?? '',
+      /this topic is for "device:mis-b": publish the request to the topic of "device:mis-a", or sign a new one for "device:mis-b"/,
+    );
+    assert.equal(b.service.current().version, 0, 'mis-b kept its labels');
+
+    // Sent to the wrong device first: refused there without using up its nonce, so it still
+    // applies where it was addressed.
+    const early = signRequest('labels/get', { transaction: 'early' }, signer('device:mis-a'));
+    assert.equal(
+      (await requester.request(b.topics.request('labels/get'), early)).code,
+      'REQUEST_MISDIRECTED',
+    );
+    assert.equal((await requester.request(a.topics.request('labels/get'), early)).status, 'ok');
+
+    // Rewriting the target breaks the signature: the target is signed.
+    const rewritten = { ...signRequest('labels/get', {}, signer('device:mis-a')), target: 'device:mis-b' };
+    const forged = await requester.request(b.topics.request('labels/get'), rewritten);
+    assert.equal(forged.code, 'SIGNATURE_INVALID');
+
+    // Signed for group kitchen and published on its topic: every member applies it.
+    const forKitchen = signRequest(
+      'labels/set',
+      { transaction: 'g-kitchen', labels: [dog, alarm] },
+      signer('group:kitchen'),
+    );
+    sub.clear();
+    await requester.client.publishAsync(
+      b.topics.groupRequest('kitchen', 'labels/set'),
+      JSON.stringify(forKitchen),
+      {
+        qos: 1,
+      },
+    );
+    for (const dev of ['mis-a', 'mis-b']) {
+      const m = await sub.waitFor((x) => x.topic === `edgebind/${dev}/response/labels/set`);
+      assert.equal((m.json as ResponsePayload).status, 'ok', JSON.stringify(m.json));
+      assert.equal((m.json as ResponsePayload).transaction, 'g-kitchen');
+    }
+    assert.equal(a.service.current().version, 2);
+    assert.equal(b.service.current().version, 1);
+
+    // The same group request replayed onto a device topic, onto another group's topic, and onto
+    // the device that has the group's name: refused each time.
+    const onDevice = await requester.request(b.topics.request('labels/set'), forKitchen);
+    assert.equal(onDevice.code, 'REQUEST_MISDIRECTED');
+    assert.equal(onDevice.error, 'request is addressed to "group:kitchen" but arrived on "device:mis-b"');
+    sub.clear();
+    await requester.client.publishAsync(
+      a.topics.groupRequest('garage', 'labels/set'),
+      JSON.stringify(forKitchen),
+      {
+        qos: 1,
+      },
+    );
+    const onGarage = (await sub.waitFor((x) => x.topic === 'edgebind/mis-a/response/labels/set'))
+      .json as ResponsePayload;
+    assert.equal(onGarage.code, 'REQUEST_MISDIRECTED');
+    assert.equal(onGarage.error, 'request is addressed to "group:kitchen" but arrived on "group:garage"');
+    const onNamesake = await requester.request(named.topics.request('labels/set'), forKitchen);
+    assert.equal(onNamesake.code, 'REQUEST_MISDIRECTED');
+    assert.equal(onNamesake.error, 'request is addressed to "group:kitchen" but arrived on "device:kitchen"');
+    // And the other way round: signed for device "kitchen", refused on group kitchen's topic.
+    const forNamesake = signRequest('labels/get', { transaction: 'namesake' }, signer('device:kitchen'));
+    sub.clear();
+    await requester.client.publishAsync(
+      b.topics.groupRequest('kitchen', 'labels/get'),
+      JSON.stringify(forNamesake),
+      {
+        qos: 1,
+      },
+    );
+    const onGroup = (await sub.waitFor((x) => x.topic === 'edgebind/mis-b/response/labels/get'))
+      .json as ResponsePayload;
+    assert.equal(onGroup.code, 'REQUEST_MISDIRECTED');
+    assert.equal(onGroup.error, 'request is addressed to "device:kitchen" but arrived on "group:kitchen"');
+    assert.deepEqual(
+      [a.service.current().version, b.service.current().version, named.service.current().version],
+      [2, 1, 0],
+      'no refused request was applied',
+    );
+
+    // An unsigned request naming another target is refused too; a malformed target is invalid.
+    const unsigned = await requester.request(b.topics.request('labels/get'), { target: 'device:mis-a' });
+    assert.equal(unsigned.code, 'REQUEST_MISDIRECTED');
+    for (const target of ['mis-b', 'host:mis-b', 'device:', 42]) {
+      const r = await requester.request(b.topics.request('labels/get'), {
+        ...signRequest('labels/get', {}, signer('device:mis-b')),
+        target,
+      });
+      assert.equal(r.code, 'REQUEST_INVALID', String(target));
+      assert.equal(r.error, 'request has a malformed target');
+      assert.equal(r.problems?.[0]?.path, '$.target');
+      assert.match(
+        r.problems?.[0]?.message ?? '',
+        /^expected "device:<deviceId>" or "group:<group>" \(this topic is for "device:mis-b"\), got /,
+      );
+    }
+
+    // A request on a group topic the device is not configured for (e.g. a subscription left in a
+    // persistent session) is not handled; the log says why.
+    b.publisher.subscribe(b.topics.groupRequestFilter('old'));
+    await new Promise((r) => setTimeout(r, 100));
+    await requester.client.publishAsync(
+      b.topics.groupRequest('old', 'labels/set'),
+      JSON.stringify(signRequest('labels/set', { labels: [] }, signer('group:old'))),
+      { qos: 1 },
+    );
+    const deadline = Date.now() + 5000;
+    while (!lines.some((l) => l.includes('ignored')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.ok(
+      lines.some((l) =>
+        l.includes(
+          "request on edgebind/groups/old/request/labels/set ignored: neither this device's topic nor one of remote.groups",
+        ),
+      ),
+      lines.join(''),
+    );
+    assert.equal(b.service.current().version, 1);
+  } finally {
+    await sub.close();
+    await Promise.all([a.stop(), b.stop(), named.stop()]);
   }
 });
 
@@ -457,8 +662,16 @@ function badRequests(): fc.Arbitrary<Bad> {
       )
       .map((k) => json(set, { labels: [label({ [k]: 1 })] }, `$.labels[0].${k}`)),
     ident
-      .filter((k) => !['labels', 'transaction', 'signature', 'issuedAt', 'nonce', 'ifVersion'].includes(k))
+      .filter(
+        (k) =>
+          !['labels', 'transaction', 'target', 'signature', 'issuedAt', 'nonce', 'ifVersion'].includes(k),
+      )
       .map((k) => json(set, { labels: [label()], [k]: true }, `$.${k}`)),
+    // A target that is not "device:<id>" or "group:<name>".
+    fc
+      .oneof(fc.string({ maxLength: 80 }), fc.integer(), fc.boolean())
+      .filter((t) => typeof t !== 'string' || !/^(device|group):[^/+#]{1,64}$/.test(t))
+      .map((target) => json(set, { labels: [label()], target }, '$.target')),
     // Too many labels, duplicates, wrong container types.
     fc
       .integer({ min: LIMITS.maxLabels + 1, max: 20 })
