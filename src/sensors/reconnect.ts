@@ -1,12 +1,16 @@
 /**
  * Shared driver plumbing: health bookkeeping, reconnect with backoff, and sample timestamps taken
- * from the injected clock. Used by the ALSA, V4L2 and serial drivers (issue #6).
+ * from the injected clock. Every hardware driver reconnects through `reconnecting` (ALSA, V4L2 and
+ * serial directly, the I2C chips and the BNO055 UART through i2c/runner.ts), so there is one
+ * contract: a device that goes away is retried forever with capped exponential backoff, reported
+ * `down` (with the reason and a `restarts` count) meanwhile, and streams again by itself. Only
+ * errors that retrying cannot fix (a missing executable, a wrong chip, bad options) end the stream.
  */
 import { z } from 'zod';
 import { DeviceError } from '../errors.js';
 import { sleep, type Clock } from '../pipeline/clock.js';
 import type { Frame } from '../pipeline/types.js';
-import type { HealthState, SensorContext, SensorHealth } from './types.js';
+import type { FrameSource, HealthState, SensorContext, SensorHealth } from './types.js';
 
 /** Config fields every reconnecting driver has. Spread into a driver's schema. */
 export const reconnectFields = {
@@ -78,6 +82,32 @@ export class HealthTracker {
   }
 }
 
+/**
+ * Capped exponential backoff: `minMs`, doubling per failure, never above `maxMs`. No jitter: each
+ * agent owns its devices, so there is no fleet of clients to de-synchronise.
+ */
+export class Backoff {
+  private nextMs: number;
+  constructor(
+    private readonly minMs: number,
+    private readonly maxMs: number,
+  ) {
+    this.nextMs = Math.min(minMs, maxMs);
+  }
+
+  /** The delay before the next attempt; doubles the one after it, up to `maxMs`. */
+  next(): number {
+    const ms = this.nextMs;
+    this.nextMs = Math.min(this.maxMs, ms * 2);
+    return ms;
+  }
+
+  /** Back to `minMs`, after an attempt that worked. */
+  reset(): void {
+    this.nextMs = Math.min(this.minMs, this.maxMs);
+  }
+}
+
 export interface ReconnectOptions {
   sensorId: string;
   ctx: SensorContext;
@@ -92,16 +122,14 @@ export interface ReconnectOptions {
 
 /**
  * Runs `session` again and again until the signal aborts: after an unplug, an error or an
- * unexpected end it waits (min → doubling → max) and reopens. The delay resets once a session
- * delivers a frame, so a replugged device is back within `reconnectMaxMs` plus its open time.
+ * unexpected end it counts a restart, reports `down` with the reason, waits (min → doubling →
+ * max) and reopens, forever. The delay resets once a session delivers a frame, so a replugged
+ * device is back within `reconnectMaxMs` plus its open time.
  */
 export async function* reconnecting(opts: ReconnectOptions): AsyncGenerator<Frame> {
   const { ctx, health } = opts;
-  let delayMs = opts.reconnectMinMs;
-  let first = true;
+  const backoff = new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs);
   while (!ctx.signal.aborted) {
-    if (!first) health.restart();
-    first = false;
     let gotFrame = false;
     try {
       for await (const frame of opts.session(ctx.signal)) {
@@ -111,6 +139,7 @@ export async function* reconnecting(opts: ReconnectOptions): AsyncGenerator<Fram
         yield frame;
       }
       if (ctx.signal.aborted) return;
+      health.restart();
       health.down('device stream ended');
     } catch (err) {
       if (ctx.signal.aborted) return;
@@ -120,16 +149,45 @@ export async function* reconnecting(opts: ReconnectOptions): AsyncGenerator<Fram
           ? err
           : new DeviceError(opts.sensorId, messageOf(err), { cause: err });
       }
+      // Counted before `down` is reported, so that report already carries the restart.
+      health.restart();
       health.down(messageOf(err));
     }
-    if (gotFrame) delayMs = opts.reconnectMinMs;
+    if (gotFrame) backoff.reset();
     try {
-      await sleep(delayMs, ctx.signal);
+      await sleep(backoff.next(), ctx.signal);
     } catch {
       return;
     }
-    delayMs = Math.min(opts.reconnectMaxMs, delayMs * 2);
   }
+}
+
+/** What `reconnectingSource` needs: a driver's identity, backoff and one session of its device. */
+export interface ReconnectingSourceOptions {
+  sensorId: string;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Consecutive good frames after a rejection before health returns to ok. Default 10. */
+  okAfterFrames?: number | undefined;
+  isFatal?: (err: unknown) => boolean;
+  /** One open of the device; `health` takes its rejected frames. */
+  session: (signal: AbortSignal, health: HealthTracker, ctx: SensorContext) => AsyncIterable<Frame>;
+}
+
+/** A driver's FrameSource: a HealthTracker on `ctx.onHealth` and `session` run by `reconnecting`. */
+export function reconnectingSource(opts: ReconnectingSourceOptions): FrameSource {
+  return (ctx) => {
+    const health = new HealthTracker(ctx.onHealth, opts.okAfterFrames);
+    return reconnecting({
+      sensorId: opts.sensorId,
+      ctx,
+      health,
+      reconnectMinMs: opts.reconnectMinMs,
+      reconnectMaxMs: opts.reconnectMaxMs,
+      isFatal: opts.isFatal,
+      session: (signal) => opts.session(signal, health, ctx),
+    });
+  };
 }
 
 export function messageOf(err: unknown): string {

@@ -1,12 +1,15 @@
 /**
  * The contract every sensor driver follows. A driver turns one device into a stream of Frames in
- * native units; the agent's supervisor restarts it with backoff when the stream throws, and
- * reports its health.
+ * native units, reconnects by itself when the device goes away (reconnect.ts), and reports its
+ * health.
  */
 import type { Clock } from '../pipeline/clock.js';
 import type { Frame } from '../pipeline/types.js';
 
-/** ok: frames flow; degraded: frames flow but some were rejected or late; down: no frames. */
+/**
+ * ok: frames flow; degraded: frames flow but some were rejected or late; down: no frames (starting,
+ * or disconnected and being reopened with backoff; `reason` says why).
+ */
 export type HealthState = 'ok' | 'degraded' | 'down';
 
 export interface SensorHealth {
@@ -16,7 +19,7 @@ export interface SensorHealth {
   /** Frames delivered, and frames rejected as garbage, since start. */
   frames: number;
   rejected: number;
-  /** Reconnects after unplug or errors. */
+  /** Reopens after an unplug or error; every failed attempt of a long outage counts. */
   restarts: number;
 }
 
@@ -28,8 +31,11 @@ export interface SensorContext {
 }
 
 /**
- * A driver's stream. It yields frames until the signal aborts; it throws a DeviceError
- * (`disconnected: true` for unplug) when the device fails, and the supervisor reopens it.
- * Garbage input is rejected frame by frame (counted in `rejected`), never thrown.
+ * A driver's stream. It yields frames until the signal aborts. An unplug or I/O fault never ends
+ * it: the driver reports `down`, reopens the device with capped exponential backoff, forever, and
+ * frames resume by themselves. It throws a DeviceError (`disconnected: false`) only for what a
+ * reopen cannot fix (a missing tool, a wrong chip, bad options); the agent's supervisor logs that
+ * and restarts the whole source later. Garbage input is rejected frame by frame (counted in
+ * `rejected`), never thrown.
  */
 export type FrameSource = (ctx: SensorContext) => AsyncIterable<Frame>;

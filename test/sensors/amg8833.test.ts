@@ -98,9 +98,9 @@ test('AMG8833: config schema', () => {
 
 runI2cDriverContract('amg8833', {
   frameGapMs: 100,
-  make: ({ maxReconnects }) => {
+  make: (backoff) => {
     const device = new Amg8833Emulator();
-    return { device, source: amg8833Frames(config({ maxReconnects }), { openBus: device.openBus }) };
+    return { device, source: amg8833Frames(config({ ...backoff }), { openBus: device.openBus }) };
   },
   checkFrame: (f) => {
     assert.equal(f.modality, 'thermal');

@@ -104,6 +104,20 @@ test('BNO055: a chip that falls back to CONFIG mode (silent reset) is re-initial
   }
 });
 
+test('BNO055: a short read while reading CHIP_ID during init is retried, not fatal', async () => {
+  const emu = new Bno055Emulator();
+  emu.shortReadNext(1);
+  const h = new Harness(bno055Frames(config(), { openBus: emu.openBus }));
+  try {
+    await h.framesAfter(2, 3000);
+    assert.ok(emu.opens >= 2, 'reopened after the short read');
+    assert.ok(h.health.some((s) => s.state === 'down' && /short read/.test(s.reason ?? '')));
+  } finally {
+    await h.stop();
+  }
+  assert.equal(h.error, undefined);
+});
+
 test('BNO055: config schema', () => {
   const c = Bno055ConfigSchema.parse({ id: 'i', driver: 'bno055', bus: 1 });
   assert.equal(c.address, 0x28);
@@ -120,9 +134,9 @@ test('BNO055: config schema', () => {
 
 runI2cDriverContract('bno055', {
   frameGapMs: 20,
-  make: ({ maxReconnects }) => {
+  make: (backoff) => {
     const device = new Bno055Emulator();
-    return { device, source: bno055Frames(config({ maxReconnects }), { openBus: device.openBus }) };
+    return { device, source: bno055Frames(config({ ...backoff }), { openBus: device.openBus }) };
   },
   checkFrame: (f) => {
     assert.equal(f.modality, 'imu');

@@ -36,8 +36,11 @@ export interface FaultyI2cDevice {
   readonly openHandles: number;
   readonly opens: number;
   readonly writes: RecordedWrite[];
-  /** The chip stops answering (every transfer rejects with EREMOTEIO, like a NACK on Tegra). */
-  unplug(): void;
+  /**
+   * The chip stops answering: every transfer rejects with `code` until `replug()` (default
+   * EREMOTEIO, a NACK on Tegra; ENXIO or EIO on other adapters).
+   */
+  unplug(code?: string): void;
   /** The chip answers again, freshly powered on (registers at reset values). */
   replug(): void;
   /** The next `n` transfers reject with `code` (EREMOTEIO, ENXIO, EIO…). */
@@ -65,7 +68,8 @@ export abstract class I2cEmulator implements FaultyI2cDevice {
   readonly address: number;
   protected readonly now: () => number;
   private readonly random: () => number;
-  private unplugged = false;
+  /** The errno every transfer rejects with while unplugged; undefined while plugged in. */
+  private unplugCode: string | undefined;
   private failLeft = 0;
   private failCode = 'EREMOTEIO';
   private shortLeft = 0;
@@ -86,11 +90,11 @@ export abstract class I2cEmulator implements FaultyI2cDevice {
   /** Power-on reset: registers to their reset values. */
   protected abstract powerOn(): void;
 
-  unplug(): void {
-    this.unplugged = true;
+  unplug(code = 'EREMOTEIO'): void {
+    this.unplugCode = code;
   }
   replug(): void {
-    this.unplugged = false;
+    this.unplugCode = undefined;
     this.powerOn();
   }
   failNext(n: number, code = 'EREMOTEIO'): void {
@@ -119,7 +123,8 @@ export abstract class I2cEmulator implements FaultyI2cDevice {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (closed) throw Object.assign(new Error('bus closed'), { code: 'ERR_CLOSED' });
       if (!Number.isInteger(addr) || addr < 0 || addr > 0x7f) throw new Error(`Invalid I2C address ${addr}`);
-      if (addr !== this.address || this.unplugged) throw i2cError('EREMOTEIO', syscall);
+      if (this.unplugCode !== undefined) throw i2cError(this.unplugCode, syscall);
+      if (addr !== this.address) throw i2cError('EREMOTEIO', syscall);
       if (this.failLeft > 0) {
         this.failLeft--;
         throw i2cError(this.failCode, syscall);

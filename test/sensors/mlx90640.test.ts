@@ -248,7 +248,7 @@ test('MLX90640: config schema defaults and rejections', () => {
 
 runI2cDriverContract('mlx90640', {
   frameGapMs: 1000 / 32,
-  make: ({ maxReconnects }) => {
+  make: (backoff) => {
     const device = new Mlx90640Emulator();
     const config = Mlx90640ConfigSchema.parse({
       id: 'thermal0',
@@ -258,7 +258,7 @@ runI2cDriverContract('mlx90640', {
       emissivity: 1,
       reconnectMinMs: 20,
       reconnectMaxMs: 200,
-      maxReconnects,
+      ...backoff,
     });
     return { device, source: mlx90640Frames(config, { openBus: device.openBus }) };
   },

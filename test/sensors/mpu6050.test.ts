@@ -113,6 +113,20 @@ test('MPU-6050: an unknown WHO_AM_I is a DeviceError that a reconnect will not h
   );
 });
 
+test('MPU-6050: an unknown WHO_AM_I ends the stream once with that DeviceError, not retried', async () => {
+  const emu = new Mpu6050Emulator({ whoAmI: 0x12 });
+  const h = new Harness(mpu6050Frames(config(), { openBus: emu.openBus }));
+  await h.done;
+  assert.ok(h.error instanceof DeviceError, `got ${String(h.error)}`);
+  assert.equal(h.error.disconnected, false);
+  assert.match(h.error.message, /WHO_AM_I = 0x12/);
+  assert.equal(emu.opens, 1, 'no reopen for a wrong chip');
+  assert.equal(emu.openHandles, 0);
+  assert.equal(h.lastHealth?.state, 'down');
+  assert.match(h.lastHealth?.reason ?? '', /WHO_AM_I/);
+  assert.equal(h.frames.length, 0);
+});
+
 test('MPU-6050: FIFO overflow is detected, the FIFO reset and the stream goes on', async () => {
   const emu = new Mpu6050Emulator();
   const { bus, driver, ac } = await driverOn(emu, { rateHz: 1000, dlpfHz: 184 });
@@ -160,13 +174,19 @@ test('MPU-6050: config schema', () => {
     Mpu6050ConfigSchema.safeParse({ id: 'i', driver: 'mpu6050', bus: 7, accelRangeG: 3 }).success,
     false,
   );
+  // Removed: I2C sensors reconnect forever like every other driver; a config that still sets it
+  // is rejected at load ("unknown key") instead of being silently ignored.
+  assert.equal(
+    Mpu6050ConfigSchema.safeParse({ id: 'i', driver: 'mpu6050', bus: 7, maxReconnects: 3 }).success,
+    false,
+  );
 });
 
 runI2cDriverContract('mpu6050', {
   frameGapMs: 40,
-  make: ({ maxReconnects }) => {
+  make: (backoff) => {
     const device = new Mpu6050Emulator();
-    return { device, source: mpu6050Frames(config({ maxReconnects }), { openBus: device.openBus }) };
+    return { device, source: mpu6050Frames(config({ ...backoff }), { openBus: device.openBus }) };
   },
   checkFrame: (f) => {
     assert.equal(f.modality, 'imu');

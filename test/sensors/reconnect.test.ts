@@ -4,7 +4,13 @@ import { test } from 'node:test';
 import { DeviceError } from '../../src/errors.js';
 import { ManualClock, systemClock } from '../../src/pipeline/clock.js';
 import type { Frame } from '../../src/pipeline/types.js';
-import { HealthTracker, SampleTimer, reconnecting } from '../../src/sensors/reconnect.js';
+import {
+  Backoff,
+  HealthTracker,
+  SampleTimer,
+  reconnecting,
+  reconnectingSource,
+} from '../../src/sensors/reconnect.js';
 import type { SensorHealth } from '../../src/sensors/types.js';
 
 test('SampleTimer counts samples, keeps backlog, re-anchors on big gaps or running ahead', () => {
@@ -100,4 +106,49 @@ test('reconnecting reopens after errors and ends, and throws fatal errors out', 
       },
     }));
   }, /tool not installed/);
+});
+
+test('Backoff doubles from min to max, stays capped, and resets to min', () => {
+  const b = new Backoff(10, 100);
+  assert.deepEqual(
+    Array.from({ length: 7 }, () => b.next()),
+    [10, 20, 40, 80, 100, 100, 100],
+  );
+  b.reset();
+  assert.equal(b.next(), 10);
+  const inverted = new Backoff(500, 100);
+  assert.deepEqual([inverted.next(), inverted.next()], [100, 100], 'never above max');
+});
+
+test('reconnectingSource retries a failing device forever and reports down until it is back', async () => {
+  const seen: SensorHealth[] = [];
+  const ac = new AbortController();
+  let opens = 0;
+  const failFor = 25; // far beyond any retry count a supervisor would allow
+  const source = reconnectingSource({
+    sensorId: 's',
+    reconnectMinMs: 1,
+    reconnectMaxMs: 2,
+    isFatal: (e) => e instanceof DeviceError && !e.disconnected,
+    session: async function* () {
+      opens++;
+      if (opens <= failFor) throw Object.assign(new Error('EIO, Input/output error'), { code: 'EIO' });
+      yield frame(opens);
+    },
+  });
+  const got: number[] = [];
+  for await (const f of source({ clock: systemClock, signal: ac.signal, onHealth: (h) => seen.push(h) })) {
+    got.push(f.tMs);
+    ac.abort();
+  }
+  assert.deepEqual(got, [failFor + 1]);
+  assert.deepEqual(
+    seen.map((h) => [h.state, h.reason]),
+    [
+      ['down', 'EIO, Input/output error'],
+      ['ok', undefined],
+    ],
+  );
+  assert.equal(seen[0]!.restarts, 1, 'the down report already counts its restart');
+  assert.equal(seen[1]!.restarts, failFor);
 });

@@ -12,7 +12,7 @@ import type { Clock } from '../../pipeline/clock.js';
 import type { Frame } from '../../pipeline/types.js';
 import { ChildExitError } from '../bus/child.js';
 import { createPcmSource, type PcmSource } from '../bus/pcm.js';
-import { HealthTracker, SampleTimer, reconnectFields, reconnecting } from '../reconnect.js';
+import { SampleTimer, reconnectFields, reconnectingSource } from '../reconnect.js';
 import type { FrameSource } from '../types.js';
 
 export const AUDIO_RATE_HZ = 16000;
@@ -45,19 +45,14 @@ export interface AlsaMicDeps {
 /** Frame source for an ALSA microphone. */
 export function alsaMicFrames(config: AlsaMicConfig, deps: AlsaMicDeps = {}): FrameSource {
   const pcm = deps.pcm ?? createPcmSource();
-  return (ctx) => {
-    const health = new HealthTracker(ctx.onHealth);
-    return reconnecting({
-      sensorId: config.id,
-      ctx,
-      health,
-      reconnectMinMs: config.reconnectMinMs,
-      reconnectMaxMs: config.reconnectMaxMs,
-      // Only a missing executable is final; everything else is retried.
-      isFatal: (err) => err instanceof DeviceError && !err.disconnected,
-      session: (signal) => captureSession(config, pcm, ctx.clock, signal),
-    });
-  };
+  return reconnectingSource({
+    sensorId: config.id,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    // Only a missing executable is final; everything else is retried.
+    isFatal: (err) => err instanceof DeviceError && !err.disconnected,
+    session: (signal, _health, ctx) => captureSession(config, pcm, ctx.clock, signal),
+  });
 }
 
 async function* captureSession(

@@ -31,7 +31,7 @@ import type { FrameSource } from '../types.js';
 import {
   i2cCommon,
   RejectedFrame,
-  runDevice,
+  deviceFrames,
   i2cFrameSource,
   type DeviceSession,
   type I2cDriverDeps,
@@ -400,7 +400,6 @@ export const Bno055UartConfigSchema = z.strictObject({
   baudRate: z.int().default(115200).meta({ description: 'Baud rate; the BNO055 UART runs at 115200 8N1.' }),
   reconnectMinMs: i2cCommon.reconnectMinMs,
   reconnectMaxMs: i2cCommon.reconnectMaxMs,
-  maxReconnects: i2cCommon.maxReconnects,
   rateHz: z
     .int()
     .min(1)
@@ -418,27 +417,15 @@ export function bno055UartFrames(
   config: Bno055UartConfig,
   deps: { openLink: (path: string, baudRate: number) => Promise<Bno055UartLink> },
 ): FrameSource {
-  return (ctx) =>
-    runDevice(
-      {
-        sensorId: config.id,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
-        maxReconnects: config.maxReconnects,
-        openLink: () => deps.openLink(config.path, config.baudRate),
-        open: async (link, signal) => {
-          const driver = new Bno055Driver(
-            new Bno055UartRegisters(link),
-            { ...config, address: 0x28 },
-            {
-              clock: ctx.clock,
-              sensorId: config.id,
-            },
-          );
-          await driver.init(signal);
-          return driver;
-        },
-      },
-      ctx,
-    );
+  return deviceFrames({
+    sensorId: config.id,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    openLink: () => deps.openLink(config.path, config.baudRate),
+    open: async (link, signal, ids) => {
+      const driver = new Bno055Driver(new Bno055UartRegisters(link), { ...config, address: 0x28 }, ids);
+      await driver.init(signal);
+      return driver;
+    },
+  });
 }

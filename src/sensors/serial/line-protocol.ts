@@ -10,7 +10,13 @@ import { DeviceError } from '../../errors.js';
 import type { Clock } from '../../pipeline/clock.js';
 import type { Frame, SensorModality } from '../../pipeline/types.js';
 import { createSerialLink, type SerialLink } from '../bus/serial.js';
-import { HealthTracker, SampleTimer, messageOf, reconnectFields, reconnecting } from '../reconnect.js';
+import {
+  SampleTimer,
+  messageOf,
+  reconnectFields,
+  reconnectingSource,
+  type HealthTracker,
+} from '../reconnect.js';
 import type { FrameSource } from '../types.js';
 
 export const SerialLinesConfigSchema = z.strictObject({
@@ -74,17 +80,12 @@ export interface SerialLinesDeps {
 
 export function serialLinesFrames(config: SerialLinesConfig, deps: SerialLinesDeps = {}): FrameSource {
   const link = deps.link ?? createSerialLink();
-  return (ctx) => {
-    const health = new HealthTracker(ctx.onHealth);
-    return reconnecting({
-      sensorId: config.id,
-      ctx,
-      health,
-      reconnectMinMs: config.reconnectMinMs,
-      reconnectMaxMs: config.reconnectMaxMs,
-      session: (signal) => session(config, link, ctx.clock, health, signal),
-    });
-  };
+  return reconnectingSource({
+    sensorId: config.id,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    session: (signal, health, ctx) => session(config, link, ctx.clock, health, signal),
+  });
 }
 
 async function* session(

@@ -10,7 +10,7 @@ import type { Clock } from '../../pipeline/clock.js';
 import type { Frame, SensorModality } from '../../pipeline/types.js';
 import { ChildExitError } from '../bus/child.js';
 import type { VideoDevice } from '../bus/video.js';
-import { HealthTracker, SampleTimer, reconnectFields, reconnecting } from '../reconnect.js';
+import { SampleTimer, reconnectFields, reconnectingSource, type HealthTracker } from '../reconnect.js';
 import type { FrameSource } from '../types.js';
 
 export const v4l2Fields = {
@@ -63,19 +63,14 @@ export interface V4l2Format {
 }
 
 export function v4l2Frames(config: V4l2SessionConfig, format: V4l2Format, video: VideoDevice): FrameSource {
-  return (ctx) => {
-    const health = new HealthTracker(ctx.onHealth);
-    return reconnecting({
-      sensorId: config.id,
-      ctx,
-      health,
-      reconnectMinMs: config.reconnectMinMs,
-      reconnectMaxMs: config.reconnectMaxMs,
-      // Only a missing executable is final; everything else is retried.
-      isFatal: (err) => err instanceof DeviceError && !err.disconnected,
-      session: (signal) => session(config, format, video, ctx.clock, health, signal),
-    });
-  };
+  return reconnectingSource({
+    sensorId: config.id,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    // Only a missing executable is final; everything else is retried.
+    isFatal: (err) => err instanceof DeviceError && !err.disconnected,
+    session: (signal, health, ctx) => session(config, format, video, ctx.clock, health, signal),
+  });
 }
 
 async function* session(
