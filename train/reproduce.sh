@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${EDGEBIND_PYTHON:-/usr/bin/python3}
 WORK=${WORK:-.cache/mini}
 mkdir -p "$WORK"
-npx tsx src/sim/dump-dataset.ts --out "$WORK/train" --seed 1 --per-class 250
+npx tsx src/sim/dump-dataset.ts --out "$WORK/train" --seed 1 --per-class 1000
 npx tsx src/sim/dump-dataset.ts --out "$WORK/val" --seed 1001 --per-class 25
 "$PY" train/train.py --data "$WORK/train" --val "$WORK/val" \
   --out models/mini --baseline-out models/mini/text-paired --seed 0

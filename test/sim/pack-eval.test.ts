@@ -17,8 +17,11 @@ const PACK = fileURLToPath(new URL('../../models/mini', import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'edgebind-pack-eval-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
-/** Floors well below the report's figures: a regression, not noise, trips them. */
-const ZERO_SHOT_FLOOR = 0.6;
+/**
+ * The pack's promise (issue: >= 80 % emergent zero-shot per modality). Every modality scores
+ * 91 % or more on these scenes, so noise does not trip it; a regression does.
+ */
+const ZERO_SHOT_FLOOR = 0.8;
 
 test(
   'models/mini on fresh simulated scenes: zero-shot, retrieval, few-shot, events',
