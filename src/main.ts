@@ -20,12 +20,14 @@ import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { openLabelState, startAgentMqtt } from './mqtt/agent-mqtt.js';
+import type { SensorHealthPayload } from './mqtt/payloads.js';
 import type { MqttPublisher } from './mqtt/publisher.js';
 import { systemClock, sleep, type Clock } from './pipeline/clock.js';
 import { WindowHub } from './pipeline/hub.js';
 import type { SensorModality, Window } from './pipeline/types.js';
 import { BufferPool, windows } from './pipeline/windows.js';
 import { sensorFrames } from './sensors/registry.js';
+import type { HealthState, SensorHealth } from './sensors/types.js';
 
 export interface AgentDeps {
   config: ResolvedConfig;
@@ -54,6 +56,8 @@ export type EventPayload = TrackedEvent & {
 };
 
 export interface AgentStats {
+  /** Per enabled sensor: state, counters, and whether it counts in fusion (`sensors` on `health`). */
+  sensors: Record<string, SensorHealthPayload>;
   windows: Record<string, { pushed: number; dropped: number; depth: number }>;
   events: number;
   mqtt: ReturnType<MqttPublisher['stats']>;
@@ -152,7 +156,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         emit(tracker.retarget(trackedLabels(set), Math.max(clock.nowMs(), lastDataMs)));
         fusion.retarget(set);
       },
-      stats: () => ({ windows: hub.stats(), events: eventCount }),
+      stats: () => ({ sensors: sensorStatus(), windows: hub.stats(), events: eventCount }),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),
     });
     cleanups.push(() => mqtt.stop());
@@ -171,6 +175,71 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       }
     };
 
+    // Sensor health. Drivers report state changes through onHealth (an unplugged device is reported
+    // `down` and retried forever, it does not throw); replays report nothing and count as ok once
+    // frames flow. A sensor that goes down is dropped from fusion at once: its last window must not
+    // hold an event open or fuse into matches while it delivers nothing.
+    const sensorLog = log('sensors');
+    const books = new Map<string, SensorBook>(
+      sensors.map((s) => [
+        s.id,
+        {
+          modality: s.modality,
+          state: 'down',
+          reason: 'starting',
+          frames: 0,
+          rejected: 0,
+          restarts: 0,
+          pastRejected: 0,
+          pastRestarts: 0,
+        },
+      ]),
+    );
+    for (const s of sensors) deps.metrics?.setSensorHealth(s.id, false);
+    const setState = (id: string, state: HealthState, reason: string | undefined, logIt = true) => {
+      const b = books.get(id)!;
+      const prev = b.state;
+      const prevReason = b.reason;
+      if (state === prev && reason === prevReason) return;
+      b.state = state;
+      b.reason = reason;
+      if (state === 'down') fusion.dropSensor(id);
+      if (logIt) {
+        const fields = { sensor: id, state, reason, restarts: b.pastRestarts + b.restarts };
+        if (state === 'down' && (prev !== 'down' || prevReason === 'starting'))
+          sensorLog.warn(fields, `sensor ${id} down: ${reason ?? 'no reason given'}`);
+        else if (prev === 'down' && state !== 'down')
+          sensorLog.info(
+            fields,
+            prevReason === 'starting' ? `sensor ${id} up` : `sensor ${id} back (was down: ${prevReason})`,
+          );
+        else if (state === 'degraded' && prev === 'ok')
+          sensorLog.info(fields, `sensor ${id} degraded: ${reason ?? 'frames rejected'}`);
+        else sensorLog.debug(fields, `sensor ${id} ${state}${reason ? `: ${reason}` : ''}`);
+      }
+      if (state !== prev) {
+        deps.metrics?.setSensorHealth(id, state !== 'down');
+        mqtt.sensorStateChanged();
+      }
+    };
+    const sensorStatus = (): Record<string, SensorHealthPayload> => {
+      const fresh = new Set(fusion.freshSensors());
+      return Object.fromEntries(
+        [...books].map(([id, b]) => [
+          id,
+          {
+            state: b.state,
+            ...(b.reason !== undefined ? { reason: b.reason } : {}),
+            modality: b.modality,
+            frames: b.frames,
+            rejected: b.pastRejected + b.rejected,
+            restarts: b.pastRestarts + b.restarts,
+            fused: fresh.has(id),
+          },
+        ]),
+      );
+    };
+
     // Sensors → windows → hub.
     const controller = new AbortController();
     const hub = new WindowHub({ deterministic: deps.deterministic ?? false });
@@ -181,18 +250,23 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       hub.addSensor(s.id, s.queueSize, (w) => pool.release(w.data));
     }
     const release = (w: Window) => pools.get(w.sensorId)?.release(w.data);
-    const sensorLog = log('sensors');
     const sensorTasks = sensors.map(async (s) => {
+      const book = books.get(s.id)!;
+      const onHealth = (h: SensorHealth) => {
+        // Reports come on state or reason changes only: their counters are as of the change.
+        book.rejected = h.rejected;
+        book.restarts = h.restarts;
+        setState(s.id, h.state, h.reason);
+      };
+      const onFrame = () => {
+        book.frames++;
+        if (book.state === 'down') setState(s.id, 'ok', undefined); // a replay, or a restarted source
+      };
       let backoffMs = 1000;
       while (!controller.signal.aborted) {
-        let up = false;
         try {
-          const frames = sensorFrames(s, { clock, signal: controller.signal });
+          const frames = tap(sensorFrames(s, { clock, signal: controller.signal, onHealth }), onFrame);
           for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)! })) {
-            if (!up) {
-              up = true;
-              deps.metrics?.setSensorHealth(s.id, true);
-            }
             if (hub.deterministic) await hub.pushWhenRoom(w);
             else hub.push(w);
           }
@@ -200,8 +274,12 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           return; // the stream ended (a replay without loop)
         } catch (err) {
           if (controller.signal.aborted) return;
-          deps.metrics?.setSensorHealth(s.id, false);
-          fusion.dropSensor(s.id); // its last window no longer counts toward fused scores
+          // The next source starts its counters at zero: keep this one's, plus this restart.
+          book.pastRejected += book.rejected;
+          book.pastRestarts += book.restarts + 1;
+          book.rejected = 0;
+          book.restarts = 0;
+          setState(s.id, 'down', (err as Error).message, false); // logged just below
           if (hub.deterministic) {
             // Evaluation: a broken recording fails the run instead of being retried forever.
             hub.endSensor(s.id);
@@ -241,6 +319,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!;
           const fused = fusion.add(w, vectors[i]!);
+          // A window queued before its sensor went down counts this once, not on and on.
+          if (books.get(w.sensorId)?.state === 'down') fusion.dropSensor(w.sensorId);
           mqtt.recent.push(w.sensorId, w.modality, vectors[i]!);
           if (deps.onScores || (inspectK > 0 && scoresLog.isLevelEnabled('debug'))) {
             const inspection = fusion.inspect(w, fused.window, inspectK > 0 ? inspectK : 5);
@@ -274,7 +354,12 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     return {
       brokerUrl,
       done,
-      stats: () => ({ windows: hub.stats(), events: eventCount, mqtt: mqtt.publisher.stats() }),
+      stats: () => ({
+        sensors: sensorStatus(),
+        windows: hub.stats(),
+        events: eventCount,
+        mqtt: mqtt.publisher.stats(),
+      }),
       stop: () =>
         (stopping ??= (async () => {
           controller.abort(new Error('agent stopping'));
@@ -286,5 +371,28 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   } catch (err) {
     await undo();
     throw err;
+  }
+}
+
+/** What the agent knows about one sensor's health. */
+interface SensorBook {
+  modality: SensorModality;
+  state: HealthState;
+  reason: string | undefined;
+  /** Frames delivered since start, counted here (a report's count is as of its state change). */
+  frames: number;
+  /** The running source's counters, from its last report. */
+  rejected: number;
+  restarts: number;
+  /** Counters of sources the supervisor replaced after they threw, plus one restart per throw. */
+  pastRejected: number;
+  pastRestarts: number;
+}
+
+/** Passes items through, calling `onItem` for each. */
+async function* tap<T>(items: AsyncIterable<T>, onItem: (item: T) => void): AsyncGenerator<T> {
+  for await (const item of items) {
+    onItem(item);
+    yield item;
   }
 }

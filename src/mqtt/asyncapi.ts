@@ -6,7 +6,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { labelListJsonSchema, REQUEST_OPS, requestJsonSchemas, type RequestOp } from './payloads.js';
+import {
+  labelListJsonSchema,
+  REQUEST_OPS,
+  requestJsonSchemas,
+  sensorHealthJsonSchema,
+  type RequestOp,
+} from './payloads.js';
 
 const DRAFT7 = 'application/schema+json;version=draft-07';
 const schemaName = (op: RequestOp) =>
@@ -92,11 +98,17 @@ const event = {
 
 const health = {
   type: 'object',
-  required: ['deviceId', 'timestamp', 'uptimeS', 'windows', 'events', 'labels', 'mqtt'],
+  required: ['deviceId', 'timestamp', 'uptimeS', 'sensors', 'windows', 'events', 'labels', 'mqtt'],
   properties: {
     deviceId: { type: 'string' },
     timestamp: { type: 'string', format: 'date-time' },
     uptimeS: { type: 'integer' },
+    sensors: {
+      type: 'object',
+      description:
+        'Per enabled sensor id: its state (`down` while unplugged), counters and whether it counts in fusion.',
+      additionalProperties: sensorHealthJsonSchema('draft-7'),
+    },
     windows: {
       type: 'object',
       description: 'Per sensor id: windows pushed, dropped (queue full) and waiting.',
@@ -183,7 +195,8 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
     health: {
       address: '{base}/{deviceId}/health',
       parameters: device,
-      description: 'Statistics every mqtt.healthIntervalS seconds, not retained.',
+      description:
+        'Statistics every mqtt.healthIntervalS seconds, and within about a second of a sensor changing state (ok, degraded, down); not retained.',
       messages: { health: msg('health', 'Health', ref('Health')) },
     },
     labels: {

@@ -3,7 +3,8 @@
  * open, from `labels/<slug>/state`) and an `event` entity (`start`/`update`/`end`, from
  * `labels/<slug>/event`). Configs are retained at
  * `<prefix>/<component>/<nodeId>/<objectId>/config`; an empty retained config removes an entity.
- * Both follow the agent's availability (`status`).
+ * Both follow the agent's availability (`status`). Per sensor a diagnostic `binary_sensor` with
+ * device class `connectivity`, read from `sensors.<id>.state` on `health`: OFF while it is down.
  */
 import type { DeviceTopics } from './topics.js';
 
@@ -82,4 +83,46 @@ export function removalMessages(o: DiscoveryOptions, label: string): RetainedMes
     { topic: configTopic(o, 'binary_sensor', label), payload: '' },
     { topic: configTopic(o, 'event', `${label}_event`), payload: '' },
   ];
+}
+
+/**
+ * A sensor's entity id. Label names start with a lower-case letter or digit, so the leading `_`
+ * keeps sensor entities from ever colliding with a label's.
+ */
+function sensorObjectId(sensorId: string): string {
+  return `_sensor_${sensorId}`;
+}
+
+/**
+ * Discovery configs of one connectivity `binary_sensor` per sensor. Health is not retained: the
+ * entity is unknown until the next health message (one follows every connect and HA birth).
+ */
+export function sensorDiscoveryMessages(
+  o: DiscoveryOptions,
+  sensorIds: readonly string[],
+): RetainedMessage[] {
+  const id = nodeId(o.topics.deviceId);
+  return sensorIds.map((sensorId) => ({
+    topic: configTopic(o, 'binary_sensor', sensorObjectId(sensorId)),
+    payload: JSON.stringify({
+      name: `${sensorId} sensor`,
+      unique_id: `${id}_${sensorObjectId(sensorId)}`,
+      device_class: 'connectivity',
+      entity_category: 'diagnostic',
+      state_topic: o.topics.health,
+      // A sensor missing from the payload (removed from the config) reads as disconnected.
+      value_template: `{{ 'OFF' if ((value_json.sensors | default({})).get(${JSON.stringify(sensorId)}) or {}).get('state', 'down') == 'down' else 'ON' }}`,
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      ...common(o),
+    }),
+  }));
+}
+
+/** Empty retained configs that remove sensors' connectivity entities (e.g. a disabled sensor). */
+export function sensorRemovalMessages(o: DiscoveryOptions, sensorIds: readonly string[]): RetainedMessage[] {
+  return sensorIds.map((sensorId) => ({
+    topic: configTopic(o, 'binary_sensor', sensorObjectId(sensorId)),
+    payload: '',
+  }));
 }

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { LabelSchema } from '../config/schema.js';
 import type { Problem } from '../errors.js';
 import { NONCE_PATTERN, TARGET_PATTERN } from '../labels/signing.js';
+import { SENSOR_MODALITIES } from '../pipeline/types.js';
+import type { HealthState } from '../sensors/types.js';
 
 export const REQUEST_OPS = ['labels/set', 'labels/patch', 'labels/get', 'labels/test'] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
@@ -110,10 +112,51 @@ export interface LabelsPayload {
   labels: z.infer<typeof LabelSchema>[];
 }
 
+export const HEALTH_STATES = ['ok', 'degraded', 'down'] as const satisfies readonly HealthState[];
+
+/**
+ * One sensor on `health` (`sensors.<id>`): the driver's state as the agent last saw it. Published at
+ * once (not only every mqtt.healthIntervalS) when a sensor's state changes.
+ */
+export const SensorHealthPayloadSchema = z
+  .strictObject({
+    state: z.enum(HEALTH_STATES).meta({
+      description:
+        'ok: frames flow; degraded: frames flow but some were rejected; down: no frames (starting, or unplugged and being reopened).',
+    }),
+    reason: z
+      .string()
+      .optional()
+      .meta({ description: 'Why, in a few words, when not ok (e.g. the error of the last reopen).' }),
+    modality: z.enum(SENSOR_MODALITIES),
+    frames: z.int().min(0).meta({ description: 'Frames delivered since the agent started.' }),
+    rejected: z.int().min(0).meta({ description: 'Frames or lines rejected as garbage since start.' }),
+    restarts: z
+      .int()
+      .min(0)
+      .meta({ description: 'Reopens after an unplug or error since start; each failed attempt counts.' }),
+    fused: z.boolean().meta({
+      description:
+        "Whether the sensor's latest window counts toward fused scores now; false from the moment it goes down.",
+    }),
+  })
+  .meta({ title: 'Sensor health' });
+export type SensorHealthPayload = z.infer<typeof SensorHealthPayloadSchema>;
+
+/** JSON Schema of one `sensors.<id>` entry of the health payload. */
+export function sensorHealthJsonSchema(
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+): Record<string, unknown> {
+  const { $schema: _, ...schema } = z.toJSONSchema(SensorHealthPayloadSchema, { io: 'output', target });
+  return schema;
+}
+
 export interface HealthPayload {
   deviceId: string;
   timestamp: string;
   uptimeS: number;
+  /** Per sensor id (enabled sensors only). */
+  sensors: Record<string, SensorHealthPayload>;
   windows: Record<string, { pushed: number; dropped: number; depth: number }>;
   events: number;
   labels: { version: number; count: number };

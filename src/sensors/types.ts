@@ -26,7 +26,11 @@ export interface SensorHealth {
 export interface SensorContext {
   clock: Clock;
   signal: AbortSignal;
-  /** Drivers report health changes here (the agent logs them and publishes them on `health`). */
+  /**
+   * Drivers report each change of state or reason here. The agent logs it, sets the sensor's
+   * `edgebind_sensor_up` metric, drops a `down` sensor from fusion at once, and publishes it on
+   * `health` (`sensors.<id>`) within about a second (src/main.ts).
+   */
   onHealth?: (health: SensorHealth) => void;
 }
 

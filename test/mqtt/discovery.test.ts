@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { LabelSchema } from '../../src/config/schema.js';
-import { discoveryMessages, EVENT_TYPES, removalMessages } from '../../src/mqtt/discovery.js';
+import {
+  discoveryMessages,
+  EVENT_TYPES,
+  removalMessages,
+  sensorDiscoveryMessages,
+  sensorRemovalMessages,
+} from '../../src/mqtt/discovery.js';
 import { deviceTopics } from '../../src/mqtt/topics.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -67,6 +73,28 @@ test('discovery payloads carry the fields Home Assistant requires', () => {
     removalMessages(opts, 'alarm').map((m) => m.payload),
     ['', ''],
   );
+});
+
+test('a connectivity entity per sensor reads its state from health and never collides with a label', () => {
+  const topics = deviceTopics('edgebind', 'kitchen-1');
+  const opts = { prefix: 'homeassistant', topics, swVersion: '1.2.3' };
+  const [msg, ...rest] = sensorDiscoveryMessages(opts, ['thermal-1']);
+  assert.equal(rest.length, 0);
+  assert.equal(msg!.topic, 'homeassistant/binary_sensor/edgebind_kitchen-1/_sensor_thermal-1/config');
+  const payload = JSON.parse(msg!.payload) as Record<string, unknown>;
+  checkDiscovery(msg!.topic, payload);
+  assert.equal(payload.device_class, 'connectivity');
+  assert.equal(payload.entity_category, 'diagnostic');
+  assert.equal(payload.state_topic, topics.health);
+  assert.match(String(payload.value_template), /value_json\.sensors/);
+  assert.match(String(payload.value_template), /"thermal-1"/);
+  // Label names start with [a-z0-9]: no label's object id can be `_sensor_…`.
+  assert.ok(!LabelSchema.safeParse({ name: '_sensor_thermal-1', prompts: ['x'] }).success);
+  const labelIds = discoveryMessages(opts, ['sensor_thermal-1']).map(
+    (m) => (JSON.parse(m.payload) as { unique_id: string }).unique_id,
+  );
+  assert.ok(!labelIds.includes(payload.unique_id as string));
+  assert.deepEqual(sensorRemovalMessages(opts, ['thermal-1']), [{ topic: msg!.topic, payload: '' }]);
 });
 
 let broker: Mosquitto;
