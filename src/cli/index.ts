@@ -8,7 +8,7 @@ import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEmbed } from './commands/embed.js';
-import { registerEval } from './commands/eval.js';
+import { registerEvalEvents } from './commands/eval-events.js';
 import { registerFeatures } from './commands/features.js';
 import { registerLabel } from './commands/label.js';
 import { registerRun } from './commands/run.js';
@@ -44,7 +44,7 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerClassify(program);
   registerLabel(program);
-  registerEval(program);
+  registerEvalEvents(program);
   return program;
 }
 

@@ -339,12 +339,10 @@ export const MqttSchema = z.strictObject({
       description: 'Refuse brokers whose certificate is not trusted. Only turn off for tests.',
       ...restart,
     }),
-  healthIntervalS: z
-    .int()
-    .min(0)
-    .max(86_400)
-    .default(60)
-    .meta({ description: 'Seconds between health messages; 0 = none.' }),
+  healthIntervalS: z.int().min(0).max(86_400).default(60).meta({
+    description:
+      'Seconds between health messages (also sent within a second of a sensor going down or coming back); 0 = none.',
+  }),
 });
 
 export const PublicKeySchema = z.strictObject({
@@ -425,7 +423,8 @@ export const HomeAssistantSchema = z.strictObject({
     .boolean()
     .default(false)
     .meta({
-      description: 'Publish Home Assistant MQTT discovery for the device and each label.',
+      description:
+        "Publish Home Assistant MQTT discovery for the device, each label and each sensor's connectivity.",
       ...restart,
     }),
   discoveryPrefix: z

@@ -10,7 +10,7 @@ import { createLogger } from '../../log.js';
 import { reportAndExit } from '../errors.js';
 import { parseMs } from './classify.js';
 
-export function registerEval(program: Command): void {
+export function registerEvalEvents(program: Command): void {
   program
     .command('eval-events')
     .description('evaluate events on replayed recordings against ground-truth intervals')
