@@ -330,6 +330,9 @@ export async function agentEvents(
       config,
       logger,
       clock: new ReplayClock(),
+      // Windows in time order, none dropped: the report's event figures reproduce run to run
+      // instead of depending on which sensor's window the scheduler delivered first.
+      deterministic: true,
       onEvent: (e: EventPayload) => {
         if (e.type === 'start') open.set(e.id, { label: e.label, startS: toS(e.startTime) });
         if (e.type === 'end') {
