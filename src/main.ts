@@ -265,8 +265,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       let backoffMs = 1000;
       while (!controller.signal.aborted) {
         try {
-          const frames = tap(sensorFrames(s, { clock, signal: controller.signal, onHealth }), onFrame);
-          for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)! })) {
+          const frames = sensorFrames(s, { clock, signal: controller.signal, onHealth });
+          for await (const w of windows(frames, { ...s.window, clock, pool: pools.get(s.id)!, onFrame })) {
             if (hub.deterministic) await hub.pushWhenRoom(w);
             else hub.push(w);
           }
@@ -387,12 +387,4 @@ interface SensorBook {
   /** Counters of sources the supervisor replaced after they threw, plus one restart per throw. */
   pastRejected: number;
   pastRestarts: number;
-}
-
-/** Passes items through, calling `onItem` for each. */
-async function* tap<T>(items: AsyncIterable<T>, onItem: (item: T) => void): AsyncGenerator<T> {
-  for await (const item of items) {
-    onItem(item);
-    yield item;
-  }
 }

@@ -16,6 +16,8 @@ export interface WindowOptions {
   clock: Clock;
   /** Buffers for window data; one is created per stream when omitted. */
   pool?: BufferPool;
+  /** Called with every frame as it arrives (the agent counts frames for sensor health). */
+  onFrame?: (frame: Frame) => void;
 }
 
 /** Recycles Float32Arrays of one size; grows only if the consumer holds on to windows. */
@@ -67,6 +69,7 @@ export async function* windows(frames: AsyncIterable<Frame>, opts: WindowOptions
   };
 
   for await (const frame of frames) {
+    opts.onFrame?.(frame);
     const shape = frame.shape.slice(1);
     const size = shape.reduce((a, b) => a * b, 1);
     const n = frame.shape[0] ?? 0;
