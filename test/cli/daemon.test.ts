@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureTestPack } from '../../src/encoders/registry.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { REPO, loopingMicConfig, tempDir, toYaml } from '../helpers/agent-config.js';
 import { freePort } from '../helpers/free-port.js';
 import { startNotifyReceiver } from '../helpers/notify-socket.js';
 
@@ -24,24 +24,14 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function config(port: number, over: Partial<ConfigInput> = {}): string {
-  return toYaml({
-    deviceId: 'daemon-1',
-    stateDir: join(dir, 'state'),
-    mqtt: { broker: 'embedded', embeddedPort: port },
-    sensors: [
-      {
-        id: 'mic',
-        driver: 'replay',
-        modality: 'audio',
-        file: join(SAMPLES, 'room-audio.wav'),
-        speed: 1,
-        loop: true,
-      },
-    ],
-    labels: [{ name: 'alarm_beeping', prompts: ['an alarm beeping'] }],
-    log: { level: 'info' },
-    ...over,
-  });
+  return toYaml(
+    loopingMicConfig({
+      deviceId: 'daemon-1',
+      stateDir: join(dir, 'state'),
+      mqtt: { broker: 'embedded', embeddedPort: port },
+      ...over,
+    }),
+  );
 }
 
 test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (good and broken), STOPPING, exit 0', async () => {

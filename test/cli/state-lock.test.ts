@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureTestPack } from '../../src/encoders/registry.js';
 import { LOCK_FILE, type LockOwner } from '../../src/daemon/state-lock.js';
-import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { REPO, SAMPLES, loopingMicConfig, tempDir, toYaml } from '../helpers/agent-config.js';
 import { freePort } from '../helpers/free-port.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startCollector } from '../helpers/mqtt-collector.js';
@@ -77,23 +77,13 @@ test('a second run or demo on a held stateDir exits 1 naming the holder; kill -9
   const file = join(dir, 'agent.yaml');
   writeFileSync(
     file,
-    toYaml({
-      deviceId: 'lock-1',
-      stateDir: STATE,
-      mqtt: { broker: broker.url, healthIntervalS: 0 },
-      sensors: [
-        {
-          id: 'mic',
-          driver: 'replay',
-          modality: 'audio',
-          file: join(SAMPLES, 'room-audio.wav'),
-          speed: 1,
-          loop: true,
-        },
-      ],
-      labels: [{ name: 'alarm_beeping', prompts: ['an alarm beeping'] }],
-      log: { level: 'info' },
-    }),
+    toYaml(
+      loopingMicConfig({
+        deviceId: 'lock-1',
+        stateDir: STATE,
+        mqtt: { broker: broker.url, healthIntervalS: 0 },
+      }),
+    ),
   );
   const sub = await startCollector({ url: broker.url, filter: 'edgebind/lock-1/status' });
   try {

@@ -38,6 +38,27 @@ export function sampleConfig(overrides: Partial<ConfigInput> & { stateDir: strin
   };
 }
 
+/** One looping real-time mic replay and one label: a daemon that runs until it is stopped. */
+export function loopingMicConfig(
+  overrides: Partial<ConfigInput> & Pick<ConfigInput, 'deviceId' | 'stateDir' | 'mqtt'>,
+): ConfigInput {
+  return {
+    sensors: [
+      {
+        id: 'mic',
+        driver: 'replay',
+        modality: 'audio',
+        file: join(SAMPLES, 'room-audio.wav'),
+        speed: 1,
+        loop: true,
+      },
+    ],
+    labels: [{ name: 'alarm_beeping', prompts: ['an alarm beeping'] }],
+    log: { level: 'info' },
+    ...overrides,
+  };
+}
+
 export function toYaml(cfg: ConfigInput): string {
   return stringify(cfg);
 }
