@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { startAgent, type EventPayload } from '../../src/main.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { sampleConfig, tempDir, toYaml } from '../helpers/agent-config.js';
 import { freePort } from '../helpers/free-port.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -122,9 +123,7 @@ test('events produced while the broker is unreachable are kept and delivered onc
   await late.stop();
 
   const config = await configFile('pipeline-c', url);
-  const lines: string[] = [];
-  const capture = { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream;
-  const agentLogger = createLogger({ level: 'warn', format: 'json', stream: capture });
+  const { logger: agentLogger, lines } = captureLogger('warn');
   const local: EventPayload[] = [];
   const agent = await startAgent({
     config: { ...config, mqtt: { ...config.mqtt, reconnectMinMs: 200, reconnectMaxMs: 400 } },

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/daemon/metrics.js';
-import { createLogger } from '../../src/log.js';
 import { startAgent } from '../../src/main.js';
 import type { HealthPayload, SensorHealthPayload } from '../../src/mqtt/payloads.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startCollector, type CollectedMessage } from '../helpers/mqtt-collector.js';
@@ -89,12 +89,7 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
   writeFileSync(file, toYaml(cfg));
   const config = await loadConfig(file);
 
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    stream: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
-  });
+  const { logger, lines } = captureLogger('info');
   const logged = () =>
     lines.map((l) => JSON.parse(l) as { level: number; msg: string; sensor?: string; reason?: string });
   const metrics = new Metrics({ port: 0, processMetrics: false });

@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
 import { startAgent, type EventPayload } from '../../src/main.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Requester } from './fixtures/api-harness.js';
@@ -48,12 +48,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
   ];
   writeFileSync(file, toYaml(cfg));
   const config = await loadConfig(file);
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    stream: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
-  });
+  const { logger, lines } = captureLogger('info');
   const events: EventPayload[] = [];
   const agent = await startAgent({ config, logger, onEvent: (e) => events.push(e) });
   const topic = (op: string) => `edgebind/agent-labels/request/${op}`;
