@@ -15,12 +15,6 @@ import { initialLabels, LabelService } from '../labels/service.js';
 import { LabelStore } from '../labels/store.js';
 import type { SensorModality } from '../pipeline/types.js';
 import { MqttApi } from './api.js';
-import {
-  sensorDiscoveryMessages,
-  sensorRemovalMessages,
-  type DiscoveryOptions,
-  type RetainedMessage,
-} from './discovery.js';
 import { DurableOutbox } from './outbox.js';
 import type { SensorHealthPayload } from './payloads.js';
 import { MqttPublisher, type TlsFiles } from './publisher.js';
@@ -171,18 +165,12 @@ export interface AgentMqtt {
   ): T & { seq: number };
   currentLabels(): { version: number; count: number };
   /**
-   * A sensor changed state (ok, degraded, down): health goes out within HEALTH_SOON_MS instead of
-   * at the next interval, so Home Assistant and fleet tools see an unplug at once. Bursts (every
-   * sensor coming up at start) give one message; a flapping sensor at most one per HEALTH_MIN_GAP_MS.
+   * A sensor changed state (ok, degraded, down): health goes out soon (MqttApi.healthSoon) instead
+   * of at the next interval, so Home Assistant and fleet tools see an unplug at once.
    */
   sensorStateChanged(): void;
   stop(): Promise<void>;
 }
-
-/** Delay of a health message after a sensor state change; coalesces changes that come together. */
-export const HEALTH_SOON_MS = 200;
-/** Least time between two such messages. */
-export const HEALTH_MIN_GAP_MS = 1000;
 
 export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
   const { config } = o;
@@ -261,58 +249,15 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
       };
     },
     homeAssistant: config.homeAssistant,
+    sensors: {
+      enabled: config.sensors.filter((s) => s.enabled).map((s) => s.id),
+      disabled: config.sensors.filter((s) => !s.enabled).map((s) => s.id),
+    },
     swVersion: packageVersion(),
     logger: log('api'),
   });
   api.start();
   const theApi = api;
-
-  // Health soon after a sensor state change, after a connect and after Home Assistant's birth (its
-  // connectivity entities read health, which is not retained). mqtt.healthIntervalS 0 = no health.
-  let healthTimer: NodeJS.Timeout | undefined;
-  let lastSoonMs = Number.NEGATIVE_INFINITY;
-  let stopped = false;
-  const healthSoon = () => {
-    if (stopped || config.mqtt.healthIntervalS === 0 || healthTimer !== undefined) return;
-    const delayMs = Math.max(HEALTH_SOON_MS, lastSoonMs + HEALTH_MIN_GAP_MS - Date.now());
-    healthTimer = setTimeout(() => {
-      healthTimer = undefined;
-      lastSoonMs = Date.now();
-      void theApi.publishHealth();
-    }, delayMs);
-    healthTimer.unref();
-  };
-  publisher.onConnect(healthSoon);
-
-  // Home Assistant: a connectivity entity per enabled sensor; disabled sensors' entities removed.
-  const ha = config.homeAssistant;
-  if (ha.enabled) {
-    const discovery: DiscoveryOptions = {
-      prefix: ha.discoveryPrefix,
-      topics,
-      swVersion: packageVersion(),
-      ...(ha.deviceName !== undefined ? { deviceName: ha.deviceName } : {}),
-    };
-    const messages: RetainedMessage[] = [
-      ...sensorDiscoveryMessages(
-        discovery,
-        config.sensors.filter((s) => s.enabled).map((s) => s.id),
-      ),
-      ...sensorRemovalMessages(
-        discovery,
-        config.sensors.filter((s) => !s.enabled).map((s) => s.id),
-      ),
-    ];
-    const announce = () => {
-      for (const m of messages) void publisher.publish(m.topic, m.payload, { retain: true });
-    };
-    publisher.onConnect(announce);
-    publisher.onMessage((topic, payload) => {
-      if (topic !== ha.statusTopic || payload.toString() !== 'online') return;
-      announce();
-      healthSoon();
-    });
-  }
 
   publisher.start();
   return {
@@ -327,10 +272,8 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
       const c = service.current();
       return { version: c.version, count: c.labels.length };
     },
-    sensorStateChanged: healthSoon,
+    sensorStateChanged: () => theApi.healthSoon(),
     stop: async () => {
-      stopped = true;
-      clearTimeout(healthTimer);
       theApi.stop();
       await publisher.stop();
     },

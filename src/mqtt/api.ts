@@ -6,7 +6,13 @@
 import type { Logger } from 'pino';
 import type { HomeAssistantConfig } from '../config/schema.js';
 import { deviceTarget, groupTarget, type RequestTarget } from '../labels/signing.js';
-import { discoveryMessages, removalMessages, type DiscoveryOptions } from './discovery.js';
+import {
+  discoveryMessages,
+  removalMessages,
+  sensorDiscoveryMessages,
+  sensorRemovalMessages,
+  type DiscoveryOptions,
+} from './discovery.js';
 import type {
   HealthPayload,
   LabelEventMessage,
@@ -34,13 +40,23 @@ export interface MqttApiDeps {
   healthIntervalS: number;
   health: () => Omit<HealthPayload, 'deviceId' | 'timestamp' | 'uptimeS'>;
   homeAssistant?: HomeAssistantConfig;
+  /** Sensor ids for Home Assistant's connectivity entities: announced (enabled) or removed. */
+  sensors?: { enabled: readonly string[]; disabled: readonly string[] };
   swVersion: string;
   logger: Logger;
 }
 
+/** Delay of a health message after a sensor state change; coalesces changes that come together. */
+export const HEALTH_SOON_MS = 200;
+/** Least time between two such messages. */
+export const HEALTH_MIN_GAP_MS = 1000;
+
 export class MqttApi {
   private readonly states = new Map<string, LabelState>();
   private healthTimer: NodeJS.Timeout | undefined;
+  private soonTimer: NodeJS.Timeout | undefined;
+  private lastSoonMs = Number.NEGATIVE_INFINITY;
+  private stopped = false;
   private readonly startedMs = Date.now();
   private readonly discovery: DiscoveryOptions | undefined;
 
@@ -70,6 +86,9 @@ export class MqttApi {
         if (payload.toString() === 'online') {
           this.deps.logger.info('Home Assistant came online: re-announcing discovery');
           this.announce();
+          this.announceSensors();
+          // Its connectivity entities read health, which is not retained.
+          this.healthSoon();
         }
         return;
       }
@@ -86,7 +105,11 @@ export class MqttApi {
       }
       void this.answer(op, payload, props, arrivedOn);
     });
-    publisher.onConnect(() => this.announce());
+    publisher.onConnect(() => {
+      this.announce();
+      this.announceSensors();
+      this.healthSoon();
+    });
     if (this.deps.healthIntervalS > 0) {
       this.healthTimer = setInterval(() => void this.publishHealth(), this.deps.healthIntervalS * 1000);
       this.healthTimer.unref();
@@ -94,7 +117,25 @@ export class MqttApi {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.healthTimer);
+    clearTimeout(this.soonTimer);
+  }
+
+  /**
+   * Health within HEALTH_SOON_MS instead of at the next interval (a sensor changed state, a
+   * connect, Home Assistant's birth). Bursts give one message; a flapping sensor at most one per
+   * HEALTH_MIN_GAP_MS. healthIntervalS 0 = no health at all.
+   */
+  healthSoon(): void {
+    if (this.stopped || this.deps.healthIntervalS === 0 || this.soonTimer !== undefined) return;
+    const delayMs = Math.max(HEALTH_SOON_MS, this.lastSoonMs + HEALTH_MIN_GAP_MS - Date.now());
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      this.lastSoonMs = Date.now();
+      void this.publishHealth();
+    }, delayMs);
+    this.soonTimer.unref();
   }
 
   /** Follows events: `start`/`update` → ON, `end` → OFF; feeds the HA event entity. */
@@ -155,6 +196,17 @@ export class MqttApi {
       ))
         void publisher.publish(m.topic, m.payload, { retain: true });
     }
+  }
+
+  /** Home Assistant connectivity entities: one per enabled sensor; disabled sensors' removed. */
+  private announceSensors(): void {
+    const sensors = this.deps.sensors;
+    if (!this.discovery || !sensors) return;
+    for (const m of [
+      ...sensorDiscoveryMessages(this.discovery, sensors.enabled),
+      ...sensorRemovalMessages(this.discovery, sensors.disabled),
+    ])
+      void this.deps.publisher.publish(m.topic, m.payload, { retain: true });
   }
 
   /** `device:<id>` or `group:<group>` for a request topic of this device or of one of its groups. */
