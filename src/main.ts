@@ -26,6 +26,7 @@ import { systemClock, sleep, type Clock } from './pipeline/clock.js';
 import { WindowHub } from './pipeline/hub.js';
 import type { SensorModality, Window } from './pipeline/types.js';
 import { BufferPool, windows } from './pipeline/windows.js';
+import { Backoff } from './sensors/reconnect.js';
 import { sensorFrames } from './sensors/registry.js';
 import type { HealthState, SensorHealth } from './sensors/types.js';
 
@@ -262,7 +263,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         book.frames++;
         if (book.state === 'down') setState(s.id, 'ok', undefined); // a replay, or a restarted source
       };
-      let backoffMs = 1000;
+      const backoff = new Backoff(1000, 30_000);
       while (!controller.signal.aborted) {
         try {
           const frames = sensorFrames(s, { clock, signal: controller.signal, onHealth });
@@ -285,12 +286,12 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             hub.endSensor(s.id);
             throw err;
           }
+          const delayMs = backoff.next();
           sensorLog.warn(
             { sensor: s.id, err: (err as Error).message },
-            `sensor ${s.id}: ${(err as Error).message}; restarting in ${backoffMs} ms`,
+            `sensor ${s.id}: ${(err as Error).message}; restarting in ${delayMs} ms`,
           );
-          await sleep(backoffMs, controller.signal).catch(() => undefined);
-          backoffMs = Math.min(30_000, backoffMs * 2);
+          await sleep(delayMs, controller.signal).catch(() => undefined);
         }
       }
     });
