@@ -95,8 +95,21 @@ def export_one(model, modality, path):
     )
 
 
-def write_pack(out, txt, encs, meta, vocab_size, context, kind, args):
+def write_vocab(path, captions, concepts):
+    """The pack's closed vocabulary (src/encoders/text/vocabulary.ts): every word the text encoder
+    was trained on, split exactly as the word-hash tokenizer splits it, and the phrases it knows.
+    The agent warns about label words outside it (issue #13)."""
+    words = sorted({w for c in captions for w in c.lower().split()})
+    with open(path, "w") as f:
+        json.dump({"words": words, "concepts": list(concepts)}, f, indent=2)
+        f.write("\n")
+
+
+def write_pack(out, txt, encs, meta, vocab_size, context, kind, args, captions):
     os.makedirs(out, exist_ok=True)
+    write_vocab(
+        os.path.join(out, "vocab.json"), captions, [meta["prompts"]["canonical"][c] for c in meta["classes"]]
+    )
     pool = meta["pool"]
     wraps = {
         "text": TextWrap(txt),
@@ -141,7 +154,13 @@ def write_pack(out, txt, encs, meta, vocab_size, context, kind, args):
             f"scale {args.scale}). No third-party weights or data; not derived from ImageBind's checkpoint."
         ),
         "embeddingDim": EMBED_DIM,
-        "tokenizer": {"kind": "word-hash", "vocabSize": vocab_size, "contextLength": context},
+        "tokenizer": {
+            "kind": "word-hash",
+            "vocabSize": vocab_size,
+            "contextLength": context,
+            "vocab": "vocab.json",
+            "sha256": sha256(os.path.join(out, "vocab.json")),
+        },
         "encoders": encoders,
     }
     with open(os.path.join(out, "manifest.json"), "w") as f:

@@ -214,7 +214,10 @@ def main():
     val = load_dataset(args.val) if args.val else None
     if val:
         log(f"quick zero-shot (canonical prompts, val): {quick_zero_shot(encs, txt, meta, val)}")
-    export.write_pack(args.out, txt, encs, meta, VOCAB_SIZE, CONTEXT, kind="image-anchored", args=args)
+    captions = [c for caps in bank for c in caps]
+    export.write_pack(
+        args.out, txt, encs, meta, VOCAB_SIZE, CONTEXT, kind="image-anchored", args=args, captions=captions
+    )
 
     if args.baseline_out:
         # Comparison: the same encoders trained on (text, sensor) pairs, a random caption of the
@@ -229,7 +232,9 @@ def main():
         base = {m: stage2(m, arrays, keep[m], text_targets, steps2[m], args.batch, gen) for m in SENSORS}
         if val:
             log(f"quick zero-shot text-paired (val): {quick_zero_shot(base, txt, meta, val)}")
-        export.write_pack(args.baseline_out, txt, base, meta, VOCAB_SIZE, CONTEXT, kind="text-paired", args=args)
+        export.write_pack(
+            args.baseline_out, txt, base, meta, VOCAB_SIZE, CONTEXT, kind="text-paired", args=args, captions=captions
+        )
     log(f"done in {time.time() - t0:.0f} s")
 
 

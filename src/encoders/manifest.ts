@@ -129,13 +129,18 @@ export const TokenizerSchema = z.discriminatedUnion('kind', [
     contextLength: z.number().int().positive().default(77),
   }),
   /**
-   * Test packs only: each lower-cased word maps to FNV-1a(word) mod vocabSize, framed like CLIP
-   * (start 49406, end 49407, zero padding). Needs no vocabulary file.
+   * Small packs: each lower-cased word maps to FNV-1a(word) mod vocabSize, framed like CLIP
+   * (start 49406, end 49407, zero padding). A closed vocabulary: `vocab` names a JSON file in the
+   * pack (`{words, concepts}`: every word the text encoder was trained on, and phrases it knows)
+   * against which labels are checked; without it (test packs) label coverage cannot be checked.
    */
   z.strictObject({
     kind: z.literal('word-hash'),
     vocabSize: z.number().int().positive().max(49406),
     contextLength: z.number().int().positive().default(77),
+    vocab: z.string().min(1).optional(),
+    /** sha256 of `vocab`; required with it. */
+    sha256: sha256.optional(),
   }),
 ]);
 

@@ -123,13 +123,17 @@ function namedFiles(
     }
     files.push({ role: m, file: spec.file, sha256: spec.sha256, where: `encoders.${m}.file` });
   }
-  if (manifest.tokenizer.kind === 'clip-bpe') {
-    files.push({
-      role: 'tokenizer',
-      file: manifest.tokenizer.vocab,
-      sha256: manifest.tokenizer.sha256,
-      where: 'tokenizer.vocab',
-    });
+  const tok = manifest.tokenizer;
+  if (tok.vocab !== undefined) {
+    if (tok.sha256 === undefined) {
+      const manifestFile = join(dir, MANIFEST_FILE);
+      throw new PackError(
+        'PACK_INVALID',
+        manifestFile,
+        `${manifestFile}: tokenizer.vocab needs tokenizer.sha256 (the vocabulary file's sha256)`,
+      );
+    }
+    files.push({ role: 'tokenizer', file: tok.vocab, sha256: tok.sha256, where: 'tokenizer.vocab' });
   }
   for (const f of files) {
     const n = normalize(f.file);

@@ -19,6 +19,7 @@ import { loadPack, MANIFEST_FILE, type LoadedPack } from './pack.js';
 import type { EncoderSession } from './session.js';
 import { generateTestPack } from './test-pack.js';
 import { createTokenizer } from './text/create-tokenizer.js';
+import { loadVocabulary, type TextVocabulary } from './text/vocabulary.js';
 import { encodeBatchInt64, type TextTokenizer } from './text/tokenizer.js';
 import { ThermalPreprocessor } from './thermal/preprocess.js';
 import type { EncoderSet, TextEncoder, WindowEncoder } from './types.js';
@@ -48,7 +49,12 @@ export async function openEncoders(opts: OpenEncodersOptions): Promise<EncoderSe
   // loadPack has already rejected a pack that lacks an encoder one of `modalities` needs.
   try {
     const tokenizer = createTokenizer(pack.manifest.tokenizer, dir);
-    const text = new PackTextEncoder(pack.session('text'), tokenizer, pack.manifest);
+    const text = new PackTextEncoder(
+      pack.session('text'),
+      tokenizer,
+      pack.manifest,
+      loadVocabulary(pack.manifest.tokenizer, dir),
+    );
     const windows = new Map<SensorModality, WindowEncoder>();
     for (const m of modalities) {
       windows.set(m, new PackWindowEncoder(m, pack, config.encoders.maxBatch));
@@ -111,6 +117,7 @@ class PackTextEncoder implements TextEncoder {
     private readonly session: EncoderSession,
     private readonly tokenizer: TextTokenizer,
     private readonly manifest: Manifest,
+    readonly vocabulary: TextVocabulary,
   ) {
     this.provider = session.provider;
   }

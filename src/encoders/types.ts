@@ -1,5 +1,6 @@
 /** What the pipeline needs from encoders; src/encoders/registry.ts builds these from a pack. */
 import type { SensorModality, Window } from '../pipeline/types.js';
+import type { TextVocabulary } from './text/vocabulary.js';
 
 export interface WindowEncoder {
   readonly modality: SensorModality;
@@ -11,6 +12,8 @@ export interface WindowEncoder {
 
 export interface TextEncoder {
   readonly provider: string;
+  /** What the encoder can read; absent means unknown (label coverage is not checked). */
+  readonly vocabulary?: TextVocabulary;
   /** One unit-length embedding per text, in order. */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
 }

@@ -18,6 +18,7 @@ import { DEFAULT_TEMPLATES, type LabelConfig, type ScoringConfig } from '../conf
 import { ConfigError } from '../errors.js';
 import type { TextEncoder } from '../encoders/types.js';
 import type { SensorModality } from '../pipeline/types.js';
+import { labelWarnings, type LabelWarning } from '../labels/coverage.js';
 import { readPrototype } from './prototype.js';
 import type { TrackerTiming } from './tracker.js';
 import { base64ToFloat32, float32ToBase64, meanDirection, weightedDirection } from './vectors.js';
@@ -45,6 +46,8 @@ export interface LabelSet {
   readonly background: ReadonlyMap<SensorModality, readonly Float32Array[]>;
   /** Content hash of what the embeddings were computed from. */
   readonly hash: string;
+  /** What the pack cannot read or tell apart (src/labels/coverage.ts); none for a hand-made set. */
+  readonly warnings?: readonly LabelWarning[];
 }
 
 export type TemplateSet = Record<SensorModality, readonly string[]>;
@@ -206,7 +209,18 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<LabelSe
       ),
     );
   }
-  return { hash, labels: built, background };
+  const warnings = await labelWarnings(
+    built.map((b, i) => ({
+      name: b.name,
+      prompts: labels[i]!.prompts,
+      texts: [
+        ...new Set(applies[i]!.flatMap((m) => labelTexts(labels[i]!.prompts, templatesFor(labels[i]!, m)))),
+      ],
+      vectors: b.vectors,
+    })),
+    opts.text,
+  );
+  return { hash, labels: built, background, warnings };
 }
 
 interface CacheFile {

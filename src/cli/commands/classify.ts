@@ -11,6 +11,7 @@ import { ScoringSchema } from '../../config/schema.js';
 import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
 import { buildLabelSet } from '../../fusion/labels.js';
+import type { LabelWarning } from '../../labels/coverage.js';
 import { embedWindows, recordingWindows } from '../../fusion/recording.js';
 import { BACKGROUND, formatRanking, Scorer, topK, type RankedLabel } from '../../fusion/scoring.js';
 import { createLogger } from '../../log.js';
@@ -73,6 +74,8 @@ export interface ClassifyResult {
   windows: { startMs: number; endMs: number; top: RankedLabel[] }[];
   /** Mean score per label over all windows, best first. */
   overall: RankedLabel[];
+  /** Labels the pack cannot read or tell apart (src/labels/coverage.ts). */
+  warnings: LabelWarning[];
 }
 
 /** Label names as given on the command line → valid label names (prompt kept as typed). */
@@ -129,7 +132,7 @@ export async function classifyFile(opts: ClassifyOptions): Promise<ClassifyResul
     }))
     .sort((a, b) => b.score - a.score || (a.label < b.label ? -1 : 1))
     .slice(0, k);
-  return { windows, overall };
+  return { windows, overall, warnings: [...(set.warnings ?? [])] };
 }
 
 export function formatClassify(r: ClassifyResult): string {
@@ -138,6 +141,7 @@ export function formatClassify(r: ClassifyResult): string {
       `window ${(w.startMs / 1000).toFixed(2)}-${(w.endMs / 1000).toFixed(2)} s\n${formatRanking(w.top)}`,
   );
   parts.push(`mean over ${r.windows.length} windows\n${formatRanking(r.overall)}`);
+  for (const w of r.warnings) parts.push(`warning: ${w.message}`);
   return parts.join('\n\n');
 }
 
