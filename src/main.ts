@@ -16,6 +16,7 @@ import type { EncoderSet } from './encoders/types.js';
 import { FusionStage, type ScoreInspection } from './fusion/fusion.js';
 import { buildLabelSet, type LabelSet } from './fusion/labels.js';
 import { formatRanking } from './fusion/scoring.js';
+import { allFinite } from './fusion/vectors.js';
 import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
@@ -194,6 +195,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           pastRejected: 0,
           pastRestarts: 0,
         },
+          nonFinite: 0,
       ]),
     );
     for (const s of sensors) deps.metrics?.setSensorHealth(s.id, false);
@@ -236,6 +238,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             rejected: b.pastRejected + b.rejected,
             restarts: b.pastRestarts + b.restarts,
             fused: fresh.has(id),
+            ...(b.nonFinite > 0 ? { nonFinite: b.nonFinite } : {}),
           },
         ]),
       );
@@ -320,6 +323,29 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!;
           const fused = fusion.add(w, vectors[i]!);
+          if (!allFinite(vectors[i]!)) {
+            // An encoder gave NaN or ±Infinity: drop the window and count it, so it can neither
+            // score nor reach labels/test's recent windows (issue 14). Logged on the first and
+            // then every 1000th, health says degraded.
+            const b = books.get(w.sensorId);
+            if (b) {
+              b.nonFinite++;
+              if (b.nonFinite % 1000 === 1)
+                encoderLog.warn(
+                  { sensor: w.sensorId, modality, nonFinite: b.nonFinite },
+                  `encoder ${modality}: embedding of a ${w.sensorId} window has NaN or infinite values; dropped (${b.nonFinite} so far)`,
+                );
+              if (b.state !== 'down')
+                setState(
+                  w.sensorId,
+                  'degraded',
+                  `encoder output not finite (${b.nonFinite} windows dropped)`,
+                  false,
+                );
+            }
+            release(w);
+            continue;
+          }
           // A window queued before its sensor went down counts this once, not on and on.
           if (books.get(w.sensorId)?.state === 'down') fusion.dropSensor(w.sensorId);
           mqtt.recent.push(w.sensorId, w.modality, vectors[i]!);
@@ -389,3 +415,5 @@ interface SensorBook {
   pastRejected: number;
   pastRestarts: number;
 }
+  /** Windows dropped because their embedding had NaN or ±Infinity. */
+  nonFinite: number;

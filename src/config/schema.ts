@@ -5,6 +5,7 @@
  * `restartRequired: true` marks fields a running agent cannot change live.
  */
 import { z } from 'zod';
+import { firstNonFinite } from '../fusion/vectors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
 import { OpenableSensorSchema } from '../sensors/open.js';
 import { id, restart } from './sensor-base.js';
@@ -22,14 +23,44 @@ const modalityRecord = <T extends z.ZodType>(value: T) =>
     imu: value.optional(),
   });
 
+/**
+ * Text that goes into the text encoder (prompts, templates, background prompts): no C0/C1 control
+ * characters and no U+FFFD, which is what invalid UTF-8 in a request or file decodes to, and no
+ * lone UTF-16 surrogates (a JSON `\ud800` escape). Rejected with its path, never cleaned up
+ * (issue 14).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export const promptText = (maxChars = 300) =>
+  z
+    .string()
+    .min(1)
+    .max(maxChars)
+    .regex(
+      // eslint-disable-next-line no-control-regex
+      /^[^\u0000-\u001f\u007f-\u009f\ufffd]*$/,
+      'must not contain control characters or U+FFFD (invalid UTF-8)',
+    )
+    .refine((t) => !LONE_SURROGATE.test(t), 'must not contain unpaired UTF-16 surrogates');
+
+/**
+ * Why an inline example vector is unusable (its bytes are not whole float32 values, a value is NaN
+ * or ±Infinity, or all are zero), or undefined. A NaN example once made every label's score NaN.
+ */
+export function exampleVectorProblem(base64: string): string | undefined {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length === 0 || bytes.length % 4 !== 0)
+    return `${bytes.length} bytes is not a whole number of float32 values`;
+  const v = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < v.length; i++) v[i] = bytes.readFloatLE(i * 4);
+  const bad = firstNonFinite(v);
+  if (bad >= 0) return `value ${bad} is ${v[bad]}; every value must be finite`;
+  if (v.every((x) => x === 0)) return 'every value is zero; a vector needs a direction';
+  return undefined;
+}
+
 const templateList = z
-  .array(
-    z
-      .string()
-      .min(1)
-      .max(300)
-      .refine((t) => t.includes('{}'), 'a template must contain "{}" where the prompt goes'),
-  )
+  .array(promptText().refine((t) => t.includes('{}'), 'a template must contain "{}" where the prompt goes'))
   .min(1)
   .max(80);
 
@@ -48,9 +79,18 @@ export const LabelExampleSchema = z
     file: z.string().min(1).optional().meta({
       description: 'Prototype JSON written by `edgebind label from-example` (relative to the config file).',
     }),
-    base64: z.string().min(1).optional().meta({
-      description: 'Prototype vector inline: base64 of little-endian float32 values.',
-    }),
+    base64: z
+      .string()
+      .min(1)
+      .superRefine((text, ctx) => {
+        const problem = exampleVectorProblem(text);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .meta({
+        description:
+          'Prototype vector inline: base64 of little-endian float32 values, all finite and not all zero.',
+      }),
     modality: z.enum(SENSOR_MODALITIES).optional().meta({
       description:
         'Modality of an inline vector (a file says its own). Default: every modality of the label.',
@@ -67,7 +107,7 @@ export const LabelSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, _ or -, at most 64')
       .meta({ description: 'Label name, used in events and topics.' }),
-    prompts: z.array(z.string().min(1).max(300)).max(32).default([]).meta({
+    prompts: z.array(promptText()).max(32).default([]).meta({
       description:
         'Text prompts; each is put into every template of the modality and all are averaged (prompt ensembling).',
     }),
@@ -136,13 +176,9 @@ export const ScoringSchema = z.strictObject({
     description:
       'Default absolute gate on the raw cosine (fused) similarity to start; -1 = off. Useful for example labels.',
   }),
-  backgroundPrompts: z
-    .array(z.string().min(1).max(300))
-    .max(32)
-    .default(['background noise', 'an empty quiet room'])
-    .meta({
-      description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.',
-    }),
+  backgroundPrompts: z.array(promptText()).max(32).default(['background noise', 'an empty quiet room']).meta({
+    description: 'Prompts for "nothing of interest"; they take part in the softmax but never fire.',
+  }),
   templates: z
     .strictObject({
       audio: templateList.default(DEFAULT_TEMPLATES.audio),

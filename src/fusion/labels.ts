@@ -11,17 +11,29 @@
  * or restarting, does not run the text encoder again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_TEMPLATES, type LabelConfig, type ScoringConfig } from '../config/schema.js';
+import {
+  DEFAULT_TEMPLATES,
+  exampleVectorProblem,
+  type LabelConfig,
+  type ScoringConfig,
+} from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { TextEncoder } from '../encoders/types.js';
 import type { SensorModality } from '../pipeline/types.js';
 import { labelWarnings, type LabelWarning } from '../labels/coverage.js';
 import { readPrototype } from './prototype.js';
 import type { TrackerTiming } from './tracker.js';
-import { base64ToFloat32, float32ToBase64, meanDirection, weightedDirection } from './vectors.js';
+import {
+  allFinite,
+  base64ToFloat32,
+  firstNonFinite,
+  float32ToBase64,
+  meanDirection,
+  weightedDirection,
+} from './vectors.js';
 
 export type FusionMode = 'score' | 'embedding';
 
@@ -65,13 +77,12 @@ export interface BuildLabelSetOptions {
   pack?: { id: string; version: string };
   /** Where text embeddings are cached on disk (`stateDir/label-cache`); none when omitted. */
   cacheDir?: string;
+  /** Write this set's embeddings to `cacheDir` (default true); labels/test passes false. */
+  persist?: boolean;
   /** Example files are relative to this (the config file's directory). */
   baseDir?: string;
   logger?: Logger;
 }
-
-/** Text embeddings computed in this process, per text encoder, by text. */
-let memoryCache = new WeakMap<TextEncoder, Map<string, Float32Array>>();
 
 /** Fills a template: every "{}" becomes the prompt. */
 export function applyTemplate(template: string, prompt: string): string {
@@ -109,14 +120,13 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<LabelSe
               weight: ex.weight,
             };
           }
-          let vector: Float32Array;
-          try {
-            vector = base64ToFloat32(ex.base64!);
-          } catch (err) {
-            throw new ConfigError('CONFIG_INVALID', `${where}.base64: ${(err as Error).message}`, {
-              problems: [{ path: `${where}.base64`, message: (err as Error).message }],
+          // The schema checks this too; kept here for callers that build from unparsed labels.
+          const problem = exampleVectorProblem(ex.base64!);
+          if (problem !== undefined)
+            throw new ConfigError('CONFIG_INVALID', `${where}.base64: ${problem}`, {
+              problems: [{ path: `${where}.base64`, message: problem }],
             });
-          }
+          const vector = base64ToFloat32(ex.base64!);
           return { modality: ex.modality, vector, weight: ex.weight };
         }),
       ),
@@ -180,6 +190,12 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<LabelSe
       }
       if (parts.length === 0) continue;
       const v = weightedDirection(parts, weights);
+      if (!allFinite(v)) {
+        // Never reaches scoring: one NaN label vector used to blank every label (issue 14).
+        throw new ConfigError('CONFIG_INVALID', `label ${l.name}: its ${m} vector is not finite`, {
+          problems: [{ path: `labels[${i}]`, message: `${m} vector has NaN or infinite values` }],
+        });
+      }
       if (v.every((x) => x === 0)) {
         throw new ConfigError('CONFIG_INVALID', `label ${l.name}: its weighted parts cancel out for ${m}`, {
           problems: [{ path: `labels[${i}]`, message: 'weights cancel out' }],
@@ -214,7 +230,10 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<LabelSe
       name: b.name,
       prompts: labels[i]!.prompts,
       texts: [
-        ...new Set(applies[i]!.flatMap((m) => labelTexts(labels[i]!.prompts, templatesFor(labels[i]!, m)))),
+        ...new Set([
+          ...labels[i]!.prompts,
+          ...applies[i]!.flatMap((m) => labelTexts(labels[i]!.prompts, templatesFor(labels[i]!, m))),
+        ]),
       ],
       vectors: b.vectors,
     })),
@@ -230,17 +249,97 @@ interface CacheFile {
 }
 
 /**
- * Text embeddings for `texts` (sorted, unique): from memory (every text this encoder embedded in
- * this process), else the disk file of this exact text set, else the text encoder — which then
- * embeds only the texts not already in memory (changing one label re-embeds only its texts).
+ * Bounds of the text-embedding caches (issue 14: every labels/test of new prompts used to leave a
+ * file behind and grow the memory cache for good). Both evict the least recently used first.
+ */
+export const LABEL_CACHE_LIMITS = {
+  /** Text embeddings kept in memory, across label sets and text encoders. */
+  memoryEntries: 20_000,
+  /** Bytes of those embeddings (float32 values plus the text). */
+  memoryBytes: 32 * 1024 * 1024,
+  /** Files in `stateDir/label-cache`, one per applied label set. */
+  diskFiles: 8,
+  /** Bytes of those files. */
+  diskBytes: 64 * 1024 * 1024,
+} as const;
+
+/** An LRU map of text → embedding bounded by entries and bytes. */
+class EmbeddingLru {
+  private readonly map = new Map<string, Float32Array>();
+  private bytes = 0;
+
+  constructor(private readonly limits: { entries: number; bytes: number }) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  /** The embedding of `text`, marked most recently used. */
+  get(text: string): Float32Array | undefined {
+    const v = this.map.get(text);
+    if (v !== undefined) {
+      this.map.delete(text);
+      this.map.set(text, v);
+    }
+    return v;
+  }
+
+  set(text: string, v: Float32Array): void {
+    const old = this.map.get(text);
+    if (old !== undefined) {
+      this.map.delete(text);
+      this.bytes -= sizeOf(text, old);
+    }
+    const size = sizeOf(text, v);
+    if (size > this.limits.bytes) return;
+    this.map.set(text, v);
+    this.bytes += size;
+    for (const [t, e] of this.map) {
+      if (this.map.size <= this.limits.entries && this.bytes <= this.limits.bytes) break;
+      this.map.delete(t);
+      this.bytes -= sizeOf(t, e);
+    }
+  }
+}
+
+const sizeOf = (text: string, v: Float32Array) => v.byteLength + 2 * text.length;
+
+/** Text embeddings computed in this process, one bounded LRU over every text encoder. */
+let memoryCache = new EmbeddingLru({
+  entries: LABEL_CACHE_LIMITS.memoryEntries,
+  bytes: LABEL_CACHE_LIMITS.memoryBytes,
+});
+/** Tells text encoders apart in the memory cache's keys. */
+let encoderIds = new WeakMap<TextEncoder, number>();
+let nextEncoderId = 0;
+
+/** Entries and bytes of the in-process cache (tests of its bounds). */
+export function labelMemoryCacheSize(): { entries: number; bytes: number } {
+  return { entries: memoryCache.size, bytes: memoryCache.byteSize };
+}
+
+/**
+ * Text embeddings for `texts` (sorted, unique): from memory (texts this encoder embedded lately),
+ * else the disk file of this exact text set, else the text encoder — which then embeds only the
+ * texts not in memory (changing one label re-embeds only its texts). A file is written only when
+ * `persist` is not false (labels/test persists nothing); the directory is then pruned to
+ * LABEL_CACHE_LIMITS. An embedding with NaN or ±Infinity is never cached: ConfigError instead.
  */
 async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise<Map<string, Float32Array>> {
-  if (texts.length === 0) return new Map();
-  let mem = memoryCache.get(opts.text);
-  if (!mem) memoryCache.set(opts.text, (mem = new Map<string, Float32Array>()));
-  const known = mem;
-  const pick = () => new Map(texts.map((t) => [t, known.get(t)!]));
-  if (texts.every((t) => known.has(t))) return pick();
+  const out = new Map<string, Float32Array>();
+  if (texts.length === 0) return out;
+  let encoderId = encoderIds.get(opts.text);
+  if (encoderId === undefined) encoderIds.set(opts.text, (encoderId = nextEncoderId++));
+  const memKey = (t: string) => `${encoderId}\n${t}`;
+  for (const t of texts) {
+    const v = memoryCache.get(memKey(t));
+    if (v !== undefined) out.set(t, v);
+  }
+  if (out.size === texts.length) return out;
   const key = createHash('sha256')
     .update(JSON.stringify({ pack: opts.pack ?? null, texts }))
     .digest('hex');
@@ -253,36 +352,104 @@ async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise
     if (loaded && loaded.texts.length === texts.length && loaded.texts.every((t, i) => t === texts[i])) {
       try {
         const vectors = texts.map((_, i) => base64ToFloat32(loaded.vectors[i]!));
-        texts.forEach((t, i) => known.set(t, vectors[i]!));
-        opts.logger?.debug({ file }, 'label embeddings from the disk cache');
-        return pick();
+        if (vectors.every(allFinite)) {
+          texts.forEach((t, i) => {
+            out.set(t, vectors[i]!);
+            memoryCache.set(memKey(t), vectors[i]!);
+          });
+          // Recently used: the last to be pruned.
+          const now = new Date();
+          await utimes(file, now, now).catch(() => undefined);
+          opts.logger?.debug({ file }, 'label embeddings from the disk cache');
+          return out;
+        }
       } catch {
         // A damaged cache file is recomputed and overwritten below.
       }
     }
   }
-  const missing = texts.filter((t) => !known.has(t));
+  const missing = texts.filter((t) => !out.has(t));
   const vectors = await opts.text.embed(missing);
-  missing.forEach((t, i) => known.set(t, vectors[i]!));
-  if (file) {
+  missing.forEach((t, i) => {
+    const v = vectors[i]!;
+    const bad = firstNonFinite(v);
+    if (bad >= 0)
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `the text encoder embedded ${JSON.stringify(t.slice(0, 100))} to ${v[bad]} (value ${bad}); a label cannot be made from it`,
+        {
+          problems: [
+            {
+              path: 'labels',
+              message: `text encoder output for ${JSON.stringify(t.slice(0, 100))} is not finite`,
+            },
+          ],
+        },
+      );
+    out.set(t, v);
+    memoryCache.set(memKey(t), v);
+  });
+  if (file && opts.persist !== false) {
     const body: CacheFile = {
       pack: opts.pack ?? null,
       texts,
-      vectors: texts.map((t) => float32ToBase64(known.get(t)!)),
+      vectors: texts.map((t) => float32ToBase64(out.get(t)!)),
     };
     try {
-      await mkdir(opts.cacheDir!, { recursive: true });
-      const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-      await writeFile(tmp, JSON.stringify(body));
-      await rename(tmp, file);
+      const text = JSON.stringify(body);
+      if (Buffer.byteLength(text) <= LABEL_CACHE_LIMITS.diskBytes) {
+        await mkdir(opts.cacheDir!, { recursive: true });
+        const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+        await writeFile(tmp, text);
+        await rename(tmp, file);
+        await pruneLabelCache(opts.cacheDir!, { keep: file });
+      }
     } catch (err) {
       opts.logger?.warn({ err, file }, `cannot write the label cache ${file}: ${(err as Error).message}`);
     }
   }
-  return pick();
+  return out;
+}
+
+/**
+ * Deletes the least recently used files of `dir` until at most LABEL_CACHE_LIMITS.diskFiles files
+ * of at most LABEL_CACHE_LIMITS.diskBytes are left (never `keep`), and temporary files a killed
+ * writer left behind over a minute ago.
+ */
+export async function pruneLabelCache(
+  dir: string,
+  opts: { keep?: string; limits?: { diskFiles: number; diskBytes: number }; nowMs?: number } = {},
+): Promise<void> {
+  const limits = opts.limits ?? LABEL_CACHE_LIMITS;
+  const nowMs = opts.nowMs ?? Date.now();
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const files: { path: string; mtimeMs: number; size: number }[] = [];
+  for (const name of entries) {
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    if (name.includes('.tmp-')) {
+      if (nowMs - st.mtimeMs > 60_000) await unlink(path).catch(() => undefined);
+      continue;
+    }
+    if (name.endsWith('.json')) files.push({ path, mtimeMs: st.mtimeMs, size: st.size });
+  }
+  files.sort((a, b) => (a.path === opts.keep ? -1 : b.path === opts.keep ? 1 : b.mtimeMs - a.mtimeMs));
+  let count = 0;
+  let bytes = 0;
+  for (const f of files) {
+    if (f.path === opts.keep || (count < limits.diskFiles && bytes + f.size <= limits.diskBytes)) {
+      count++;
+      bytes += f.size;
+    } else await unlink(f.path).catch(() => undefined);
+  }
 }
 
 /** Forgets the in-process cache (tests that count text-encoder calls across "restarts"). */
 export function clearLabelMemoryCache(): void {
-  memoryCache = new WeakMap();
+  memoryCache = new EmbeddingLru({
+    entries: LABEL_CACHE_LIMITS.memoryEntries,
+    bytes: LABEL_CACHE_LIMITS.memoryBytes,
+  });
+  encoderIds = new WeakMap();
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import { base64ToFloat32, float32ToBase64, meanDirection } from './vectors.js';
+import { base64ToFloat32, firstNonFinite, float32ToBase64, meanDirection } from './vectors.js';
 
 export const PROTOTYPE_FORMAT = 'edgebind-prototype';
 
@@ -76,6 +76,17 @@ export function decodePrototype(json: unknown, where: string): Prototype {
       {
         file: where,
       },
+    );
+  }
+  const bad = firstNonFinite(vector);
+  if (bad >= 0 || vector.every((x) => x === 0)) {
+    // A NaN prototype once made every label's score NaN (issue 14).
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      bad >= 0
+        ? `${where}: vector value ${bad} is ${vector[bad]}; every value must be finite`
+        : `${where}: vector is all zeros; it has no direction`,
+      { file: where, problems: [{ path: 'vector', message: 'not a usable vector' }] },
     );
   }
   return { modality: r.data.modality, vector, pack: r.data.pack };

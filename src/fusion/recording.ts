@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { DEFAULT_WINDOWS } from '../config/schema.js';
-import { FormatError } from '../errors.js';
+import { EncoderError, FormatError } from '../errors.js';
 import { resamplerFor } from '../encoders/audio/resample.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { ManualClock } from '../pipeline/clock.js';
@@ -13,6 +13,7 @@ import type { SensorModality, Window } from '../pipeline/types.js';
 import { windows } from '../pipeline/windows.js';
 import { replayFrames } from '../sensors/replay/replay.js';
 import { encodePrototype, prototypeOf, type PrototypeFile } from './prototype.js';
+import { allFinite } from './vectors.js';
 
 export interface RecordingWindowsOptions {
   file: string;
@@ -69,6 +70,8 @@ export async function prototypeFromFiles(opts: {
   modality: SensorModality;
   files: readonly string[];
   window?: { lengthMs: number; hopMs: number };
+  /** Told how many windows of `file` the encoder embedded to NaN or ±Infinity (left out). */
+  onNonFinite?: (file: string, windows: number, of: number) => void;
 }): Promise<PrototypeFile> {
   if (opts.files.length === 0) throw new TypeError('prototypeFromFiles: no files');
   const perFile: Float32Array[][] = [];
@@ -82,8 +85,19 @@ export async function prototypeFromFiles(opts: {
     if (ws.length === 0) {
       throw new FormatError(file, `shorter than one ${opts.modality} window; nothing to learn from`);
     }
-    perFile.push(await embedWindows(opts.encoders, opts.modality, ws));
-    sources.push({ file: basename(file), windows: ws.length });
+    // A window the encoder turned into NaN or ±Infinity is left out and counted, never averaged
+    // in: one such value would make the prototype, and every score against it, NaN (issue 14).
+    const embedded = await embedWindows(opts.encoders, opts.modality, ws);
+    const finite = embedded.filter(allFinite);
+    if (finite.length < embedded.length) opts.onNonFinite?.(file, embedded.length - finite.length, ws.length);
+    if (finite.length === 0) {
+      throw new EncoderError(
+        opts.modality,
+        `${file}: the ${opts.modality} encoder produced NaN or infinite values for all ${ws.length} windows; no prototype made`,
+      );
+    }
+    perFile.push(finite);
+    sources.push({ file: basename(file), windows: finite.length });
   }
   return encodePrototype({
     modality: opts.modality,

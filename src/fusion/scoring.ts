@@ -99,21 +99,24 @@ export class Scorer {
     const temp = this.opts.temperature;
     const cosines = new Float32Array(n).fill(Number.NaN);
     const scores = new Float32Array(n).fill(Number.NaN);
+    // A non-finite cosine (a NaN or infinite label vector or embedding) counts as "does not apply"
+    // for that label alone: one bad vector must never turn every softmax into NaN (issue 14).
     let max = -Infinity;
     for (let i = 0; i < n; i++) {
       const v = t.labels[i];
       if (!v) continue;
       const c = dot(embedding, v);
+      if (!Number.isFinite(c)) continue;
       cosines[i] = c;
       max = Math.max(max, temp * c);
     }
     const bg = t.background.map((b) => temp * dot(embedding, b));
-    for (const l of bg) max = Math.max(max, l);
+    for (const l of bg) if (Number.isFinite(l)) max = Math.max(max, l);
     if (max === -Infinity) return { cosines, scores, background: Number.NaN };
     let sum = 0;
     for (let i = 0; i < n; i++) if (!Number.isNaN(cosines[i]!)) sum += Math.exp(temp * cosines[i]! - max);
     let bgSum = 0;
-    for (const l of bg) bgSum += Math.exp(l - max);
+    for (const l of bg) if (Number.isFinite(l)) bgSum += Math.exp(l - max);
     sum += bgSum;
     for (let i = 0; i < n; i++) {
       if (!Number.isNaN(cosines[i]!)) scores[i] = Math.exp(temp * cosines[i]! - max) / sum;

@@ -6,6 +6,21 @@ export function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
+/**
+ * Whether every value of `v` is finite (no NaN, no ±Infinity). Allocates nothing: it runs on every
+ * window embedding, so one NaN from an encoder is dropped before it reaches scoring (issue 14).
+ */
+export function allFinite(v: ArrayLike<number>): boolean {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
+  return true;
+}
+
+/** Index of the first NaN or ±Infinity in `v`, or -1. */
+export function firstNonFinite(v: ArrayLike<number>): number {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return i;
+  return -1;
+}
+
 /** L2-normalises in place (a zero vector stays zero) and returns it. */
 export function normalizeInPlace(v: Float32Array): Float32Array {
   let s = 0;

@@ -144,6 +144,10 @@ export const SensorHealthPayloadSchema = z
 export type SensorHealthPayload = z.infer<typeof SensorHealthPayloadSchema>;
 
 /** JSON Schema of one `sensors.<id>` entry of the health payload. */
+    nonFinite: z.int().min(0).optional().meta({
+      description:
+        'Windows dropped since start because the encoder embedded them to NaN or ±Infinity (absent when none).',
+    }),
 export function sensorHealthJsonSchema(
   target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
 ): Record<string, unknown> {

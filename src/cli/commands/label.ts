@@ -45,6 +45,10 @@ export function registerLabel(program: Command): void {
               encoders,
               modality: opts.modality,
               files,
+              onNonFinite: (file, n, of) =>
+                process.stderr.write(
+                  `edgebind: warning: ${file}: ${n} of ${of} windows embedded to NaN or infinite values; left out\n`,
+                ),
               ...(opts.windowMs !== undefined
                 ? { window: { lengthMs: opts.windowMs, hopMs: opts.hopMs ?? opts.windowMs } }
                 : {}),
