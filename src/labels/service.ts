@@ -17,6 +17,7 @@ import {
   REQUEST_SCHEMAS,
   type LabelsPatchRequest,
   type LabelsPayload,
+  type LabelWarningPayload,
   type RequestOp,
   type ResponsePayload,
 } from '../mqtt/payloads.js';
@@ -28,6 +29,7 @@ import {
   verifyRequest,
   type RequestTarget,
 } from './signing.js';
+import type { LabelWarning } from './coverage.js';
 import type { LabelStore, StoredLabels } from './store.js';
 
 export type ApiErrorCode =
@@ -59,8 +61,11 @@ export type Limits = Pick<
 export interface LabelServiceDeps<T> {
   store: LabelStore;
   limits: Limits;
-  /** Computes embeddings for a label set (may throw ConfigError with problems). */
-  build(labels: readonly LabelConfig[]): Promise<T>;
+  /**
+   * Computes embeddings for a label set (may throw ConfigError with problems); `persist: false`
+   * (labels/test) keeps them out of the disk cache.
+   */
+  build(labels: readonly LabelConfig[], opts?: { persist?: boolean }): Promise<T>;
   /** Swaps a built set into the running pipeline; `removed` names labels that are gone. */
   apply(built: T, labels: readonly LabelConfig[], removed: readonly string[]): void;
   /** Scores a built candidate set against recent windows (labels/test). */
@@ -210,7 +215,13 @@ export function initialLabels(
   return { labels: configLabels, version: 0, source: 'config', hash: '' };
 }
 
-export class LabelService<T extends { hash: string }> {
+/** A coverage warning as a response carries it (the list index is internal). */
+function wireWarning(w: LabelWarning): LabelWarningPayload {
+  const { index: _index, ...rest } = w;
+  return rest;
+}
+
+export class LabelService<T extends { hash: string; warnings?: readonly LabelWarning[] }> {
   private state: LabelsPayload;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly keys = new Map<string, KeyObject>();
@@ -300,8 +311,13 @@ export class LabelService<T extends { hash: string }> {
           problems,
         );
       }
-      const data = await this.dispatch(op as RequestOp, parsed.data);
-      return { status: 'ok', data, ...(transaction !== undefined ? { transaction } : {}) };
+      const { data, warnings } = await this.dispatch(op as RequestOp, parsed.data);
+      return {
+        status: 'ok',
+        data,
+        ...(warnings.length > 0 ? { warnings: warnings.map(wireWarning) } : {}),
+        ...(transaction !== undefined ? { transaction } : {}),
+      };
     } catch (err) {
       const e =
         err instanceof RequestError
@@ -400,15 +416,22 @@ export class LabelService<T extends { hash: string }> {
     }
   }
 
-  private async dispatch(op: RequestOp, req: Record<string, unknown>): Promise<unknown> {
+  private async dispatch(
+    op: RequestOp,
+    req: Record<string, unknown>,
+  ): Promise<{ data: unknown; warnings: readonly LabelWarning[] }> {
     switch (op) {
       case 'labels/get':
-        return this.state;
+        return { data: this.state, warnings: [] };
       case 'labels/test': {
         const labels = req.labels as LabelConfig[];
         this.checkLabels(labels, '$.labels', labels);
-        const built = await this.deps.build(labels);
-        return { hash: built.hash, result: this.deps.evaluate(built, labels) };
+        // Scored, never applied: nothing of it is written to disk (issue 14).
+        const built = await this.deps.build(labels, { persist: false });
+        return {
+          data: { hash: built.hash, result: this.deps.evaluate(built, labels) },
+          warnings: built.warnings ?? [],
+        };
       }
       case 'labels/set': {
         this.checkVersion(req.ifVersion);
@@ -495,7 +518,7 @@ export class LabelService<T extends { hash: string }> {
   }
 
   /** Embeddings first, then persist (next version), then swap. Any failure leaves all as it was. */
-  private async commit(labels: LabelConfig[]): Promise<unknown> {
+  private async commit(labels: LabelConfig[]): Promise<{ data: unknown; warnings: readonly LabelWarning[] }> {
     const built = await this.deps.build(labels);
     const version = this.state.version + 1;
     const next: LabelsPayload = {
@@ -522,6 +545,11 @@ export class LabelService<T extends { hash: string }> {
       `labels: version ${version} applied (${labels.length} labels; +${added.length} -${removed.length})`,
     );
     this.deps.onChange?.(next, removed);
-    return { version, hash: built.hash, labels: labels.map((l) => l.name), added, removed };
+    const warnings = built.warnings ?? [];
+    for (const w of warnings) this.deps.logger.warn({ code: w.code, label: w.label }, w.message);
+    return {
+      data: { version, hash: built.hash, labels: labels.map((l) => l.name), added, removed },
+      warnings,
+    };
   }
 }

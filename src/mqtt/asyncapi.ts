@@ -55,6 +55,36 @@ const response = {
       ],
     },
     problems: { type: 'array', items: problem },
+    warnings: {
+      type: 'array',
+      description:
+        'ok only (labels/set, labels/patch, labels/test): labels the pack cannot read or tell apart; they are applied all the same.',
+      items: {
+        type: 'object',
+        required: ['code', 'label', 'message'],
+        properties: {
+          code: { enum: ['LABEL_UNKNOWN_WORDS', 'LABELS_INDISTINGUISHABLE'] },
+          label: { type: 'string', description: 'The label (the first of an indistinguishable pair).' },
+          message: { type: 'string' },
+          unknownWords: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Words the pack does not know.',
+          },
+          nearest: {
+            type: 'array',
+            description: 'Concepts the pack knows that the label reads as, most similar first.',
+            items: {
+              type: 'object',
+              properties: { concept: { type: 'string' }, similarity: { type: 'number' } },
+            },
+          },
+          sameAs: { type: 'string', description: 'LABELS_INDISTINGUISHABLE: the other label.' },
+          cosine: { type: 'number', description: 'LABELS_INDISTINGUISHABLE: cosine of the two embeddings.' },
+          modality: { enum: ['audio', 'thermal', 'depth', 'imu'] },
+        },
+      },
+    },
     transaction: { type: ['string', 'number'], description: "The request's transaction, echoed." },
     deviceId: { type: 'string' },
   },

@@ -18,6 +18,9 @@ import { MANIFEST_FILE, verifyPack } from '../../encoders/pack.js';
 import { TEST_PACK_NAME } from '../../encoders/registry.js';
 import { EncoderSession } from '../../encoders/session.js';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../../errors.js';
+import { checkLabelCoverage } from '../../labels/check.js';
+import { LabelStore } from '../../labels/store.js';
+import { createLogger } from '../../log.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info';
 
@@ -96,6 +99,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     checks.push(...(await sensorChecks(config)));
     checks.push(await brokerCheck(config, opts.brokerTimeoutMs ?? 3000));
     checks.push(await packCheck(config));
+    checks.push(await labelsCheck(config));
     checks.push(await diskCheck(config.stateDir));
   }
 
@@ -340,6 +344,39 @@ async function packCheck(config: ResolvedConfig): Promise<Check> {
       name,
       status: 'ok',
       detail: `${v.manifest.id} ${v.manifest.version}: ${v.files.length} file(s) match their sha256`,
+    };
+  } catch (err) {
+    return { name, status: 'fail', detail: (err as Error).message.replace(/\n\s*/g, '; ') };
+  }
+}
+
+/** Label coverage (issue #13) of the labels the agent would start with (a remote set overrides the file's). */
+async function labelsCheck(config: ResolvedConfig): Promise<Check> {
+  const name = 'labels';
+  let labels = config.labels;
+  let source = config.source;
+  try {
+    const stored = new LabelStore(join(config.stateDir, 'devices', config.deviceId)).load();
+    if (stored) {
+      labels = stored.labels;
+      source = `remote set version ${stored.version}`;
+    }
+  } catch {
+    // An unreadable stored set is ignored at start as well (the agent logs why); check the file's.
+  }
+  try {
+    const report = await checkLabelCoverage(config, createLogger({ level: 'error' }), labels);
+    if (!report.checked) return { name, status: 'info', detail: `coverage not checked: ${report.reason}` };
+    if (report.warnings.length === 0)
+      return {
+        name,
+        status: 'ok',
+        detail: `${labels.length} label(s) (${source}): every word known to ${report.pack}`,
+      };
+    return {
+      name,
+      status: 'warn',
+      detail: `${labels.length} label(s) (${source}), ${report.warnings.length} warning(s): ${report.warnings.map((w) => w.message).join(' | ')}`,
     };
   } catch (err) {
     return { name, status: 'fail', detail: (err as Error).message.replace(/\n\s*/g, '; ') };
