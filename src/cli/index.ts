@@ -1,51 +1,12 @@
 #!/usr/bin/env node
-/** The `edgebind` command line. Each command lives in src/cli/commands/. */
-import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { registerBench } from './commands/bench.js';
-import { registerClassify } from './commands/classify.js';
-import { registerConfig } from './commands/config.js';
-import { registerDemo } from './commands/demo.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerEmbed } from './commands/embed.js';
-import { registerEvalEvents } from './commands/eval-events.js';
-import { registerFeatures } from './commands/features.js';
-import { registerLabel } from './commands/label.js';
-import { registerRun } from './commands/run.js';
-import { registerSensors } from './commands/sensors.js';
-import { registerSimulate } from './commands/simulate.js';
-import { registerTokenize } from './commands/tokenize.js';
+/**
+ * The `edgebind` command line (src/cli/program.ts). Only startup-signals.ts is imported statically:
+ * an ES module graph is loaded and parsed whole before any of it runs, so the daemon commands'
+ * signal handlers go in first and everything else (commander, the encoders, onnxruntime-node)
+ * comes in by dynamic import after them (issue #14: a signal in the first seconds must not kill
+ * `edgebind run` with the default action).
+ */
+import './startup-signals.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
-
-export function buildProgram(): Command {
-  const program = new Command('edgebind')
-    .description(
-      'Zero-shot multi-sensor event detection with ImageBind-style embeddings, published over MQTT',
-    )
-    .version(pkg.version, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
-    // Commander exits 1 on usage errors; 2 is the convention (and what systemd is told not to
-    // retry). Set before the commands are added: subcommands copy it only when created.
-    .exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    });
-  registerRun(program);
-  registerDemo(program);
-  registerConfig(program);
-  registerTokenize(program);
-  registerFeatures(program);
-  registerBench(program);
-  registerSensors(program);
-  registerSimulate(program);
-  registerDoctor(program);
-  registerEmbed(program);
-  registerClassify(program);
-  registerLabel(program);
-  registerEvalEvents(program);
-  return program;
-}
-
+const { buildProgram } = await import('./program.js');
 await buildProgram().parseAsync(process.argv);

@@ -183,6 +183,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     maxBytes: config.mqtt.outboxMaxBytes,
     maxRecords: config.mqtt.outboxMax,
     maxAgeMs: config.mqtt.outboxMaxAgeS * 1000,
+    logger: log('outbox'),
   });
   const replayed = outbox.stats().depth;
   if (replayed > 0)
@@ -243,7 +244,11 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
           outboxBytes: m.outboxBytes,
           published: m.published,
           dropped: m.dropped,
+          droppedUnconfirmed: m.droppedUnconfirmed,
           reconnects: m.reconnects,
+          outboxState: m.outboxState,
+          ...(m.outboxReason !== undefined ? { outboxReason: m.outboxReason } : {}),
+          outboxUnwritten: m.outboxUnwritten,
         },
         ...(o.extraHealth ? { metrics: o.extraHealth() } : {}),
       };

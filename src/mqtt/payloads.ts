@@ -178,8 +178,17 @@ export interface HealthPayload {
     outboxDepth: number;
     outboxBytes: number;
     published: number;
+    /** Events lost to an outbox bound before they were ever sent (the gaps in `seq`). */
     dropped: number;
+    /** Events dropped by a bound after being sent without a PUBACK; the broker most likely has them. */
+    droppedUnconfirmed: number;
     reconnects: number;
+    /** `degraded` while the state disk refuses writes; events are then held in memory. */
+    outboxState: 'ok' | 'degraded';
+    /** Why the outbox is degraded, e.g. `cannot append to the log in …: ENOSPC: no space left on device, write`. */
+    outboxReason?: string;
+    /** Pending events held only in memory because the state disk refused them. */
+    outboxUnwritten: number;
   };
 }
 

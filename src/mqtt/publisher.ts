@@ -48,8 +48,17 @@ export interface PublisherStats {
   outboxDepth: number;
   outboxBytes: number;
   published: number;
+  /** Events lost to an outbox bound before they were ever sent: the gaps in `seq`. */
   dropped: number;
+  /** Events dropped by a bound after being sent without a PUBACK (the broker most likely has them). */
+  droppedUnconfirmed: number;
   reconnects: number;
+  /** `degraded` while the state disk refuses writes (events are then held in memory). */
+  outboxState: 'ok' | 'degraded';
+  /** Why the outbox is degraded. */
+  outboxReason?: string;
+  /** Pending events held only in memory (not on disk) because the state disk refused them. */
+  outboxUnwritten: number;
 }
 
 export type MessageHandler = (
@@ -224,7 +233,11 @@ export class MqttPublisher {
       outboxBytes: o.bytes,
       published: this.published,
       dropped: o.dropped,
+      droppedUnconfirmed: o.droppedUnconfirmed,
       reconnects: this.reconnects,
+      outboxState: o.diskError === undefined ? 'ok' : 'degraded',
+      ...(o.diskError !== undefined ? { outboxReason: o.diskError } : {}),
+      outboxUnwritten: o.unwritten,
     };
   }
 
@@ -253,8 +266,14 @@ export class MqttPublisher {
     }
     client.end(true);
     const pending = this.opts.outbox.records().length;
-    this.opts.outbox.close();
-    if (pending > 0) {
+    const lost = this.opts.outbox.close();
+    if (lost > 0) {
+      this.opts.logger.error(
+        { pending, lost },
+        `mqtt: stopped with ${pending} events not yet published; ${lost} of them could not be written to the ` +
+          `full state disk and are lost, the other ${pending - lost} are kept in the outbox and sent after the next start`,
+      );
+    } else if (pending > 0) {
       this.opts.logger.warn(
         { pending },
         `mqtt: stopped with events not yet published (${pending} kept in the outbox, sent after the next start)`,
@@ -272,15 +291,20 @@ export class MqttPublisher {
   }
 
   private reportDrops(): void {
-    const { dropped, droppedAge, droppedSize } = this.opts.outbox.stats();
-    if (dropped === this.reportedDrops) return;
+    const { dropped, droppedAge, droppedSize, droppedUnconfirmed } = this.opts.outbox.stats();
+    const all = dropped + droppedUnconfirmed;
+    if (all === this.reportedDrops) return;
     // One line per power of two, not one per dropped event.
     const before = this.reportedDrops;
-    this.reportedDrops = dropped;
-    if (before === 0 || Math.floor(Math.log2(dropped)) > Math.floor(Math.log2(before))) {
+    this.reportedDrops = all;
+    if (before === 0 || Math.floor(Math.log2(all)) > Math.floor(Math.log2(before))) {
+      const unconfirmed =
+        droppedUnconfirmed > 0
+          ? ` (plus ${droppedUnconfirmed} sent before without a PUBACK, which the broker most likely has)`
+          : '';
       this.opts.logger.warn(
-        { dropped, droppedAge, droppedSize },
-        `mqtt: outbox full or too old, ${dropped} events dropped so far (oldest first)`,
+        { dropped, droppedAge, droppedSize, droppedUnconfirmed },
+        `mqtt: outbox full or too old, ${dropped} events dropped so far (oldest first)${unconfirmed}`,
       );
     }
   }
@@ -322,6 +346,7 @@ export class MqttPublisher {
       if (this.inflight >= max) break;
       this.sentThrough = rec.seq;
       this.inflight++;
+      outbox.markSent(rec);
       const props =
         this.protocolVersion === 5 && expiryS > 0
           ? {

@@ -8,7 +8,7 @@ import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { startAgent, type EventPayload } from '../../main.js';
 import { reportAndExit } from '../errors.js';
-import { lockStateDir, runUntilStopped } from '../lifecycle.js';
+import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 
@@ -28,25 +28,25 @@ export function registerDemo(program: Command): void {
       parseSeconds(v),
     )
     .action(async (opts: { port: number; seconds?: number }) => {
+      const life = daemonLifecycle(); // signals during start-up: see lifecycle.ts
       try {
         const config = await loadConfig(DEMO_CONFIG, { embeddedPort: opts.port });
         const logger = createLogger({ level: config.log.level });
+        life.setLogger(logger);
         const lock = await lockStateDir(config.stateDir, logger);
-        const agent = await startAgent({
-          config,
-          logger,
-          onEvent: (e) => process.stdout.write(`${formatEventLine(e)}\n`),
-        });
+        const agent = await life.whileStarting(
+          startAgent({
+            config,
+            logger,
+            onEvent: (e) => process.stdout.write(`${formatEventLine(e)}\n`),
+          }),
+        );
         process.stdout.write(
           `edgebind demo: broker ${agent.brokerUrl}; watch it with\n` +
             `  mosquitto_sub -h 127.0.0.1 -p ${opts.port} -t '${config.mqtt.baseTopic}/#' -v\n` +
             `Ctrl-C stops.\n`,
         );
-        const code = await runUntilStopped(
-          agent,
-          logger,
-          opts.seconds !== undefined ? { seconds: opts.seconds } : {},
-        );
+        const code = await life.run(agent, opts.seconds !== undefined ? { seconds: opts.seconds } : {});
         lock.release();
         process.exit(code);
       } catch (err) {

@@ -7,7 +7,7 @@ import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
 import { startAgent, type Agent } from '../../main.js';
 import { reportAndExit } from '../errors.js';
-import { lockStateDir, runUntilStopped } from '../lifecycle.js';
+import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
 
 /** An agent that can take live config changes (see src/daemon/reload.ts). */
 export interface Reconfigurable {
@@ -22,6 +22,8 @@ export function registerRun(program: Command): void {
     .option('--mqtt-url <url>', 'broker URL (overrides mqtt.broker)')
     .option('--device-id <id>', 'device id (overrides deviceId)')
     .action(async (opts: { config: string; mqttUrl?: string; deviceId?: string }) => {
+      // Signal handlers before anything slow (pack loading, engine builds): see lifecycle.ts.
+      const life = daemonLifecycle();
       try {
         const overrides: Overrides = {
           ...(opts.mqttUrl !== undefined ? { mqttUrl: opts.mqttUrl } : {}),
@@ -29,6 +31,7 @@ export function registerRun(program: Command): void {
         };
         const config = await loadConfig(opts.config, overrides);
         const logger = createLogger({ level: config.log.level });
+        life.setLogger(logger);
         logger.info(
           { config: config.source, deviceId: config.deviceId },
           `edgebind starting as ${config.deviceId}`,
@@ -36,12 +39,15 @@ export function registerRun(program: Command): void {
         // Before anything that touches stateDir (outbox, label store, caches) or binds a port.
         const lock = await lockStateDir(config.stateDir, logger);
         const notifier = await SdNotifier.open({ logger });
+        life.setNotifier(notifier);
         let metrics: Metrics | undefined;
         if (config.metrics.enabled) {
           metrics = new Metrics({ port: config.metrics.port, host: config.metrics.host, logger });
           await metrics.listen();
         }
-        const agent = await startAgent({ config, logger, ...(metrics ? { metrics } : {}) });
+        const agent = await life.whileStarting(
+          startAgent({ config, logger, ...(metrics ? { metrics } : {}) }),
+        );
         let statsTimer: NodeJS.Timeout | undefined;
         if (metrics) {
           const m = metrics;
@@ -50,7 +56,9 @@ export function registerRun(program: Command): void {
           statsTimer.unref();
         }
         const sensors = config.sensors.filter((s) => s.enabled).length;
-        notifier.ready(`running as ${config.deviceId}: ${sensors} sensor(s), broker ${agent.brokerUrl}`);
+        const running = `running as ${config.deviceId}: ${sensors} sensor(s), broker ${agent.brokerUrl}`;
+        logger.info(`edgebind ${running}`);
+        notifier.ready(running);
         if (notifier.watchdogMs !== undefined)
           logger.debug(`systemd watchdog: pinging every ${notifier.watchdogMs} ms`);
 
@@ -82,7 +90,7 @@ export function registerRun(program: Command): void {
               );
           }
         };
-        const code = await runUntilStopped(agent, logger, { onReload, notifier });
+        const code = await life.run(agent, { onReload, notifier });
         clearInterval(statsTimer);
         await metrics?.close();
         lock.release();
