@@ -1,7 +1,7 @@
 /** Helpers for driver tests: fake executables on PATH, taking frames, waiting for conditions. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame } from '../../src/pipeline/types.js';
@@ -67,6 +67,29 @@ export async function take(frames: AsyncIterator<Frame>, n: number, timeoutMs = 
   if (n === 0) return out;
   await until(frames, (f) => out.push(f) >= n, timeoutMs);
   return out;
+}
+
+/**
+ * How many times a fake (arecord, v4l2-ctl) was started on `device`, failed starts included: it
+ * appends to `<device>.starts`, which survives an unplug (deleting the device file).
+ */
+export function starts(device: string): number {
+  try {
+    return readFileSync(`${device}.starts`, 'utf8').length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Blocks this process's event loop for `ms` of wall time, as a long synchronous computation does
+ * (timers fire late, pipes fill unread).
+ */
+export function blockEventLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
 }
 
 /** True while a process with this pid exists. */

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeviceError } from '../../src/errors.js';
-import { systemClock } from '../../src/pipeline/clock.js';
+import { systemClock, type Clock } from '../../src/pipeline/clock.js';
 import type { Frame } from '../../src/pipeline/types.js';
+import type { I2cBus } from '../../src/sensors/bus/i2c.js';
 import {
+  MPU_REG,
   Mpu6050ConfigSchema,
   Mpu6050Driver,
   mpu6050Frames,
@@ -28,12 +30,27 @@ function config(extra: Record<string, unknown> = {}): Mpu6050Config {
   });
 }
 
-async function driverOn(emu: Mpu6050Emulator, extra: Record<string, unknown> = {}) {
+async function driverOn(
+  emu: Mpu6050Emulator,
+  extra: Record<string, unknown> = {},
+  clock: Clock = systemClock,
+) {
   const bus = await emu.openBus(1);
-  const driver = new Mpu6050Driver(bus, config(extra), { clock: systemClock, sensorId: 'imu0' });
+  const driver = new Mpu6050Driver(bus, config(extra), { clock, sensorId: 'imu0' });
   const ac = new AbortController();
   await driver.init(ac.signal);
   return { bus, driver, ac };
+}
+
+/**
+ * Real time plus a skew the test moves forward, for the emulated chip and the driver's clock
+ * alike: `skip(ms)` is this process having been descheduled for `ms` (the chip kept sampling).
+ */
+function skewedTime() {
+  let skewMs = 0;
+  const nowMs = () => performance.now() + skewMs;
+  const clock: Clock = { nowMs, toWallMs: (ms) => ms };
+  return { nowMs, clock, skip: (ms: number) => void (skewMs += ms) };
 }
 
 async function nextFrame(driver: Mpu6050Driver, signal: AbortSignal): Promise<Frame> {
@@ -128,11 +145,12 @@ test('MPU-6050: an unknown WHO_AM_I ends the stream once with that DeviceError, 
 });
 
 test('MPU-6050: FIFO overflow is detected, the FIFO reset and the stream goes on', async () => {
-  const emu = new Mpu6050Emulator();
-  const { bus, driver, ac } = await driverOn(emu, { rateHz: 1000, dlpfHz: 184 });
+  const time = skewedTime();
+  const emu = new Mpu6050Emulator({ now: time.nowMs });
+  const { bus, driver, ac } = await driverOn(emu, { rateHz: 1000, dlpfHz: 184 }, time.clock);
   await nextFrame(driver, ac.signal);
-  // Stop reading long enough for 1024 bytes (73 records at 1 kHz) to overflow.
-  await new Promise((r) => setTimeout(r, 150));
+  // Not read for 150 ms: 1024 bytes (73 records at 1 kHz) overflow.
+  time.skip(150);
   let rejected: RejectedFrame | undefined;
   for (let i = 0; i < 3 && !rejected; i++) {
     const out = await driver.next(ac.signal);
@@ -145,6 +163,54 @@ test('MPU-6050: FIFO overflow is detected, the FIFO reset and the stream goes on
   const f = await nextFrame(driver, ac.signal);
   await bus.close();
   assert.ok(Math.abs(f.data[2]! - G) < 0.01, 'aligned again after reset');
+});
+
+test('MPU-9250: an overflow just before the FIFO is read (a late event loop) is rejected, never shifted records', async () => {
+  const time = skewedTime();
+  const emu = new Mpu6050Emulator({ whoAmI: 0x71, now: time.nowMs });
+  const bus = await emu.openBus(1);
+  // The process is descheduled for 100 ms right before its first FIFO data read: at 1 kHz the
+  // 512-byte FIFO overflows and now starts 8 bytes into a record.
+  let late = true;
+  const lateBus: I2cBus = {
+    ...bus,
+    readI2cBlock: (addr, cmd, length, buffer) => {
+      if (cmd === MPU_REG.FIFO_R_W && late) {
+        late = false;
+        time.skip(100);
+      }
+      return bus.readI2cBlock(addr, cmd, length, buffer);
+    },
+  };
+  const driver = new Mpu6050Driver(lateBus, config({ rateHz: 1000, dlpfHz: 184 }), {
+    clock: time.clock,
+    sensorId: 'imu0',
+  });
+  const ac = new AbortController();
+  await driver.init(ac.signal);
+  const first = await driver.next(ac.signal);
+  assert.ok(first instanceof RejectedFrame, 'the read that overlapped an overflow is rejected');
+  assert.match(first.reason, /overflow/);
+  assert.ok(emu.overwritten > 0);
+  for (let k = 0; k < 3; k++) {
+    const f = await nextFrame(driver, ac.signal);
+    for (let i = 0; i < f.shape[0]!; i++)
+      assert.ok(Math.abs(f.data[i * 6 + 2]! - G) < 0.01, `az of sample ${i}`);
+  }
+  await bus.close();
+});
+
+test('MPU-6050: a process that was busy for 2 s is not taken for a stalled FIFO', async () => {
+  const time = skewedTime();
+  const emu = new Mpu6050Emulator({ now: time.nowMs });
+  const { bus, driver, ac } = await driverOn(emu, {}, time.clock);
+  await nextFrame(driver, ac.signal);
+  time.skip(2000); // four stall timeouts without a read; the chip kept sampling
+  const out = await driver.next(ac.signal); // throws "stalled" if it judged by the time alone
+  assert.ok(out instanceof RejectedFrame && /overflow/.test(out.reason), 'the overflow, not a stall');
+  const f = await nextFrame(driver, ac.signal);
+  await bus.close();
+  assert.ok(Math.abs(f.data[2]! - G) < 0.01);
 });
 
 test('MPU-6050: a stuck FIFO is caught by the stall timeout and cured by re-initialising', async () => {

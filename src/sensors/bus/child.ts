@@ -3,8 +3,16 @@
  * `arecord` / `v4l2-ctl` made explicit: a missing executable (ENOENT), a non-zero exit, a stall
  * (no bytes for `stallMs`), and — on abort or when the consumer stops — a kill that never leaves an
  * orphan (SIGCONT first, in case it was paused, then SIGTERM, then SIGKILL).
+ *
+ * The stall watchdog measures how long the *child* has been silent, not how long this process was
+ * busy (issue #24): a timer that fires after a long event-loop delay fires before the poll phase
+ * has read what the pipe holds, so it first lets that phase run (setImmediate) and any byte that
+ * arrived means no stall; a check that itself ran more than half a window late (the whole machine
+ * was busy, and the child most likely starved with us) grants one more window before deciding.
+ * Starting the process is not a stall either: the first byte gets `startMs`.
  */
 import type { ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 
 /** Why a capture child stopped delivering bytes. */
@@ -76,6 +84,12 @@ export interface ChildStreamOptions {
   signal: AbortSignal;
   /** Fail when no byte arrives for this long, ms (0 = never). */
   stallMs?: number;
+  /**
+   * Fail when the first byte takes longer than this, ms: starting a process on a busy machine can
+   * take seconds, which is not the device being silent. Default max(stallMs, 10 000); unused when
+   * stallMs is 0.
+   */
+  startMs?: number;
   /** Chunks buffered before stdout is paused (backpressure). */
   highWaterChunks?: number;
 }
@@ -105,14 +119,35 @@ export async function* childChunks(
   let spawnError: NodeJS.ErrnoException | undefined;
   let stalled = false;
   let ended = false;
+  /** Chunks received so far; the watchdog compares it before and after a window. */
+  let received = 0;
   let stallTimer: NodeJS.Timeout | undefined;
-  const armStall = () => {
-    if (!opts.stallMs) return;
+  /** Bumped on every (re)arm and disarm, so a check scheduled for an older window does nothing. */
+  let window = 0;
+  const stallMs = opts.stallMs ?? 0;
+  const startMs = opts.startMs ?? Math.max(stallMs, 10_000);
+  const disarm = () => {
     clearTimeout(stallTimer);
+    window++;
+  };
+  /** Times one window of silence; `graceLeft` more windows are granted to a check that ran late. */
+  const armStall = (graceLeft = 1) => {
+    if (!stallMs) return;
+    disarm();
+    const mine = window;
+    const seen = received;
+    const windowMs = received === 0 ? startMs : stallMs;
+    const dueMs = performance.now() + windowMs;
     stallTimer = setTimeout(() => {
-      stalled = true;
-      void stopChild(cp, 500);
-    }, opts.stallMs);
+      const lateMs = performance.now() - dueMs;
+      // Timers run before the poll phase: let it deliver what the pipe already holds.
+      setImmediate(() => {
+        if (mine !== window || ended || received !== seen) return;
+        if (lateMs > windowMs / 2 && graceLeft > 0) return armStall(graceLeft - 1);
+        stalled = true;
+        void stopChild(cp, 500);
+      });
+    }, windowMs);
   };
   const hw = opts.highWaterChunks ?? 16;
 
@@ -126,12 +161,13 @@ export async function* childChunks(
   // carries the same information, so this listener exists only to keep the process alive.
   stdout.on('error', () => {});
   stdout.on('data', (chunk: Buffer) => {
-    clearTimeout(stallTimer);
+    disarm();
+    received++;
     push({ chunk });
     if (queue.length >= hw) stdout.pause();
   });
   cp.on('close', (code: number | null, sig: NodeJS.Signals | null) => {
-    clearTimeout(stallTimer);
+    disarm();
     ended = true;
     if (code === 0 && !stalled && !spawnError) return push({ end: true });
     const notFound = spawnError?.code === 'ENOENT';
@@ -141,7 +177,9 @@ export async function* childChunks(
       : spawnError
         ? `${opts.command} failed to start: ${spawnError.message}`
         : stalled
-          ? `${opts.command} delivered no data for ${opts.stallMs} ms`
+          ? received === 0
+            ? `${opts.command} delivered no data within ${startMs} ms of starting`
+            : `${opts.command} delivered no data for ${stallMs} ms`
           : `${opts.command} exited with ${code !== null ? `code ${code}` : `signal ${sig}`}`;
     push({
       error: new ChildExitError(
@@ -168,7 +206,7 @@ export async function* childChunks(
       else throw item.error;
     }
   } finally {
-    clearTimeout(stallTimer);
+    disarm();
     opts.signal.removeEventListener('abort', onAbort);
     // Drain whatever is still coming so the pipe never blocks the child on its way out.
     stdout.removeAllListeners('data');

@@ -12,8 +12,12 @@
  * −40…85 °C that also agrees (±3 °C) with the other records and the last good read, so garbage is
  * rejected frame by frame. Overflow (INT_STATUS.FIFO_OFLOW, or a count beyond the FIFO size) means
  * the stream may be misaligned: the driver disables, resets and re-enables the FIFO and rejects
- * that read. No good sample for `stallMs` (a stuck FIFO, or a chip that was power-cycled back to
- * sleep) re-initialises the chip through the runner.
+ * that read. INT_STATUS is read *after* the records (issue #24): an overflow between reading the
+ * status and reading the FIFO (a late event loop at 1 kHz on a 512-byte FIFO) would otherwise
+ * hand out records shifted by a partial one, which the canary cannot catch on the first read
+ * after init. No good sample for `stallMs` (a stuck FIFO, or a chip that was power-cycled back to
+ * sleep) re-initialises the chip through the runner; that is decided after looking at the FIFO,
+ * never from the time alone, so a process that was busy for a while is not taken for a stall.
  */
 import { z } from 'zod';
 import { sensorBase } from '../../config/sensor-base.js';
@@ -195,21 +199,6 @@ export class Mpu6050Driver implements DeviceSession {
     const stallMs = Math.max(500, 20 * periodMs, 4 * this.pollMs);
     for (;;) {
       await sleep(this.pollMs, signal);
-      const now = this.deps.clock.nowMs();
-      if (now - this.lastGoodMs > stallMs) {
-        throw new DeviceError(
-          this.deps.sensorId,
-          `MPU FIFO stalled: no good sample for ${Math.round(now - this.lastGoodMs)} ms`,
-          {
-            disconnected: true,
-          },
-        );
-      }
-      const status = await this.bus.readByte(a, MPU_REG.INT_STATUS);
-      if (status & 0x10) {
-        await this.resetFifo();
-        return new RejectedFrame('FIFO overflow');
-      }
       const cnt = Buffer.alloc(2);
       const { bytesRead } = await this.bus.readI2cBlock(a, MPU_REG.FIFO_COUNTH, 2, cnt);
       if (bytesRead !== 2) throw Object.assign(new Error('short read of FIFO count'), { code: 'SHORT_READ' });
@@ -219,7 +208,10 @@ export class Mpu6050Driver implements DeviceSession {
         return new RejectedFrame(`FIFO count ${count} beyond ${this.variant.fifoBytes}`);
       }
       const n = Math.floor(count / RECORD_BYTES);
-      if (n === 0) continue;
+      if (n === 0) {
+        this.checkStall(stallMs);
+        continue;
+      }
       const bytes = Buffer.alloc(n * RECORD_BYTES);
       // FIFO_R_W does not auto-increment: each block read pops the next bytes.
       for (let off = 0; off < bytes.length; off += 32) {
@@ -229,8 +221,16 @@ export class Mpu6050Driver implements DeviceSession {
           throw Object.assign(new Error(`short FIFO read: ${r.bytesRead} of ${len}`), { code: 'SHORT_READ' });
       }
       const readMs = this.deps.clock.nowMs();
+      // Overflow at any time since the last status read (clear-on-read) may have shifted what was
+      // just read: reject it. An overflow proves the chip samples, so it is never a stall.
+      const status = await this.bus.readByte(a, MPU_REG.INT_STATUS);
+      if (status & 0x10) {
+        await this.resetFifo();
+        return new RejectedFrame('FIFO overflow');
+      }
       const reason = this.checkRecords(bytes, n);
       if (reason) {
+        this.checkStall(stallMs);
         await this.resetFifo();
         return new RejectedFrame(reason);
       }
@@ -251,6 +251,18 @@ export class Mpu6050Driver implements DeviceSession {
         data,
         shape: [n, 6],
       };
+    }
+  }
+
+  /** Throws the stall DeviceError when the FIFO, just read, has had no good sample for `stallMs`. */
+  private checkStall(stallMs: number): void {
+    const silentMs = this.deps.clock.nowMs() - this.lastGoodMs;
+    if (silentMs > stallMs) {
+      throw new DeviceError(
+        this.deps.sensorId,
+        `MPU FIFO stalled: no good sample for ${Math.round(silentMs)} ms`,
+        { disconnected: true },
+      );
     }
   }
 

@@ -11,8 +11,9 @@
  *     ignoreTerm,                // ignore SIGTERM (the caller must escalate to SIGKILL)
  *     pidFile }                  // write own pid here
  * Unplug: delete the file; the fake then exits 1 like arecord does when the device vanishes.
+ * Each start, failed ones included, appends one byte to `<device>.starts`.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
 if (argv[0] === '-l') {
@@ -33,6 +34,8 @@ if (opt('-f', 'U8') !== 'S16_LE' || argv[argv.length - 1] !== '-') {
   process.stderr.write(`arecord (fake): unsupported argv ${argv.join(' ')}\n`);
   process.exit(1);
 }
+// Every start is counted beside the device path (which an unplug removes): see starts() in fakes.ts.
+if (device) appendFileSync(`${device}.starts`, '.');
 if (!device || !existsSync(device)) {
   process.stderr.write(`arecord: main:831: audio open error: No such file or directory\n`);
   process.exit(1);

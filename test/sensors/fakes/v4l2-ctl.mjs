@@ -14,9 +14,10 @@
  *     chunkBytes=4093,               // write size: images straddle writes at odd offsets
  *     pidFile }
  * Unplug: delete the file; the fake exits 1 like v4l2-ctl when the node disappears.
+ * Each start, failed ones included, appends one byte to `<device>.starts`.
  * `--list-devices` and `-d DEV --list-formats-ext` print canned output for `sensors probe`.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
 const value = (prefix) => argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
@@ -46,6 +47,8 @@ if (pixfmt.length !== 4) {
   process.stderr.write(`The pixelformat '${pixfmt}' is invalid\n`);
   process.exit(1);
 }
+// Every start is counted beside the device path (which an unplug removes): see starts() in fakes.ts.
+appendFileSync(`${device}.starts`, '.');
 if (!existsSync(device)) {
   process.stderr.write(`Cannot open device ${device}, exiting.\n`);
   process.exit(1);
