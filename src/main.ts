@@ -101,7 +101,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
     // MQTT/remote labels (issue #5): a label set persisted by a remote request overrides the file's.
     const labelState = openLabelState(config, log('labels'));
-    const buildLabels = (labels: readonly LabelConfig[]) =>
+    const buildLabels = (labels: readonly LabelConfig[], opts: { persist?: boolean } = {}) =>
       buildLabelSet({
         labels,
         scoring: config.scoring,
@@ -110,6 +110,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         text: encoders.text,
         pack: encoders.pack,
         cacheDir: join(config.stateDir, 'label-cache'),
+        ...(opts.persist === false ? { persist: false } : {}),
         baseDir: dirname(config.source),
         logger: log('labels'),
       });
@@ -194,8 +195,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           restarts: 0,
           pastRejected: 0,
           pastRestarts: 0,
-        },
           nonFinite: 0,
+        },
       ]),
     );
     for (const s of sensors) deps.metrics?.setSensorHealth(s.id, false);
@@ -237,8 +238,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             frames: b.frames,
             rejected: b.pastRejected + b.rejected,
             restarts: b.pastRestarts + b.restarts,
-            fused: fresh.has(id),
             ...(b.nonFinite > 0 ? { nonFinite: b.nonFinite } : {}),
+            fused: fresh.has(id),
           },
         ]),
       );
@@ -322,7 +323,6 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         }
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!;
-          const fused = fusion.add(w, vectors[i]!);
           if (!allFinite(vectors[i]!)) {
             // An encoder gave NaN or ±Infinity: drop the window and count it, so it can neither
             // score nor reach labels/test's recent windows (issue 14). Logged on the first and
@@ -346,6 +346,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             release(w);
             continue;
           }
+          const fused = fusion.add(w, vectors[i]!);
           // A window queued before its sensor went down counts this once, not on and on.
           if (books.get(w.sensorId)?.state === 'down') fusion.dropSensor(w.sensorId);
           mqtt.recent.push(w.sensorId, w.modality, vectors[i]!);
@@ -414,6 +415,6 @@ interface SensorBook {
   /** Counters of sources the supervisor replaced after they threw, plus one restart per throw. */
   pastRejected: number;
   pastRestarts: number;
-}
   /** Windows dropped because their embedding had NaN or ±Infinity. */
   nonFinite: number;
+}

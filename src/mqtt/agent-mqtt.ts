@@ -144,7 +144,7 @@ export interface AgentMqttOptions {
   labels: LabelState;
   /** Hash of the running label set. */
   initialHash: string;
-  build(labels: readonly LabelConfig[]): Promise<LabelSet>;
+  build(labels: readonly LabelConfig[], opts?: { persist?: boolean }): Promise<LabelSet>;
   /** Swap a built set into the pipeline: kept labels go on, removed labels' open events end. */
   apply(set: LabelSet, labels: readonly LabelConfig[], removed: readonly string[]): void;
   stats(): {
@@ -215,7 +215,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
   const service = new LabelService<LabelSet>({
     store: o.labels.store,
     limits: config.remote,
-    build: (labels) => o.build(labels),
+    build: (labels, opts) => o.build(labels, opts),
     apply: (set, labels, removed) => o.apply(set, labels, removed),
     evaluate: (set) => evaluateLabels(set, recent, config.scoring.temperature),
     initial: { ...o.labels.initial, hash: o.initialHash },

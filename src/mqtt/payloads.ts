@@ -144,6 +144,10 @@ export const SensorHealthPayloadSchema = z
       .int()
       .min(0)
       .meta({ description: 'Reopens after an unplug or error since start; each failed attempt counts.' }),
+    nonFinite: z.int().min(0).optional().meta({
+      description:
+        'Windows dropped since start because the encoder embedded them to NaN or ±Infinity (absent when none).',
+    }),
     fused: z.boolean().meta({
       description:
         "Whether the sensor's latest window counts toward fused scores now; false from the moment it goes down.",
@@ -153,10 +157,6 @@ export const SensorHealthPayloadSchema = z
 export type SensorHealthPayload = z.infer<typeof SensorHealthPayloadSchema>;
 
 /** JSON Schema of one `sensors.<id>` entry of the health payload. */
-    nonFinite: z.int().min(0).optional().meta({
-      description:
-        'Windows dropped since start because the encoder embedded them to NaN or ±Infinity (absent when none).',
-    }),
 export function sensorHealthJsonSchema(
   target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
 ): Record<string, unknown> {
