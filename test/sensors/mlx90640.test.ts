@@ -13,6 +13,7 @@ import {
   patternCorrection,
   supplyVoltage,
 } from '../../src/sensors/i2c/mlx90640-calibration.js';
+import type { I2cBus } from '../../src/sensors/bus/i2c.js';
 import { RejectedFrame } from '../../src/sensors/i2c/runner.js';
 import { runI2cDriverContract } from './contract.js';
 import { loadMelexisExample, Mlx90640Emulator } from './mlx90640.emulator.js';
@@ -99,6 +100,53 @@ test('MLX90640: Vdd, Ta and all 768 object temperatures within 0.001 °C, frames
     close(vdd, d.vddV, 1e-9, `Vdd frame ${i}`);
     close(ambientTemperature(p, f.words, vdd), d.taC, 1e-9, `Ta frame ${i}`);
   });
+});
+
+test('MLX90640: a subpage that lands while the driver is late is never calibrated as the other one (torn frame)', async () => {
+  // The process is descheduled for one subpage period at the worst moments: between the status
+  // read that announced new data and the clear of that flag, or between the clear and the RAM
+  // read. The image must still be subpage 0 of frame 0 and subpage 1 of frame 1 exactly.
+  for (const when of ['before the clear', 'after the clear'] as const) {
+    let skewMs = 0;
+    const emu = new Mlx90640Emulator({ now: () => performance.now() + skewMs });
+    const bus = await emu.openBus(1);
+    const periodMs = 1000 / 16;
+    let armed = false;
+    const lateBus: I2cBus = {
+      ...bus,
+      i2cWrite: async (addr, length, buffer) => {
+        const clear = buffer[0] === 0x80 && buffer[1] === 0x00;
+        if (clear && armed && when === 'before the clear') {
+          armed = false;
+          skewMs += periodMs;
+        }
+        const r = await bus.i2cWrite(addr, length, buffer);
+        if (clear && armed && when === 'after the clear') {
+          armed = false;
+          skewMs += periodMs;
+        }
+        return r;
+      },
+    };
+    const driver = new Mlx90640Driver(
+      lateBus,
+      { address: 0x33, refreshRateHz: 16, emissivity: 1 },
+      { clock: new ManualClock(), sensorId: 'mlx' },
+    );
+    await driver.init();
+    const signal = new AbortController().signal;
+    await driver.next(signal); // a full image: from now on every subpage yields one
+    armed = true;
+    const out = await driver.next(signal);
+    await bus.close();
+    assert.equal(armed, false, `${when}: the late moment happened`);
+    assert.ok(!(out instanceof RejectedFrame), `${when}: ${String((out as RejectedFrame).reason)}`);
+    let worst = 0;
+    ex.expected.objectTemperatureC.values.forEach((t, i) => {
+      worst = Math.max(worst, Math.abs(out.data[i]! - t));
+    });
+    assert.ok(worst < 0.001, `${when}: worst pixel error ${worst} °C`);
+  }
 });
 
 test('MLX90640: float64 calibration matches the 3-decimal reference within 0.001 °C', () => {

@@ -211,9 +211,9 @@ export class Mlx90640Driver implements DeviceSession {
       }
       this.lastDataMs = now;
       this.quietUntil = performance.now() + 0.7 * this.periodMs;
-      // Clear "new data" (bit 3) and keep overwrite enabled, as Melexis' GetFrameData does.
-      await this.writeWord(MLX_REG.status, 0x0030, false);
-      const ram = await this.readWords(MLX_REG.ram, MLX_WORDS);
+      const read = await this.readSubpage();
+      if (!read) return new RejectedFrame('a new subpage landed during every RAM read (torn)');
+      const { ram, status: settled } = read;
       const [control = 0] = await this.readWords(MLX_REG.control1, 1);
       if (control !== this.control) {
         throw new DeviceError(
@@ -224,8 +224,8 @@ export class Mlx90640Driver implements DeviceSession {
           },
         );
       }
-      if ((status & 0x7) > 1) return new RejectedFrame(`status 0x${status.toString(16)}: bad subpage`);
-      const subpage = (status & 1) as 0 | 1;
+      if ((settled & 0x7) > 1) return new RejectedFrame(`status 0x${settled.toString(16)}: bad subpage`);
+      const subpage = (settled & 1) as 0 | 1;
       const rejected = this.process(params, ram, subpage);
       if (rejected) return rejected;
       this.seen |= 1 << subpage;
@@ -239,6 +239,25 @@ export class Mlx90640Driver implements DeviceSession {
         shape: [1, MLX_ROWS, MLX_COLS],
       };
     }
+  }
+
+  /**
+   * Reads the RAM of the last measured subpage, as Melexis' GetFrameData does (issue #24): clear
+   * "new data" (bit 3, keeping overwrite enabled), read the RAM, read the status again; if a new
+   * subpage landed meanwhile (a late event loop, a slow bus) the RAM may hold pixels and
+   * auxiliary words of two measurements, so read it again, at most 5 times. The subpage number is
+   * the one from the status read *after* the RAM, never the one that announced the data: a
+   * subpage finished between that status read and the clear would otherwise be calibrated as
+   * the other one.
+   */
+  private async readSubpage(): Promise<{ ram: Uint16Array; status: number } | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await this.writeWord(MLX_REG.status, 0x0030, false);
+      const ram = await this.readWords(MLX_REG.ram, MLX_WORDS);
+      const [status = 0] = await this.readWords(MLX_REG.status, 1);
+      if ((status & 0x8) === 0) return { ram, status };
+    }
+    return undefined;
   }
 
   /** Calibrates one subpage into the image, or says why the frame is garbage. */
