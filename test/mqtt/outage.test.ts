@@ -53,20 +53,32 @@ test('20 broker restarts with events flowing: every seq arrives, duplicates only
     pub.publishEvent({ id: `ev-${produced}`, type: 'start', label: 'synthetic', score: 0.5 });
     produced++;
   }, 15);
+  const seqs = () => sub.messages.map((m) => (m.json as { seq: number }).seq);
+  /** Waits for `cond` (polled), failing after a bound no loaded machine needs. */
+  const until = async (what: string, cond: () => boolean) => {
+    const deadline = Date.now() + 30_000;
+    while (!cond()) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await sleep(20);
+    }
+  };
   try {
     for (let i = 0; i < 20; i++) {
-      await sleep(200);
+      // Each outage starts once the agent is back and events reach the subscriber again: the
+      // count of outages the agent lived through does not depend on how fast this machine is.
+      await until(`reconnect ${i}`, () => pub.stats().connected && pub.stats().reconnects >= i);
+      const last = Math.max(0, ...seqs());
+      await until(`events flowing after outage ${i}`, () => seqs().some((q) => q > last));
       await broker.stop();
-      await sleep(100);
+      await sleep(100); // down for a while (at least this long), events still produced
       await broker.start();
     }
-    await sleep(300);
+    await until('the last reconnect', () => pub.stats().reconnects >= 20);
   } finally {
     clearInterval(source);
   }
-  const deadline = Date.now() + 20_000;
-  const seen = () => new Set(sub.messages.map((m) => (m.json as { seq: number }).seq));
-  while (seen().size < produced && Date.now() < deadline) await sleep(100);
+  const deadline = Date.now() + 60_000;
+  while (new Set(seqs()).size < produced && Date.now() < deadline) await sleep(100);
   await pub.stop();
   await sub.close();
 
