@@ -433,6 +433,24 @@ export const RemoteSchema = z.strictObject({
         'Most signed-request nonces remembered at once; while full, further signed requests are refused (REPLAY_CACHE_FULL) until old ones expire.',
       ...restart,
     }),
+  responseTopicPrefixes: z
+    .array(
+      z
+        .string()
+        .min(2)
+        .max(128)
+        .regex(
+          // eslint-disable-next-line no-control-regex
+          /^[^$+#\u0000][^+#\u0000]*\/$/,
+          'a topic prefix ending in "/", without wildcards, not a $ topic',
+        ),
+    )
+    .max(16)
+    .default([])
+    .meta({
+      description:
+        'MQTT 5 response topics a request may name besides <base>/<deviceId>/response/…: topics below one of these prefixes (each ending in "/"). Topics below <base>/ or Home Assistant\'s discovery prefix are refused whatever this says; a request naming a refused response topic is not handled and is answered RESPONSE_TOPIC_INVALID on <base>/<deviceId>/response/<op>.',
+    }),
   maxLabels: z.int().min(1).max(1000).default(100).meta({ description: 'Most labels a request may set.' }),
   maxPromptChars: z
     .int()
@@ -599,6 +617,14 @@ export const ConfigSchema = z
           message: 'must not exceed threshold',
         });
       }
+    });
+    cfg.remote.responseTopicPrefixes.forEach((p, i) => {
+      if (p === `${cfg.mqtt.baseTopic}/` || p.startsWith(`${cfg.mqtt.baseTopic}/`))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['remote', 'responseTopicPrefixes', i],
+          message: `is below mqtt.baseTopic "${cfg.mqtt.baseTopic}/", where responses would reach the agents' own topics; <base>/<deviceId>/response/ is always allowed`,
+        });
     });
     if (cfg.mqtt.reconnectMinMs > cfg.mqtt.reconnectMaxMs) {
       ctx.addIssue({

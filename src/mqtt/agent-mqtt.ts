@@ -260,6 +260,11 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     },
     swVersion: packageVersion(),
     logger: log('api'),
+    responseTopics: {
+      prefixes: config.remote.responseTopicPrefixes,
+      // Home Assistant reads these trees: a response must never land in them.
+      reserved: [config.homeAssistant.discoveryPrefix, config.homeAssistant.statusTopic],
+    },
   });
   api.start();
   const theApi = api;

@@ -21,7 +21,12 @@ import type {
   ResponsePayload,
 } from './payloads.js';
 import type { MqttPublisher } from './publisher.js';
-import type { DeviceTopics, LabelState } from './topics.js';
+import {
+  responseTopicProblem,
+  type DeviceTopics,
+  type LabelState,
+  type ResponseTopicRules,
+} from './topics.js';
 
 export interface RequestHandler {
   /** `arrivedOn`: the device or group whose request topic the request came on. */
@@ -44,6 +49,8 @@ export interface MqttApiDeps {
   sensors?: { enabled: readonly string[]; disabled: readonly string[] };
   swVersion: string;
   logger: Logger;
+  /** Response topics allowed besides `<base>/<deviceId>/response/…` (responseTopicProblem). */
+  responseTopics?: ResponseTopicRules;
 }
 
 /** Delay of a health message after a sensor state change; coalesces changes that come together. */
@@ -51,7 +58,28 @@ export const HEALTH_SOON_MS = 200;
 /** Least time between two such messages. */
 export const HEALTH_MIN_GAP_MS = 1000;
 
+/** Only `<base>/<deviceId>/response/…` is allowed as a response topic. */
+const NO_EXTRA_RESPONSE_TOPICS: ResponseTopicRules = { prefixes: [], reserved: [] };
+
+/**
+ * The `transaction` of a request payload as the label service echoes it (a string of at most 256
+ * characters or a finite number), for answers given without handling the request.
+ */
+function transactionOf(payload: Buffer): string | number | undefined {
+  if (payload.length > 1024 * 1024) return undefined;
+  try {
+    const t = (JSON.parse(payload.toString('utf8')) as { transaction?: unknown } | null)?.transaction;
+    return (typeof t === 'string' && t.length <= 256) || (typeof t === 'number' && Number.isFinite(t))
+      ? t
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class MqttApi {
+  /** Requests refused since start because of their response topic (each is also logged). */
+  refusedResponseTopics = 0;
   private readonly states = new Map<string, LabelState>();
   private healthTimer: NodeJS.Timeout | undefined;
   private soonTimer: NodeJS.Timeout | undefined;
@@ -218,6 +246,12 @@ export class MqttApi {
     return group === undefined ? undefined : groupTarget(group);
   }
 
+  /**
+   * Answers on `<base>/<deviceId>/response/<op>`, and on the request's MQTT 5 response topic when
+   * that is allowed (responseTopicProblem). A request naming a refused response topic is not
+   * handled at all: it is answered RESPONSE_TOPIC_INVALID on the default response topic only, and
+   * counted (`refusedResponseTopics`).
+   */
   private async answer(
     op: string,
     payload: Buffer,
@@ -225,12 +259,39 @@ export class MqttApi {
     arrivedOn: RequestTarget,
   ): Promise<void> {
     const { publisher, topics } = this.deps;
-    const reply = await this.deps.labels.handle(op, payload, arrivedOn);
+    const { responseTopic } = props;
+    const problem =
+      responseTopic === undefined
+        ? undefined
+        : responseTopicProblem(responseTopic, topics, this.deps.responseTopics ?? NO_EXTRA_RESPONSE_TOPICS);
+    let reply: Omit<ResponsePayload, 'deviceId'>;
+    if (problem === undefined) reply = await this.deps.labels.handle(op, payload, arrivedOn);
+    else {
+      this.refusedResponseTopics++;
+      const shown = JSON.stringify(responseTopic!.slice(0, 100));
+      this.deps.logger.warn(
+        {
+          op: op.slice(0, 100),
+          responseTopic: responseTopic!.slice(0, 100),
+          refused: this.refusedResponseTopics,
+        },
+        `request ${op.slice(0, 100)} refused: response topic ${shown} ${problem}`,
+      );
+      const transaction = transactionOf(payload);
+      reply = {
+        status: 'error',
+        data: {},
+        error: `response topic ${shown} refused: ${problem}`,
+        code: 'RESPONSE_TOPIC_INVALID',
+        problems: [{ path: 'responseTopic (MQTT 5 property)', message: problem }],
+        ...(transaction !== undefined ? { transaction } : {}),
+      };
+    }
     const body = JSON.stringify({ ...reply, deviceId: topics.deviceId } satisfies ResponsePayload);
     const safeOp = /^[A-Za-z0-9_/-]{1,64}$/.test(op) ? op : 'invalid';
     await publisher.publish(topics.response(safeOp), body, { qos: 1 });
-    if (props.responseTopic && !/[+#]/.test(props.responseTopic)) {
-      await publisher.publish(props.responseTopic, body, {
+    if (responseTopic !== undefined && problem === undefined) {
+      await publisher.publish(responseTopic, body, {
         qos: 1,
         properties: props.correlationData ? { correlationData: props.correlationData } : {},
       });

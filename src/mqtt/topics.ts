@@ -76,6 +76,42 @@ export function deviceTopics(baseTopic: string, deviceId: string): DeviceTopics 
   };
 }
 
+/** Longest MQTT 5 response topic a request may name, characters. */
+export const MAX_RESPONSE_TOPIC_CHARS = 256;
+
+export interface ResponseTopicRules {
+  /** Extra prefixes (each ending in `/`) allowed outside `<base>/` (remote.responseTopicPrefixes). */
+  prefixes: readonly string[];
+  /** Topic trees the agent publishes to outside `<base>/` (Home Assistant discovery), never allowed. */
+  reserved: readonly string[];
+}
+
+/**
+ * Why the MQTT 5 response topic a request names is refused, or undefined when it is allowed
+ * (issue 14: a response topic used to let anyone publish into the agent's own `events`,
+ * `status`, `labels` or another device's request topic). Allowed: below
+ * `<base>/<deviceId>/response/`, or below one of `rules.prefixes` as long as that is outside
+ * `<base>/` and the reserved trees. Never a wildcard, a `$` topic, a NUL or a topic over
+ * MAX_RESPONSE_TOPIC_CHARS.
+ */
+export function responseTopicProblem(
+  topic: string,
+  topics: Pick<DeviceTopics, 'base' | 'root'>,
+  rules: ResponseTopicRules,
+): string | undefined {
+  if (topic.length > MAX_RESPONSE_TOPIC_CHARS) return `longer than ${MAX_RESPONSE_TOPIC_CHARS} characters`;
+  if (/[+#]/.test(topic) || topic.includes('\u0000')) return 'must not contain wildcards (+, #) or NUL';
+  if (topic.startsWith('$')) return 'must not be a $ (broker) topic';
+  const own = `${topics.root}/response/`;
+  if (topic.startsWith(own) && topic.length > own.length) return undefined;
+  const allowed = [own, ...rules.prefixes].map((p) => `"${p}…"`).join(' or ');
+  const under = (tree: string) => topic === tree || topic.startsWith(`${tree}/`);
+  if (under(topics.base) || rules.reserved.some(under))
+    return `must be below ${allowed}; it would publish into the agent's own or another device's topics`;
+  if (rules.prefixes.some((p) => topic.startsWith(p) && topic.length > p.length)) return undefined;
+  return `must be below ${allowed} (remote.responseTopicPrefixes)`;
+}
+
 /** What is published on each topic (the `topics.ts` type map; `<…>` stands for a path level). */
 export interface TopicMap {
   status: 'online' | 'offline';

@@ -13,7 +13,7 @@ import { startAgent, type EventPayload } from '../../src/main.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Requester } from './fixtures/api-harness.js';
+import { REPLY_PREFIX, Requester } from './fixtures/api-harness.js';
 
 let broker: Mosquitto;
 let requester: Requester;
@@ -35,6 +35,8 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
     stateDir: join(dir, 'state'),
     deviceId: 'agent-labels',
     mqtt: { broker: broker.url, protocolVersion: 5 },
+    // The test requester's MQTT 5 response topics (test/replies/<uuid>).
+    remote: { responseTopicPrefixes: [REPLY_PREFIX] },
   });
   cfg.sensors = [
     {
