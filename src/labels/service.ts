@@ -24,6 +24,7 @@ import {
 import {
   NONCE_PATTERN,
   parsePublicKey,
+  FileNonceLog,
   ReplayGuard,
   TARGET_PATTERN,
   verifyRequest,
@@ -74,6 +75,11 @@ export interface LabelServiceDeps<T> {
   initial: { labels: LabelConfig[]; version: number; source: 'config' | 'remote'; hash: string };
   /** Called after each applied change (publish retained labels, discovery). */
   onChange?(current: LabelsPayload, removed: readonly string[]): void;
+  /**
+   * Where nonces of accepted signed requests are recorded (`<stateDir>/replay-nonces.log`), so a
+   * request captured before a restart is refused after it; in memory only when omitted.
+   */
+  nonceFile?: string;
   logger: Logger;
   now?: () => Date;
 }
@@ -242,6 +248,7 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
     this.replay = new ReplayGuard({
       maxAgeMs: deps.limits.maxRequestAgeS * 1000,
       maxEntries: deps.limits.maxNonces,
+      ...(deps.nonceFile !== undefined ? { log: new FileNonceLog(deps.nonceFile) } : {}),
     });
   }
 
@@ -407,6 +414,12 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
           `request was already received (nonce seen within the last ${maxRequestAgeS} s)`,
           [{ path: '$.nonce', message: 'already used; every signed request needs a new nonce' }],
         );
+      case 'unrecorded':
+        throw new RequestError(
+          'PERSIST_FAILED',
+          `cannot record the request's nonce: ${verdict.error.message}`,
+          [{ path: '$.nonce', message: 'not recorded (replay protection), so not accepted; retry later' }],
+        );
       case 'full':
         throw new RequestError(
           'REPLAY_CACHE_FULL',
@@ -441,6 +454,21 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
       }
       case 'labels/patch': {
         this.checkVersion(req.ifVersion);
+        const { add, replace, remove } = req as LabelsPatchRequest;
+        if (!add?.length && !replace?.length && !remove?.length) {
+          // Nothing to change: answered ok with the current version, which does not move (issue 14).
+          const names = this.state.labels.map((l) => l.name);
+          return {
+            data: {
+              version: this.state.version,
+              hash: this.state.hash,
+              labels: names,
+              added: [],
+              removed: [],
+            },
+            warnings: [],
+          };
+        }
         return this.commit(this.patched(req));
       }
     }

@@ -11,6 +11,9 @@
  * sent again later (e.g. an old labels/set to roll the labels back) nor to another device.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../mqtt/durable-file.js';
 
 /** A nonce: 8 to 64 of `A-Z a-z 0-9 _ -` (a UUID, or random bytes as hex or base64url). */
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
@@ -125,6 +128,86 @@ export interface ReplayGuardOptions {
   maxAgeMs: number;
   /** Most nonces remembered at once; when full, new requests are refused (never forgotten early). */
   maxEntries: number;
+  /**
+   * Where accepted nonces are also written, so that a request captured before a restart is
+   * refused after it too (issue 14); in memory only when omitted.
+   */
+  log?: NonceLog;
+}
+
+/** A durable record of accepted nonces: `key` (keyId + "\n" + nonce) and its expiry, ms. */
+export interface NonceLog {
+  /** Every entry recorded and not yet expired at `nowMs`. */
+  load(nowMs: number): { key: string; expiryMs: number }[];
+  /** Records one entry durably before the request it belongs to is accepted; throws when it cannot. */
+  append(key: string, expiryMs: number): void;
+  /** Replaces the whole record with `entries` (compaction). */
+  rewrite(entries: Iterable<[string, number]>): void;
+}
+
+/**
+ * The nonce record as an append-only file of `<expiryMs> <keyId> <nonce>` lines, fsynced per
+ * accepted request (signed requests are rare: only holders of a key can make one). Compacted to
+ * the unexpired entries at start and whenever it holds four times more lines than that. A torn
+ * last line (a crash while appending) is skipped: its request was never accepted.
+ */
+export class FileNonceLog implements NonceLog {
+  private lines = 0;
+
+  constructor(readonly file: string) {}
+
+  load(nowMs: number): { key: string; expiryMs: number }[] {
+    // Never fatal: an unreadable record starts empty, and then appends fail too, so signed
+    // requests are refused (PERSIST_FAILED) rather than detection stopping.
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      // ENOENT: the first start.
+    }
+    const out: { key: string; expiryMs: number }[] = [];
+    for (const line of text.split('\n')) {
+      const m = /^(\d{1,16}) (\S{1,200}) ([A-Za-z0-9_-]{8,64})$/.exec(line);
+      if (!m) continue;
+      const expiryMs = Number(m[1]);
+      if (expiryMs >= nowMs) out.push({ key: `${m[2]}\n${m[3]}`, expiryMs });
+    }
+    try {
+      this.rewrite(out.map((e) => [e.key, e.expiryMs]));
+    } catch {
+      // A full disk: the old file, a superset, stays; compaction is retried later.
+      this.lines = out.length;
+    }
+    return out;
+  }
+
+  append(key: string, expiryMs: number): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const fd = openSync(this.file, 'a', 0o600);
+    try {
+      writeSync(fd, `${expiryMs} ${key.replace('\n', ' ')}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.lines++;
+  }
+
+  rewrite(entries: Iterable<[string, number]>): void {
+    let text = '';
+    this.lines = 0;
+    for (const [key, expiryMs] of entries) {
+      text += `${expiryMs} ${key.replace('\n', ' ')}\n`;
+      this.lines++;
+    }
+    mkdirSync(dirname(this.file), { recursive: true });
+    writeFileAtomic(this.file, text);
+  }
+
+  /** Lines in the file since it was last rewritten. */
+  get length(): number {
+    return this.lines;
+  }
 }
 
 export type ReplayVerdict =
@@ -132,7 +215,9 @@ export type ReplayVerdict =
   /** `ageMs` < 0: issued in the future. */
   | { ok: false; reason: 'expired'; ageMs: number }
   | { ok: false; reason: 'replayed' }
-  | { ok: false; reason: 'full' };
+  | { ok: false; reason: 'full' }
+  /** The nonce could not be recorded durably (e.g. a full state disk); the request is refused. */
+  | { ok: false; reason: 'unrecorded'; error: Error };
 
 /**
  * Remembers the nonces of accepted signed requests until their `issuedAt` leaves the window; by
@@ -149,6 +234,10 @@ export class ReplayGuard {
   constructor(private readonly opts: ReplayGuardOptions) {
     if (!(opts.maxAgeMs > 0) || !Number.isInteger(opts.maxEntries) || opts.maxEntries < 1)
       throw new TypeError('ReplayGuard: maxAgeMs must be > 0 and maxEntries an integer ≥ 1');
+    for (const e of opts.log?.load(Date.now()) ?? []) {
+      this.seen.set(e.key, e.expiryMs);
+      this.soonestExpiryMs = Math.min(this.soonestExpiryMs, e.expiryMs);
+    }
   }
 
   get size(): number {
@@ -169,6 +258,18 @@ export class ReplayGuard {
     if (expiry !== undefined && expiry >= nowMs) return { ok: false, reason: 'replayed' };
     if (expiry === undefined && this.seen.size >= maxEntries) return { ok: false, reason: 'full' };
     const until = req.issuedAtMs + maxAgeMs;
+    const log = this.opts.log;
+    if (log) {
+      try {
+        if (log instanceof FileNonceLog && log.length > 4 * Math.max(this.seen.size, 16)) {
+          this.sweep(nowMs);
+          log.rewrite(this.seen);
+        }
+        log.append(key, until);
+      } catch (err) {
+        return { ok: false, reason: 'unrecorded', error: err as Error };
+      }
+    }
     this.seen.set(key, until);
     this.soonestExpiryMs = Math.min(this.soonestExpiryMs, until);
     return { ok: true };

@@ -220,6 +220,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     evaluate: (set) => evaluateLabels(set, recent, config.scoring.temperature),
     initial: { ...o.labels.initial, hash: o.initialHash },
     onChange: (current, removed) => api?.labelsChanged(current, removed),
+    nonceFile: join(config.stateDir, 'replay-nonces.log'),
     logger: log('labels'),
   });
   api = new MqttApi({
