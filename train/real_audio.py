@@ -1,0 +1,417 @@
+"""Real-sound corpus for the mini pack, built from Debian packages only (issue 13).
+
+  /usr/bin/python3 train/real_audio.py [--cache .cache/real-audio] [--write-card]
+
+Downloads each pinned package with `apt-get download` (never installs it), reads the package
+as a tar stream (`dpkg-deb --fsys-tarfile`), keeps the sound files whose path matches a rule
+below, and decodes them with ffmpeg to 16 kHz mono 16-bit WAV under CACHE/clips/. Files inside
+archives (0 A.D.'s public.zip) are named `archive!member`.
+
+Classes are decided from file names and paths only (nobody listened), so the rules are
+conservative: a file joins a class only when its name says what it is, and ambiguous names
+(a game character's shouts, "fire" meaning a shot, a wolf's howl) are left out.
+
+Without --write-card the build checks every file against the committed data card
+(train/data/real-audio.json: same package versions, paths and sha256) and fails on any
+difference, so a corpus rebuilt from a clean checkout is the one the pack was trained on. With
+--write-card it (re)writes the card and train/data/real-audio.md.
+
+Needs apt-get, dpkg-deb and ffmpeg (train/reproduce.sh installs ffmpeg).
+"""
+import argparse
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import wave
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CARD_JSON = os.path.join(HERE, "data", "real-audio.json")
+CARD_MD = os.path.join(HERE, "data", "real-audio.md")
+RATE = 16000
+
+# Pinned package versions (Debian 12 "bookworm" main; every package in main is DFSG-free, i.e.
+# its licence allows redistribution and derivative works; the card records each file's licence
+# from the package's copyright file).
+PACKAGES = {
+    "0ad-data": "0.0.26-1",
+    "alsa-utils": "1.2.8-1",
+    "flare-game": "1.14-1",
+    "freeciv-data": "3.0.6-1+deb12u1",
+    "freedroidrpg-data": "1.0-1",
+    "hedgewars-data": "1.0.2-6",
+    "lincity-ng-data": "2.9~git20150314-5",
+    "lugaru-data": "1.2-6",
+    "minetest-data": "5.6.1+dfsg+~1.9.0mt8+dfsg-2",
+    "redeclipse-data": "1.6.0-1",
+    "scorched3d-data": "44+dfsg-8",
+    "sound-theme-freedesktop": "0.8-2",
+    "supertuxkart-data": "1.4+dfsg-2",
+    "teeworlds-data": "0.7.5-2",
+    "tuxpaint-stamps-default": "2022.06.04-1",
+    "wesnoth-1.16-data": "1:1.16.9-1",
+}
+
+# Held out for evaluation: no package is in both splits. Chosen so the evaluation split has
+# clips of most classes with real data (footsteps, a thud, dogs, an alarm, a siren, speech,
+# glass, doors, fire, machines) while each of those classes keeps some training data elsewhere.
+EVAL_PACKAGES = {
+    "alsa-utils",
+    "lincity-ng-data",
+    "lugaru-data",
+    "minetest-data",
+    "sound-theme-freedesktop",
+    "tuxpaint-stamps-default",
+}
+
+# (package, regex on the path inside the package, class, how the class was decided). Paths are
+# relative to the package root without "./"; for archive members the regex sees
+# "archive!member". The first matching rule wins.
+RULES = [
+    # person_walking: footsteps
+    ("0ad-data", r"!audio/actor/human/movement/(Footsteps/Foo[rt]step_\w+_Walking|hstep_dirt_MN_\d+)\.ogg$", "person_walking", "file name: footstep, walking"),
+    ("0ad-data", r"!audio/actor/singlesteps/fs_\w+\.ogg$", "person_walking", "path: singlesteps/fs_* (footstep)"),
+    ("flare-game", r"/soundfx/steps/step_\w+\.ogg$", "person_walking", "path: soundfx/steps"),
+    ("freeciv-data", r"/stdsounds/foot3\.ogg$", "person_walking", "file name: foot"),
+    ("freedroidrpg-data", r"/tux_footstep\.ogg$", "person_walking", "file name: footstep"),
+    ("hedgewars-data", r"/Data/Sounds/steps\.ogg$", "person_walking", "file name: steps"),
+    ("lugaru-data", r"/Sounds/FootStep\w+\.ogg$", "person_walking", "file name: FootStep"),
+    ("minetest-data", r"/sounds/default_(dirt|glass|grass|gravel|hard|ice|metal|sand|snow|wood)_footstep\.\d+\.ogg$", "person_walking", "file name: *_footstep"),
+    ("minetest-data", r"/sounds/default_glass_footstep\.ogg$", "person_walking", "file name: *_footstep"),
+    ("redeclipse-data", r"/sounds/player/(footstep|concstep)\d*\.ogg$", "person_walking", "file name: footstep / concstep"),
+    ("teeworlds-data", r"/audio/foley_foot_(left|right)-\d+\.wv$", "person_walking", "file name: foley_foot"),
+    # person_falling: a body hitting the floor
+    ("lugaru-data", r"/Sounds/(Thud|Land|Land1|Land2|HeavyImpact)\.ogg$", "person_falling", "file name: Thud / Land / HeavyImpact (a body landing)"),
+    ("redeclipse-data", r"/sounds/player/land\d*\.ogg$", "person_falling", "path: player/land (the player landing)"),
+    ("teeworlds-data", r"/audio/foley_body_impact-\d+\.wv$", "person_falling", "file name: foley_body_impact"),
+    # fire: crackling flames
+    ("flare-game", r"/soundfx/environment/open_fire(_loop)?\.ogg$", "fire", "file name: open_fire"),
+    ("lincity-ng-data", r"/sounds/Fire\d\.wav$", "fire", "file name: Fire (a burning tile)"),
+    ("redeclipse-data", r"/sounds/(ambience/fire|sfx/burning|sfx/burnfire)\.ogg$", "fire", "file name: fire / burning"),
+    ("wesnoth-1.16-data", r"/sounds/ambient/campfire\.ogg$", "fire", "file name: campfire"),
+    # glass_breaking
+    ("freedroidrpg-data", r"/effects/Glass_Break\.ogg$", "glass_breaking", "file name: Glass_Break"),
+    ("minetest-data", r"/sounds/default_break_glass\.\d\.ogg$", "glass_breaking", "file name: break_glass"),
+    # dog_barking
+    ("0ad-data", r"!audio/voice/global/civ_dog_bark\.ogg$", "dog_barking", "file name: dog_bark"),
+    ("lugaru-data", r"/Sounds/Bark(2|3|Growl)?\.ogg$", "dog_barking", "file name: Bark (Lugaru's wolves are dogs' barks)"),
+    ("scorched3d-data", r"/wav/misc/dog\d?\.wav$", "dog_barking", "file name: dog"),
+    ("tuxpaint-stamps-default", r"/stamps/animals/mammals/dogs/dog\.ogg$", "dog_barking", "stamp sound of the dog stamp"),
+    # alarm_beeping
+    ("hedgewars-data", r"/Data/Sounds/beep\.ogg$", "alarm_beeping", "file name: beep"),
+    ("lugaru-data", r"/Sounds/Alarm\.ogg$", "alarm_beeping", "file name: Alarm"),
+    ("redeclipse-data", r"/sounds/sfx/alarm\.ogg$", "alarm_beeping", "file name: alarm"),
+    ("scorched3d-data", r"/none/data/wav/misc/beep2?\.wav$", "alarm_beeping", "file name: beep"),
+    ("sound-theme-freedesktop", r"/alarm-clock-elapsed\.oga$", "alarm_beeping", "file name: alarm-clock-elapsed"),
+    # siren
+    ("scorched3d-data", r"/wav/misc/(firetruck|policecar)\.wav$", "siren", "file name: firetruck / policecar"),
+    ("tuxpaint-stamps-default", r"/stamps/vehicles/emergency/firetruck\.ogg$", "siren", "stamp sound of the emergency fire truck"),
+    # people_talking: recorded speech
+    ("0ad-data", r"!audio/voice/(greek|latin|persian|napatan)/civ/\w+\.ogg$", "people_talking", "path: voice/<language>/civ (spoken lines)"),
+    ("alsa-utils", r"/sounds/alsa/(Front|Rear|Side)_\w+\.wav$", "people_talking", "speaker-test's spoken channel names"),
+    ("redeclipse-data", r"/sounds/announcer/\w+\.ogg$", "people_talking", "path: announcer (spoken words)"),
+    ("sound-theme-freedesktop", r"/audio-channel-[\w-]+\.oga$", "people_talking", "spoken channel names"),
+    ("tuxpaint-stamps-default", r"/stamps/.*_desc_[a-z]{2}\.ogg$", "people_talking", "stamp description read aloud (_desc_<language>)"),
+    # door_slam
+    ("minetest-data", r"/sounds/(doors_(door|steel_door|glass_door|fencegate)|xpanes_steel_bar_door)_close\.ogg$", "door_slam", "file name: door_close"),
+    # machine_vibration: engines and machinery
+    ("lincity-ng-data", r"/sounds/Industry(High|Light)\d\.wav$", "machine_vibration", "file name: IndustryHigh / IndustryLight (factory machinery)"),
+    ("redeclipse-data", r"/sounds/ambience/(morph/)?machine\d+\.ogg$", "machine_vibration", "file name: machine"),
+    ("scorched3d-data", r"/wav/misc/factoryloop1\.wav$", "machine_vibration", "file name: factoryloop"),
+    ("supertuxkart-data", r"/sfx/(engine_large|engine_small|machine_sound|car_accel|car_revup)\.ogg$", "machine_vibration", "file name: engine / machine"),
+    ("tuxpaint-stamps-default", r"/stamps/household/(Washing-machine|vacuum_cleaner)\.ogg$", "machine_vibration", "stamp sound of the washing machine / vacuum cleaner"),
+]
+
+# At most this many clips per (package, class), spread evenly over the sorted matches, so one
+# package cannot dominate a class (tuxpaint alone holds thousands of spoken descriptions).
+CAP = {("tuxpaint-stamps-default", "people_talking"): 24, ("0ad-data", "people_talking"): 40}
+DEFAULT_CAP = 40
+ARCHIVES = {"0ad-data": "usr/share/games/0ad/mods/public/public.zip"}
+SKIP_SHORTER_S = 0.15
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def sha256_bytes(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def deb_path(cache, pkg, version):
+    debs = os.path.join(cache, "debs")
+    os.makedirs(debs, exist_ok=True)
+    quoted = version.replace(":", "%3a")
+    for name in os.listdir(debs):
+        if name.startswith(f"{pkg}_{quoted}_"):
+            return os.path.join(debs, name)
+    run(["apt-get", "download", f"{pkg}={version}"], cwd=debs)
+    for name in os.listdir(debs):
+        if name.startswith(f"{pkg}_{quoted}_"):
+            return os.path.join(debs, name)
+    raise RuntimeError(f"apt-get download {pkg}={version} left no .deb")
+
+
+def parse_copyright(text):
+    """DEP-5 stanzas as (patterns, licence); an empty list when not machine-readable."""
+    stanzas = []
+    for para in re.split(r"\n\s*\n", text):
+        files = re.search(r"^Files:\s*(.*(?:\n[ \t]+.*)*)", para, re.M)
+        lic = re.search(r"^License:\s*(\S.*)$", para, re.M)
+        if files and lic:
+            stanzas.append((files.group(1).split(), lic.group(1).strip()))
+    return stanzas
+
+
+def licence_for(stanzas, fallback, path):
+    """The last DEP-5 stanza whose pattern matches a tail of the installed path (source paths
+    differ from installed ones), else the `Files: *` stanza, else the fallback."""
+    parts = path.replace("!", "/").split("/")
+    tails = ["/".join(parts[i:]) for i in range(len(parts))]
+    best = None
+    for pats, lic in stanzas:
+        for p in pats:
+            if p == "*":
+                continue
+            if any(fnmatch.fnmatchcase(t, p) for t in tails):
+                best = (lic, p)
+    if best:
+        return best
+    for pats, lic in stanzas:
+        if "*" in pats:
+            return (lic, "*")
+    return (fallback, "(not machine-readable)")
+
+
+FALLBACK_LICENCE = {"wesnoth-1.16-data": "GPL-2+", "alsa-utils": "GPL-2+", "lincity-ng-data": "GPL-2+", "lugaru-data": "CC-BY-SA-3.0 / GPL-2+"}
+
+
+def decode(src_bytes, suffix, out_path):
+    """ffmpeg → 16 kHz mono s16 WAV; returns duration in seconds."""
+    tmp = out_path + ".src" + suffix
+    with open(tmp, "wb") as f:
+        f.write(src_bytes)
+    try:
+        run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", tmp, "-ac", "1", "-ar", str(RATE),
+             "-c:a", "pcm_s16le", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", out_path])
+    finally:
+        os.remove(tmp)
+    with wave.open(out_path) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def rule_for(pkg, path):
+    for p, rx, cls, how in RULES:
+        if p == pkg and re.search(rx, path):
+            return cls, how
+    return None
+
+
+def select(matches):
+    """Caps per (package, class): evenly spaced over the sorted paths, deterministic."""
+    by = {}
+    for m in matches:
+        by.setdefault((m["package"], m["class"]), []).append(m)
+    out = []
+    for key, ms in sorted(by.items()):
+        ms.sort(key=lambda m: m["path"])
+        cap = CAP.get(key, DEFAULT_CAP)
+        if len(ms) > cap:
+            ms = [ms[(i * len(ms)) // cap] for i in range(cap)]
+        out.extend(ms)
+    return out
+
+
+def scan_package(cache, pkg, version):
+    """Reads the .deb once: matched members' bytes, the copyright file."""
+    deb = deb_path(cache, pkg, version)
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+    found, copyright_text = [], ""
+    archive = ARCHIVES.get(pkg)
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            path = member.name[2:] if member.name.startswith("./") else member.name
+            if path == f"usr/share/doc/{pkg}/copyright":
+                copyright_text = tar.extractfile(member).read().decode("utf-8", "replace")
+            elif archive and path == archive:
+                zpath = os.path.join(cache, "archives", pkg, os.path.basename(archive))
+                os.makedirs(os.path.dirname(zpath), exist_ok=True)
+                if not os.path.exists(zpath) or os.path.getsize(zpath) != member.size:
+                    with open(zpath + ".part", "wb") as f:
+                        src = tar.extractfile(member)
+                        for chunk in iter(lambda: src.read(1 << 22), b""):
+                            f.write(chunk)
+                    os.replace(zpath + ".part", zpath)
+                with zipfile.ZipFile(zpath) as z:
+                    for name in sorted(z.namelist()):
+                        full = f"{path}!{name}"
+                        r = rule_for(pkg, full)
+                        if r:
+                            found.append({"path": full, "class": r[0], "decidedBy": r[1], "data": z.read(name)})
+            else:
+                r = rule_for(pkg, path)
+                if r:
+                    found.append({"path": path, "class": r[0], "decidedBy": r[1], "data": tar.extractfile(member).read()})
+    if proc.wait() != 0:
+        raise RuntimeError(f"dpkg-deb failed on {deb}")
+    return deb, found, copyright_text
+
+
+def build(cache, card=None):
+    clips_dir = os.path.join(cache, "clips")
+    os.makedirs(clips_dir, exist_ok=True)
+    expected = {(e["package"], e["path"]): e for e in card["files"]} if card else None
+    packages, files = {}, []
+    for pkg, version in sorted(PACKAGES.items()):
+        deb, found, copyright_text = scan_package(cache, pkg, version)
+        stanzas = parse_copyright(copyright_text)
+        packages[pkg] = {"version": version, "debSha256": sha256_file(deb), "split": "eval" if pkg in EVAL_PACKAGES else "train"}
+        for m in found:
+            m["package"] = pkg
+        kept = 0
+        for m in select(found):
+            if expected is not None and (pkg, m["path"]) not in expected:
+                continue
+            sha = sha256_bytes(m["data"])
+            out = os.path.join(clips_dir, f"{sha[:20]}.wav")
+            suffix = os.path.splitext(m["path"])[1]
+            duration = decode(m["data"], suffix, out)
+            if expected is None and duration < SKIP_SHORTER_S:
+                os.remove(out)
+                continue
+            lic, pattern = licence_for(stanzas, FALLBACK_LICENCE.get(pkg, "see copyright"), m["path"])
+            files.append({
+                "id": f"{sha[:20]}",
+                "package": pkg,
+                "version": version,
+                "path": m["path"],
+                "licence": lic,
+                "licenceFrom": f"/usr/share/doc/{pkg}/copyright (Files: {pattern})",
+                "sha256": sha,
+                "class": m["class"],
+                "durationS": round(duration, 3),
+                "decidedBy": m["decidedBy"],
+                "split": packages[pkg]["split"],
+                "wav": f"clips/{sha[:20]}.wav",
+            })
+            kept += 1
+        print(f"[real-audio] {pkg} {version}: {kept} clips", flush=True)
+    if expected is not None:
+        got = {(f["package"], f["path"]): f for f in files}
+        bad = [k for k, e in expected.items() if k not in got or got[k]["sha256"] != e["sha256"]]
+        if bad:
+            raise SystemExit(f"[real-audio] {len(bad)} files differ from the data card, e.g. {bad[:3]}")
+        # Keep the card's order and metadata; durations come from this machine's decode.
+        files = [dict(expected[k], durationS=got[k]["durationS"]) for k in [(e["package"], e["path"]) for e in card["files"]]]
+    return packages, files
+
+
+def summary(files):
+    classes = sorted({f["class"] for f in files})
+    rows = {}
+    for c in classes:
+        rows[c] = {s: sum(1 for f in files if f["class"] == c and f["split"] == s) for s in ("train", "eval")}
+    return rows
+
+
+ALL_CLASSES = [
+    "person_walking", "person_falling", "fire", "glass_breaking", "dog_barking", "alarm_beeping",
+    "siren", "people_talking", "door_slam", "machine_vibration", "device_tampering", "empty_room",
+]
+
+
+def write_card(packages, files):
+    rows = summary(files)
+    card = {
+        "description": "Real recorded sounds for the edgebind mini pack, from Debian 12 packages (train/real_audio.py).",
+        "sampleRateHz": RATE,
+        "evalPackages": sorted(EVAL_PACKAGES),
+        "packages": packages,
+        "perClass": {c: rows.get(c, {"train": 0, "eval": 0}) for c in ALL_CLASSES},
+        "files": files,
+    }
+    os.makedirs(os.path.dirname(CARD_JSON), exist_ok=True)
+    with open(CARD_JSON, "w") as f:
+        json.dump(card, f, indent=1)
+        f.write("\n")
+    L = ["# Data card: real recorded sounds (mini pack)", ""]
+    L.append("Generated by `train/real_audio.py --write-card`; every file is listed in `real-audio.json` (package, version,")
+    L.append("path inside the package, `archive!member` inside archives, licence, sha256 of the extracted source file, class,")
+    L.append("duration, how its class was decided, split). The audio itself is never committed: `train/real_audio.py`")
+    L.append("rebuilds it under `.cache/real-audio/` from the pinned packages (`apt-get download`, never installed) and")
+    L.append("fails if any file's sha256 differs from this card.")
+    L.append("")
+    L.append("**How classes were decided.** From file names, paths and package docs only (nobody listened). A file joins a")
+    L.append("class only when its name says what it is; ambiguous names (game characters' shouts, \"fire\" meaning a shot, a")
+    L.append("wolf's howl, UI clicks) are left out. Some labels are still approximate: game sound effects are often")
+    L.append("designed rather than field-recorded, a \"beep\" may be a single tone rather than an alarm, and \"land\" is a")
+    L.append("player landing from a jump rather than a person collapsing.")
+    L.append("")
+    L.append("**Licences.** Every package is from Debian main, so its licence allows redistribution and derivative works")
+    L.append("(DFSG); each file's licence is the `License:` of the matching stanza of the package's copyright file.")
+    L.append("")
+    L.append("**Split.** Held out by package: no package is in both. Evaluation packages: " + ", ".join(f"`{p}`" for p in sorted(EVAL_PACKAGES)) + ".")
+    L.append("")
+    L.append("| class | train clips | eval clips |")
+    L.append("| --- | --- | --- |")
+    for c in ALL_CLASSES:
+        r = rows.get(c, {"train": 0, "eval": 0})
+        L.append(f"| {c} | {r['train']} | {r['eval']} |")
+    tot = {s: sum(1 for f in files if f["split"] == s) for s in ("train", "eval")}
+    L.append(f"| **all** | {tot['train']} | {tot['eval']} |")
+    L.append("")
+    none = [c for c in ALL_CLASSES if c not in rows]
+    little = [c for c in ALL_CLASSES if c in rows and rows[c]["train"] + rows[c]["eval"] < 10]
+    L.append(f"No real data: {', '.join(none) or 'none'}. Little (< 10 clips): {', '.join(little) or 'none'}. These classes")
+    L.append("rely on the simulator's sounds; the Debian archive has few recordings of them under clear names.")
+    L.append("")
+    L.append("| package | version | split | clips | licences |")
+    L.append("| --- | --- | --- | --- | --- |")
+    for p, meta in sorted(packages.items()):
+        fs = [f for f in files if f["package"] == p]
+        lics = sorted({f["licence"] for f in fs})
+        L.append(f"| {p} | {meta['version']} | {meta['split']} | {len(fs)} | {'; '.join(lics)} |")
+    L.append("")
+    total_s = sum(f["durationS"] for f in files)
+    L.append(f"{len(files)} clips, {total_s / 60:.1f} minutes of audio.")
+    with open(CARD_MD, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", default=".cache/real-audio")
+    ap.add_argument("--write-card", action="store_true", help="rewrite the data card instead of checking against it")
+    args = ap.parse_args()
+    card = None
+    if not args.write_card:
+        with open(CARD_JSON) as f:
+            card = json.load(f)
+    packages, files = build(args.cache, card)
+    if args.write_card:
+        write_card(packages, files)
+    index = {"sampleRateHz": RATE, "files": files}
+    with open(os.path.join(args.cache, "index.json"), "w") as f:
+        json.dump(index, f)
+    rows = summary(files)
+    print("[real-audio] " + ", ".join(f"{c} {r['train']}+{r['eval']}" for c, r in rows.items()), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
