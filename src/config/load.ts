@@ -2,7 +2,7 @@
  * Reads, parses and validates the config file. Every failure is a ConfigError naming the file and,
  * for each problem, the key path and the reason; nothing is repaired or guessed.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -51,7 +51,18 @@ export function parseConfig(text: string, file: string, overrides: Overrides = {
       cause: e,
     });
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // maxAliasCount: a "billion laughs" alias bomb is refused instead of expanded (issue 14).
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    const reason = (err as Error).message;
+    throw new ConfigError('CONFIG_PARSE', `${file}: YAML cannot be expanded: ${reason}`, {
+      file,
+      problems: [{ path: '(top level)', message: reason }],
+      cause: err,
+    });
+  }
   const input = applyOverrides(raw, overrides);
   const result = ConfigSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw invalid(file, formatIssues(result.error.issues));
@@ -69,15 +80,74 @@ export function parseConfig(text: string, file: string, overrides: Overrides = {
   });
   const encoders = { ...cfg.encoders, pack: cfg.encoders.pack === 'test' ? 'test' : abs(cfg.encoders.pack) };
   const deviceId = cfg.deviceId ?? defaultDeviceId();
+  // Files that `run` would only open after loading the pack are checked now, so that
+  // `config check` reports them (issue 14).
+  if (encoders.pack !== 'test') {
+    const why = notA('directory', encoders.pack) ?? notA('file', join(encoders.pack, MANIFEST_FILE));
+    if (why !== undefined) problems.push({ path: 'encoders.pack', message: `not a model pack: ${why}` });
+  }
+  for (const key of ['caFile', 'certFile', 'keyFile', 'passwordFile'] as const) {
+    const f = cfg.mqtt[key];
+    const why = f === undefined ? undefined : notA('file', abs(f));
+    if (why !== undefined) problems.push({ path: `mqtt.${key}`, message: why });
+  }
+  const stateDir = cfg.stateDir ? abs(cfg.stateDir) : defaultStateDir();
+  const stateProblem = stateDirProblem(stateDir);
+  if (stateProblem !== undefined) problems.push({ path: 'stateDir', message: stateProblem });
   if (problems.length > 0) throw invalid(file, problems);
   return {
     ...cfg,
     deviceId,
-    stateDir: cfg.stateDir ? abs(cfg.stateDir) : defaultStateDir(),
+    stateDir,
     encoders,
     sensors,
     source: resolve(file),
   };
+}
+
+/** Why `path` is not a readable `kind`, or undefined when it is one. */
+/** src/encoders/pack.ts's MANIFEST_FILE; not imported, so loading a config loads no onnxruntime. */
+const MANIFEST_FILE = 'manifest.json';
+
+function notA(kind: 'file' | 'directory', path: string): string | undefined {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR'
+      ? `${kind} not found: ${path}`
+      : `cannot read ${path}: ${code}`;
+  }
+  if (kind === 'file' ? !st.isFile() : !st.isDirectory()) return `${path} is not a ${kind}`;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    return `${path} is not readable by this user`;
+  }
+  return undefined;
+}
+
+/**
+ * Why the state directory cannot be used, or undefined: it (or the nearest part of its path that
+ * exists) must be a directory. A missing one is created at start.
+ */
+export function stateDirProblem(dir: string): string | undefined {
+  for (let p = dir; ; p = dirname(p)) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && dirname(p) !== p) continue;
+      if (code === 'ENOTDIR') continue;
+      return `cannot use ${dir}: ${code ?? (err as Error).message}`;
+    }
+    if (st.isDirectory()) return undefined;
+    return p === dir
+      ? `${dir} is a file, not a directory`
+      : `${dir} cannot be created: ${p} is a file, not a directory`;
+  }
 }
 
 function applyOverrides(raw: unknown, o: Overrides): unknown {

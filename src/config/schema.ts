@@ -618,6 +618,12 @@ export const ConfigSchema = z
         });
       }
     });
+    if (cfg.mqtt.passwordEnv !== undefined && cfg.mqtt.passwordFile !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', 'passwordFile'],
+        message: 'give passwordEnv or passwordFile, not both',
+      });
     cfg.remote.responseTopicPrefixes.forEach((p, i) => {
       if (p === `${cfg.mqtt.baseTopic}/` || p.startsWith(`${cfg.mqtt.baseTopic}/`))
         ctx.addIssue({
