@@ -71,10 +71,10 @@ test('streams a real sine as 100 ms frames in [-1, 1] with continuous clock time
     for (let i = 0; i < 1600; i += 97) assert.equal(f.data[i], sine(k * 1600 + i), `frame ${k} sample ${i}`);
     if (k > 0) assert.ok(Math.abs(f.tMs - frames[k - 1]!.tMs - 100) < 1e-6, 'frames are 100 ms apart');
   });
-  // A frame is stamped with its first sample's time: at most SampleTimer's 3 s of backlog before
-  // it arrived, and never after.
+  // A frame is stamped with its first sample's time, counted at the nominal rate from the first
+  // frame's arrival: within SampleTimer's tolerances (3 s of backlog behind, 250 ms ahead).
   for (const f of frames) {
-    assert.ok(f.tMs >= before - 3000 && f.tMs + 100 <= after, `tMs ${f.tMs} in [${before}, ${after}]`);
+    assert.ok(f.tMs >= before - 3000 && f.tMs <= after + 250, `tMs ${f.tMs} in [${before}, ${after}]`);
   }
   assert.equal(m.health.last?.state, 'ok');
 });
@@ -90,7 +90,7 @@ test('WAV mode: the 44-byte header is checked and stripped; samples straddling w
 test('a garbage WAV header is rejected, reported, and capture retries until the device is sane', async () => {
   const m = mic('garbage', { garbageHeader: true }, { audioType: 'wav' });
   const pending = take(m.it, 2, 8000);
-  await waitFor(() => m.health.sawDown(/RIFF/), 3000, 'health down with a header reason');
+  await waitFor(() => m.health.sawDown(/RIFF/), 20_000, 'health down with a header reason');
   writeFileSync(m.device, JSON.stringify({}));
   const frames = await pending;
   await m.stop();
@@ -190,7 +190,7 @@ test('abort kills arecord even when it ignores SIGTERM (no orphan)', async () =>
   const pid = Number(readFileSync(pidFile, 'utf8'));
   assert.ok(alive(pid));
   await m.stop();
-  await waitFor(() => !alive(pid), 4000, 'arecord to be killed');
+  await waitFor(() => !alive(pid), 20_000, 'arecord to be killed');
   assert.equal(alive(pid), false);
 });
 

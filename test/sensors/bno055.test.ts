@@ -196,18 +196,24 @@ test('BNO055 UART: BUS_OVER_RUN replies and lost replies are retried; the stream
   await link.close();
 });
 
-test('BNO055 UART: unplug reports down, replug resumes within 2 s', async () => {
+test('BNO055 UART: unplug reports down, replug resumes at the first reopen after it', async () => {
   const uart = new Bno055UartEmulator();
-  const h = new Harness(bno055UartFrames(uartConfig(), { openLink: uart.openLink }));
+  let attempts = 0;
+  const openLink: typeof uart.openLink = (path, baudRate) => (attempts++, uart.openLink(path, baudRate));
+  const h = new Harness(bno055UartFrames(uartConfig(), { openLink }));
   try {
-    await h.framesAfter(2, 3000);
+    await h.framesAfter(2, 20_000);
+    const atUnplug = attempts;
     uart.unplug();
-    await h.until('down', () => h.lastHealth?.state === 'down', 2000);
-    await new Promise((r) => setTimeout(r, 200));
+    await h.until('down', () => h.lastHealth?.state === 'down', 20_000);
+    await h.until('failed reopens', () => attempts >= atUnplug + 2, 20_000);
     const before = h.frames.length;
+    const atReplug = attempts;
     uart.replug();
-    const ms = await h.until('frames again', () => h.frames.length > before, 4000);
-    assert.ok(ms < 2000, `recovered in ${Math.round(ms)} ms`);
+    await h.until('frames again', () => h.frames.length > before, 20_000);
+    // "Within 2 s", counted rather than timed on a loaded machine: the attempt in flight and at
+    // most one more, i.e. one reconnect delay (≤ reconnectMaxMs).
+    assert.ok(attempts - atReplug <= 2, `${attempts - atReplug} opens after replug`);
     assert.ok((h.lastHealth?.restarts ?? 0) >= 1);
   } finally {
     await h.stop();

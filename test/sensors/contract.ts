@@ -87,16 +87,23 @@ export class Harness {
 }
 
 export function runI2cDriverContract(name: string, opts: ContractOptions): void {
-  const wait = (n: number) => Math.max(2000, opts.frameGapMs * (n + 3));
+  // Bounds on waits for a condition: generous, since a loaded machine may be slow and a passing
+  // wait returns as soon as its condition holds (issue #24).
+  const wait = (n: number) => Math.max(20_000, opts.frameGapMs * (n + 3));
 
-  /** Replugs `device`: a good frame within 2 s, then health back to ok. */
+  /**
+   * Replugs `device`: the first reopen after it brings a good frame, then health returns to ok.
+   * "Within 2 s" is checked by counting, not timing a loaded machine: at most one open after the
+   * replug (the session in flight may fail), i.e. one backoff delay ≤ reconnectMaxMs (200 ms here).
+   */
   const replugAndRecover = async (h: Harness, device: FaultyI2cDevice) => {
     const before = h.frames.length;
+    const opensBefore = device.opens;
     device.replug();
-    const ms = await h.until('a frame after replug', () => h.frames.length > before, 4000);
-    assert.ok(ms < 2000, `recovered in ${Math.round(ms)} ms`);
+    await h.until('a frame after replug', () => h.frames.length > before, 20_000);
+    assert.ok(device.opens - opensBefore <= 1, `${device.opens - opensBefore} opens after replug`);
     opts.checkFrame(h.frames.at(-1)!);
-    await h.until('health ok', () => h.lastHealth?.state === 'ok', 2000);
+    await h.until('health ok', () => h.lastHealth?.state === 'ok', 20_000);
   };
 
   describe(`${name}: I2C driver contract`, () => {
@@ -140,11 +147,12 @@ export function runI2cDriverContract(name: string, opts: ContractOptions): void 
       const h = new Harness(source);
       try {
         await h.framesAfter(2, wait(2));
+        const opensAtUnplug = device.opens;
         device.unplug();
-        await h.until('health down', () => h.lastHealth?.state === 'down', 3000);
+        await h.until('health down', () => h.lastHealth?.state === 'down', 20_000);
         assert.ok((h.lastHealth?.restarts ?? 0) >= 1);
         // Stay unplugged across several reconnect attempts.
-        await new Promise((r) => setTimeout(r, 300));
+        await h.until('failed reopens', () => device.opens >= opensAtUnplug + 3, 20_000);
         await replugAndRecover(h, device);
       } finally {
         await h.stop();
@@ -215,7 +223,7 @@ export function runI2cDriverContract(name: string, opts: ContractOptions): void 
           const opensBefore = device.opens;
           const unpluggedAt = performance.now();
           device.unplug(code);
-          await h.until('health down', () => h.lastHealth?.state === 'down', 3000);
+          await h.until('health down', () => h.lastHealth?.state === 'down', 20_000);
           // 12 failed reopens wait 5 + 10 + 10 × 20 ms in all once the delay is capped (uncapped
           // doubling would need 20 s), never a hot loop.
           const attempts = 12;
@@ -230,7 +238,7 @@ export function runI2cDriverContract(name: string, opts: ContractOptions): void 
           const ms = performance.now() - unpluggedAt;
           assert.ok(ms >= 200, `backed off between reopens (${Math.round(ms)} ms for ${attempts})`);
           const framesWhileDown = h.frames.length;
-          await h.until('more failed reopens', () => device.opens >= opensBefore + attempts + 3, 3000);
+          await h.until('more failed reopens', () => device.opens >= opensBefore + attempts + 3, 20_000);
           assert.equal(h.frames.length, framesWhileDown, 'no frames while the device is gone');
           assert.equal(h.error, undefined, 'the stream does not give up');
           const during = h.health.slice(healthBefore);

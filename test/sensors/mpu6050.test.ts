@@ -213,6 +213,34 @@ test('MPU-6050: a process that was busy for 2 s is not taken for a stalled FIFO'
   assert.ok(Math.abs(f.data[2]! - G) < 0.01);
 });
 
+test('MPU-6050: sample times never go back when the driver resumes late after a FIFO count read', async () => {
+  const time = skewedTime();
+  const emu = new Mpu6050Emulator({ now: time.nowMs });
+  const bus = await emu.openBus(1);
+  let counts = 0;
+  const lateBus: I2cBus = {
+    ...bus,
+    readI2cBlock: async (addr, cmd, length, buffer) => {
+      const r = await bus.readI2cBlock(addr, cmd, length, buffer);
+      // The third count read's continuation runs 100 ms late (a busy event loop).
+      if (cmd === MPU_REG.FIFO_COUNTH && ++counts === 3) time.skip(100);
+      return r;
+    },
+  };
+  const driver = new Mpu6050Driver(lateBus, config(), { clock: time.clock, sensorId: 'imu0' });
+  const ac = new AbortController();
+  await driver.init(ac.signal);
+  const frames: Frame[] = [];
+  while (frames.length < 6) frames.push(await nextFrame(driver, ac.signal));
+  await bus.close();
+  assert.ok(counts >= 3);
+  const periodMs = 1000 / 200;
+  for (let k = 1; k < frames.length; k++) {
+    const prevEnd = frames[k - 1]!.tMs + (frames[k - 1]!.shape[0]! - 1) * periodMs;
+    assert.ok(frames[k]!.tMs > prevEnd, `frame ${k} starts at ${frames[k]!.tMs}, before ${prevEnd}`);
+  }
+});
+
 test('MPU-6050: a stuck FIFO is caught by the stall timeout and cured by re-initialising', async () => {
   const emu = new Mpu6050Emulator();
   const h = new Harness(mpu6050Frames(config(), { openBus: emu.openBus }));

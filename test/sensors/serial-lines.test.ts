@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { systemClock } from '../../src/pipeline/clock.js';
+import { createSerialLink, type SerialLink } from '../../src/sensors/bus/serial.js';
 import {
   LineParser,
   SerialLinesConfigSchema,
@@ -47,16 +48,22 @@ async function setup(
   });
   const ac = new AbortController();
   const health = new HealthLog();
-  const it = serialLinesFrames(config)({ clock: systemClock, signal: ac.signal, onHealth: health.on })[
-    Symbol.asyncIterator
-  ]();
+  // The real link, with its open attempts counted.
+  const real = createSerialLink();
+  let opens = 0;
+  const link: SerialLink = { open: (o, signal) => (opens++, real.open(o, signal)), list: () => real.list() };
+  const it = serialLinesFrames(config, { link })({
+    clock: systemClock,
+    signal: ac.signal,
+    onHealth: health.on,
+  })[Symbol.asyncIterator]();
   const stop = async () => {
     ac.abort();
     await it.return?.();
     await board.close();
   };
   cleanups.push(stop);
-  return { board, it, health, stop };
+  return { board, it, health, stop, opens: () => opens };
 }
 
 /** Sample k of a frame (shape [1, 6]) is the emulator's k-th line. */
@@ -162,19 +169,22 @@ test('garbage lines are rejected and counted; good lines around them still arriv
   assert.equal(s.health.last?.state, 'ok', 'back to ok after clean lines');
 });
 
-test('unplug (socat killed) and replug: frames again within 2 s', async () => {
+test('unplug (socat killed) and replug: frames again at the first reopen after it', async () => {
   const s = await setup('plug', csv);
   try {
     await take(s.it, 3);
     const p = pump(s.it);
+    const atUnplug = s.opens();
     await s.board.unplug();
-    await waitFor(() => s.health.last?.state === 'down', 3000, 'health down after unplug');
-    await new Promise((r) => setTimeout(r, 800));
+    await waitFor(() => s.health.last?.state === 'down', 20_000, 'health down after unplug');
+    await waitFor(() => s.opens() >= atUnplug + 2, 20_000, 'failed reopens');
     const back = systemClock.nowMs();
     await s.board.replug();
-    await waitFor(() => p.frames.some((f) => f.tMs > back - 300), 3000, 'frames after replug');
-    const tookMs = systemClock.nowMs() - back;
-    assert.ok(tookMs < 2000, `recovered in ${tookMs} ms`);
+    const atReplug = s.opens();
+    await waitFor(() => p.frames.some((f) => f.tMs > back - 300), 20_000, 'frames after replug');
+    // "Within 2 s" counted, not timed on a loaded machine: the open in flight (it may fail) and at
+    // most one more, i.e. one reconnect delay (≤ reconnectMaxMs 400 ms).
+    assert.ok(s.opens() - atReplug <= 2, `${s.opens() - atReplug} opens after replug`);
     assert.ok(s.health.last!.restarts >= 1);
     assert.ok(s.health.sawDown(/closed|disappeared/), 'the unplug is reported');
     assert.equal(s.health.last?.state, 'ok');
@@ -189,10 +199,10 @@ test('a board that goes silent is reopened after stallMs and streams again', asy
     await take(s.it, 2);
     const p = pump(s.it);
     s.board.silent = true;
-    await waitFor(() => s.health.sawDown(/no data for 300 ms/), 3000, 'stall reported');
+    await waitFor(() => s.health.sawDown(/no data for 300 ms/), 20_000, 'stall reported');
     const n = p.frames.length;
     s.board.silent = false;
-    await waitFor(() => p.frames.length > n + 3, 3000, 'frames after the board talks again');
+    await waitFor(() => p.frames.length > n + 3, 20_000, 'frames after the board talks again');
     assert.ok(s.health.last!.restarts >= 1);
   } finally {
     await s.stop();
@@ -216,8 +226,8 @@ test('a port that does not exist yet is retried until it appears', async () => {
   const it = serialLinesFrames(config)({ clock: systemClock, signal: ac.signal, onHealth: health.on })[
     Symbol.asyncIterator
   ]();
-  const pending = take(it, 3, 8000);
-  await waitFor(() => health.sawDown(/cannot open/), 3000, 'open failure reported');
+  const pending = take(it, 3, 20_000);
+  await waitFor(() => health.sawDown(/cannot open/), 20_000, 'open failure reported');
   await board.plug();
   const frames = await pending;
   ac.abort();

@@ -4,16 +4,13 @@
  * (no bytes for `stallMs`), and — on abort or when the consumer stops — a kill that never leaves an
  * orphan (SIGCONT first, in case it was paused, then SIGTERM, then SIGKILL).
  *
- * The stall watchdog measures how long the *child* has been silent, not how long this process was
- * busy (issue #24): a timer that fires after a long event-loop delay fires before the poll phase
- * has read what the pipe holds, so it first lets that phase run (setImmediate) and any byte that
- * arrived means no stall; a check that itself ran more than half a window late (the whole machine
- * was busy, and the child most likely starved with us) grants one more window before deciding.
- * Starting the process is not a stall either: the first byte gets `startMs`.
+ * The stall watchdog (`../stall-watchdog.ts`) measures how long the child has been silent, not how
+ * long this process was busy; starting the process is not a stall either: the first byte gets
+ * `startMs` (issue #24).
  */
 import type { ChildProcess } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
+import { StallWatchdog } from '../stall-watchdog.js';
 
 /** Why a capture child stopped delivering bytes. */
 export class ChildExitError extends Error {
@@ -119,36 +116,16 @@ export async function* childChunks(
   let spawnError: NodeJS.ErrnoException | undefined;
   let stalled = false;
   let ended = false;
-  /** Chunks received so far; the watchdog compares it before and after a window. */
-  let received = 0;
-  let stallTimer: NodeJS.Timeout | undefined;
-  /** Bumped on every (re)arm and disarm, so a check scheduled for an older window does nothing. */
-  let window = 0;
   const stallMs = opts.stallMs ?? 0;
   const startMs = opts.startMs ?? Math.max(stallMs, 10_000);
-  const disarm = () => {
-    clearTimeout(stallTimer);
-    window++;
-  };
-  /** Times one window of silence; `graceLeft` more windows are granted to a check that ran late. */
-  const armStall = (graceLeft = 1) => {
-    if (!stallMs) return;
-    disarm();
-    const mine = window;
-    const seen = received;
-    const windowMs = received === 0 ? startMs : stallMs;
-    const dueMs = performance.now() + windowMs;
-    stallTimer = setTimeout(() => {
-      const lateMs = performance.now() - dueMs;
-      // Timers run before the poll phase: let it deliver what the pipe already holds.
-      setImmediate(() => {
-        if (mine !== window || ended || received !== seen) return;
-        if (lateMs > windowMs / 2 && graceLeft > 0) return armStall(graceLeft - 1);
-        stalled = true;
-        void stopChild(cp, 500);
-      });
-    }, windowMs);
-  };
+  const watchdog = new StallWatchdog({
+    stallMs,
+    startMs,
+    onStall: () => {
+      stalled = true;
+      void stopChild(cp, 500);
+    },
+  });
   const hw = opts.highWaterChunks ?? 16;
 
   cp.stderr?.on('data', (d: Buffer) => {
@@ -161,13 +138,12 @@ export async function* childChunks(
   // carries the same information, so this listener exists only to keep the process alive.
   stdout.on('error', () => {});
   stdout.on('data', (chunk: Buffer) => {
-    disarm();
-    received++;
+    watchdog.data();
     push({ chunk });
     if (queue.length >= hw) stdout.pause();
   });
   cp.on('close', (code: number | null, sig: NodeJS.Signals | null) => {
-    disarm();
+    watchdog.disarm();
     ended = true;
     if (code === 0 && !stalled && !spawnError) return push({ end: true });
     const notFound = spawnError?.code === 'ENOENT';
@@ -177,7 +153,7 @@ export async function* childChunks(
       : spawnError
         ? `${opts.command} failed to start: ${spawnError.message}`
         : stalled
-          ? received === 0
+          ? watchdog.beforeFirstData
             ? `${opts.command} delivered no data within ${startMs} ms of starting`
             : `${opts.command} delivered no data for ${stallMs} ms`
           : `${opts.command} exited with ${code !== null ? `code ${code}` : `signal ${sig}`}`;
@@ -197,7 +173,7 @@ export async function* childChunks(
       if (!item) {
         if (stdout.isPaused() && !ended) stdout.resume();
         // Only time the child while someone is waiting for it: a slow consumer is not a stall.
-        if (!ended) armStall();
+        if (!ended) watchdog.arm();
         await new Promise<void>((r) => (wake = r));
         continue;
       }
@@ -206,7 +182,7 @@ export async function* childChunks(
       else throw item.error;
     }
   } finally {
-    disarm();
+    watchdog.disarm();
     opts.signal.removeEventListener('abort', onAbort);
     // Drain whatever is still coming so the pipe never blocks the child on its way out.
     stdout.removeAllListeners('data');

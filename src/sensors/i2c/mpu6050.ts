@@ -4,8 +4,8 @@
  *
  * Native units: frames are imu `[n, 6]`: accel x, y, z in m/s² (1 g = 9.80665 m/s²) then gyro
  * x, y, z in rad/s, in the chip's own axes. `tMs` is the time of the first sample: the
- * ctx.clock time of the FIFO read minus (n − 1) sample periods (the newest sample is the one just
- * written). `rateHz` is the real sample rate, gyro output rate / (1 + SMPLRT_DIV).
+ * ctx.clock time of the FIFO count read minus (n − 1) sample periods (the newest sample is the one
+ * just written), and never before the end of the previous frame. `rateHz` is the real sample rate, gyro output rate / (1 + SMPLRT_DIV).
  *
  * FIFO: every sample is one 14-byte record (accel XYZ, temperature, gyro XYZ, big-endian). The
  * temperature rides along as a canary: random bytes almost never give a temperature inside
@@ -110,6 +110,8 @@ export class Mpu6050Driver implements DeviceSession {
   /** The sample rate the divider gives, Hz. */
   actualRateHz = 0;
   private lastGoodMs = 0;
+  /** Time of the last sample handed out; the next frame never starts before it (monotonic tMs). */
+  private lastSampleMs = Number.NEGATIVE_INFINITY;
   private lastTempC: number | undefined;
   private readonly accelScale: number;
   private readonly gyroScale: number;
@@ -171,6 +173,7 @@ export class Mpu6050Driver implements DeviceSession {
     await this.resetFifo();
     this.lastGoodMs = this.deps.clock.nowMs();
     this.lastTempC = undefined;
+    this.lastSampleMs = Number.NEGATIVE_INFINITY;
   }
 
   /** Disable, reset and re-enable the FIFO (the standard recovery after overflow/misalignment). */
@@ -202,6 +205,9 @@ export class Mpu6050Driver implements DeviceSession {
       const cnt = Buffer.alloc(2);
       const { bytesRead } = await this.bus.readI2cBlock(a, MPU_REG.FIFO_COUNTH, 2, cnt);
       if (bytesRead !== 2) throw Object.assign(new Error('short read of FIFO count'), { code: 'SHORT_READ' });
+      // The newest counted sample was taken at about this moment; reading the records takes a
+      // while, more when the event loop is late, so the time is taken here (issue #24).
+      const countMs = this.deps.clock.nowMs();
       const count = cnt.readUInt16BE(0);
       if (count > this.variant.fifoBytes) {
         await this.resetFifo();
@@ -220,7 +226,6 @@ export class Mpu6050Driver implements DeviceSession {
         if (r.bytesRead !== len)
           throw Object.assign(new Error(`short FIFO read: ${r.bytesRead} of ${len}`), { code: 'SHORT_READ' });
       }
-      const readMs = this.deps.clock.nowMs();
       // Overflow at any time since the last status read (clear-on-read) may have shifted what was
       // just read: reject it. An overflow proves the chip samples, so it is never a stall.
       const status = await this.bus.readByte(a, MPU_REG.INT_STATUS);
@@ -242,11 +247,15 @@ export class Mpu6050Driver implements DeviceSession {
           data[i * 6 + 3 + k] = bytes.readInt16BE(o + 8 + 2 * k) * this.gyroScale;
         }
       }
-      this.lastGoodMs = readMs;
+      this.lastGoodMs = countMs;
+      // A continuation that ran late after the count read stamps a frame late; the next one must
+      // not start before it ends.
+      const tMs = Math.max(countMs - (n - 1) * periodMs, this.lastSampleMs + periodMs);
+      this.lastSampleMs = tMs + (n - 1) * periodMs;
       return {
         sensorId: this.deps.sensorId,
         modality: 'imu',
-        tMs: readMs - (n - 1) * periodMs,
+        tMs,
         rateHz: this.actualRateHz,
         data,
         shape: [n, 6],

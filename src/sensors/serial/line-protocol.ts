@@ -18,6 +18,7 @@ import {
   type HealthTracker,
 } from '../reconnect.js';
 import type { FrameSource } from '../types.js';
+import { StallWatchdog } from '../stall-watchdog.js';
 
 export const SerialLinesConfigSchema = z.strictObject({
   ...sensorBase,
@@ -100,15 +101,14 @@ async function* session(
   const onOuterAbort = () => sessionAc.abort(signal.reason);
   signal.addEventListener('abort', onOuterAbort, { once: true });
   let stalled = false;
-  let stallTimer: NodeJS.Timeout | undefined;
-  const armStall = () => {
-    if (config.stallMs === 0) return;
-    clearTimeout(stallTimer);
-    stallTimer = setTimeout(() => {
+  // Measures the board's silence, not this process's busy spells (issue #24).
+  const watchdog = new StallWatchdog({
+    stallMs: config.stallMs,
+    onStall: () => {
       stalled = true;
       sessionAc.abort(new Error('stalled'));
-    }, config.stallMs);
-  };
+    },
+  });
   let conn;
   try {
     conn = await link.open({ path: config.path, baudRate: config.baudRate }, sessionAc.signal);
@@ -124,10 +124,11 @@ async function* session(
   const line = Buffer.alloc(config.maxLineBytes);
   let len = 0;
   let overflow = false;
-  armStall();
+  watchdog.arm();
   try {
     for await (const chunk of conn.data()) {
-      armStall();
+      watchdog.data();
+      watchdog.arm();
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(0x0a, start);
@@ -155,7 +156,7 @@ async function* session(
               frame = new Float32Array(config.samplesPerFrame * size);
               fill = 0;
               // The consumer's time is not the board's: no stall timing while it holds the frame.
-              clearTimeout(stallTimer);
+              watchdog.disarm();
               yield {
                 sensorId: config.id,
                 modality: config.modality,
@@ -164,7 +165,7 @@ async function* session(
                 data,
                 shape: [config.samplesPerFrame, ...config.sampleShape],
               };
-              armStall();
+              watchdog.arm();
             }
           } else if (r !== 'skip') {
             health.reject(r.reject);
@@ -179,7 +180,7 @@ async function* session(
     if (err instanceof DeviceError) throw err;
     throw new DeviceError(config.id, `${config.id}: ${messageOf(err)}`, { disconnected: true, cause: err });
   } finally {
-    clearTimeout(stallTimer);
+    watchdog.disarm();
     signal.removeEventListener('abort', onOuterAbort);
     await conn.close();
   }
