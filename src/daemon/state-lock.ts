@@ -13,8 +13,8 @@
  * agent blocks restarts until the lock ages out, and a busy event loop (inference) can make a live
  * lock look stale. A pid says at once whether the holder lives.
  */
-import { readFileSync, unlinkSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -81,8 +81,7 @@ export async function acquireStateLock(stateDir: string, opts: StateLockOptions 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      await writeFile(file, text, { flag: 'wx' });
-      return hold();
+      return await create();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -96,7 +95,7 @@ export async function acquireStateLock(stateDir: string, opts: StateLockOptions 
           { file, stale: seen.owner },
           `taking over a stale lock: pid ${seen.owner.pid} on ${seen.owner.host} (since ${seen.owner.startedAt}) ${why}`,
         );
-        return hold();
+        return hold(true);
       }
     } else if (Date.now() - seen.mtimeMs >= garbageGraceMs || Date.now() >= deadline) {
       if (await takeOver(seen.text)) {
@@ -104,7 +103,7 @@ export async function acquireStateLock(stateDir: string, opts: StateLockOptions 
           { file, content: seen.text.slice(0, 200) },
           `taking over an unreadable lock file ${file}`,
         );
-        return hold();
+        return hold(true);
       }
     }
     if (Date.now() >= deadline)
@@ -145,9 +144,37 @@ export async function acquireStateLock(stateDir: string, opts: StateLockOptions 
   }
 
   /** Replaces the lock if it still reads `staleText`; false when someone else got there first. */
+  /**
+   * O_EXCL create, then the owner. On a full disk (issue #14) creating the file still works (an
+   * inode, no data block), so the lock is ours though its owner cannot be written yet: it is
+   * written in place as soon as space returns. Meanwhile another agent cannot take it over either,
+   * since that needs the same space.
+   */
+  async function create(): Promise<StateLock> {
+    const fh = await open(file, 'wx', 0o644);
+    try {
+      await fh.writeFile(text);
+      return hold(true);
+    } catch (err) {
+      if (!isDiskFull(err)) {
+        await unlink(file).catch(() => undefined);
+        throw err;
+      }
+      opts.logger?.warn(
+        { file, code: (err as NodeJS.ErrnoException).code },
+        `state disk full: ${file} is taken but its owner cannot be written yet (${(err as Error).message}); ` +
+          `writing it once space returns`,
+      );
+      return hold(false);
+    } finally {
+      await fh.close();
+    }
+  }
+
   async function takeOver(staleText: string): Promise<boolean> {
     try {
-      await writeFile(guard, text, { flag: 'wx' });
+      // Empty: creating it needs no data block, so a takeover works on a full disk too.
+      await writeFile(guard, '', { flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       // Another agent is taking over right now; a guard that outlived any takeover is a crash's.
@@ -159,26 +186,59 @@ export async function acquireStateLock(stateDir: string, opts: StateLockOptions 
       const now = await readFile(file, 'utf8').catch(() => undefined);
       if (now !== staleText) return false; // replaced or removed since we judged it
       const tmp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
-      await writeFile(tmp, text);
-      await rename(tmp, file);
+      try {
+        await writeFile(tmp, text);
+        await rename(tmp, file);
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        if (!isDiskFull(err)) throw err;
+        // A full disk: overwrite the stale lock in place, in the block it already has (we hold the
+        // guard, so no other agent writes it meanwhile).
+        try {
+          overwrite(file, text);
+        } catch (again) {
+          throw new Error(
+            `${file}: cannot take over the stale lock, the state disk is full (${(again as Error).message}); ` +
+              `free some space on it`,
+            { cause: again },
+          );
+        }
+      }
       return (await readFile(file, 'utf8')) === text;
     } finally {
       await unlink(guard).catch(() => undefined);
     }
   }
 
-  function hold(): StateLock {
+  function hold(written: boolean): StateLock {
     held.add(file);
     let released = false;
+    let retry: NodeJS.Timeout | undefined;
+    if (!written) {
+      retry = setInterval(() => {
+        try {
+          if (readFileSync(file, 'utf8') !== '') return clearInterval(retry); // no longer ours
+          overwrite(file, text);
+          written = true;
+          clearInterval(retry);
+          opts.logger?.info({ file }, `state disk has space again: wrote the owner into ${file}`);
+        } catch {
+          // still full; try again
+        }
+      }, 1000);
+      retry.unref();
+    }
     return {
       file,
       owner,
       release() {
         if (released) return false;
         released = true;
+        clearInterval(retry);
         held.delete(file);
         try {
-          if (readFileSync(file, 'utf8') !== text) return false;
+          const now = readFileSync(file, 'utf8');
+          if (now !== text && (written || now !== '')) return false;
           unlinkSync(file);
           return true;
         } catch {
@@ -186,6 +246,24 @@ export async function acquireStateLock(stateDir: string, opts: StateLockOptions 
         }
       },
     };
+  }
+}
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Replaces a file's content in place (no new file, so no new inode or directory entry). */
+function overwrite(file: string, text: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const buf = Buffer.from(text);
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, off);
+    ftruncateSync(fd, buf.length);
+  } finally {
+    closeSync(fd);
   }
 }
 

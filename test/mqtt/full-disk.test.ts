@@ -170,7 +170,20 @@ test('state disk full with the broker down: no crash, restart with the disk stil
       `first run: ${a.queued.length} events queued, ${kept.length} kept on disk, ${lost} held in memory lost`,
     );
 
-    // 3. Restart with the disk still full and an old temp file about: it starts.
+    // 3. Started on the full disk and killed -9 there (an OOM kill): its lock stays behind.
+    const k = runAgent(file);
+    await until(
+      'the killed run to queue events',
+      () => k.queued.length >= 20 || !k.alive(),
+      60_000,
+      () => k.lines.slice(-20).join('\n'),
+    );
+    assert.ok(k.alive(), 'it runs on the full disk');
+    k.child.kill('SIGKILL');
+    await k.exited;
+    assert.ok(existsSync(join(state, LOCK_FILE)), 'kill -9 left the lock');
+
+    // 4. Restart with the disk still full, a stale lock and an old temp file about: it starts.
     const outbox = join(state, 'devices', 'full-disk', 'outbox');
     writeFileSync(join(outbox, `.events.ack.${a.child.pid}.tmp`), '');
     assert.ok(disk.free() < 8192, `the disk is still full (${disk.free()} bytes free)`);
@@ -188,7 +201,9 @@ test('state disk full with the broker down: no crash, restart with the disk stil
       'no temp files left',
     );
 
-    // 4. The broker is back: every kept event arrives, then the new ones; health recovers.
+    assert.ok(msg(b, /taking over a stale lock/), 'it took the stale lock over on the full disk');
+
+    // 5. The broker is back: every kept event arrives, then the new ones; health recovers.
     await broker.start();
     const events = () => bySeq(sub, topics.events);
     await until(
@@ -205,7 +220,7 @@ test('state disk full with the broker down: no crash, restart with the disk stil
     const fresh = b.queued.slice(bFirst, bFirst + 20);
     await until("the second run's new events", () => fresh.every((s) => events().has(s)), 60_000);
     assert.ok(
-      Math.min(...b.queued) > Math.max(...a.queued),
+      Math.min(...b.queued) > Math.max(...a.queued, ...k.queued),
       'seqs are never reused, not even those lost with the first run',
     );
     const health = await sub.waitFor((m) => {
