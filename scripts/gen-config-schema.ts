@@ -78,6 +78,9 @@ This page and [config.schema.json](config.schema.json) are generated from the sc
 - \`--mqtt-url\` and \`--device-id\` on the command line override \`mqtt.broker\` and \`deviceId\`.
 - Secrets stay out of the file: \`mqtt.passwordEnv\` names an environment variable.
 - "Restart" marks fields a running agent cannot change live.
+- A full \`stateDir\` disk never stops the agent: events are held in memory within
+  \`mqtt.outboxMax\` and \`mqtt.outboxMaxBytes\` and written once space returns (health
+  \`mqtt.outboxState: degraded\` meanwhile); see [mqtt.md](mqtt.md#delivery-the-durable-outbox).
 
 A commented example: [examples/replay.yaml](../examples/replay.yaml).
 

@@ -303,14 +303,15 @@ export const MqttSchema = z.strictObject({
   reconnectMaxMs: z.int().min(1000).default(30_000).meta({ description: 'Longest reconnect delay.' }),
   outboxMax: z.int().min(1).max(1_000_000).default(10_000).meta({
     description:
-      'Events kept in the durable outbox (stateDir) while unacknowledged; beyond that the oldest are dropped and counted.',
+      'Events kept in the durable outbox (stateDir) while unacknowledged, on disk or (while the state disk is full) in memory; beyond that the oldest are dropped and counted.',
   }),
   outboxMaxBytes: z
     .int()
     .min(4096)
     .default(16 * 1024 * 1024)
     .meta({
-      description: 'Bytes of events kept in the outbox; beyond that the oldest are dropped and counted.',
+      description:
+        'Bytes of events kept in the outbox, on disk or (while the state disk is full) in memory; beyond that the oldest are dropped and counted.',
     }),
   outboxMaxAgeS: z
     .int()
@@ -579,7 +580,7 @@ export const ConfigSchema = z
       .optional()
       .meta({
         description:
-          'Writable state (generated packs, caches). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.',
+          'Writable state (generated packs, caches, the event outbox, the lock). When its disk is full the agent runs on degraded (docs/mqtt.md). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.',
         ...restart,
       }),
     mqtt: MqttSchema.default(MqttSchema.parse({})),
