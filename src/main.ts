@@ -19,6 +19,8 @@ import { formatRanking } from './fusion/scoring.js';
 import { allFinite } from './fusion/vectors.js';
 import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
+import { FormatError } from './errors.js';
+import { printable } from './printable.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { openLabelState, startAgentMqtt } from './mqtt/agent-mqtt.js';
 import type { SensorHealthPayload } from './mqtt/payloads.js';
@@ -200,8 +202,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       ]),
     );
     for (const s of sensors) deps.metrics?.setSensorHealth(s.id, false);
-    const setState = (id: string, state: HealthState, reason: string | undefined, logIt = true) => {
+    const setState = (id: string, state: HealthState, rawReason: string | undefined, logIt = true) => {
       const b = books.get(id)!;
+      // Reasons may quote device bytes: escaped and bounded before they reach health or the log.
+      const reason = rawReason === undefined ? undefined : printable(rawReason);
       const prev = b.state;
       const prevReason = b.reason;
       if (state === prev && reason === prevReason) return;
@@ -290,6 +294,16 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             hub.endSensor(s.id);
             throw err;
           }
+          if (s.driver === 'replay' && err instanceof FormatError) {
+            // A malformed recording stays malformed: report it once and stop, health says down
+            // with the reason, rather than reopening it (or failing every window) forever (issue 14).
+            sensorLog.error(
+              { sensor: s.id, file: s.file, err: err.message },
+              `sensor ${s.id} stopped: ${err.message}`,
+            );
+            hub.endSensor(s.id);
+            return;
+          }
           const delayMs = backoff.next();
           sensorLog.warn(
             { sensor: s.id, err: (err as Error).message },
@@ -304,6 +318,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     // Hub → encoders → scores → events.
     let lastDataMs = -Infinity;
     const encoderLog = log('encoders');
+    const encoderFailures = new Map<SensorModality, number>();
     const pipeline = (async () => {
       for (;;) {
         const batch = await hub.next(config.encoders.maxBatch);
@@ -317,7 +332,23 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           vectors = await encoder.embed(batch);
           deps.metrics?.observeEncode(modality, encoder.provider, performance.now() - t0);
         } catch (err) {
-          encoderLog.error({ err, modality }, `encoder ${modality} failed: ${(err as Error).message}`);
+          // Logged on the first failure and every 100th after it (a failure per batch would flood
+          // the log); the batch's sensors are degraded with the reason until windows embed again.
+          const failures = (encoderFailures.get(modality) ?? 0) + 1;
+          encoderFailures.set(modality, failures);
+          if (failures % 100 === 1)
+            encoderLog.error(
+              { err, modality, failures },
+              `encoder ${modality} failed: ${(err as Error).message}${failures > 1 ? ` (${failures} failures so far)` : ''}`,
+            );
+          for (const w of batch)
+            if (books.get(w.sensorId)?.state !== 'down')
+              setState(
+                w.sensorId,
+                'degraded',
+                `encoder failed: ${(err as Error).message}`.slice(0, 200),
+                false,
+              );
           batch.forEach(release);
           continue;
         }
@@ -346,6 +377,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             release(w);
             continue;
           }
+          const book = books.get(w.sensorId);
+          if (book?.state === 'degraded' && book.reason?.startsWith('encoder '))
+            setState(w.sensorId, 'ok', undefined); // its windows embed again
           const fused = fusion.add(w, vectors[i]!);
           // A window queued before its sensor went down counts this once, not on and on.
           if (books.get(w.sensorId)?.state === 'down') fusion.dropSensor(w.sensorId);

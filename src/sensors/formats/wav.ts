@@ -15,6 +15,17 @@ const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
 export function decodeWav(bytes: Uint8Array, where = 'wav'): WavAudio {
+  try {
+    return decodeWavChecked(bytes, where);
+  } catch (err) {
+    // Anything the checks below missed still names the file, never a bare DataView RangeError.
+    if (err instanceof RangeError)
+      throw new FormatError(where, `truncated or corrupt WAV (${err.message})`, err);
+    throw err;
+  }
+}
+
+function decodeWavChecked(bytes: Uint8Array, where: string): WavAudio {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (o: number) => String.fromCharCode(bytes[o]!, bytes[o + 1]!, bytes[o + 2]!, bytes[o + 3]!);
   if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') {
@@ -28,6 +39,12 @@ export function decodeWav(bytes: Uint8Array, where = 'wav'): WavAudio {
     const body = offset + 8;
     if (id === 'fmt ') {
       if (size < 16) throw new FormatError(where, `fmt chunk too short (${size} bytes)`);
+      const needed = Math.min(size, 40);
+      if (body + needed > bytes.length)
+        throw new FormatError(
+          where,
+          `file ends inside the fmt chunk at byte ${bytes.length} (the chunk at byte ${offset} needs ${needed} bytes, ${bytes.length - body} are there): truncated`,
+        );
       let format = view.getUint16(body, true);
       if (format === WAVE_FORMAT_EXTENSIBLE && size >= 40) format = view.getUint16(body + 24, true);
       fmt = {
@@ -44,7 +61,10 @@ export function decodeWav(bytes: Uint8Array, where = 'wav'): WavAudio {
     }
     offset = body + size + (size & 1);
   }
-  throw new FormatError(where, 'no data chunk');
+  throw new FormatError(
+    where,
+    `no data chunk before the end of the file at byte ${bytes.length} (truncated?)`,
+  );
 }
 
 function decodeSamples(

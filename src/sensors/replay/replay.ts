@@ -103,11 +103,39 @@ async function* wavChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: n
   }
 }
 
+/** Why frames of `sampleShape` cannot feed a `modality` encoder, or undefined when they can. */
+export function sampleShapeProblem(
+  modality: SensorModality,
+  sampleShape: readonly number[],
+): string | undefined {
+  const ok = (n: number) => Number.isInteger(n) && n >= 1;
+  const shown = `[${sampleShape.join(', ')}]`;
+  switch (modality) {
+    case 'thermal':
+    case 'depth':
+      return sampleShape.length === 2 && sampleShape.every(ok)
+        ? undefined
+        : `frames of shape ${shown} do not fit a ${modality} sensor, which needs [height, width]`;
+    case 'imu':
+      return sampleShape.length === 1 && sampleShape[0] === 6
+        ? undefined
+        : `samples of shape ${shown} do not fit an imu sensor, which needs [6] (ax, ay, az, gx, gy, gz)`;
+    case 'audio':
+      return sampleShape.length === 0 || (sampleShape.length === 1 && sampleShape[0] === 1)
+        ? undefined
+        : `samples of shape ${shown} do not fit an audio sensor, which needs mono samples`;
+  }
+}
+
 async function* ebfChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: number }> {
   const { header } = await readFrameFileHeader(opts.file);
   if (header.modality !== opts.modality) {
     throw new FormatError(opts.file, `holds ${header.modality} frames, but the sensor is ${opts.modality}`);
   }
+  // Checked once here: a shape the modality's encoder cannot take used to fail every window,
+  // hundreds of errors while health said ok (issue 14).
+  const shapeProblem = sampleShapeProblem(opts.modality, header.sampleShape);
+  if (shapeProblem !== undefined) throw new FormatError(opts.file, shapeProblem);
   const first = { t: Number.NaN };
   for await (const rec of readFrameRecords(opts.file)) {
     if (Number.isNaN(first.t)) first.t = rec.tMs;
