@@ -156,8 +156,26 @@ const health = {
         outboxDepth: { type: 'integer' },
         outboxBytes: { type: 'integer' },
         published: { type: 'integer' },
-        dropped: { type: 'integer', description: 'Events dropped from the outbox by its size or age bound.' },
+        dropped: {
+          type: 'integer',
+          description: 'Events dropped by an outbox bound before they were ever sent: the gaps in seq.',
+        },
+        droppedUnconfirmed: {
+          type: 'integer',
+          description:
+            'Events dropped by an outbox bound after being sent without a PUBACK; the broker most likely has them.',
+        },
         reconnects: { type: 'integer' },
+        outboxState: {
+          type: 'string',
+          enum: ['ok', 'degraded'],
+          description: 'degraded while the state disk refuses writes (events are then held in memory).',
+        },
+        outboxReason: { type: 'string', description: 'Why the outbox is degraded (absent when ok).' },
+        outboxUnwritten: {
+          type: 'integer',
+          description: 'Pending events held only in memory because the state disk refused them.',
+        },
       },
     },
   },
