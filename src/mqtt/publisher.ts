@@ -264,6 +264,9 @@ export class MqttPublisher {
       ]);
       await Promise.race([client.endAsync().catch(() => undefined), sleep(1000)]);
     }
+    // A graceful end waits for every unacknowledged publish (mqtt.js `outgoing`), e.g. ones sent on
+    // a connection that has since dropped, and a later end(true) is then ignored: close the socket.
+    if (!client.disconnected) client.stream?.destroy();
     client.end(true);
     const pending = this.opts.outbox.records().length;
     const lost = this.opts.outbox.close();
