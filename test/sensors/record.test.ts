@@ -69,8 +69,13 @@ async function roundTrip(
   return { live, again, summary };
 }
 
-function assertSameWindows(live: Window[], again: Window[], minWindows: number): void {
-  assert.ok(live.length >= minWindows, `${live.length} live windows`);
+/**
+ * The replay must cut the same windows as the live run. How many the live run cuts depends on how
+ * late frames arrived (a late frame is a time jump that restarts windowing, see windows.ts), so
+ * only one is required: the recording carries the same times and must reproduce the same cuts.
+ */
+function assertSameWindows(live: Window[], again: Window[]): void {
+  assert.ok(live.length >= 1, `${live.length} live windows`);
   assert.equal(again.length, live.length, 'same number of windows');
   live.forEach((w, i) => {
     assert.deepEqual(again[i]!.shape, w.shape);
@@ -88,7 +93,7 @@ test('audio: fake arecord → WAV → replay gives identical windows', async () 
     { lengthMs: 500, hopMs: 250 },
   );
   assert.equal(summary.samples, 12 * 1600);
-  assertSameWindows(live, again, 3);
+  assertSameWindows(live, again);
 });
 
 test('depth: fake v4l2-ctl Z16 → .ebf → replay gives identical windows', async () => {
@@ -99,7 +104,7 @@ test('depth: fake v4l2-ctl Z16 → .ebf → replay gives identical windows', asy
     20,
     { lengthMs: 200, hopMs: 100 },
   );
-  assertSameWindows(live, again, 5);
+  assertSameWindows(live, again);
 });
 
 test('thermal: fake v4l2-ctl Y16 → .ebf → replay gives identical windows', async () => {
@@ -110,7 +115,7 @@ test('thermal: fake v4l2-ctl Y16 → .ebf → replay gives identical windows', a
     12,
     { lengthMs: 200, hopMs: 100 },
   );
-  assertSameWindows(live, again, 3);
+  assertSameWindows(live, again);
 });
 
 test('imu over a socat pty → .ebf → replay gives identical windows', async () => {
@@ -135,7 +140,7 @@ test('imu over a socat pty → .ebf → replay gives identical windows', async (
       60,
       { lengthMs: 200, hopMs: 100 },
     );
-    assertSameWindows(live, again, 3);
+    assertSameWindows(live, again);
   } finally {
     await board.close();
   }
