@@ -45,15 +45,23 @@ logs="${SHAKE_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/edgebind-shake.XXXXXX")}"
 mkdir -p "$logs"
 
 loops=()
-stop_loops() {
+runner=""
+# Ends the test run in progress (its own process group: the runner and every test file) and the
+# busy loops; nothing this script started outlives it.
+stop_all() {
   local pid
+  if [ -n "$runner" ]; then
+    kill -TERM -- "-$runner" 2>/dev/null || true
+    wait "$runner" 2>/dev/null || true
+    runner=""
+  fi
   for pid in "${loops[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${loops[@]}"; do wait "$pid" 2>/dev/null || true; done
   loops=()
 }
-trap stop_loops EXIT
-trap 'stop_loops; exit 130' INT
-trap 'stop_loops; exit 143' TERM
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
 for ((i = 0; i < busy; i++)); do
   nice -n "${SHAKE_NICE:-0}" bash -c 'while :; do :; done' &
   loops+=("$!")
@@ -65,13 +73,18 @@ red=0
 for ((run = 1; run <= runs; run++)); do
   log="$logs/run-$run.log"
   start=$SECONDS
-  set +e
-  failures="$(node --import tsx --test --test-concurrency="$concurrency" \
-    --test-reporter=./scripts/shake-reporter.mjs --test-reporter-destination=stdout \
+  fails="$logs/run-$run.failures"
+  # In the background and waited for, so that INT/TERM reach the traps at once.
+  setsid node --import tsx --test --test-concurrency="$concurrency" \
+    --test-reporter=./scripts/shake-reporter.mjs --test-reporter-destination="$fails" \
     --test-reporter=spec --test-reporter-destination="$log" \
-    "${files[@]}" 2>>"$log")"
-  rc=$?
-  set -e
+    "${files[@]}" >>"$log" 2>&1 &
+  runner=$!
+  rc=0
+  wait "$runner" || rc=$?
+  runner=""
+  failures="$(cat "$fails" 2>/dev/null || true)"
+  rm -f "$fails"
   if [ "$rc" -eq 0 ]; then
     green=$((green + 1))
     echo "run $run/$runs: ok ($((SECONDS - start)) s)"
