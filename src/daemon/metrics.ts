@@ -19,7 +19,15 @@ export const DEFAULT_METRICS_PORT = 9464;
 /** The cumulative counters `Agent.stats()` returns (only the fields metrics use). */
 export interface StatsInput {
   windows: Record<string, { pushed: number; dropped: number; depth: number }>;
-  mqtt: { connected: boolean; outboxDepth: number; published: number; dropped: number };
+  mqtt: {
+    connected: boolean;
+    outboxDepth: number;
+    published: number;
+    dropped: number;
+    /** `degraded` while the state disk refuses writes (issue #14). */
+    outboxState?: 'ok' | 'degraded';
+    outboxUnwritten?: number;
+  };
 }
 
 /** What the pipeline reports as it runs; `Metrics` implements it, tests can pass a recorder. */
@@ -68,6 +76,8 @@ export class Metrics implements AgentMetrics {
   private readonly encode: Histogram<'modality' | 'provider'>;
   private readonly events: Counter<'label' | 'type'>;
   private readonly outbox: Gauge;
+  private readonly outboxDegraded: Gauge;
+  private readonly outboxUnwritten: Gauge;
   private readonly connected: Gauge;
   private readonly published: Counter;
   private readonly publishDropped: Counter;
@@ -132,6 +142,16 @@ export class Metrics implements AgentMetrics {
       help: 'Events waiting for the broker.',
       registers,
     });
+    this.outboxDegraded = new Gauge({
+      name: 'edgebind_mqtt_outbox_degraded',
+      help: '1 while the state disk refuses writes and events are held in memory.',
+      registers,
+    });
+    this.outboxUnwritten = new Gauge({
+      name: 'edgebind_mqtt_outbox_unwritten',
+      help: 'Pending events held only in memory because the state disk refused them.',
+      registers,
+    });
     this.connected = new Gauge({
       name: 'edgebind_mqtt_connected',
       help: '1 while connected to the broker.',
@@ -144,7 +164,7 @@ export class Metrics implements AgentMetrics {
     });
     this.publishDropped = new Counter({
       name: 'edgebind_mqtt_dropped_total',
-      help: 'Events dropped because the outbox was full.',
+      help: 'Events dropped by an outbox bound before they were ever sent (the gaps in seq).',
       registers,
     });
   }
@@ -191,6 +211,8 @@ export class Metrics implements AgentMetrics {
     }
     const m = stats.mqtt;
     this.outbox.set(m.outboxDepth);
+    this.outboxDegraded.set(m.outboxState === 'degraded' ? 1 : 0);
+    this.outboxUnwritten.set(m.outboxUnwritten ?? 0);
     this.connected.set(m.connected ? 1 : 0);
     this.published.inc(Math.max(0, m.published - (prev?.stats.mqtt.published ?? 0)));
     this.publishDropped.inc(Math.max(0, m.dropped - (prev?.stats.mqtt.dropped ?? 0)));
