@@ -48,25 +48,26 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (goo
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.resume();
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
   try {
     const ready = await rx.waitFor(/^READY=1/, 30_000);
     assert.match(ready.text, /STATUS=running as daemon-1: 1 sensor\(s\)/);
 
-    // Watchdog: half of WATCHDOG_USEC, i.e. every 500 ms. Wait for 4 pings after READY.
-    for (let i = 0; i < 100; i++) {
-      if (rx.datagrams.filter((d) => d.text === 'WATCHDOG=1').length >= 4) break;
+    // Watchdog: half of WATCHDOG_USEC, i.e. every 500 ms. Wait for 6 pings after READY.
+    for (let i = 0; i < 300; i++) {
+      if (rx.datagrams.filter((d) => d.text === 'WATCHDOG=1').length >= 6) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const pings = rx.datagrams.filter((d) => d.text === 'WATCHDOG=1');
     assert.ok(
-      pings.length >= 4,
-      `4 watchdog pings, got ${pings.length}; exit ${child.exitCode}; stderr:\n${stderr.slice(-2000)}`,
+      pings.length >= 6,
+      `6 watchdog pings, got ${pings.length}; exit ${child.exitCode}; stderr:\n${stderr.slice(-2000)}`,
     );
     const gaps = pings.slice(1).map((p, i) => p.atMs - pings[i]!.atMs);
-    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-    // Generous bounds: a loaded CI box delays timers, but 0.5 s must not be 1 s or 0.1 s.
-    assert.ok(mean > 300 && mean < 900, `mean gap ${mean} ms (${gaps.join(', ')})`);
+    // 0.5 s must not be 1 s or 0.1 s. A loaded box only delays timers, never fires them early
+    // (issue #24): the shortest gap shows the schedule, the longer ones only the load.
+    const shortest = Math.min(...gaps);
+    assert.ok(shortest > 400 && shortest < 900, `shortest gap ${shortest} ms (${gaps.join(', ')})`);
 
     // SIGHUP: one live change (log level) and one that needs a restart (baseTopic).
     writeFileSync(
@@ -79,11 +80,11 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (goo
     const before = rx.datagrams.length;
     child.kill('SIGHUP');
     await rx.waitFor(/^RELOADING=1$/);
-    for (let i = 0; i < 100 && !rx.datagrams.slice(before).some((d) => /^READY=1/.test(d.text)); i++)
+    for (let i = 0; i < 400 && !rx.datagrams.slice(before).some((d) => /^READY=1/.test(d.text)); i++)
       await new Promise((r) => setTimeout(r, 50));
     const afterHup = rx.datagrams.slice(before).map((d) => d.text.split('\n')[0]);
     assert.ok(afterHup.indexOf('READY=1') > afterHup.indexOf('RELOADING=1'), afterHup.join(','));
-    for (let i = 0; i < 50 && !/need a restart/.test(stderr); i++)
+    for (let i = 0; i < 400 && !/need a restart/.test(stderr); i++)
       await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /these changes need a restart: mqtt\.baseTopic/);
     assert.match(stderr, /config reloaded: log level debug/);
@@ -93,7 +94,7 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (goo
     const readies = () => rx.datagrams.filter((d) => /^READY=1/.test(d.text)).length;
     const readyBefore = readies();
     child.kill('SIGHUP');
-    for (let i = 0; i < 100 && readies() === readyBefore; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && readies() === readyBefore; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(readies(), readyBefore + 1, 'READY=1 again after the failed reload');
     assert.match(stderr, /reload failed: .*daemon\.yaml.*YAML syntax error.*keeping the running config/);
     assert.equal(child.exitCode, null, 'still running');
