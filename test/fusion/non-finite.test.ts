@@ -40,7 +40,7 @@ function hashText(calls: { n: number } = { n: 0 }): TextEncoder {
         }),
       );
     },
-  } as TextEncoder;
+  };
 }
 
 const scoring = ScoringSchema.parse({});
