@@ -163,9 +163,39 @@ def write_pack(out, txt, encs, meta, vocab_size, context, kind, args, captions):
         },
         "encoders": encoders,
     }
+    if training_data:
+        manifest["provenance"] = provenance_with_real(manifest["provenance"], training_data)
+        manifest["trainingData"] = training_data
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     lic = os.path.join(os.path.dirname(os.path.abspath(__file__)), "PACK_LICENSE")
     if os.path.exists(lic):
         shutil.copy(lic, os.path.join(out, "LICENSE"))
+
+
+def provenance_with_real(provenance, training_data):
+    n = sum(len(t["files"]) for t in training_data)
+    pkgs = sorted({f["package"] for t in training_data for f in t["files"]})
+    base = provenance.split(" No third-party")[0]
+    return (
+        f"{base} The audio encoder also trained on {n} real recorded sounds from Debian packages "
+        f"({', '.join(pkgs)}; licence and sha256 per file in trainingData, train/data/real-audio.md). "
+        "No third-party weights; not derived from ImageBind's checkpoint."
+    )
+
+
+def replace_audio(out, enc, meta, training_data, args):
+    """Re-exports only the pack's audio model and updates its manifest entry (sha256), the
+    provenance and trainingData; every other file of the pack stays as it is."""
+    path = os.path.join(out, "audio.onnx")
+    export_one(AudioWrap(enc, tuple(meta["pool"]["audio"])), "audio", path)
+    mpath = os.path.join(out, "manifest.json")
+    with open(mpath) as f:
+        manifest = json.load(f)
+    manifest["encoders"]["audio"]["sha256"] = sha256(path)
+    manifest["provenance"] = provenance_with_real(manifest["provenance"], training_data)
+    manifest["trainingData"] = training_data
+    with open(mpath, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")

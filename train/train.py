@@ -29,6 +29,8 @@ SENSORS = ["audio", "thermal", "depth", "imu"]
 VOCAB_SIZE = 8192
 CONTEXT = 77
 TEMPERATURE = 0.07  # stage 2, fixed (ImageBind: fixed beats learnable)
+SIM_EMPTY_ROOM = 11  # index of empty_room in the simulator's classes
+AUDIO_STEPS = 600
 
 
 def log(msg):
@@ -126,6 +128,123 @@ def augment_sensor(m, x, gen):
     return x
 
 
+# ImageBind's fbank normalisation (the pack's audio preprocess): v = (log-mel - MEAN) / STD.
+FBANK_MEAN, FBANK_STD = -4.268, 9.138
+FRAME_S = 2.0 / 102  # one pooled fbank column
+
+
+def load_real(d):
+    """Real recorded sounds (src/sim/real-audio.ts dump): pooled fbank windows [N,1,64,102], class
+    ids, clip ids and split per window."""
+    meta = json.load(open(os.path.join(d, "real.json")))
+    n = meta["count"]
+    x = torch.from_numpy(np.fromfile(os.path.join(d, "real.f32"), dtype="<f4").reshape(n, 1, 64, 102).copy())
+    rows = meta["rows"]
+    cls = torch.tensor([r["cls"] for r in rows], dtype=torch.long)
+    train = torch.tensor([i for i, r in enumerate(rows) if r["split"] == "train"], dtype=torch.long)
+    return {"x": x, "cls": cls, "train": train, "rows": rows}
+
+
+def _power(v):
+    return torch.exp(v * FBANK_STD + FBANK_MEAN)
+
+
+def _log(p):
+    return (torch.log(p.clamp_min(1e-12)) - FBANK_MEAN) / FBANK_STD
+
+
+def _db(b, lo, hi, gen):
+    return 10 ** ((lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=gen)) / 10)
+
+
+def augment_real(x, background, other, gen):
+    """A real clip placed in a simulated room: gain, the room's own sound (a simulated empty-room
+    window) at a random level, sometimes a second real source underneath, reverberation, a
+    random shift in time and SpecAugment-style masks. Mixing adds mel powers (sources with
+    independent phases add in power on average); the pooled cells make it approximate."""
+    b = x.shape[0]
+    p = _power(x) * _db(b, -12, 6, gen) + _power(background) * _db(b, -25, 3, gen)
+    over = (torch.rand(b, 1, 1, 1, generator=gen) < 0.3).float()
+    p = p + over * _power(other) * _db(b, -22, -8, gen)
+    # Reverberation: an exponential tail in each mel band, RT60 0.1-0.9 s, on half the batch.
+    rt60 = 0.1 + 0.8 * torch.rand(b, 1, 1, generator=gen)
+    a = torch.exp(-6.9 * FRAME_S / rt60) * (torch.rand(b, 1, 1, generator=gen) < 0.5).float()
+    p = p.squeeze(1)
+    cols = [p[:, :, 0]]
+    for t in range(1, p.shape[2]):
+        cols.append(p[:, :, t] + a[:, :, 0] * cols[-1])
+    p = torch.stack(cols, 2).unsqueeze(1)
+    v = _log(p)
+    shift = torch.randint(-20, 21, (1,), generator=gen).item()
+    v = torch.roll(v, shift, dims=3)
+    # SpecAugment: one time mask (up to 12 columns) and one mel mask (up to 8 bins) per clip.
+    fill = v.mean((2, 3), keepdim=True)
+    t0 = torch.randint(0, 102, (b,), generator=gen)
+    tw = torch.randint(0, 13, (b,), generator=gen)
+    f0 = torch.randint(0, 64, (b,), generator=gen)
+    fw = torch.randint(0, 9, (b,), generator=gen)
+    tt = torch.arange(102)[None, :]
+    ff = torch.arange(64)[None, :]
+    tmask = ((tt >= t0[:, None]) & (tt < (t0 + tw)[:, None]))[:, None, None, :]
+    fmask = ((ff >= f0[:, None]) & (ff < (f0 + fw)[:, None]))[:, None, :, None]
+    return torch.where(tmask | fmask, fill.expand_as(v), v)
+
+
+def real_sampler(real, gen):
+    """Training windows drawn with class probability proportional to sqrt(clips): rare classes
+    are seen more often than their share, without one clip of glass dominating."""
+    tr = real["train"]
+    cls = real["cls"][tr]
+    classes = sorted(set(cls.tolist()))
+    pools = {c: tr[cls == c] for c in classes}
+    w = torch.tensor([math.sqrt(len(pools[c])) for c in classes])
+
+    def draw(n):
+        cs = torch.multinomial(w, n, replacement=True, generator=gen)
+        out = []
+        for ci in cs.tolist():
+            pool = pools[classes[ci]]
+            out.append(pool[torch.randint(len(pool), (1,), generator=gen).item()])
+        return torch.stack(out)
+
+    return draw
+
+
+def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch, gen, real_weight=1.0):
+    """Audio on simulated and real sound, bound to the frozen text (real clips have no image).
+    Half of each batch is simulated windows: symmetric InfoNCE against sim_targets(idx), a random
+    caption embedding of each window's class. The other half is real clips mixed into simulated
+    empty rooms (augment_real): cross-entropy of each clip's embedding against one random caption
+    embedding per class (cap_emb[c]: [n_c,128]), temperature 0.07."""
+    enc = sensor_encoder("audio")
+    opt = torch.optim.AdamW(enc.parameters(), lr=3e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    empty = SIM_EMPTY_ROOM
+    rooms = torch.tensor([i for i, y in enumerate(labels.tolist()) if y == empty])
+    draw = real_sampler(real, gen)
+    half = batch // 2
+    n_cls = len(cap_emb)
+    for step in range(steps):
+        idx = keep[torch.randint(len(keep), (half,), generator=gen)]
+        x = augment_sensor("audio", arrays["audio"][idx], gen)
+        loss_sim = clip_loss(unit(enc(x)), sim_targets(idx), 1 / TEMPERATURE)
+        ridx = draw(half)
+        bg = arrays["audio"][rooms[torch.randint(len(rooms), (half,), generator=gen)]]
+        other = real["x"][real["train"][torch.randint(len(real["train"]), (half,), generator=gen)]]
+        xr = augment_real(real["x"][ridx], bg, other, gen)
+        protos = torch.stack([cap_emb[c][torch.randint(len(cap_emb[c]), (1,), generator=gen).item()] for c in range(n_cls)])
+        loss_real = F.cross_entropy(unit(enc(xr)) @ protos.t() / TEMPERATURE, real["cls"][ridx])
+        loss = loss_sim + real_weight * loss_real
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"stage2 audio step {step} loss sim {loss_sim.item():.3f} real {loss_real.item():.3f}")
+    enc.eval()
+    return enc
+
+
 def paired(m, meta, labels):
     """Samples whose event the sensor records (or empty rooms): the pairs in which sensor and anchor
     camera show the same thing. A thermal frame of a room where only an alarm sounds shows an empty
@@ -175,6 +294,36 @@ def quick_zero_shot(encs, txt, meta, val):
     return out
 
 
+def training_data_of(card_path):
+    """The manifest's trainingData: every real file the pack trained on, with its sha256."""
+    card = json.load(open(card_path))
+    files = [
+        {k: f[k] for k in ("package", "version", "path", "sha256", "licence", "class")}
+        for f in card["files"]
+        if f["split"] == "train"
+    ]
+    return [{"description": "real recorded sounds from Debian packages (train/data/real-audio.md), training split", "files": files}]
+
+
+def audio_only(args, meta, arrays, labels, gen):
+    """Retrains only the audio encoder of the pack in --out against that pack's frozen text
+    encoder (its caption embeddings come with the real dump), exactly as the full run trains
+    audio; every other file of the pack stays."""
+    real = load_real(args.real)
+    cm = json.load(open(os.path.join(args.real, "captions.json")))
+    caps = torch.from_numpy(np.fromfile(os.path.join(args.real, "captions.f32"), dtype="<f4").reshape(-1, cm["dim"]).copy())
+    ccls = torch.tensor(cm["cls"])
+    cap_emb = [caps[ccls == c] for c in range(len(meta["classes"]))]
+
+    def text_targets(idx):
+        return torch.stack([cap_emb[y][torch.randint(len(cap_emb[y]), (1,), generator=gen).item()] for y in labels[idx].tolist()])
+
+    keep = paired("audio", meta, labels)
+    steps = max(2, int(AUDIO_STEPS * args.scale))
+    enc = stage2_audio(arrays, labels, keep, text_targets, cap_emb, real, steps, args.batch, gen)
+    export.replace_audio(args.out, enc, meta, training_data_of(args.real_card), args)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True, help="training dump (src/sim/dump-dataset.ts)")
@@ -185,6 +334,11 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every step count (smoke tests: 0.01)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--real", help="real-sound dump (src/sim/real-audio.ts dump): audio also trains on real clips")
+    ap.add_argument("--real-card", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real-audio.json"),
+                    help="data card of the real clips (the manifest's trainingData)")
+    ap.add_argument("--audio-only", action="store_true",
+                    help="retrain only --out's audio encoder against that pack's text encoder (captions in --real)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -192,6 +346,10 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     t0 = time.time()
     meta, arrays, labels = load_dataset(args.data)
+    if args.audio_only:
+        audio_only(args, meta, arrays, labels, gen)
+        log(f"done in {time.time() - t0:.0f} s")
+        return
     classes = meta["classes"]
     bank = caption_bank(meta["prompts"], classes)
     bank_ids = [tokenize(c) for c in bank]
@@ -203,13 +361,29 @@ def main():
     # Audio is the costly encoder on CPU; the small image-like and IMU encoders get more steps.
     # Depth needs the most: its cues (a dog's outline, a body on the floor) are a few pixels of
     # disparity, and shorter schedules stopped near 83 % on the validation dump.
-    steps2 = {m: max(2, int({"audio": 400, "depth": 1600}.get(m, 1000) * args.scale)) for m in SENSORS}
+    steps2 = {m: max(2, int({"audio": AUDIO_STEPS if args.real else 400, "depth": 1600}.get(m, 1000) * args.scale)) for m in SENSORS}
     img, txt = stage1(arrays, labels, bank_ids, steps1, args.batch, gen)
     for p in [*img.parameters(), *txt.parameters()]:
         p.requires_grad_(False)
     img_emb = embed_all(img, arrays["rgb"])
     keep = {m: paired(m, meta, labels) for m in SENSORS}
-    encs = {m: stage2(m, arrays, keep[m], lambda idx: img_emb[idx], steps2[m], args.batch, gen) for m in SENSORS}
+    real = load_real(args.real) if args.real else None
+    cap_emb = [embed_all(txt, ids) for ids in bank_ids]
+
+    def text_targets(idx):
+        """A random caption of each sample's class, embedded by the frozen text encoder."""
+        return torch.stack(
+            [cap_emb[y][torch.randint(len(cap_emb[y]), (1,), generator=gen).item()] for y in labels[idx].tolist()]
+        )
+
+    encs = {}
+    for m in SENSORS:
+        if m == "audio" and real is not None:
+            # Real clips have no image, so audio binds to the frozen text for simulated and real
+            # sound alike (one target space for both halves of each batch; see stage2_audio).
+            encs[m] = stage2_audio(arrays, labels, keep[m], text_targets, cap_emb, real, steps2[m], args.batch, gen)
+        else:
+            encs[m] = stage2(m, arrays, keep[m], lambda idx: img_emb[idx], steps2[m], args.batch, gen)
 
     val = load_dataset(args.val) if args.val else None
     if val:
@@ -222,13 +396,6 @@ def main():
     if args.baseline_out:
         # Comparison: the same encoders trained on (text, sensor) pairs, a random caption of the
         # sample's class as the target each step.
-        cap_emb = [embed_all(txt, ids) for ids in bank_ids]
-
-        def text_targets(idx):
-            return torch.stack(
-                [cap_emb[y][torch.randint(len(cap_emb[y]), (1,), generator=gen).item()] for y in labels[idx].tolist()]
-            )
-
         base = {m: stage2(m, arrays, keep[m], text_targets, steps2[m], args.batch, gen) for m in SENSORS}
         if val:
             log(f"quick zero-shot text-paired (val): {quick_zero_shot(base, txt, meta, val)}")

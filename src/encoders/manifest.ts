@@ -153,6 +153,29 @@ export const ManifestSchema = z.strictObject({
   provenance: z.string().min(1),
   embeddingDim: z.number().int().positive(),
   tokenizer: TokenizerSchema,
+  /**
+   * Third-party files the pack was trained on (issue 13), so a test set can be checked against
+   * it for overlap: where they come from and the sha256 of each source file.
+   */
+  trainingData: z
+    .array(
+      z.strictObject({
+        /** What the entries are, e.g. `real recorded sounds (train/data/real-audio.md)`. */
+        description: z.string().min(1),
+        files: z.array(
+          z.strictObject({
+            package: z.string().min(1),
+            version: z.string().min(1),
+            /** Path inside the package; `archive!member` for a file inside an archive. */
+            path: z.string().min(1),
+            sha256,
+            licence: z.string().min(1),
+            class: z.string().min(1),
+          }),
+        ),
+      }),
+    )
+    .optional(),
   encoders: z.strictObject({
     text: EncoderSpecSchemas.text,
     audio: EncoderSpecSchemas.audio.optional(),

@@ -196,6 +196,8 @@ export interface RealEvalResult {
   zeroShotBalanced: number;
   /** Nearest class prototype of k clips per class, among classes with more than k clips. */
   fewShot: Record<string, number>;
+  /** Only in a stored baseline: that pack's simulator audio zero-shot (its REPORT.md). */
+  simulatorAudio?: { canonical: number; paraphrased: number };
 }
 
 function dot(a: Float32Array, b: Float32Array): number {

@@ -2,6 +2,7 @@
 import { SENSOR_MODALITIES } from '../pipeline/types.js';
 import { observableClasses } from './classes.js';
 import { FEW_SHOT_K, RETRIEVAL_PAIRS, type EvalResult } from './eval.js';
+import { REAL_FEW_SHOT_K, type RealEvalResult } from './real-audio.js';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}`);
 
@@ -10,6 +11,60 @@ export interface ReportContext {
   data: string;
   baselinePack?: string;
   extra?: string[];
+  /** Held-out real recordings (issue 13): this pack, and an earlier pack as the baseline. */
+  real?: { main: RealEvalResult; baseline: RealEvalResult | null };
+}
+
+function renderReal(L: string[], real: NonNullable<ReportContext['real']>, sim: EvalResult): void {
+  const { main, baseline } = real;
+  const total = Object.values(main.clips).reduce((a, b) => a + b, 0);
+  L.push('## Real recorded sounds (held-out packages)');
+  L.push('');
+  L.push(
+    `${total} real recordings from Debian packages no training file came from (${main.packages.map((p) => `\`${p}\``).join(', ')};`,
+  );
+  L.push(
+    'train/data/real-audio.md lists every file). Each clip is embedded as the agent hears it: 2 s windows (hop 1 s, at',
+  );
+  L.push(
+    'most 8), mean of the window embeddings; a clip shorter than 2 s sits in one window of quiet noise. Zero-shot:',
+  );
+  L.push('nearest canonical prompt among all 12 classes. The simulator column is the audio row below.');
+  L.push('');
+  const b = baseline;
+  L.push(
+    `| class | clips | zero-shot top-1, this pack${b ? ` | before (${b.pack.id} ${b.pack.version}, simulator only)` : ''} |`,
+  );
+  L.push(`|---|---|---${b ? '|---' : ''}|`);
+  for (const [c, n] of Object.entries(main.clips)) {
+    L.push(`| ${c} | ${n} | ${pct(main.perClassTop1[c])}${b ? ` | ${pct(b.perClassTop1[c])}` : ''} |`);
+  }
+  L.push(
+    `| **all (clip-weighted)** | ${total} | **${pct(main.zeroShotTop1)}**${b ? ` | ${pct(b.zeroShotTop1)}` : ''} |`,
+  );
+  L.push(
+    `| all (class-balanced) | | ${pct(main.zeroShotBalanced)}${b ? ` | ${pct(b.zeroShotBalanced)}` : ''} |`,
+  );
+  L.push('');
+  L.push(
+    'Few-shot on the same clips (nearest prototype of k clips per class, among classes with more than k clips, 20 draws;',
+  );
+  L.push('queries are the other clips):');
+  L.push('');
+  L.push(
+    '| pack | ' +
+      REAL_FEW_SHOT_K.map((k) => `k=${k}`).join(' | ') +
+      ' | simulator zero-shot (audio, canonical / paraphrased) |',
+  );
+  L.push('|---|' + REAL_FEW_SHOT_K.map(() => '---').join('|') + '|---|');
+  L.push(
+    `| this pack | ${REAL_FEW_SHOT_K.map((k) => pct(main.fewShot[String(k)])).join(' | ')} | ${pct(sim.zeroShotTop1.audio)} / ${pct(sim.zeroShotTop1Paraphrased.audio)} |`,
+  );
+  if (b)
+    L.push(
+      `| before | ${REAL_FEW_SHOT_K.map((k) => pct(b.fewShot[String(k)])).join(' | ')} | ${pct(b.simulatorAudio?.canonical)} / ${pct(b.simulatorAudio?.paraphrased)} |`,
+    );
+  L.push('');
 }
 
 export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx: ReportContext): string {
@@ -28,6 +83,7 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
       'All embeddings come from the agent’s own encoder path (preprocessing → ONNX → postprocessing).',
   );
   L.push('');
+  if (ctx.real) renderReal(L, ctx.real, main);
   L.push('## Emergent zero-shot top-1 (%)');
   L.push('');
   L.push(

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { evaluatePack, type EvalResult } from '../../sim/eval.js';
+import { evaluateReal, loadRealCard, type RealEvalResult } from '../../sim/real-audio.js';
 import { renderReport } from '../../sim/report.js';
 import type { SimClass } from '../../sim/classes.js';
 import { reportAndExit } from '../errors.js';
@@ -18,6 +19,9 @@ interface EvalCliOptions {
   report?: string;
   config?: string;
   events: boolean;
+  realCard?: string;
+  realClips: string;
+  realBaseline?: string;
 }
 
 function summary(r: EvalResult): string {
@@ -41,6 +45,16 @@ function summary(r: EvalResult): string {
   return lines.join('\n');
 }
 
+function realSummary(r: RealEvalResult): string {
+  const per = Object.entries(r.perClassTop1)
+    .map(([c, v]) => `${c} ${(100 * v).toFixed(1)}`)
+    .join(', ');
+  const fs = Object.entries(r.fewShot)
+    .map(([k, v]) => `k=${k} ${(100 * v).toFixed(1)}`)
+    .join(', ');
+  return `real recordings (held-out packages): zero-shot top-1 ${(100 * r.zeroShotTop1).toFixed(1)} (${per}); few-shot ${fs}\n`;
+}
+
 export function registerEvalPack(program: Command): void {
   program
     .command('eval')
@@ -53,6 +67,15 @@ export function registerEvalPack(program: Command): void {
     .option('--report <file>', 'write the markdown report here')
     .option('--config <file>', 'agent config for the events metric (default examples/demo.yaml)')
     .option('--no-events', 'skip running the agent (events metric)')
+    .option(
+      '--real-card <file>',
+      'also evaluate on the held-out real recordings of this data card (train/data/real-audio.json)',
+    )
+    .option('--real-clips <dir>', 'where train/real_audio.py put the decoded clips', '.cache/real-audio')
+    .option(
+      '--real-baseline <file>',
+      "JSON of an earlier pack on the same real split (`src/sim/real-audio.ts eval`), the report's baseline column",
+    )
     .action(async (opts: EvalCliOptions) => {
       try {
         const labels = opts.labels
@@ -66,13 +89,30 @@ export function registerEvalPack(program: Command): void {
         };
         const main = await evaluatePack({ pack: opts.pack, ...common });
         const baseline = opts.baseline ? await evaluatePack({ pack: opts.baseline, ...common }) : null;
+        let real: { main: RealEvalResult; baseline: RealEvalResult | null } | undefined;
+        if (opts.realCard) {
+          const card = loadRealCard(opts.realCard);
+          real = {
+            main: await evaluateReal({ pack: opts.pack, card, clipsDir: opts.realClips }),
+            baseline: opts.realBaseline
+              ? (JSON.parse(await readFile(opts.realBaseline, 'utf8')) as RealEvalResult)
+              : null,
+          };
+        }
         if (opts.report) {
           const command =
             process.env.EDGEBIND_REPORT_COMMAND ?? `edgebind ${process.argv.slice(2).join(' ')}`;
-          await writeFile(opts.report, renderReport(main, baseline, { command, data: opts.data }));
+          await writeFile(
+            opts.report,
+            renderReport(main, baseline, { command, data: opts.data, ...(real ? { real } : {}) }),
+          );
         }
-        if (opts.json) console.log(JSON.stringify(baseline ? { ...main, baseline } : main));
+        if (opts.json)
+          console.log(
+            JSON.stringify({ ...main, ...(baseline ? { baseline } : {}), ...(real ? { real } : {}) }),
+          );
         else {
+          if (real) console.log(realSummary(real.main));
           console.log(summary(main));
           if (baseline) console.log(`\ncomparison:\n${summary(baseline)}`);
         }
