@@ -272,7 +272,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       address: '{base}/{deviceId}/request/{op}',
       parameters: { ...device, op: { enum: [...REQUEST_OPS] } },
       description:
-        'Requests. MQTT 5 requesters may set a response topic and correlation data: the answer goes there too.',
+        "Requests. MQTT 5 requesters may set a response topic and correlation data: the answer goes there too, if the topic is below {base}/{deviceId}/response/ or one of remote.responseTopicPrefixes (never elsewhere below {base}/, Home Assistant's trees, $ topics, wildcards, over 256 characters). A request naming any other response topic is not handled: it is answered RESPONSE_TOPIC_INVALID on {base}/{deviceId}/response/{op} only. Limits: remote.maxPayloadBytes, remote.maxLabels, remote.maxPromptChars; prompts without control characters or U+FFFD; example vectors finite and not all zero.",
       messages: Object.fromEntries(
         REQUEST_OPS.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
       ),
