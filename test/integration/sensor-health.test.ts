@@ -153,7 +153,7 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
       () => agent.stats().windows.thermal!.pushed >= pushed + 2,
       10_000,
     );
-    await sleep(300); // let the encoder take them
+    await until('the encoder to take them', () => agent.stats().sensors.thermal!.fused, 20_000);
     const during = agent.stats().sensors;
     assert.equal(during.board!.state, 'down');
     assert.equal(during.board!.fused, false);
