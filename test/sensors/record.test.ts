@@ -175,6 +175,10 @@ test('recordSensors captures N seconds of each sensor at once', async () => {
     [join(out, 'mic2.wav'), join(out, 'cam2.ebf')],
   );
   assert.equal(summaries[0]!.samples, 16000);
-  assert.equal(summaries[1]!.samples, 10);
+  // 1 s of frame time at 10 fps. A frame that arrives more than 250 ms late is stamped as after a
+  // gap (SampleTimer re-anchors; the microphone tolerates 3 s of backlog), so on a loaded machine
+  // that second may hold fewer frames: never more.
+  const frames = summaries[1]!.samples;
+  assert.ok(frames >= 1 && frames <= 10, `${frames} depth frames in 1 s`);
   for (const s of summaries) assert.ok(s.durationMs >= 999.999);
 });
