@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -146,18 +146,23 @@ test('a second run or demo on a held stateDir exits 1 naming the holder; kill -9
 
 test('a failed start releases the lock it took', async () => {
   const file = join(dir, 'bad-pack.yaml');
+  // A pack that exists (config check passes) but whose manifest is torn: the start fails after
+  // taking the lock, while loading the pack.
+  const broken = join(dir, 'broken-pack');
+  mkdirSync(broken, { recursive: true });
+  writeFileSync(join(broken, 'manifest.json'), '{"formatVersion":');
   writeFileSync(
     file,
     toYaml({
       stateDir: STATE,
       mqtt: { broker: broker.url },
-      encoders: { pack: join(dir, 'no-such-pack') },
+      encoders: { pack: broken },
       sensors: [{ id: 'mic', driver: 'replay', modality: 'audio', file: join(SAMPLES, 'room-audio.wav') }],
       labels: [{ name: 'alarm_beeping', prompts: ['an alarm beeping'] }],
     }),
   );
   const run = edgebind(['run', '--config', file]);
   assert.equal(await run.exited, 2, run.stderr());
-  assert.match(refusal(run), /no-such-pack/);
+  assert.match(refusal(run), /broken-pack.*manifest\.json: not valid JSON/);
   assert.equal(existsSync(LOCK), false);
 });

@@ -5,7 +5,8 @@
  * - an encoder that sometimes embeds to NaN: those windows are dropped and counted on health,
  *   events keep flowing;
  * - a replay whose frame shape does not fit its modality, and a WAV cut inside its fmt chunk, fail
- *   once: health says down with the reason (file named), one error each, the other sensor goes on.
+ *   once: health says down with the reason (file named), one error each, the other sensor goes on;
+ * - garbage bytes on a serial line reach health's `reason` escaped and bounded.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,12 +17,15 @@ import { openEncoders } from '../../src/encoders/registry.js';
 import type { EncoderSet } from '../../src/encoders/types.js';
 import { startAgent } from '../../src/main.js';
 import type { HealthPayload, ResponsePayload } from '../../src/mqtt/payloads.js';
+import { MAX_REASON_CHARS } from '../../src/printable.js';
 import { encodeFrameFile } from '../../src/sensors/formats/frame-file.js';
 import { SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startCollector, type MqttCollector } from '../helpers/mqtt-collector.js';
 import { REPLY_PREFIX, Requester } from '../mqtt/fixtures/api-harness.js';
+import { requireTool } from '../sensors/fakes.js';
+import { SerialBoardEmulator } from '../sensors/serial-board.emulator.js';
 
 let broker: Mosquitto;
 let requester: Requester;
@@ -235,5 +239,52 @@ test('a replay of the wrong shape and a truncated WAV fail once; health says why
   } finally {
     await agent.stop();
     await sub.close();
+  }
+});
+
+test('a serial line of garbage bytes: health reason is escaped and bounded, never raw control characters', async () => {
+  requireTool('socat');
+  const board = new SerialBoardEmulator({
+    dir,
+    name: 'garbage-board',
+    // Every 5th line carries terminal escapes, a bell and replacement characters.
+    line: (k) =>
+      k % 5 === 4 ? `1,2,\u001b[2J\u0007\ufffd\ufffd${'\u0001'.repeat(300)},4,5,6` : '0.1,0.5,9.81,0,0,0',
+    rateHz: 100,
+    batch: 5,
+  });
+  await board.plug();
+  const config = await agentConfig('hard-serial', {
+    sensors: [
+      mic,
+      {
+        id: 'board',
+        modality: 'imu',
+        driver: 'serial-lines',
+        path: board.hostPath,
+        sampleShape: [6],
+        rateHz: 100,
+        samplesPerFrame: 10,
+        window: { lengthMs: 1000, hopMs: 500 },
+      },
+    ],
+  });
+  const { logger, lines } = captureLogger('info');
+  const sub = await startCollector({ url: broker.url, filter: 'edgebind/hard-serial/health' });
+  const agent = await startAgent({ config, logger });
+  try {
+    const m = await sub.waitFor((x) => (x.json as HealthPayload).sensors.board?.state === 'degraded', 15_000);
+    const reason = (m.json as HealthPayload).sensors.board!.reason!;
+    assert.match(reason, /\\x1b\[2J\\x07\\ufffd\\ufffd/, reason);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(reason, /[\u0000-\u001f\u007f-\u009f\ufffd]/);
+    assert.ok(reason.length <= MAX_REASON_CHARS + 1, `${reason.length} characters`);
+  } catch (err) {
+    console.error(lines.join(''));
+    throw err;
+  } finally {
+    await agent.stop();
+    await sub.close();
+    await board.close();
   }
 });
