@@ -78,6 +78,14 @@ This page and [config.schema.json](config.schema.json) are generated from the sc
 - \`--mqtt-url\` and \`--device-id\` on the command line override \`mqtt.broker\` and \`deviceId\`.
 - Secrets stay out of the file: \`mqtt.passwordEnv\` names an environment variable.
 - "Restart" marks fields a running agent cannot change live.
+- Files are checked with the config, by \`config check\` as by \`run\` (exit 2, key path): the
+  recordings of replays, \`mqtt.caFile\`, \`certFile\`, \`keyFile\` and \`passwordFile\` (readable
+  files; \`passwordFile\` not together with \`passwordEnv\`), \`encoders.pack\` (a directory with a
+  \`manifest.json\`; the manifest and models themselves are checked when the pack loads), and
+  \`stateDir\` (a directory, or creatable: no part of its path is a file). YAML aliases are limited
+  (the yaml library's \`maxAliasCount\`, 100): an "alias bomb" is a parse error naming the file.
+- Prompts, templates and background prompts may not contain control characters or U+FFFD; inline
+  example vectors (\`labels[].examples[].base64\`) must be finite and not all zero.
 - A full \`stateDir\` disk never stops the agent: events are held in memory within
   \`mqtt.outboxMax\` and \`mqtt.outboxMaxBytes\` and written once space returns (health
   \`mqtt.outboxState: degraded\` meanwhile); see [mqtt.md](mqtt.md#delivery-the-durable-outbox).
