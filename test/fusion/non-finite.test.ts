@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LabelSchema, ScoringSchema } from '../../src/config/schema.js';
-import type { TextEncoder } from '../../src/encoders/types.js';
+import type { EncoderSet, TextEncoder } from '../../src/encoders/types.js';
+import { EncoderError } from '../../src/errors.js';
 import {
   buildLabelSet,
   clearLabelMemoryCache,
@@ -18,8 +19,10 @@ import {
   type LabelSet,
 } from '../../src/fusion/labels.js';
 import { decodePrototype, encodePrototype } from '../../src/fusion/prototype.js';
+import { prototypeFromFiles } from '../../src/fusion/recording.js';
 import { Scorer } from '../../src/fusion/scoring.js';
 import { float32ToBase64 } from '../../src/fusion/vectors.js';
+import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { tempDir } from '../helpers/agent-config.js';
 
 const DIM = 8;
@@ -162,4 +165,49 @@ test('the disk cache is pruned to its file and byte bounds, least recently used 
   assert.deepEqual(readdirSync(dir).sort(), ['f0.json', 'f4.json', 'f5.json'], 'the kept one and the newest');
   await pruneLabelCache(dir, { limits: { diskFiles: 10, diskBytes: 250 }, nowMs: now });
   assert.deepEqual(readdirSync(dir).sort(), ['f4.json', 'f5.json'], 'bytes bound');
+});
+
+test('label from-example leaves out windows embedded to NaN, counts them, and refuses a file with no finite window', async () => {
+  const dir = tempDir('from-example');
+  const file = join(dir, 'example.wav');
+  const samples = new Float32Array(16000 * 6).map((_, i) => Math.sin(i / 10) * 0.3);
+  writeFileSync(file, encodeWav16({ sampleRateHz: 16000, channels: [samples] }));
+  let calls = 0;
+  const encoders = (nanEvery: number): EncoderSet => ({
+    pack: { id: 'p', version: '1' },
+    text: hashText(),
+    windows: new Map([
+      [
+        'audio',
+        {
+          modality: 'audio',
+          provider: 'cpu',
+          embed: (ws) =>
+            Promise.resolve(
+              ws.map(() => {
+                const v = new Float32Array(DIM).fill(0.5);
+                return calls++ % nanEvery === 0 ? v.fill(NaN) : v;
+              }),
+            ),
+        },
+      ],
+    ]),
+    close: () => Promise.resolve(),
+  });
+  const dropped: number[] = [];
+  const proto = await prototypeFromFiles({
+    encoders: encoders(2),
+    modality: 'audio',
+    files: [file],
+    onNonFinite: (_f, n) => dropped.push(n),
+  });
+  assert.ok(dropped[0]! > 0, 'counted');
+  const decoded = decodePrototype(proto, 'proto.json');
+  assert.ok(decoded.vector.every(Number.isFinite));
+  calls = 0;
+  await assert.rejects(
+    prototypeFromFiles({ encoders: encoders(1), modality: 'audio', files: [file] }),
+    (err: Error) =>
+      err instanceof EncoderError && err.message.includes(file) && /NaN or infinite/.test(err.message),
+  );
 });
