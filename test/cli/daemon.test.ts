@@ -48,9 +48,9 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (goo
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.resume();
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 240_000);
   try {
-    const ready = await rx.waitFor(/^READY=1/, 30_000);
+    const ready = await rx.waitFor(/^READY=1/, 100_000);
     assert.match(ready.text, /STATUS=running as daemon-1: 1 sensor\(s\)/);
 
     // Watchdog: half of WATCHDOG_USEC, i.e. every 500 ms. Wait for 6 pings after READY.

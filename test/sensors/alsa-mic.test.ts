@@ -8,6 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DeviceError } from '../../src/errors.js';
+import type { Frame } from '../../src/pipeline/types.js';
 import { systemClock, type Clock } from '../../src/pipeline/clock.js';
 import { AlsaMicConfigSchema, alsaMicFrames } from '../../src/sensors/audio/alsa-mic.js';
 import {
@@ -53,6 +54,17 @@ function mic(
   return { device, it, ac, health, stop: async () => (ac.abort(), await it.return?.()) };
 }
 
+/**
+ * Frame times are counted at 16 kHz, not taken at arrival: consecutive 100 ms frames are exactly
+ * 100 ms apart, except where arrival drifted beyond SampleTimer's tolerance (a first frame that
+ * arrived late on a loaded machine) and the count re-anchored once.
+ */
+function assertCountedTimes(frames: Frame[]): void {
+  const steps = frames.slice(1).map((f, i) => f.tMs - frames[i]!.tMs);
+  const counted = steps.filter((d) => Math.abs(d - 100) < 1e-6).length;
+  assert.ok(counted >= steps.length - 1, `frames are 100 ms apart: ${steps.join(', ')}`);
+}
+
 const sine = (n: number) => Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * 440 * n) / 16000)) / 32768 + 0;
 
 test('streams a real sine as 100 ms frames in [-1, 1] with continuous clock times', async () => {
@@ -69,8 +81,8 @@ test('streams a real sine as 100 ms frames in [-1, 1] with continuous clock time
     assert.equal(f.rateHz, 16000);
     assert.equal(f.modality, 'audio');
     for (let i = 0; i < 1600; i += 97) assert.equal(f.data[i], sine(k * 1600 + i), `frame ${k} sample ${i}`);
-    if (k > 0) assert.ok(Math.abs(f.tMs - frames[k - 1]!.tMs - 100) < 1e-6, 'frames are 100 ms apart');
   });
+  assertCountedTimes(frames);
   // A frame is stamped with its first sample's time, counted at the nominal rate from the first
   // frame's arrival: within SampleTimer's tolerances (3 s of backlog behind, 250 ms ahead).
   for (const f of frames) {
@@ -100,7 +112,7 @@ test('a garbage WAV header is rejected, reported, and capture retries until the 
 
 test('arecord crashing is restarted with backoff and frames keep coming', async () => {
   const m = mic('crash', { exitAfterMs: 300 });
-  const frames = await take(m.it, 8, 10_000);
+  const frames = await take(m.it, 8, 60_000);
   await m.stop();
   assert.equal(frames.length, 8);
   assert.ok(m.health.last!.restarts >= 2, `restarts ${m.health.last!.restarts}`);
@@ -203,5 +215,5 @@ test('a slow consumer is not a stall: capture is not restarted while frames wait
   await m.stop();
   assert.equal(frames.length, 5);
   assert.equal(m.health.last?.restarts, 0);
-  for (let i = 1; i < 5; i++) assert.ok(Math.abs(frames[i]!.tMs - frames[i - 1]!.tMs - 100) < 1e-6);
+  assertCountedTimes(frames);
 });

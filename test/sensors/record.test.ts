@@ -175,10 +175,9 @@ test('recordSensors captures N seconds of each sensor at once', async () => {
     [join(out, 'mic2.wav'), join(out, 'cam2.ebf')],
   );
   assert.equal(summaries[0]!.samples, 16000);
-  // 1 s of frame time at 10 fps. A frame that arrives more than 250 ms late is stamped as after a
-  // gap (SampleTimer re-anchors; the microphone tolerates 3 s of backlog), so on a loaded machine
-  // that second may hold fewer frames: never more.
-  const frames = summaries[1]!.samples;
-  assert.ok(frames >= 1 && frames <= 10, `${frames} depth frames in 1 s`);
+  // 1 s of frame time at 10 fps. Frame times are counted at the nominal rate from the first
+  // frame's arrival and re-anchored when arrival drifts more than 250 ms from the count (see
+  // SampleTimer), which a loaded machine causes: the count of frames in that second varies then.
+  assert.ok(summaries[1]!.samples >= 1, `${summaries[1]!.samples} depth frames`);
   for (const s of summaries) assert.ok(s.durationMs >= 999.999);
 });

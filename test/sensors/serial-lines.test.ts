@@ -130,7 +130,11 @@ test('CSV IMU lines over a pty stream as [1, 6] frames in order', async () => {
   const ks = frames.map(kOf);
   for (let i = 1; i < ks.length; i++) assert.equal(ks[i], ks[i - 1]! + 1, 'no sample lost or duplicated');
   assert.equal(frames[0]!.rateHz, 100);
-  assert.ok(Math.abs(frames[19]!.tMs - frames[0]!.tMs - 190) < 300, 'times follow the sample rate');
+  // Times are counted at 100 Hz, not taken at arrival: steps are exactly 10 ms, except where a
+  // line arrived more than 250 ms off the count (a loaded machine) and the count re-anchored.
+  const steps = frames.slice(1).map((f, i) => f.tMs - frames[i]!.tMs);
+  const counted = steps.filter((d) => Math.abs(d - 10) < 1e-6).length;
+  assert.ok(counted >= steps.length / 2, `times follow the sample rate: ${steps.join(', ')}`);
   assert.equal(s.health.last?.state, 'ok');
 });
 
