@@ -320,7 +320,7 @@ def audio_only(args, meta, arrays, labels, gen):
 
     keep = paired("audio", meta, labels)
     steps = max(2, int(AUDIO_STEPS * args.scale))
-    enc = stage2_audio(arrays, labels, keep, text_targets, cap_emb, real, steps, args.batch, gen)
+    enc = stage2_audio(arrays, labels, keep, text_targets, cap_emb, real, steps, args.batch, gen, args.real_weight)
     export.replace_audio(args.out, enc, meta, training_data_of(args.real_card), args)
 
 
@@ -337,6 +337,7 @@ def main():
     ap.add_argument("--real", help="real-sound dump (src/sim/real-audio.ts dump): audio also trains on real clips")
     ap.add_argument("--real-card", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real-audio.json"),
                     help="data card of the real clips (the manifest's trainingData)")
+    ap.add_argument("--real-weight", type=float, default=1.0, help="weight of the real-clip loss beside the simulated one")
     ap.add_argument("--audio-only", action="store_true",
                     help="retrain only --out's audio encoder against that pack's text encoder (captions in --real)")
     args = ap.parse_args()
@@ -381,7 +382,7 @@ def main():
         if m == "audio" and real is not None:
             # Real clips have no image, so audio binds to the frozen text for simulated and real
             # sound alike (one target space for both halves of each batch; see stage2_audio).
-            encs[m] = stage2_audio(arrays, labels, keep[m], text_targets, cap_emb, real, steps2[m], args.batch, gen)
+            encs[m] = stage2_audio(arrays, labels, keep[m], text_targets, cap_emb, real, steps2[m], args.batch, gen, args.real_weight)
         else:
             encs[m] = stage2(m, arrays, keep[m], lambda idx: img_emb[idx], steps2[m], args.batch, gen)
 
