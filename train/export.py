@@ -105,7 +105,7 @@ def write_vocab(path, captions, concepts):
         f.write("\n")
 
 
-def write_pack(out, txt, encs, meta, vocab_size, context, kind, args, captions):
+def write_pack(out, txt, encs, meta, vocab_size, context, kind, args, captions, training_data=None):
     os.makedirs(out, exist_ok=True)
     write_vocab(
         os.path.join(out, "vocab.json"), captions, [meta["prompts"]["canonical"][c] for c in meta["classes"]]

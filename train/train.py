@@ -390,8 +390,10 @@ def main():
     if val:
         log(f"quick zero-shot (canonical prompts, val): {quick_zero_shot(encs, txt, meta, val)}")
     captions = [c for caps in bank for c in caps]
+    training_data = training_data_of(args.real_card) if real is not None else None
     export.write_pack(
-        args.out, txt, encs, meta, VOCAB_SIZE, CONTEXT, kind="image-anchored", args=args, captions=captions
+        args.out, txt, encs, meta, VOCAB_SIZE, CONTEXT, kind="image-anchored", args=args, captions=captions,
+        training_data=training_data,
     )
 
     if args.baseline_out:
