@@ -232,15 +232,21 @@ void describe('EmbeddedBroker.close', { timeout: 15_000 }, () => {
     let closedAt = Number.NaN;
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (Number.isNaN(closedAt) && output.includes('closed')) closedAt = performance.now();
+      if (Number.isNaN(closedAt) && output.includes('closed')) {
+        closedAt = performance.now();
+        // Lingering timers or sockets hold a process for tens of seconds; starting tsx on a
+        // loaded machine may itself take that long, so only the time after close() counts (#24).
+        clearTimeout(timer);
+        timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    let timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
     const exitLagMs = performance.now() - closedAt;
     clearTimeout(timer);
-    assert.equal(signal, null, `child still running 10 s later:\n${output}`);
+    assert.equal(signal, null, `child still running 10 s after close() (or 120 s after start):\n${output}`);
     assert.equal(code, 0, output);
-    assert.ok(exitLagMs < 2000, `exited ${exitLagMs.toFixed(0)} ms after close()`);
+    assert.ok(exitLagMs < 10_000, `exited ${exitLagMs.toFixed(0)} ms after close()`);
   });
 });
