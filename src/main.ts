@@ -121,6 +121,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       { labels: labelSet.labels.map((l) => l.name), hash: labelSet.hash.slice(0, 12) },
       `labels: ${labelSet.labels.length} active (${labelSet.labels.map((l) => l.name).join(', ') || 'none'})`,
     );
+    for (const w of labelSet.warnings ?? []) log('labels').warn({ code: w.code, label: w.label }, w.message);
     const fusion = new FusionStage(labelSet, {
       temperature: config.scoring.temperature,
       toleranceMs: config.fusion.toleranceMs,

@@ -9,7 +9,7 @@ import { EncoderError, FormatError } from '../errors.js';
 import { resamplerFor } from '../encoders/audio/resample.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { ManualClock } from '../pipeline/clock.js';
-import type { SensorModality, Window } from '../pipeline/types.js';
+import type { Frame, SensorModality, Window } from '../pipeline/types.js';
 import { windows } from '../pipeline/windows.js';
 import { replayFrames } from '../sensors/replay/replay.js';
 import { encodePrototype, prototypeOf, type PrototypeFile } from './prototype.js';
@@ -25,6 +25,16 @@ export interface RecordingWindowsOptions {
 
 /** Every window of the recording, in order; times start at 0 at the recording's start. */
 export async function recordingWindows(opts: RecordingWindowsOptions): Promise<Window[]> {
+  return (await cutRecording(opts)).windows;
+}
+
+/**
+ * The recording's windows; a recording shorter than one window (which the agent would never
+ * embed) gives one window holding all of it, flagged `shorterThanWindow`.
+ */
+export async function cutRecording(
+  opts: RecordingWindowsOptions,
+): Promise<{ windows: Window[]; shorterThanWindow: boolean }> {
   const clock = new ManualClock(0);
   const signal = new AbortController().signal;
   const frames = replayFrames(
@@ -39,11 +49,61 @@ export async function recordingWindows(opts: RecordingWindowsOptions): Promise<W
     },
     signal,
   );
+  // Frames are kept only until the first window is cut, to make one window of a recording that
+  // is shorter than a window (issue #13).
+  const early: Frame[] = [];
   const out: Window[] = [];
-  for await (const w of windows(frames, { ...(opts.window ?? DEFAULT_WINDOWS[opts.modality]), clock })) {
-    out.push({ ...w, data: Float32Array.from(w.data) });
+  async function* keep(): AsyncGenerator<Frame> {
+    for await (const f of frames) {
+      if (out.length === 0) early.push(f);
+      yield f;
+    }
   }
-  return out;
+  for await (const w of windows(keep(), { ...(opts.window ?? DEFAULT_WINDOWS[opts.modality]), clock })) {
+    out.push({ ...w, data: Float32Array.from(w.data) });
+    early.length = 0;
+  }
+  if (out.length > 0 || early.length === 0) return { windows: out, shorterThanWindow: false };
+  return { windows: [wholeRecording(early, opts.file)], shorterThanWindow: true };
+}
+
+/**
+ * One window holding a whole recording shorter than a window. The encoder pads it as ImageBind
+ * pads a short clip (audio: the fbank frames are padded to the target length; IMU: the first
+ * sample is repeated before the start; thermal and depth: the frames there are).
+ */
+function wholeRecording(frames: readonly Frame[], file: string): Window {
+  const first = frames[0]!;
+  const sampleShape = first.shape.slice(1);
+  let n = 0;
+  for (const f of frames) {
+    if (f.shape.length !== first.shape.length || f.shape.slice(1).some((d, i) => d !== sampleShape[i]))
+      throw new FormatError(
+        file,
+        `frames change shape from ${first.shape.join('×')} to ${f.shape.join('×')}`,
+      );
+    n += f.shape[0] ?? 0;
+  }
+  const data = new Float32Array(frames.reduce((a, f) => a + f.data.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    data.set(f.data, at);
+    at += f.data.length;
+  }
+  const last = frames[frames.length - 1]!;
+  const endMs = last.tMs + ((last.shape[0] ?? 0) / last.rateHz) * 1000;
+  return {
+    sensorId: first.sensorId,
+    modality: first.modality,
+    seq: 0,
+    startMs: first.tMs,
+    endMs,
+    startWallMs: first.tMs,
+    endWallMs: endMs,
+    rateHz: first.rateHz,
+    data,
+    shape: [n, ...sampleShape],
+  };
 }
 
 /** Unit embeddings of windows, in batches of `batch`. */
@@ -83,7 +143,7 @@ export async function prototypeFromFiles(opts: {
       ...(opts.window ? { window: opts.window } : {}),
     });
     if (ws.length === 0) {
-      throw new FormatError(file, `shorter than one ${opts.modality} window; nothing to learn from`);
+      throw new FormatError(file, `no ${opts.modality} samples in the recording; nothing to learn from`);
     }
     // A window the encoder turned into NaN or ±Infinity is left out and counted, never averaged
     // in: one such value would make the prototype, and every score against it, NaN (issue 14).

@@ -13,21 +13,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { defaultStateDir } from '../../config/load.js';
 import { DEFAULT_WINDOWS } from '../../config/schema.js';
-import { resamplerFor } from '../../encoders/audio/resample.js';
 import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
+import { FormatError } from '../../errors.js';
+import { cutRecording } from '../../fusion/recording.js';
 import { meanDirection } from '../../fusion/vectors.js';
 import { createLogger } from '../../log.js';
-import { systemClock } from '../../pipeline/clock.js';
-import {
-  SENSOR_MODALITIES,
-  type Frame,
-  type Modality,
-  type SensorModality,
-  type Window,
-} from '../../pipeline/types.js';
-import { windows } from '../../pipeline/windows.js';
-import { replayFrames } from '../../sensors/replay/replay.js';
+import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
 
 export const EMBED_MODALITIES = ['text', ...SENSOR_MODALITIES] as const satisfies readonly Modality[];
@@ -75,62 +67,6 @@ export interface EmbedResult {
   shorterThanWindow?: boolean;
 }
 
-/** A clock whose monotonic time starts at 0, so window times are offsets into the recording. */
-const recordingClock = {
-  nowMs: () => 0,
-  toWallMs: (ms: number) => systemClock.toWallMs(ms),
-};
-
-/** The recording's frames as the replay sensor yields them, each also kept in `seen`. */
-async function* recordingFrames(
-  file: string,
-  modality: SensorModality,
-  seen: Frame[],
-): AsyncGenerator<Frame> {
-  const source = replayFrames(
-    {
-      sensorId: 'embed',
-      modality,
-      file,
-      speed: 0,
-      loop: false,
-      clock: recordingClock,
-      resample: (samples, fromHz, toHz) => resamplerFor(fromHz, toHz).process(samples),
-    },
-    new AbortController().signal,
-  );
-  for await (const f of source) {
-    seen.push(f);
-    yield f;
-  }
-}
-
-/** All of `frames` as one window (the recording is shorter than a window). */
-function wholeRecording(frames: readonly Frame[]): Window {
-  const first = frames[0]!;
-  const sampleShape = first.shape.slice(1);
-  const n = frames.reduce((s, f) => s + f.shape[0]!, 0);
-  const data = new Float32Array(frames.reduce((s, f) => s + f.data.length, 0));
-  let o = 0;
-  for (const f of frames) {
-    data.set(f.data, o);
-    o += f.data.length;
-  }
-  const endMs = first.tMs + (n * 1000) / first.rateHz;
-  return {
-    sensorId: first.sensorId,
-    modality: first.modality,
-    seq: 0,
-    startMs: first.tMs,
-    endMs,
-    startWallMs: recordingClock.toWallMs(first.tMs),
-    endWallMs: recordingClock.toWallMs(endMs),
-    rateHz: first.rateHz,
-    data,
-    shape: [n, ...sampleShape],
-  };
-}
-
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** Embeds one recording with an open encoder set. */
@@ -142,12 +78,8 @@ export async function embedFile(
 ): Promise<EmbedResult> {
   const encoder = encoders.windows.get(modality);
   if (!encoder) throw new TypeError(`no ${modality} encoder is open`);
-  const frames: Frame[] = [];
-  const cut: Window[] = [];
-  const source = recordingFrames(file, modality, frames);
-  for await (const w of windows(source, { ...window, clock: recordingClock })) cut.push(w);
-  const shorter = cut.length === 0;
-  if (shorter) cut.push(wholeRecording(frames));
+  const { windows: cut, shorterThanWindow: shorter } = await cutRecording({ file, modality, window });
+  if (cut.length === 0) throw new FormatError(file, `no ${modality} samples in the recording`);
   const vectors = await encoder.embed(cut);
   return {
     file,
