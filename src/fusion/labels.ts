@@ -395,16 +395,18 @@ async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise
       texts,
       vectors: texts.map((t) => float32ToBase64(out.get(t)!)),
     };
+    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
       const text = JSON.stringify(body);
       if (Buffer.byteLength(text) <= LABEL_CACHE_LIMITS.diskBytes) {
         await mkdir(opts.cacheDir!, { recursive: true });
-        const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
         await writeFile(tmp, text);
         await rename(tmp, file);
         await pruneLabelCache(opts.cacheDir!, { keep: file });
       }
     } catch (err) {
+      // A full disk leaves a partial temp file: remove it now rather than at the next prune.
+      await unlink(tmp).catch(() => undefined);
       opts.logger?.warn({ err, file }, `cannot write the label cache ${file}: ${(err as Error).message}`);
     }
   }
