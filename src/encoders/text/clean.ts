@@ -1,6 +1,6 @@
 /**
  * Text cleaning exactly as ImageBind's `SimpleTokenizer.encode` does it before pre-tokenisation:
- * `whitespace_clean(basic_clean(text)).lower()`.
+ * `whitespace_clean(basic_clean(text)).lower()`, ftfy included.
  *
  * Python has three different ideas of whitespace here, and JavaScript's `\s` and `trim()` match none
  * of them, so the sets are spelled out:
@@ -9,6 +9,7 @@
  * - neither includes U+FEFF, which JavaScript treats as whitespace.
  */
 import { decodeHTML, fromCodePoint, replaceCodePoint } from 'entities/decode';
+import { fixText } from './ftfy.js';
 
 /** `regex`'s `\s` (Unicode White_Space), as the body of a character class. */
 export const PY_REGEX_WHITESPACE =
@@ -72,14 +73,12 @@ export function htmlUnescape(text: string): string {
 /**
  * `whitespace_clean(basic_clean(text)).lower()`.
  *
- * `basic_clean` starts with `ftfy.fix_text`, treated here as the identity: there is no JavaScript
- * port, and the goldens in shared/golden/text were made with ftfy stubbed out the same way. Texts
- * that ftfy would change (mojibake such as `cafÃ©`, curly quotes, some HTML) therefore tokenize as
- * written, which can differ from the reference. Lower-casing follows Node's Unicode tables, so the
- * few letters added after the Python build's Unicode version (55 code points between Python 3.11's
- * Unicode 14 and Node 20's Unicode 17) may lower-case differently.
+ * `basic_clean` is `ftfy.fix_text` (src/encoders/text/ftfy.ts), `html.unescape` twice and
+ * `strip()`. Lower-casing and NFC follow Node's Unicode tables, so the few letters added after the
+ * Python build's Unicode version (55 code points between Python 3.11's Unicode 14 and Node 20's
+ * Unicode 17) may lower-case differently.
  */
 export function cleanText(text: string): string {
-  const basic = pyStrip(htmlUnescape(htmlUnescape(text)));
+  const basic = pyStrip(htmlUnescape(htmlUnescape(fixText(text))));
   return pyStrip(basic.replace(WHITESPACE_RUN, ' ')).toLowerCase();
 }
