@@ -2,7 +2,6 @@
  * Typed errors with stable codes. Codes are part of the public contract: they appear in logs,
  * MQTT error responses and exit statuses, so never rename one.
  */
-import type { LockOwner } from './daemon/state-lock.js';
 
 export type ErrorCode =
   | 'CONFIG_NOT_FOUND'
@@ -98,6 +97,16 @@ export class TransportError extends EdgebindError {
  * two agents on one would corrupt its outbox. `holder` is unset when the lock could not be read in
  * time. Exits 1: a restart succeeds once the other agent has stopped.
  */
+/** Who holds a state directory's lock: the content of `<stateDir>/edgebind.lock` (daemon/state-lock.ts). */
+export interface LockOwner {
+  pid: number;
+  /** ISO 8601 time the holder took the lock. */
+  startedAt: string;
+  host: string;
+  /** Linux boot id: a lock from an earlier boot is stale whatever its pid (pids repeat across boots). */
+  bootId?: string;
+}
+
 export class StateLockedError extends EdgebindError {
   readonly stateDir: string;
   readonly file: string;

@@ -16,7 +16,7 @@ import type { EncoderSet } from './encoders/types.js';
 import { FusionStage, type ScoreInspection } from './fusion/fusion.js';
 import { buildLabelSet, type LabelSet } from './fusion/labels.js';
 import { formatRanking } from './fusion/scoring.js';
-import { allFinite } from './fusion/vectors.js';
+import { allFinite } from './util/vectors.js';
 import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import { FormatError } from './errors.js';

@@ -5,15 +5,15 @@
  * `restartRequired: true` marks fields a running agent cannot change live.
  */
 import { z } from 'zod';
-import { firstNonFinite } from '../fusion/vectors.js';
+import { firstNonFinite } from '../util/vectors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import { OpenableSensorSchema } from '../sensors/open.js';
+import { SensorConfigSchema } from '../sensors/schemas.js';
 import { id, restart } from './sensor-base.js';
 
 export { DEFAULT_WINDOWS, ID_PATTERN, ReplaySensorSchema, WindowSchema, sensorBase } from './sensor-base.js';
 
-/** Every driver's schema, keyed on `driver` (src/sensors/open.ts lists them). */
-export const SensorSchema = OpenableSensorSchema;
+/** Every driver's schema, keyed on `driver` (src/sensors/schemas.ts lists them). */
+export const SensorSchema = SensorConfigSchema;
 
 const modalityRecord = <T extends z.ZodType>(value: T) =>
   z.strictObject({

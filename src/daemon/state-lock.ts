@@ -18,19 +18,15 @@ import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { StateLockedError } from '../errors.js';
+import { StateLockedError, type LockOwner } from '../errors.js';
 
 export const LOCK_FILE = 'edgebind.lock';
 
-/** What the lock file says about its holder. */
-export interface LockOwner {
-  pid: number;
-  /** ISO 8601 time the holder took the lock. */
-  startedAt: string;
-  host: string;
-  /** Linux boot id: a lock from an earlier boot is stale whatever its pid (pids repeat across boots). */
-  bootId?: string;
-}
+/**
+ * What the lock file says about its holder. Defined beside `StateLockedError`, which carries it, so
+ * errors.ts imports nothing (issue 16).
+ */
+export type { LockOwner };
 
 export interface StateLock {
   /** Absolute path of the lock file. */

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { PackError } from '../errors.js';
 import type { SensorModality, Window } from '../pipeline/types.js';
-import { normalizeInPlace } from '../fusion/vectors.js';
+import { normalizeInPlace } from '../util/vectors.js';
 import { AudioWindowPreprocessor } from './audio/preprocess.js';
 import { DepthPreprocessor } from './depth/preprocess.js';
 import { ImuPreprocessor } from './imu/preprocess.js';

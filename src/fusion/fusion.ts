@@ -21,7 +21,7 @@ import type { SensorModality } from '../pipeline/types.js';
 import type { LabelEmbedding, LabelSet } from './labels.js';
 import { Scorer, topK, type RankedLabel, type WindowScores } from './scoring.js';
 import type { Contribution, Observation } from './tracker.js';
-import { normalizeInPlace, weightedDirection } from './vectors.js';
+import { normalizeInPlace, weightedDirection } from '../util/vectors.js';
 
 export interface FusionOptions {
   /** Softmax temperature. */

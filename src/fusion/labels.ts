@@ -33,7 +33,7 @@ import {
   float32ToBase64,
   meanDirection,
   weightedDirection,
-} from './vectors.js';
+} from '../util/vectors.js';
 
 export type FusionMode = 'score' | 'embedding';
 

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import { base64ToFloat32, firstNonFinite, float32ToBase64, meanDirection } from './vectors.js';
+import { base64ToFloat32, firstNonFinite, float32ToBase64, meanDirection } from '../util/vectors.js';
 
 export const PROTOTYPE_FORMAT = 'edgebind-prototype';
 

@@ -6,14 +6,14 @@
 import { basename } from 'node:path';
 import { DEFAULT_WINDOWS } from '../config/schema.js';
 import { EncoderError, FormatError } from '../errors.js';
-import { resamplerFor } from '../encoders/audio/resample.js';
+import { resamplerFor } from '../util/resample.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { ManualClock } from '../pipeline/clock.js';
 import type { Frame, SensorModality, Window } from '../pipeline/types.js';
 import { windows } from '../pipeline/windows.js';
 import { replayFrames } from '../sensors/replay/replay.js';
 import { encodePrototype, prototypeOf, type PrototypeFile } from './prototype.js';
-import { allFinite } from './vectors.js';
+import { allFinite } from '../util/vectors.js';
 
 export interface RecordingWindowsOptions {
   file: string;

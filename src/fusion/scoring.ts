@@ -8,7 +8,7 @@
  */
 import type { SensorModality } from '../pipeline/types.js';
 import type { LabelEmbedding, LabelSet } from './labels.js';
-import { dot, weightedDirection } from './vectors.js';
+import { dot, weightedDirection } from '../util/vectors.js';
 
 export type { LabelEmbedding, LabelSet } from './labels.js';
 

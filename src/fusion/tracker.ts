@@ -17,7 +17,7 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { LabelEvent, SensorModality } from '../pipeline/types.js';
-import { float16ToBase64 } from './vectors.js';
+import { float16ToBase64 } from '../util/vectors.js';
 
 /**
  * Times are sums of floating-point milliseconds (e.g. clock origin + 3 × 1000 ms hop); compare

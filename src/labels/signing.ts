@@ -13,7 +13,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../mqtt/durable-file.js';
+import { writeFileAtomic } from '../util/durable-file.js';
 
 /** A nonce: 8 to 64 of `A-Z a-z 0-9 _ -` (a UUID, or random bytes as hex or base64url). */
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;

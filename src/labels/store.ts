@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LabelSchema, type LabelConfig } from '../config/schema.js';
-import { writeFileAtomic } from '../mqtt/durable-file.js';
+import { writeFileAtomic } from '../util/durable-file.js';
 
 export interface StoredLabels {
   version: number;

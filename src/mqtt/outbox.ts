@@ -23,7 +23,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { nodeFiles, writeAll, writeFileAtomic, type FileLayer } from './durable-file.js';
+import { nodeFiles, writeAll, writeFileAtomic, type FileLayer } from '../util/durable-file.js';
 
 export interface OutboxOptions {
   dir: string;

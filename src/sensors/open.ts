@@ -1,39 +1,27 @@
 /**
- * Opens a sensor by its config: maps `driver` to its frame source. The config schema's sensor
- * union is built from the schemas here, so every driver is listed exactly once.
+ * Opens a sensor by its config: maps `driver` to its frame source. The schemas it accepts are
+ * listed once, in schemas.ts, which the config schema also builds its sensor union from.
  */
-import { z } from 'zod';
-import { ReplaySensorSchema } from '../config/sensor-base.js';
-import { resamplerFor } from '../encoders/audio/resample.js';
-import { AlsaMicConfigSchema, alsaMicFrames } from './audio/alsa-mic.js';
+import { resamplerFor } from '../util/resample.js';
+import { alsaMicFrames } from './audio/alsa-mic.js';
 import { realI2cBus, type OpenI2cBus } from './bus/i2c.js';
-import { Amg8833ConfigSchema, amg8833Frames } from './i2c/amg8833.js';
-import { Bno055ConfigSchema, Bno055UartConfigSchema, bno055Frames, bno055UartFrames } from './i2c/bno055.js';
-import { Mlx90640ConfigSchema, mlx90640Frames } from './i2c/mlx90640.js';
-import { Mpu6050ConfigSchema, mpu6050Frames } from './i2c/mpu6050.js';
+import { amg8833Frames } from './i2c/amg8833.js';
+import { bno055Frames, bno055UartFrames } from './i2c/bno055.js';
+import { mlx90640Frames } from './i2c/mlx90640.js';
+import { mpu6050Frames } from './i2c/mpu6050.js';
 import type { PcmSource } from './bus/pcm.js';
 import { createSerialLink, type SerialLink } from './bus/serial.js';
 import type { VideoDevice } from './bus/video.js';
 import { replayFrames } from './replay/replay.js';
-import { SerialLinesConfigSchema, serialLinesFrames } from './serial/line-protocol.js';
+import { SensorConfigSchema, type SensorConfig } from './schemas.js';
+import { serialLinesFrames } from './serial/line-protocol.js';
 import type { FrameSource } from './types.js';
-import { DepthZ16ConfigSchema, depthZ16Frames } from './v4l2/depth-z16.js';
-import { ThermalY16ConfigSchema, thermalY16Frames } from './v4l2/thermal-y16.js';
+import { depthZ16Frames } from './v4l2/depth-z16.js';
+import { thermalY16Frames } from './v4l2/thermal-y16.js';
 
-/** Every sensor config this module can open, keyed on `driver`. */
-export const OpenableSensorSchema = z.discriminatedUnion('driver', [
-  ReplaySensorSchema,
-  AlsaMicConfigSchema,
-  DepthZ16ConfigSchema,
-  ThermalY16ConfigSchema,
-  SerialLinesConfigSchema,
-  Mpu6050ConfigSchema,
-  Bno055ConfigSchema,
-  Bno055UartConfigSchema,
-  Amg8833ConfigSchema,
-  Mlx90640ConfigSchema,
-]);
-export type OpenableSensorConfig = z.infer<typeof OpenableSensorSchema>;
+/** Every sensor config this module can open, keyed on `driver` (the list is in schemas.ts). */
+export const OpenableSensorSchema = SensorConfigSchema;
+export type OpenableSensorConfig = SensorConfig;
 
 /** Bus bindings; each defaults to the real one (arecord, v4l2-ctl, serialport). Tests inject fakes. */
 export interface OpenDeps {

@@ -13,7 +13,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { runEval } from '../../src/eval/harness.js';
 import { decodePrototype } from '../../src/fusion/prototype.js';
 import { prototypeFromFiles } from '../../src/fusion/recording.js';
-import { dot } from '../../src/fusion/vectors.js';
+import { dot } from '../../src/util/vectors.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { renderSound, spectralEncoders, type SoundSpec } from './helpers/spectral-encoder.js';

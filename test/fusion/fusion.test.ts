@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { FusionStage, type FusionOptions } from '../../src/fusion/fusion.js';
 import type { LabelEmbedding, LabelSet } from '../../src/fusion/labels.js';
 import { EventTracker, type TrackedEvent } from '../../src/fusion/tracker.js';
-import { normalizeInPlace } from '../../src/fusion/vectors.js';
+import { normalizeInPlace } from '../../src/util/vectors.js';
 import type { SensorModality } from '../../src/pipeline/types.js';
 
 const DIM = 8;

@@ -21,7 +21,7 @@ import {
 import { decodePrototype, encodePrototype } from '../../src/fusion/prototype.js';
 import { prototypeFromFiles } from '../../src/fusion/recording.js';
 import { Scorer } from '../../src/fusion/scoring.js';
-import { float32ToBase64 } from '../../src/fusion/vectors.js';
+import { float32ToBase64 } from '../../src/util/vectors.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { tempDir } from '../helpers/agent-config.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { EventTracker, type TrackedEvent, type TrackerTiming } from '../../src/fusion/tracker.js';
-import { base64ToFloat16 } from '../../src/fusion/vectors.js';
+import { base64ToFloat16 } from '../../src/util/vectors.js';
 import type { LabelEvent } from '../../src/pipeline/types.js';
 
 const timing: TrackerTiming = {

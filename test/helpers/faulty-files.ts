@@ -1,10 +1,10 @@
 /**
- * A FileLayer (src/mqtt/durable-file.ts) over the real node:fs that can act like a full disk, for
+ * A FileLayer (src/util/durable-file.ts) over the real node:fs that can act like a full disk, for
  * machines where no small tmpfs can be mounted: while `full`, anything that needs new space fails
  * with ENOSPC as the kernel reports it (a short write first when `shortWriteBytes` is set), while
  * rewriting bytes that already exist, truncating, reading, opening and unlinking still work.
  */
-import { nodeFiles, type FileLayer } from '../../src/mqtt/durable-file.js';
+import { nodeFiles, type FileLayer } from '../../src/util/durable-file.js';
 
 export function enospc(syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`ENOSPC: no space left on device, ${syscall}`), {

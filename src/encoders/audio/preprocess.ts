@@ -16,7 +16,7 @@ import type { AudioPreprocess } from '../manifest.js';
 import { clipRanges, type ClipRange } from './clip-sampler.js';
 import { KaldiFbank } from './fbank.js';
 import { Float32RowSum } from './float32-sum.js';
-import { resamplerFor } from './resample.js';
+import { resamplerFor } from '../../util/resample.js';
 
 export interface AudioFeatures {
   /** Float32 values in `dims` order. */

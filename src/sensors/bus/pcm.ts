@@ -8,7 +8,8 @@
  * - orphaned / paused children: killed (SIGCONT, SIGTERM, SIGKILL) on abort and on process exit;
  * - `audioType: 'wav'` prefixes a header whose sizes are bogus maxima: parsed, checked, stripped.
  */
-import lpcm16 from 'node-record-lpcm16';
+import { createRequire } from 'node:module';
+import type lpcm16 from 'node-record-lpcm16';
 import { childChunks } from './child.js';
 
 export interface PcmCaptureOptions {
@@ -39,7 +40,14 @@ export interface PcmSourceDeps {
 
 /** The real source: node-record-lpcm16 spawning `arecord` found on PATH. */
 export function createPcmSource(deps: PcmSourceDeps = {}): PcmSource {
-  const record = deps.record ?? ((o: Parameters<typeof lpcm16.record>[0]) => lpcm16.record(o));
+  // Loaded on first capture, not at import, so modules that only need the alsa-mic config schema
+  // (`edgebind config check`) do not load it (issue 16).
+  const record =
+    deps.record ??
+    ((o: Parameters<typeof lpcm16.record>[0]) => {
+      const require = createRequire(import.meta.url);
+      return (require('node-record-lpcm16') as typeof lpcm16).record(o);
+    });
   return {
     capture(opts, signal) {
       const rec = record({

@@ -5,7 +5,8 @@
  * Only `open`, `close`, `write` and `list` are used: modem-line calls (`set`/`get`) fail on ptys.
  */
 import { existsSync } from 'node:fs';
-import { SerialPort } from 'serialport';
+import { createRequire } from 'node:module';
+import type { SerialPort as SerialPortClass } from 'serialport';
 
 export interface SerialOpenOptions {
   path: string;
@@ -49,11 +50,20 @@ export class SerialClosedError extends Error {
   }
 }
 
+/**
+ * serialport, loaded on first use (as bus/i2c.ts loads i2c-bus), so modules that only need a
+ * driver's config schema (`edgebind config check`) do not load the native binding (issue 16).
+ */
+function serialPortClass(): typeof SerialPortClass {
+  const require = createRequire(import.meta.url);
+  return (require('serialport') as { SerialPort: typeof SerialPortClass }).SerialPort;
+}
+
 /** The real link: serialport's native binding. */
 export function createSerialLink(): SerialLink {
   return {
     list: async () =>
-      (await SerialPort.list()).map((p) => ({
+      (await serialPortClass().list()).map((p) => ({
         path: p.path,
         manufacturer: p.manufacturer,
         serialNumber: p.serialNumber,
@@ -67,6 +77,7 @@ export function createSerialLink(): SerialLink {
 type Item = { chunk: Buffer } | { end: true } | { error: SerialClosedError };
 
 async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<SerialConnection> {
+  const SerialPort = serialPortClass();
   const port = new SerialPort({ path: opts.path, baudRate: opts.baudRate, autoOpen: false, hupcl: false });
   await new Promise<void>((resolve, reject) =>
     port.open((err) => {

@@ -6,7 +6,7 @@
  */
 import { RealFft } from '../../../src/encoders/audio/fft.js';
 import type { EncoderSet, TextEncoder, WindowEncoder } from '../../../src/encoders/types.js';
-import { normalizeInPlace } from '../../../src/fusion/vectors.js';
+import { normalizeInPlace } from '../../../src/util/vectors.js';
 import type { SensorModality, Window } from '../../../src/pipeline/types.js';
 
 export const DIM = 64;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SincResampler, resamplerFor } from '../../../src/encoders/audio/resample.js';
+import { SincResampler, resamplerFor } from '../../src/util/resample.js';
 
 function sine(length: number, rateHz: number, parts: [freqHz: number, amplitude: number][]): Float32Array {
   const x = new Float32Array(length);
