@@ -11,7 +11,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # would run them; socat: pty pairs for serial drivers; python3-torch/-numpy/-onnx: the ImageBind
 # exporter's ONNX-vs-PyTorch check on a stand-in model (Debian's /usr/bin/python3).
 # systemd: systemd-analyze verify on the unit file.
-packages=(mosquitto mosquitto-clients socat systemd python3-torch python3-numpy python3-onnx)
+# libvulkan1 and the libraries Mesa 25's lavapipe links against (LLVM 15, xcb, wayland-client): the
+# WebGPU tests (issue #15) run onnxruntime's webgpu provider on that software Vulkan driver, which
+# scripts/lavapipe.sh unpacks from bookworm-backports into .cache/lavapipe below.
+packages=(mosquitto mosquitto-clients socat systemd python3-torch python3-numpy python3-onnx
+  libvulkan1 libllvm15 libexpat1 libzstd1 zlib1g libwayland-client0 libx11-xcb1 libxcb1 libxcb-dri3-0
+  libxcb-present0 libxcb-randr0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxshmfence1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -21,6 +26,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+scripts/lavapipe.sh >/dev/null
 
 npm ci --no-audit --no-fund
 npm test

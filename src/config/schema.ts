@@ -503,6 +503,14 @@ export const HomeAssistantSchema = z.strictObject({
     .meta({ description: 'Device name shown in Home Assistant. Default: edgebind <deviceId>.' }),
 });
 
+/**
+ * onnxruntime execution providers edgebind knows. onnxruntime-node's linux-x64 binary bundles
+ * `webgpu` (Dawn over Vulkan) besides `cpu`; `cuda` and `tensorrt` need libraries npm does not
+ * ship (deploy/gpu.md).
+ */
+export const EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'webgpu', 'cpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
 export const EncodersSchema = z.strictObject({
   pack: z
     .string()
@@ -514,10 +522,14 @@ export const EncodersSchema = z.strictObject({
       ...restart,
     }),
   providers: z
-    .array(z.enum(['tensorrt', 'cuda', 'cpu']))
+    .array(z.enum(EXECUTION_PROVIDERS))
     .min(1)
     .default(['cpu'])
-    .meta({ description: 'Execution providers to try in order; cpu is always the last resort.', ...restart }),
+    .meta({
+      description:
+        'Execution providers to try in order, per encoder (tensorrt, cuda, webgpu, cpu); one that cannot load is skipped with a warning, and cpu is always the last resort. Each encoder is warmed up at start on every batch size it will use (deploy/gpu.md).',
+      ...restart,
+    }),
   intraOpThreads: z
     .int()
     .min(1)
@@ -530,12 +542,10 @@ export const EncodersSchema = z.strictObject({
     .max(64)
     .default(1)
     .meta({ ...restart }),
-  maxBatch: z
-    .int()
-    .min(1)
-    .max(64)
-    .default(8)
-    .meta({ description: 'Most windows of one modality per inference.' }),
+  maxBatch: z.int().min(1).max(64).default(8).meta({
+    description:
+      'Most windows of one modality (or label texts) per inference. On a GPU provider each encoder runs every batch size up to this once at start, so no window waits for kernel compilation.',
+  }),
 });
 
 export const LogSchema = z.strictObject({

@@ -22,7 +22,7 @@ import { createTokenizer } from './text/create-tokenizer.js';
 import { loadVocabulary, type TextVocabulary } from './text/vocabulary.js';
 import { encodeBatchInt64, type TextTokenizer } from './text/tokenizer.js';
 import { ThermalPreprocessor } from './thermal/preprocess.js';
-import type { EncoderSet, TextEncoder, WindowEncoder } from './types.js';
+import type { EncoderSet, EncoderWarmUp, TextEncoder, WindowEncoder } from './types.js';
 
 export interface OpenEncodersOptions {
   config: Pick<ResolvedConfig, 'encoders' | 'stateDir'>;
@@ -31,6 +31,23 @@ export interface OpenEncodersOptions {
 }
 
 export const TEST_PACK_NAME = 'edgebind-test';
+
+/**
+ * Batch sizes each encoder runs once at start, before the first window (issue #15). The agent
+ * embeds 1 to `maxBatch` windows (or label texts) per inference. GPU providers compile kernels on
+ * first use, and may again for a new batch size (WebGPU shaders on lavapipe took seconds), so
+ * every size is warmed. The CPU provider compiles nothing per shape (measured: a new batch size
+ * costs no more than a repeated one), so one batch is enough there, which keeps start-up of a
+ * full-size pack on a CPU to one inference per encoder.
+ */
+export function warmUpBatches(provider: string, maxBatch: number): number[] {
+  if (provider === 'cpu') return [1];
+  return Array.from({ length: maxBatch }, (_, i) => i + 1);
+}
+
+function batchRange(batches: readonly number[]): string {
+  return batches.length === 1 ? `${batches[0]}` : `${batches[0]}-${batches.at(-1)}`;
+}
 
 /** Opens the configured pack (generating the test pack on first use) with warm sessions. */
 export async function openEncoders(opts: OpenEncodersOptions): Promise<EncoderSet> {
@@ -49,21 +66,40 @@ export async function openEncoders(opts: OpenEncodersOptions): Promise<EncoderSe
   // loadPack has already rejected a pack that lacks an encoder one of `modalities` needs.
   try {
     const tokenizer = createTokenizer(pack.manifest.tokenizer, dir);
+    const maxBatch = config.encoders.maxBatch;
     const text = new PackTextEncoder(
       pack.session('text'),
       tokenizer,
       pack.manifest,
       loadVocabulary(pack.manifest.tokenizer, dir),
+      maxBatch,
     );
-    const windows = new Map<SensorModality, WindowEncoder>();
+    const windows = new Map<SensorModality, PackWindowEncoder>();
     for (const m of modalities) {
-      windows.set(m, new PackWindowEncoder(m, pack, config.encoders.maxBatch));
+      windows.set(m, new PackWindowEncoder(m, pack, maxBatch));
     }
-    for (const s of Object.values(pack.sessions)) await s.warmUp();
+    const warmUp: EncoderWarmUp[] = [];
+    for (const [modality, session, itemsPerBatchRow] of [
+      ['text', text.session, 1] as const,
+      ...[...windows].map(([m, w]) => [m, w.session, w.itemsPerWindow] as const),
+    ]) {
+      const batches = warmUpBatches(session.provider, maxBatch);
+      const t0 = performance.now();
+      for (const b of batches) await session.warmUp(b * itemsPerBatchRow);
+      const ms = Math.round(performance.now() - t0);
+      warmUp.push({ modality, provider: session.provider, batches, ms });
+      logger
+        .child({ component: 'encoder', encoder: modality })
+        .info(
+          { provider: session.provider, warmUpMs: ms, batches },
+          `encoder ${modality}: warmed up on ${session.provider} in ${ms} ms (batch ${batchRange(batches)})`,
+        );
+    }
     return {
       pack: { id: pack.manifest.id, version: pack.manifest.version },
       text,
       windows,
+      warmUp,
       close: () => pack.close(),
     };
   } catch (err) {
@@ -114,10 +150,12 @@ function rowsToUnit(out: Float32Array, rows: number, dim: number, group: number)
 class PackTextEncoder implements TextEncoder {
   readonly provider: string;
   constructor(
-    private readonly session: EncoderSession,
+    readonly session: EncoderSession,
     private readonly tokenizer: TextTokenizer,
     private readonly manifest: Manifest,
     readonly vocabulary: TextVocabulary,
+    /** Texts per inference: the window encoders' `maxBatch`, so that warm-up covers every size. */
+    private readonly maxBatch: number,
   ) {
     this.provider = session.provider;
   }
@@ -125,8 +163,8 @@ class PackTextEncoder implements TextEncoder {
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     const dim = this.manifest.encoders.text.output.dim;
-    for (let i = 0; i < texts.length; i += 32) {
-      const chunk = texts.slice(i, i + 32);
+    for (let i = 0; i < texts.length; i += this.maxBatch) {
+      const chunk = texts.slice(i, i + this.maxBatch);
       const ids = encodeBatchInt64(this.tokenizer, chunk);
       const y = await this.session.run(ids, chunk.length);
       out.push(...rowsToUnit(y, chunk.length, dim, 1));
@@ -143,11 +181,11 @@ interface Preprocessor {
 
 class PackWindowEncoder implements WindowEncoder {
   readonly provider: string;
-  private readonly session: EncoderSession;
+  readonly session: EncoderSession;
   private readonly preprocessors = new Map<string, Preprocessor>();
   private readonly inputs = new Map<number, Float32Array>();
   /** Model items per window: the clip count when the model embeds clips one by one. */
-  private readonly itemsPerWindow: number;
+  readonly itemsPerWindow: number;
   private readonly dim: number;
 
   constructor(

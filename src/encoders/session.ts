@@ -9,12 +9,28 @@
  * without an adapter throws "Failed to get a WebGPU adapter". So each provider is tried alone,
  * in order. Providers are attached before the model is read, so an unavailable provider fails
  * before any model error; a model error ("Load model from … failed") is final.
+ *
+ * Native log output (issue #15): ORT's own logger writes ANSI-coloured lines straight to stderr
+ * (warnings about nodes placed on the CPU, errors naming a missing CUDA library), and Dawn and the
+ * Vulkan loader print `Warning: …` lines when no Vulkan driver exists. So ORT's log level is
+ * `error` for the environment and every session, and each non-CPU provider is first tried once per
+ * process in a child process (`probeProvider`), whose output goes to this logger at debug; only a
+ * provider that works there is attached here.
  */
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { EncoderError } from '../errors.js';
 import type { TensorSpec } from './manifest.js';
+import { encodeModel } from './onnx/writer.js';
+
+// Read by onnxruntime-node when it creates its environment, i.e. before the first session.
+ort.env.logLevel = 'error';
+/** ORT severity: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. */
+const ORT_LOG_ERROR = 3;
 
 /** What an encoder session needs from its manifest entry. */
 export interface SessionSpec {
@@ -32,6 +48,95 @@ export interface EncoderSessionOptions {
   logger?: Logger;
   /** Name in logs and errors; default: the file name without `.onnx` (e.g. `audio`). */
   name?: string;
+}
+
+/** What a probe child ran: a one-op model on one provider. */
+const PROBE_CHILD = `
+const [ortUrl, provider, model] = process.argv.slice(1);
+const ort = await import(ortUrl);
+const { InferenceSession, env } = ort.default ?? ort;
+env.logLevel = 'error';
+try {
+  const s = await InferenceSession.create(Buffer.from(model, 'base64'), {
+    executionProviders: [provider], logSeverityLevel: ${ORT_LOG_ERROR},
+  });
+  await s.release();
+  process.stdout.write(JSON.stringify({ ok: true }));
+} catch (err) {
+  process.stdout.write(JSON.stringify({ ok: false, reason: String(err?.message ?? err) }));
+}
+`;
+
+const probes = new Map<string, Promise<string | undefined>>();
+
+/**
+ * Whether `provider` can create a session here, tried once per process in a child process so that
+ * whatever its native side prints (or a crashing driver) stays out of this one. Resolves to
+ * `undefined` when it works, else the reason (first line). `cpu` always works.
+ */
+export function probeProvider(provider: string, logger?: Logger): Promise<string | undefined> {
+  if (provider === 'cpu') return Promise.resolve(undefined);
+  let p = probes.get(provider);
+  if (!p) {
+    p = runProbe(provider, logger);
+    probes.set(provider, p);
+  }
+  return p;
+}
+
+function runProbe(provider: string, logger?: Logger): Promise<string | undefined> {
+  const ortUrl = pathToFileURL(createRequire(import.meta.url).resolve('onnxruntime-node')).href;
+  const model = Buffer.from(
+    encodeModel({
+      name: 'probe',
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 4] }],
+      initializers: [],
+      nodes: [{ name: 'id', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['y'], attributes: {} }],
+    }),
+  ).toString('base64');
+  const log = logger?.child({ component: 'encoder', provider });
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', PROBE_CHILD, ortUrl, provider, model],
+      { timeout: 120_000, maxBuffer: 1 << 20, env: process.env },
+      (err, stdout, stderr) => {
+        const native = stderr.trim();
+        // The child's native lines (Dawn, Vulkan loader, ORT), without colour codes, at debug.
+        if (native) log?.debug({ native: stripAnsi(native) }, `probe of ${provider}: native output`);
+        let reason: string | undefined;
+        try {
+          const r = JSON.parse(stdout) as { ok: boolean; reason?: string };
+          reason = r.ok ? undefined : providerReason(r.reason ?? 'unknown error');
+        } catch {
+          reason = err
+            ? `probe process failed (${err.killed ? 'timed out' : (err.signal ?? `exit ${String(err.code)}`)})`
+            : 'probe process printed no result';
+        }
+        log?.debug(
+          { ms: Math.round(performance.now() - t0), reason },
+          `probe of ${provider}: ${reason ?? 'works'}`,
+        );
+        resolve(reason);
+      },
+    );
+  });
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+function stripAnsi(s: string): string {
+  return s.replace(ANSI, '');
+}
+
+/** The telling part of an ORT provider error, on one line. */
+function providerReason(message: string): string {
+  const line = firstLine(message);
+  // webgpu: "/onnxruntime_src/…/webgpu_context.cc:136 … was false. Failed to get a WebGPU adapter: No supported adapters"
+  const webgpu = /Failed to get a WebGPU adapter.*$/.exec(line);
+  return webgpu ? webgpu[0] : line;
 }
 
 /** A model input or output as onnxruntime reports it; dims are sizes or symbolic names. */
@@ -68,6 +173,9 @@ function signatureOf(m: ort.InferenceSession.ValueMetadata): ValueSignature {
 }
 
 type InputArray = Float32Array | BigInt64Array;
+
+/** The probe found the provider unusable; its message is the reason. */
+class ProviderUnavailable extends Error {}
 
 export class EncoderSession {
   /** The execution provider the session really runs on, e.g. `cpu`. */
@@ -119,8 +227,11 @@ export class EncoderSession {
     for (const [i, provider] of opts.providers.entries()) {
       const t0 = performance.now();
       try {
+        const unavailable = await probeProvider(provider, opts.logger);
+        if (unavailable !== undefined) throw new ProviderUnavailable(unavailable);
         const session = await ort.InferenceSession.create(file, {
           executionProviders: [provider],
+          logSeverityLevel: ORT_LOG_ERROR,
           graphOptimizationLevel: 'all',
           executionMode: interOp > 1 ? 'parallel' : 'sequential',
           interOpNumThreads: interOp,
@@ -132,7 +243,7 @@ export class EncoderSession {
         );
         return new EncoderSession(session, { file, name, spec, provider, itemDims });
       } catch (err) {
-        const reason = firstLine(messageOf(err));
+        const reason = err instanceof ProviderUnavailable ? err.message : providerReason(messageOf(err));
         // A model error is the model's fault whatever the provider; CPU is always available.
         if (/^Load model from /.test(reason) || provider === 'cpu') {
           throw new ModelLoadError(name, file, messageOf(err).trim(), err);

@@ -9,6 +9,7 @@ import { ensureTestPack } from '../../src/encoders/registry.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
 import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { freePort } from '../helpers/free-port.js';
+import { assertLavapipe, lavapipeEnv, lavapipeTestOptions, noVulkanEnv } from '../helpers/lavapipe.js';
 
 const dir = tempDir('doctor');
 const CLI = join(REPO, 'src/cli/index.ts');
@@ -25,7 +26,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function doctor(cfg: Partial<ConfigInput>, name: string): Promise<{ code: number | null; out: string }> {
+function doctor(
+  cfg: Partial<ConfigInput>,
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; out: string }> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -43,7 +48,7 @@ function doctor(cfg: Partial<ConfigInput>, name: string): Promise<{ code: number
     ['--import', TSX, CLI, 'doctor', '--config', file, '--broker-timeout', '2000'],
     {
       cwd: dir,
-      env: { ...process.env, DOCTOR_PW: 'secret' },
+      env: { ...env, DOCTOR_PW: 'secret' },
     },
   );
   let out = '';
@@ -68,7 +73,49 @@ test('a good config: every check passes, exit 0', async () => {
   assert.match(line(r.out, 'broker'), new RegExp(`ok\\s+broker\\s+${broker.url}: connected as edge`));
   assert.match(line(r.out, 'pack'), /ok\s+pack\s+edgebind-test \S+: \d+ file\(s\) match their sha256/);
   assert.match(line(r.out, 'state dir'), /(ok|WARN)\s+state dir\s+.* GB free/);
+  // Where each encoder the agent would open runs, and its warm-up (issue #15).
+  assert.match(line(r.out, 'encoder text'), /ok\s+encoder text\s+on cpu, warm-up \d+ ms \(batch 1\)/);
+  assert.match(line(r.out, 'encoder audio'), /ok\s+encoder audio\s+on cpu, warm-up \d+ ms \(batch 1\)/);
+  assert.match(line(r.out, 'provider webgpu'), /(ok|--)\s+provider webgpu\s+/);
+  assert.match(line(r.out, 'vulkan'), /\S+\s+vulkan\s+/);
   assert.match(r.out, /no problems/);
+});
+
+test(
+  'webgpu configured, on lavapipe: vulkan, provider webgpu and every encoder ok with its warm-up (issue #15)',
+  lavapipeTestOptions(),
+  async () => {
+    assertLavapipe();
+    const r = await doctor(
+      { mqtt: { broker: broker.url }, encoders: { pack: PACK, providers: ['webgpu', 'cpu'], maxBatch: 2 } },
+      'webgpu',
+      lavapipeEnv(),
+    );
+    assert.equal(r.code, 0, r.out);
+    assert.match(line(r.out, 'vulkan'), /ok\s+vulkan\s+loader found; driver\(s\): lvp_icd\.json/);
+    assert.match(line(r.out, 'provider webgpu'), /ok\s+provider webgpu\s+tiny session ran in \d+ ms/);
+    for (const m of ['text', 'audio'])
+      assert.match(
+        line(r.out, `encoder ${m}`),
+        new RegExp(`ok\\s+encoder ${m}\\s+on webgpu, warm-up \\d+ ms \\(batch 1-2\\)`),
+      );
+  },
+);
+
+test('webgpu configured, no Vulkan driver: warnings (vulkan, provider, each encoder on cpu), exit 0', async () => {
+  const r = await doctor(
+    { mqtt: { broker: broker.url }, encoders: { pack: PACK, providers: ['webgpu', 'cpu'] } },
+    'no-vulkan',
+    noVulkanEnv(),
+  );
+  assert.equal(r.code, 0, r.out);
+  assert.match(line(r.out, 'vulkan'), /WARN\s+vulkan\s+no Vulkan driver/);
+  assert.match(
+    line(r.out, 'provider webgpu'),
+    /WARN\s+provider webgpu\s+unavailable: Failed to get a WebGPU adapter/,
+  );
+  assert.match(line(r.out, 'encoder audio'), /WARN\s+encoder audio\s+on cpu \(webgpu unavailable/);
+  assert.ok(!r.out.includes('\u001b'), 'no ANSI escape codes');
 });
 
 test('a corrupt pack file fails the pack check, exit 1', async () => {

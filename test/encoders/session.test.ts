@@ -7,7 +7,12 @@ import pino from 'pino';
 import { EncoderError } from '../../src/errors.js';
 import { GraphBuilder } from '../../src/encoders/onnx/graph.js';
 import { writeModel } from '../../src/encoders/onnx/writer.js';
-import { EncoderSession, ModelLoadError, type SessionSpec } from '../../src/encoders/session.js';
+import {
+  EncoderSession,
+  probeProvider,
+  ModelLoadError,
+  type SessionSpec,
+} from '../../src/encoders/session.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'edgebind-session-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -64,8 +69,9 @@ test('an unknown provider falls back too; with no working provider open fails', 
   const { logger, lines } = capture();
   const s = await EncoderSession.open(file, spec, { providers: ['bogus', 'cpu'], logger, name: 'mic' });
   assert.equal(s.provider, 'cpu');
+  // Debug lines of the provider probe come first (issue #15); the warning is the one line that counts.
   assert.match(
-    lines[0]!.msg,
+    lines.find((l) => l.level === 40)!.msg,
     /^encoder mic: execution provider bogus unavailable \(.+\), falling back to cpu$/,
   );
   await s.close();
@@ -158,4 +164,19 @@ test('an output of the wrong size is an EncoderError at run time', async () => {
   } finally {
     await s.close();
   }
+});
+
+test('non-CPU providers are probed once per process in a child; the reason is one line (issue #15)', async () => {
+  const { logger, lines } = capture();
+  const first = probeProvider('tensorrt', logger);
+  assert.equal(probeProvider('tensorrt', logger), first, 'one probe per provider and process');
+  const reason = await first;
+  assert.match(reason ?? '', /^\S.*TensorRT.*$/, 'a one-line reason');
+  assert.ok(!/\n/.test(reason ?? '') && !(reason ?? '').includes('\u001b'));
+  // ORT's ANSI-coloured error line about the missing library went to this logger, uncoloured.
+  const native = lines.find((l) => l.msg === 'probe of tensorrt: native output');
+  assert.ok(native, "the child's native output is logged at debug");
+  assert.equal(native.level, 20);
+  assert.ok(!String(native.native).includes('\u001b'), 'no ANSI escape codes');
+  assert.equal(await probeProvider('cpu'), undefined, 'cpu needs no probe');
 });

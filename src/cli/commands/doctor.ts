@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { access, constants, mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
+import { access, constants, mkdtemp, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,9 +13,10 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { connectAsync } from 'mqtt';
 import { loadConfig, type ResolvedConfig } from '../../config/load.js';
+import { EXECUTION_PROVIDERS } from '../../config/schema.js';
 import { writeModel } from '../../encoders/onnx/writer.js';
 import { MANIFEST_FILE, verifyPack } from '../../encoders/pack.js';
-import { TEST_PACK_NAME } from '../../encoders/registry.js';
+import { openEncoders, TEST_PACK_NAME } from '../../encoders/registry.js';
 import { EncoderSession } from '../../encoders/session.js';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../../errors.js';
 import { checkLabelCoverage } from '../../labels/check.js';
@@ -34,7 +35,7 @@ export interface DoctorOptions {
   config?: string;
   /** Broker connect timeout; default 3000 ms. */
   brokerTimeoutMs?: number;
-  /** Providers to try besides the configured ones; default cpu, cuda, tensorrt. */
+  /** Providers to try besides the configured ones; default tensorrt, cuda, webgpu, cpu. */
   providers?: string[];
 }
 
@@ -92,13 +93,16 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     gpu.length > 0 ? 'ok' : wantsGpu ? 'warn' : 'info',
     gpu.length > 0 ? gpu.join('; ') : 'no NVIDIA GPU found',
   );
+  checks.push(await vulkanCheck(configured.includes('webgpu')));
   if (ortVersion)
-    checks.push(...(await providerChecks(configured, opts.providers ?? ['cpu', 'cuda', 'tensorrt'])));
+    checks.push(...(await providerChecks(configured, opts.providers ?? [...EXECUTION_PROVIDERS])));
 
   if (config) {
     checks.push(...(await sensorChecks(config)));
     checks.push(await brokerCheck(config, opts.brokerTimeoutMs ?? 3000));
-    checks.push(await packCheck(config));
+    const pack = await packCheck(config);
+    checks.push(pack);
+    if (pack.status === 'ok' && ortVersion) checks.push(...(await encoderChecks(config)));
     checks.push(await labelsCheck(config));
     checks.push(await diskCheck(config.stateDir));
   }
@@ -177,6 +181,64 @@ async function detectGpu(): Promise<string[]> {
   if (tegra) found.push(`Jetson: ${tegra.split('\n')[0]!.slice(0, 60).trim()}`);
   else if (compatible.includes('nvidia,tegra')) found.push(`Jetson: ${compatible.split('\0')[0]}`);
   return found;
+}
+
+/**
+ * The WebGPU provider runs on Vulkan (Dawn): it needs the loader (libvulkan.so.1) and a driver's
+ * ICD file (NVIDIA's, or Mesa's lavapipe/radv/anv). `VK_ICD_FILENAMES` overrides the search.
+ */
+async function vulkanCheck(wanted: boolean): Promise<Check> {
+  const name = 'vulkan';
+  const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+  const loader = libDirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+  const override = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
+  let icds: string[];
+  if (override) {
+    icds = override.split(':').filter((f) => f !== '' && existsSync(f));
+  } else {
+    icds = [];
+    for (const d of ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d']) {
+      const files = await readdir(d).catch(() => [] as string[]);
+      icds.push(...files.filter((f) => f.endsWith('.json')).map((f) => join(d, f)));
+    }
+  }
+  const where = override ? ` (VK_ICD_FILENAMES=${override})` : '';
+  if (!loader || icds.length === 0) {
+    const missing = !loader ? 'no Vulkan loader (libvulkan.so.1)' : `no Vulkan driver (ICD file)${where}`;
+    return {
+      name,
+      status: wanted ? 'warn' : 'info',
+      detail: `${missing}: webgpu cannot run (deploy/gpu.md)`,
+    };
+  }
+  return {
+    name,
+    status: 'ok',
+    detail: `loader found; driver(s): ${icds.map((f) => f.replace(/.*\//, '')).join(', ')}${where}`,
+  };
+}
+
+/**
+ * Opens the configured pack the way the agent does (configured providers, text plus the enabled
+ * sensors' modalities, warm-up on every batch size) and says where each encoder runs and how long
+ * its warm-up took: on a GPU the first inference compiles kernels (issue #15).
+ */
+async function encoderChecks(config: ResolvedConfig): Promise<Check[]> {
+  const modalities = [...new Set(config.sensors.filter((s) => s.enabled).map((s) => s.modality))];
+  const wanted = config.encoders.providers[0];
+  try {
+    const set = await openEncoders({ config, modalities, logger: createLogger({ level: 'silent' }) });
+    await set.close();
+    return (set.warmUp ?? []).map((w) => ({
+      name: `encoder ${w.modality}`,
+      status: w.provider === wanted ? 'ok' : 'warn',
+      detail:
+        `on ${w.provider}${w.provider === wanted ? '' : ` (${wanted} unavailable, see its provider line)`}, ` +
+        `warm-up ${w.ms} ms (batch ${w.batches.length === 1 ? w.batches[0] : `1-${w.batches.at(-1)}`})`,
+    }));
+  } catch (err) {
+    return [{ name: 'encoders', status: 'fail', detail: (err as Error).message.replace(/\n\s*/g, '; ') }];
+  }
 }
 
 /** Creates and runs a one-op model on each provider alone. */

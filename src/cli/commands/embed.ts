@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { defaultStateDir } from '../../config/load.js';
-import { DEFAULT_WINDOWS } from '../../config/schema.js';
+import { DEFAULT_WINDOWS, EXECUTION_PROVIDERS, type ExecutionProvider } from '../../config/schema.js';
 import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
 import { FormatError } from '../../errors.js';
@@ -23,8 +23,8 @@ import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pip
 import { reportAndExit } from '../errors.js';
 
 export const EMBED_MODALITIES = ['text', ...SENSOR_MODALITIES] as const satisfies readonly Modality[];
-export const EMBED_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
-export type EmbedProvider = (typeof EMBED_PROVIDERS)[number];
+export const EMBED_PROVIDERS = EXECUTION_PROVIDERS;
+export type EmbedProvider = ExecutionProvider;
 
 export interface EmbedOptions {
   /** Pack directory, or `test` for the random-weight test pack (generated into `stateDir`). */
@@ -180,9 +180,12 @@ export function registerEmbed(program: Command): void {
     )
     .requiredOption('--pack <dir>', 'model pack directory, or "test" for the random-weight test pack')
     .requiredOption('-m, --modality <m>', `one of ${EMBED_MODALITIES.join(', ')}`, parseModality)
-    .option('--providers <list>', 'execution providers to try in order, e.g. cuda,cpu', parseProviders, [
-      'cpu',
-    ])
+    .option(
+      '--providers <list>',
+      'execution providers to try in order, e.g. webgpu,cpu or cuda,cpu',
+      parseProviders,
+      ['cpu'],
+    )
     .option(
       '--window-ms <ms>',
       'window length (default: the modality default, as the agent)',
