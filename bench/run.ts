@@ -1,9 +1,9 @@
 /**
- * `npm run bench [-- --only PART,PART] [--quick] [--reference]`: the performance report.
+ * `npm run bench [-- --only PART,PART] [--quick] [--reference] [--providers LIST]`: the performance report.
  * Every figure is measured here, side by side with its reference on the same machine, and
  * reported as a ratio where a reference exists. Writes bench/results/<date>.json and .md.
  *
- * Parts: fbank, tokenizer, preprocess, inference, scoring, agent, soak, latency.
+ * Parts: fbank, tokenizer, preprocess, inference, providers, scoring, agent, soak, latency.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,7 @@ import { writeModel } from '../src/encoders/onnx/writer.js';
 import { Scorer, type LabelSet } from '../src/fusion/scoring.js';
 import { normalizeInPlace } from '../src/fusion/vectors.js';
 import { SENSOR_MODALITIES, type Modality } from '../src/pipeline/types.js';
+import { measureProviders } from './lib/providers.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { startCollector } from '../test/helpers/mqtt-collector.js';
 
@@ -38,6 +39,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     quick: { type: 'boolean', default: false },
     reference: { type: 'boolean', default: false },
+    /** Providers the `providers` part compares with cpu (those that load here). */
+    providers: { type: 'string', default: 'webgpu,cuda,tensorrt' },
     'soak-hours': { type: 'string' },
     /** Re-run some parts into an earlier report (its other parts are kept). */
     into: { type: 'string' },
@@ -233,6 +236,29 @@ async function inference(): Promise<Result> {
   if (!values.reference)
     notes.push('inference: reference-size pack skipped (run with --reference; 2.3 GB, ~1 min to generate)');
   return out;
+}
+
+/** Each encoder on cpu and on every other provider that loads (issue #15), as ratios against cpu. */
+async function providers(): Promise<Result> {
+  const packs: Record<string, string> = { tiny: join(work, 'pack-tiny'), mini: join(ROOT, 'models/mini') };
+  if (values.reference) packs.reference = join(work, 'pack-reference');
+  for (const size of ['tiny', 'reference'] as const) {
+    const dir = packs[size];
+    if (dir && !existsSync(join(dir, 'manifest.json'))) await generateTestPack(dir, { size });
+  }
+  const r = await measureProviders({
+    packs,
+    providers: values.providers.split(',').filter((p) => p !== ''),
+    batches: { reference: [1, 4] },
+    minMs: quick ? 200 : 1000,
+    timeAsync,
+    rnd,
+  });
+  const gpu = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], {
+    encoding: 'utf8',
+  });
+  if (gpu.status === 0) r.gpu = gpu.stdout.trim();
+  return r;
 }
 
 function scoring(): Result {
@@ -510,6 +536,7 @@ const parts: Record<string, () => Result | Promise<Result>> = {
   tokenizer,
   preprocess,
   inference,
+  providers,
   scoring,
   agent: agentOverhead,
   soak,
