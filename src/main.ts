@@ -23,7 +23,7 @@ import { FormatError } from './errors.js';
 import { printable } from './printable.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { openLabelState, startAgentMqtt } from './mqtt/agent-mqtt.js';
-import type { SensorHealthPayload } from './mqtt/payloads.js';
+import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
 import type { MqttPublisher } from './mqtt/publisher.js';
 import { systemClock, sleep, type Clock } from './pipeline/clock.js';
 import { WindowHub } from './pipeline/hub.js';
@@ -52,12 +52,8 @@ export interface AgentDeps {
   metrics?: AgentMetrics & { summary?(): MetricsSummary };
 }
 
-export type EventPayload = TrackedEvent & {
-  deviceId: string;
-  pack: { id: string; version: string };
-  /** Per-device sequence number: +1 per event message, persisted across restarts. */
-  seq: number;
-};
+/** The event message is defined once, by `EventSchema` in mqtt/payloads.ts (issue 16). */
+export type { EventPayload };
 
 export interface AgentStats {
   /** Per enabled sensor: state, counters, and whether it counts in fusion (`sensors` on `health`). */

@@ -15,7 +15,8 @@ import type { ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import type { EncoderSet } from '../encoders/types.js';
 import type { ScoreInspection } from '../fusion/fusion.js';
-import { startAgent, type EventPayload } from '../main.js';
+import { startAgent } from '../main.js';
+import type { EventPayload } from '../mqtt/payloads.js';
 import { ManualClock } from '../pipeline/clock.js';
 import {
   evaluate,

@@ -1,12 +1,14 @@
 /**
  * docs/asyncapi.yaml (AsyncAPI 3) generated from the code: request schemas are the zod schemas the
- * agent validates with (`z.toJSONSchema`, draft-07), so the published contract cannot drift.
+ * agent validates with and the event is `EventSchema` (`z.toJSONSchema`, draft-07), so the published
+ * contract cannot drift.
  * Regenerate: `node --import tsx src/mqtt/asyncapi.ts --write`; test/mqtt/asyncapi.test.ts checks it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import {
+  eventJsonSchema,
   labelListJsonSchema,
   REQUEST_OPS,
   requestJsonSchemas,
@@ -90,42 +92,6 @@ const response = {
   },
 };
 
-const event = {
-  type: 'object',
-  required: [
-    'seq',
-    'id',
-    'type',
-    'label',
-    'score',
-    'peakScore',
-    'startTime',
-    'endTime',
-    'timestamp',
-    'deviceId',
-  ],
-  properties: {
-    seq: {
-      type: 'integer',
-      minimum: 1,
-      description: 'Per-device sequence number, +1 per message, survives restarts.',
-    },
-    id: { type: 'string', description: 'Event id (UUIDv7), the same for start, updates and end.' },
-    type: { enum: ['start', 'update', 'end'] },
-    label: { type: 'string' },
-    score: { type: 'number', minimum: 0, maximum: 1 },
-    peakScore: { type: 'number', minimum: 0, maximum: 1 },
-    modalities: { type: 'array', items: { type: 'string' } },
-    sensors: { type: 'array', items: { type: 'string' } },
-    startTime: { type: 'string', format: 'date-time' },
-    endTime: { type: ['string', 'null'], format: 'date-time' },
-    timestamp: { type: 'string', format: 'date-time' },
-    windows: { type: 'integer' },
-    deviceId: { type: 'string' },
-    pack: { type: 'object', properties: { id: { type: 'string' }, version: { type: 'string' } } },
-  },
-};
-
 const health = {
   type: 'object',
   required: ['deviceId', 'timestamp', 'uptimeS', 'sensors', 'windows', 'events', 'labels', 'mqtt'],
@@ -185,7 +151,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
   const requests = requestJsonSchemas('draft-7');
   const schemas: Record<string, unknown> = {
     Response: response,
-    Event: event,
+    Event: eventJsonSchema('draft-7'),
     Health: health,
     Labels: {
       type: 'object',

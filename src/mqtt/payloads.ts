@@ -192,12 +192,64 @@ export interface HealthPayload {
   };
 }
 
-export interface EventMessage {
-  seq: number;
-  id: string;
-  type: 'start' | 'update' | 'end';
-  label: string;
-  [key: string]: unknown;
+const isoTime = (description: string) => z.string().meta({ format: 'date-time', description });
+
+/** What one sensor contributed to an event over its life (fusion/tracker.ts `EventContribution`). */
+export const EventContributionSchema = z.strictObject({
+  sensorId: z.string(),
+  modality: z.enum(SENSOR_MODALITIES),
+  score: z
+    .number()
+    .meta({ description: "The sensor's latest score for the label while the event was open." }),
+  peakScore: z
+    .number()
+    .meta({ description: "The sensor's highest score for the label while the event was open." }),
+  weight: z.number().meta({ description: 'Its fusion weight.' }),
+});
+
+/**
+ * A label event on `events`: the one definition of the event message (issue 16). `EventPayload` is
+ * inferred from it and docs/asyncapi.yaml publishes its JSON Schema; the agent builds it from a
+ * tracked event (fusion/tracker.ts) and the outbox's `seq`.
+ */
+export const EventSchema = z
+  .strictObject({
+    seq: z
+      .int()
+      .min(1)
+      .meta({ description: 'Per-device sequence number, +1 per message, survives restarts.' }),
+    id: z.string().meta({ description: 'Event id (UUIDv7), the same for start, updates and end.' }),
+    type: z.enum(['start', 'update', 'end']),
+    label: z.string(),
+    score: z.number().min(0).max(1),
+    peakScore: z.number().min(0).max(1),
+    modalities: z.array(z.enum(SENSOR_MODALITIES)),
+    sensors: z.array(z.string()),
+    startTime: isoTime('When the event started (wall clock, ISO 8601).'),
+    endTime: isoTime('When the event ended; null until its end message.').nullable(),
+    timestamp: isoTime('When this message was made.'),
+    windows: z.int().min(0),
+    contributions: z.array(EventContributionSchema).meta({
+      description: 'Per sensor: its latest and highest score for the label and its fusion weight.',
+    }),
+    embedding: z.string().optional().meta({
+      description: 'Fused embedding at the peak, base64 of little-endian float16 (events.includeEmbedding).',
+    }),
+    deviceId: z.string(),
+    pack: z.strictObject({ id: z.string(), version: z.string() }),
+  })
+  .meta({ title: 'Event' });
+
+type ReadonlyArrays<T> = { [K in keyof T]: T[K] extends (infer U)[] ? readonly U[] : T[K] };
+/** A published event (arrays read-only: the agent hands the tracker's own arrays on). */
+export type EventPayload = ReadonlyArrays<z.infer<typeof EventSchema>>;
+
+/** JSON Schema of the message on `events`. */
+export function eventJsonSchema(
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+): Record<string, unknown> {
+  const { $schema: _, ...schema } = z.toJSONSchema(EventSchema, { io: 'output', target });
+  return schema;
 }
 
 /** Home Assistant event entity payload. */

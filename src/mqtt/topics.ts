@@ -3,7 +3,7 @@
  * docs/asyncapi.yaml document them). Names are built here only; nothing else concatenates topics.
  */
 import type {
-  EventMessage,
+  EventPayload,
   HealthPayload,
   LabelEventMessage,
   LabelsPayload,
@@ -115,7 +115,7 @@ export function responseTopicProblem(
 /** What is published on each topic (the `topics.ts` type map; `<…>` stands for a path level). */
 export interface TopicMap {
   status: 'online' | 'offline';
-  events: EventMessage;
+  events: EventPayload;
   health: HealthPayload;
   labels: LabelsPayload;
   'labels/<slug>/state': LabelState;

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
-import { startAgent, type EventPayload } from '../../src/main.js';
+import { startAgent } from '../../src/main.js';
+import { EventSchema, type EventPayload } from '../../src/mqtt/payloads.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { sampleConfig, tempDir, toYaml } from '../helpers/agent-config.js';
 import { freePort } from '../helpers/free-port.js';
@@ -46,6 +47,8 @@ const LABEL_MODALITIES: Record<string, string[]> = {
 
 function checkLifecycles(events: EventPayload[]) {
   const byId = new Map<string, EventPayload[]>();
+  // Strict: a field the agent sends but EventSchema (hence AsyncAPI) does not describe fails here.
+  for (const e of events) assert.deepEqual(EventSchema.parse(e), e, `event ${e.seq} matches EventSchema`);
   for (const e of events) byId.set(e.id, [...(byId.get(e.id) ?? []), e]);
   for (const [id, evs] of byId) {
     assert.match(id, UUID_V7);

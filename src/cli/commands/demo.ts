@@ -6,7 +6,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
-import { startAgent, type EventPayload } from '../../main.js';
+import { startAgent } from '../../main.js';
+import type { EventPayload } from '../../mqtt/payloads.js';
 import { reportAndExit } from '../errors.js';
 import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
 
