@@ -121,9 +121,9 @@ export default {
     },
     {
       name: 'main-is-the-root',
-      comment: 'Only cli/ (and the offline eval/ and sim/ runs) start the agent.',
+      comment: 'Only cli/ and the evaluation harness (eval/harness.ts) start the agent.',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|eval|sim)/' },
+      from: { path: '^src/', pathNot: '^src/(cli/|eval/harness[.]ts$)' },
       to: { path: '^src/main[.]ts$' },
     },
     {

@@ -19,6 +19,7 @@ import { startAgent } from '../main.js';
 import type { EventPayload } from '../mqtt/payloads.js';
 import { ManualClock } from '../pipeline/clock.js';
 import {
+  DEFAULT_TOLERANCE_MS,
   evaluate,
   formatMetrics,
   TruthSchema,
@@ -90,7 +91,7 @@ export async function runEval(opts: EvalRunOptions): Promise<EvalReport> {
   }
   const detected = detectedEvents(events);
   const metrics = evaluate(detected, opts.truth, {
-    toleranceMs: opts.toleranceMs ?? 1000,
+    toleranceMs: opts.toleranceMs ?? DEFAULT_TOLERANCE_MS,
     labels: config.labels.map((l) => l.name),
   });
   return { events, detected, metrics, table: formatMetrics(metrics) };

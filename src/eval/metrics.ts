@@ -8,6 +8,9 @@
  */
 import { z } from 'zod';
 
+/** Slack when matching events to truth intervals, ms: `eval-events` and `eval` both use it. */
+export const DEFAULT_TOLERANCE_MS = 1000;
+
 export const TruthSchema = z.array(
   z
     .strictObject({
@@ -64,7 +67,7 @@ export function evaluate(
   truth: readonly TruthInterval[],
   opts: { toleranceMs?: number; labels?: readonly string[] } = {},
 ): EvalMetrics {
-  const tol = opts.toleranceMs ?? 1000;
+  const tol = opts.toleranceMs ?? DEFAULT_TOLERANCE_MS;
   const names = [
     ...new Set([...(opts.labels ?? []), ...truth.map((t) => t.label), ...detected.map((d) => d.label)]),
   ].sort();

@@ -6,19 +6,17 @@
  * (src/encoders/registry.ts: preprocessing → ONNX → postprocessing).
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
-import { parseConfig } from '../config/load.js';
+import { parseConfig, type ResolvedConfig } from '../config/load.js';
 import { openEncoders } from '../encoders/registry.js';
 import type { EncoderSet } from '../encoders/types.js';
-import { startAgent } from '../main.js';
-import type { EventPayload } from '../mqtt/payloads.js';
-import type { Clock } from '../pipeline/clock.js';
+import { runEval } from '../eval/harness.js';
+import { DEFAULT_TOLERANCE_MS, type TruthInterval } from '../eval/metrics.js';
 import { SENSOR_MODALITIES, type SensorModality, type Window } from '../pipeline/types.js';
 import { OBSERVED_BY, SIM_CLASSES, TRANSIENT, observableClasses, type SimClass } from './classes.js';
 import { MINI_WINDOWS } from './pack-params.js';
@@ -26,6 +24,7 @@ import { CANONICAL, PARAPHRASES } from './prompts.js';
 import { Rng } from './random.js';
 import { Recording } from './recording.js';
 import { TRUTH_FILE } from './simulate.js';
+import { dot, meanDirection } from '../util/vectors.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url));
 export const FEW_SHOT_K = [1, 2, 4, 8] as const;
@@ -150,20 +149,6 @@ async function embedAll(encoders: EncoderSet, items: Labelled[]): Promise<void> 
   }
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-function meanDir(vs: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(vs[0]!.length);
-  for (const v of vs) for (let i = 0; i < v.length; i++) out[i]! += v[i]!;
-  const n = Math.hypot(...out) || 1;
-  for (let i = 0; i < out.length; i++) out[i]! /= n;
-  return out;
-}
-
 function argmaxClass(v: Float32Array, protos: Map<SimClass, Float32Array>): SimClass {
   let best: SimClass = 'empty_room';
   let bestS = -Infinity;
@@ -190,7 +175,7 @@ async function textProtos(
   prompts: (c: SimClass) => string[],
 ): Promise<Map<SimClass, Float32Array>> {
   const out = new Map<SimClass, Float32Array>();
-  for (const c of classes) out.set(c, meanDir(await encoders.text.embed(prompts(c))));
+  for (const c of classes) out.set(c, meanDirection(await encoders.text.embed(prompts(c))));
   return out;
 }
 
@@ -208,7 +193,7 @@ function fewShot(items: readonly Labelled[], classes: readonly SimClass[], k: nu
       const copy = [...pool];
       for (let i = 0; i < k; i++) chosen.push(copy.splice(Math.floor(rng.next() * copy.length), 1)[0]!);
       chosen.forEach((x) => supportScenes.add(x.scene));
-      protos.set(c, meanDir(chosen.map((x) => x.vector!)));
+      protos.set(c, meanDirection(chosen.map((x) => x.vector!)));
     }
     // Queries from scenes no support example came from: no room or event instance is shared.
     for (const x of items) {
@@ -256,106 +241,41 @@ export const RETRIEVAL_PAIRS: [SensorModality, SensorModality][] = [
   ['depth', 'imu'],
 ];
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-const WALL_ORIGIN_MS = Date.UTC(2026, 0, 1);
 /**
- * Replay speed of the events run: faster than real time, yet slow enough that the encoders keep
- * up (at speed 0 a replay floods the bounded window queues and windows are dropped).
+ * The agent config of an events run over one recording: the given config's labels, scoring and
+ * events settings, one replay sensor per modality (its window from that config, else the mini
+ * pack's). `runEval` (src/eval/harness.ts) then plays it at speed 0 on its manual clock and
+ * embedded broker, as `edgebind eval-events` does.
  */
-const EVAL_REPLAY_SPEED = 10;
-
-/**
- * Monotonic clock whose zero is its first reading, i.e. when the replays start: event times then
- * read as recording time.
- */
-class ReplayClock implements Clock {
-  private origin: number | undefined;
-  nowMs(): number {
-    const t = performance.now();
-    this.origin ??= t;
-    return t - this.origin;
-  }
-  toWallMs(monoMs: number): number {
-    return WALL_ORIGIN_MS + monoMs;
-  }
-}
-const MATCH_SLACK_S = 2;
-
-/** Runs the agent over one recording (replay, as fast as it goes) and returns its events in recording time. */
-export async function agentEvents(
+async function eventsRunConfig(
   rec: Recording,
   pack: string,
   agentConfig: string,
-  logger: Logger,
-): Promise<{ label: string; startS: number; endS: number }[]> {
+  stateDir: string,
+): Promise<ResolvedConfig> {
   const base = parse(await readFile(agentConfig, 'utf8')) as Record<string, unknown>;
-  const stateDir = await mkdtemp(join(tmpdir(), 'edgebind-eval-'));
-  try {
-    const demoSensors = (base.sensors ?? []) as { modality: SensorModality; window?: unknown }[];
-    const windowOf = (m: SensorModality) =>
-      demoSensors.find((s) => s.modality === m)?.window ?? MINI_WINDOWS[m];
-    const files = rec.truth.files;
-    const cfg = {
-      ...base,
-      deviceId: 'eval',
-      stateDir,
-      mqtt: { broker: 'embedded', embeddedPort: await freePort() },
-      encoders: { ...((base.encoders as object | undefined) ?? {}), pack: resolve(pack) },
-      sensors: SENSOR_MODALITIES.map((m) => ({
-        id: m,
-        driver: 'replay',
-        modality: m,
-        file: join(resolve(rec.dir), files[m]),
-        speed: EVAL_REPLAY_SPEED,
-        loop: false,
-        queueSize: 64,
-        window: windowOf(m),
-      })),
-      log: { level: 'silent' },
-    };
-    const config = parseConfig(stringify(cfg), join(dirname(resolve(agentConfig)), 'eval.yaml'));
-    const open = new Map<string, { label: string; startS: number }>();
-    const done: { label: string; startS: number; endS: number }[] = [];
-    const toS = (iso: string) => (Date.parse(iso) - WALL_ORIGIN_MS) / 1000;
-    const agent = await startAgent({
-      config,
-      logger,
-      clock: new ReplayClock(),
-      // Windows in time order, none dropped: the report's event figures reproduce run to run
-      // instead of depending on which sensor's window the scheduler delivered first.
-      deterministic: true,
-      onEvent: (e: EventPayload) => {
-        if (e.type === 'start') open.set(e.id, { label: e.label, startS: toS(e.startTime) });
-        if (e.type === 'end') {
-          const o = open.get(e.id);
-          open.delete(e.id);
-          const a = o?.startS ?? toS(e.startTime);
-          const b = toS(e.endTime ?? e.timestamp);
-          done.push({
-            label: e.label,
-            startS: Math.min(a, b),
-            endS: Math.max(a, b),
-          });
-        }
-      },
-    });
-    await agent.done;
-    await agent.stop();
-    for (const o of open.values()) done.push({ ...o, endS: rec.truth.durationS });
-    return done;
-  } finally {
-    await rm(stateDir, { recursive: true, force: true });
-  }
+  const demoSensors = (base.sensors ?? []) as { modality: SensorModality; window?: unknown }[];
+  const windowOf = (m: SensorModality) =>
+    demoSensors.find((s) => s.modality === m)?.window ?? MINI_WINDOWS[m];
+  const files = rec.truth.files;
+  const cfg = {
+    ...base,
+    deviceId: 'eval',
+    stateDir,
+    mqtt: { broker: 'embedded' },
+    encoders: { ...((base.encoders as object | undefined) ?? {}), pack: resolve(pack) },
+    sensors: SENSOR_MODALITIES.map((m) => ({
+      id: m,
+      driver: 'replay',
+      modality: m,
+      file: join(resolve(rec.dir), files[m]),
+      loop: false,
+      queueSize: 64,
+      window: windowOf(m),
+    })),
+    log: { level: 'silent' },
+  };
+  return parseConfig(stringify(cfg), join(dirname(resolve(agentConfig)), 'eval.yaml'));
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -366,16 +286,24 @@ async function dirBytes(dir: string): Promise<number> {
   return total;
 }
 
-function overlaps(a: { startS: number; endS: number }, b: { startS: number; endS: number }): boolean {
-  return a.startS - MATCH_SLACK_S < b.endS && b.startS < a.endS + MATCH_SLACK_S;
+export interface EvaluateEventsOptions {
+  recordings: readonly Recording[];
+  pack: string;
+  /** Agent config whose labels, scoring and events settings the run uses. */
+  agentConfig: string;
+  logger: Logger;
+  /** Slack when matching events to incidents, ms. Default DEFAULT_TOLERANCE_MS (1000). */
+  toleranceMs?: number;
 }
 
-export async function evaluateEvents(
-  recordings: readonly Recording[],
-  pack: string,
-  agentConfig: string,
-  logger: Logger,
-): Promise<EventsResult> {
+/**
+ * Event precision and recall of the whole agent over `recordings`, summed: each recording is one
+ * `runEval` run scored by src/eval/metrics.ts `evaluate` (one-to-one matching, `toleranceMs`
+ * slack), the evaluator `edgebind eval-events` uses, so both report the same figures for the same
+ * run (issue 16). Only incidents of labels the config has count.
+ */
+export async function evaluateEvents(opts: EvaluateEventsOptions): Promise<EventsResult> {
+  const { recordings, pack, agentConfig, logger } = opts;
   const cfg = parse(await readFile(agentConfig, 'utf8')) as { labels?: { name: string }[] };
   const configured = new Set((cfg.labels ?? []).map((l) => l.name));
   let events = 0;
@@ -385,23 +313,39 @@ export async function evaluateEvents(
   let seconds = 0;
   const missed: string[] = [];
   const falseEvents: string[] = [];
-  for (const rec of recordings) {
-    const got = await agentEvents(rec, pack, agentConfig, logger);
-    const truth = rec.truth.events.filter((e) => configured.has(e.label));
-    seconds += rec.truth.durationS;
-    for (const e of got) {
-      events++;
-      if (truth.some((g) => g.label === e.label && overlaps(g, e))) tp++;
-      else
-        falseEvents.push(
-          `${rec.truth.scenario}#${rec.truth.seed} ${e.label} ${e.startS.toFixed(1)}-${e.endS.toFixed(1)} s`,
-        );
+  const stateDir = await mkdtemp(join(tmpdir(), 'edgebind-eval-'));
+  try {
+    for (const rec of recordings) {
+      const truth: TruthInterval[] = rec.truth.events
+        .filter((e) => configured.has(e.label))
+        .map((e) => ({ label: e.label, startMs: e.startS * 1000, endMs: e.endS * 1000 }));
+      const report = await runEval({
+        config: await eventsRunConfig(rec, pack, agentConfig, stateDir),
+        truth,
+        logger,
+        toleranceMs: opts.toleranceMs ?? DEFAULT_TOLERANCE_MS,
+      });
+      const { total, matches } = report.metrics;
+      const scene = `${rec.truth.scenario}#${rec.truth.seed}`;
+      seconds += rec.truth.durationS;
+      events += total.events;
+      tp += total.truePositives;
+      incidents += total.truth;
+      detected += total.truePositives;
+      const matchedIds = new Set(matches.map((m) => m.eventId));
+      const matchedTruth = new Set(matches.map((m) => m.truth));
+      for (const e of report.detected) {
+        if (!matchedIds.has(e.id))
+          falseEvents.push(
+            `${scene} ${e.label} ${(e.startMs / 1000).toFixed(1)}-${(e.endMs / 1000).toFixed(1)} s`,
+          );
+      }
+      for (const g of truth) {
+        if (!matchedTruth.has(g)) missed.push(`${scene} ${g.label} ${g.startMs / 1000}-${g.endMs / 1000} s`);
+      }
     }
-    for (const g of truth) {
-      incidents++;
-      if (got.some((e) => e.label === g.label && overlaps(g, e))) detected++;
-      else missed.push(`${rec.truth.scenario}#${rec.truth.seed} ${g.label} ${g.startS}-${g.endS} s`);
-    }
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
   }
   return {
     precision: events > 0 ? tp / events : 1,
@@ -490,7 +434,12 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
         (r) => r.truth.scenario === 'demo' || r.truth.scenario === 'random',
       );
       if (eventScenes.length > 0) {
-        result.events = await evaluateEvents(eventScenes, opts.pack, opts.agentConfig ?? DEMO_CONFIG, logger);
+        result.events = await evaluateEvents({
+          recordings: eventScenes,
+          pack: opts.pack,
+          agentConfig: opts.agentConfig ?? DEMO_CONFIG,
+          logger,
+        });
       }
     }
     return result;

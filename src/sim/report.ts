@@ -158,9 +158,9 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
       'The agent (`startAgent`, examples/demo.yaml labels, scoring and events settings, this pack) replays the',
     );
     L.push(
-      '`demo` and `random` scenes; an event is correct when a ground-truth interval of its label overlaps it',
+      '`demo` and `random` scenes; an event is correct when it is matched one-to-one to a ground-truth interval',
     );
-    L.push('(±2 s).');
+    L.push('of its label that it overlaps (±1 s), as `edgebind eval-events` scores it.');
     L.push('');
     L.push('| pack | precision | recall | events | incidents | false events / 10 min |');
     L.push('|---|---|---|---|---|---|');

@@ -17,7 +17,12 @@ test(
   async () => {
     const rec = await Recording.open(`${REPO}samples`);
     assert.ok(rec.truth.events.length >= 4, 'the scripted scene has its incidents');
-    const r = await evaluateEvents([rec], `${REPO}models/mini`, DEMO_CONFIG, pino({ level: 'silent' }));
+    const r = await evaluateEvents({
+      recordings: [rec],
+      pack: `${REPO}models/mini`,
+      agentConfig: DEMO_CONFIG,
+      logger: pino({ level: 'silent' }),
+    });
     assert.equal(r.detected, r.incidents, `missed: ${r.missed.join('; ')}`);
     assert.ok(r.events - r.truePositives <= 1, `false events: ${r.falseEvents.join('; ')}`);
   },

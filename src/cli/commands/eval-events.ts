@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { readTruth, runEval } from '../../eval/harness.js';
+import { DEFAULT_TOLERANCE_MS } from '../../eval/metrics.js';
 import { createLogger } from '../../log.js';
 import { reportAndExit } from '../errors.js';
 import { parseMs } from './classify.js';
@@ -19,7 +20,7 @@ export function registerEvalEvents(program: Command): void {
       '-t, --truth <file>',
       'ground truth JSON: [{"label": "...", "startMs": 0, "endMs": 1000}]',
     )
-    .option('--tolerance-ms <ms>', 'slack when matching events to intervals', parseMs, 1000)
+    .option('--tolerance-ms <ms>', 'slack when matching events to intervals', parseMs, DEFAULT_TOLERANCE_MS)
     .option('--json', 'print the full report as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(
