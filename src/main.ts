@@ -133,13 +133,12 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         offThreshold: l.offThreshold,
         timing: l.timing,
       }));
-    const tracker = new EventTracker(
-      trackedLabels(labelSet),
-      config.events,
-      (ms) => clock.toWallMs(ms),
-      undefined,
-      { includeEmbedding: config.events.includeEmbedding },
-    );
+    const tracker = new EventTracker({
+      labels: trackedLabels(labelSet),
+      timing: config.events,
+      toWallMs: (ms) => clock.toWallMs(ms),
+      includeEmbedding: config.events.includeEmbedding,
+    });
     const scoresLog = log('scores');
     const inspectK = config.scoring.inspectTopK;
 

@@ -97,7 +97,15 @@ export function evaluate(
       ends.push(e.endMs - t.endMs);
       matches.push({ label, eventId: e.id, truth: t });
     }
-    return metricsRow(label, gts.length, evs.length, usedT.size, usedE.size, starts, ends);
+    return metricsRow({
+      label,
+      truth: gts.length,
+      events: evs.length,
+      matchedTruth: usedT.size,
+      matchedEvents: usedE.size,
+      starts,
+      ends,
+    });
   });
   const allStarts: number[] = [];
   const allEnds: number[] = [];
@@ -106,27 +114,38 @@ export function evaluate(
     allStarts.push(e.startMs - m.truth.startMs);
     allEnds.push(e.endMs - m.truth.endMs);
   }
-  const total = metricsRow(
-    'all',
-    rows.reduce((a, r) => a + r.truth, 0),
-    rows.reduce((a, r) => a + r.events, 0),
-    rows.reduce((a, r) => a + r.truePositives, 0),
-    rows.reduce((a, r) => a + (r.events - r.falsePositives), 0),
-    allStarts,
-    allEnds,
-  );
+  const total = metricsRow({
+    label: 'all',
+    truth: rows.reduce((a, r) => a + r.truth, 0),
+    events: rows.reduce((a, r) => a + r.events, 0),
+    matchedTruth: rows.reduce((a, r) => a + r.truePositives, 0),
+    matchedEvents: rows.reduce((a, r) => a + (r.events - r.falsePositives), 0),
+    starts: allStarts,
+    ends: allEnds,
+  });
   return { labels: rows, total, matches };
 }
 
-function metricsRow(
-  label: string,
-  truth: number,
-  events: number,
-  matchedTruth: number,
-  matchedEvents: number,
-  starts: number[],
-  ends: number[],
-): LabelMetrics {
+interface RowCounts {
+  label: string;
+  truth: number;
+  events: number;
+  matchedTruth: number;
+  matchedEvents: number;
+  /** Signed start and end errors of the matches, ms. */
+  starts: number[];
+  ends: number[];
+}
+
+function metricsRow({
+  label,
+  truth,
+  events,
+  matchedTruth,
+  matchedEvents,
+  starts,
+  ends,
+}: RowCounts): LabelMetrics {
   const precision = events > 0 ? matchedEvents / events : null;
   const recall = truth > 0 ? matchedTruth / truth : null;
   const f1 =

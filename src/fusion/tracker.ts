@@ -69,8 +69,15 @@ export type TrackedEvent = LabelEvent & {
   embedding?: string;
 };
 
-export interface TrackerOptions {
-  /** Put the fused embedding of the peak observation into events (base64 fp16). */
+export interface EventTrackerOptions {
+  labels: readonly TrackedLabel[];
+  /** Tracker-wide timing; a label's `timing` overrides parts of it. */
+  timing: TrackerTiming;
+  /** Monotonic → wall-clock milliseconds (the injected clock's `toWallMs`). */
+  toWallMs: (monoMs: number) => number;
+  /** Event id factory. Default: UUIDv7. */
+  newId?: () => string;
+  /** Put the fused embedding of the peak observation into events (base64 fp16). Default false. */
   includeEmbedding?: boolean;
 }
 
@@ -120,14 +127,17 @@ interface State {
 export class EventTracker {
   private states: Map<string, State>;
 
-  constructor(
-    labels: readonly TrackedLabel[],
-    private readonly timing: TrackerTiming,
-    private readonly toWallMs: (monoMs: number) => number,
-    private readonly newId: () => string = uuidv7,
-    private readonly opts: TrackerOptions = {},
-  ) {
-    this.states = this.freshStates(labels);
+  private readonly timing: TrackerTiming;
+  private readonly toWallMs: (monoMs: number) => number;
+  private readonly newId: () => string;
+  private readonly includeEmbedding: boolean;
+
+  constructor(opts: EventTrackerOptions) {
+    this.timing = opts.timing;
+    this.toWallMs = opts.toWallMs;
+    this.newId = opts.newId ?? uuidv7;
+    this.includeEmbedding = opts.includeEmbedding ?? false;
+    this.states = this.freshStates(opts.labels);
   }
 
   /**
@@ -182,7 +192,7 @@ export class EventTracker {
           modalities: new Set(o.sources.map((x) => x.modality)),
           sensors: new Set(o.sources.map((x) => x.sensorId)),
           contributions: new Map(),
-          peakEmbedding: this.opts.includeEmbedding ? o.embedding : undefined,
+          peakEmbedding: this.includeEmbedding ? o.embedding : undefined,
         };
         recordContributions(s.open, o);
         s.hits = 0;
@@ -197,7 +207,7 @@ export class EventTracker {
     if (o.score >= label.offThreshold && o.hold !== false) {
       ev.misses = 0;
       ev.lastSeenMs = t;
-      if (o.score > ev.peak && this.opts.includeEmbedding && o.embedding) ev.peakEmbedding = o.embedding;
+      if (o.score > ev.peak && this.includeEmbedding && o.embedding) ev.peakEmbedding = o.embedding;
       ev.peak = Math.max(ev.peak, o.score);
       for (const x of o.sources) {
         ev.modalities.add(x.modality);

@@ -111,9 +111,9 @@ test('a stale or dropped sensor drops out of fusion; events keep flowing from th
   for (const mode of ['score', 'embedding'] as const) {
     const stage = new FusionStage(labelSet(mode), opts);
     let n = 0;
-    const tracker = new EventTracker(
-      stage.set.labels.map((l) => ({ name: l.name, onThreshold: 0.5, offThreshold: 0.4 })),
-      {
+    const tracker = new EventTracker({
+      labels: stage.set.labels.map((l) => ({ name: l.name, onThreshold: 0.5, offThreshold: 0.4 })),
+      timing: {
         minWindows: 1,
         endWindows: 2,
         updateIntervalMs: 2000,
@@ -121,9 +121,9 @@ test('a stale or dropped sensor drops out of fusion; events keep flowing from th
         cooldownMs: 0,
         maxDurationMs: 600_000,
       },
-      (ms) => ms,
-      () => `e${n++}`,
-    );
+      toWallMs: (ms) => ms,
+      newId: () => `e${n++}`,
+    });
     const aVec = e([0, 1]);
     const aThermal = e([1, 1]);
     const events: TrackedEvent[] = [];

@@ -16,12 +16,12 @@ const timing: TrackerTiming = {
 const labels = [{ name: 'alarm', onThreshold: 0.6, offThreshold: 0.4 }];
 let counter = 0;
 const tracker = (t: Partial<TrackerTiming> = {}) =>
-  new EventTracker(
+  new EventTracker({
     labels,
-    { ...timing, ...t },
-    (ms) => Date.UTC(2026, 0, 1) + ms,
-    () => `id-${++counter}`,
-  );
+    timing: { ...timing, ...t },
+    toWallMs: (ms) => Date.UTC(2026, 0, 1) + ms,
+    newId: () => `id-${++counter}`,
+  });
 const obs = (score: number, endMs: number) => ({
   label: 'alarm',
   score,
@@ -107,12 +107,7 @@ test('property: no overlap, exactly one end per start, unique ids, cooldown hono
       }),
       (stream, t) => {
         let n = 0;
-        const tr = new EventTracker(
-          labels,
-          t,
-          (ms) => ms,
-          () => `e${n++}`,
-        );
+        const tr = new EventTracker({ labels, timing: t, toWallMs: (ms) => ms, newId: () => `e${n++}` });
         const events: LabelEvent[] = [];
         let now = 0;
         for (const [score, dt] of stream) {
@@ -147,13 +142,13 @@ test('property: no overlap, exactly one end per start, unique ids, cooldown hono
 });
 
 test('contributions: per-sensor latest and peak score; the fused embedding of the peak when asked', () => {
-  const tr = new EventTracker(
+  const tr = new EventTracker({
     labels,
-    { ...timing, minWindows: 1 },
-    (ms) => ms,
-    () => 'id',
-    { includeEmbedding: true },
-  );
+    timing: { ...timing, minWindows: 1 },
+    toWallMs: (ms) => ms,
+    newId: () => 'id',
+    includeEmbedding: true,
+  });
   const o = (score: number, endMs: number, mic: number, cam: number, embedding: Float32Array) => ({
     ...obs(score, endMs),
     contributions: [
@@ -210,15 +205,15 @@ test('property: per-label timing overrides, gates and several labels keep every 
       }),
       (stream, t, dogTiming) => {
         let n = 0;
-        const tr = new EventTracker(
-          [
+        const tr = new EventTracker({
+          labels: [
             { name: 'alarm', onThreshold: 0.6, offThreshold: 0.4 },
             { name: 'dog', onThreshold: 0.5, offThreshold: 0.5, timing: dogTiming },
           ],
-          t,
-          (ms) => ms,
-          () => `e${n++}`,
-        );
+          timing: t,
+          toWallMs: (ms) => ms,
+          newId: () => `e${n++}`,
+        });
         const cooldown = { alarm: t.cooldownMs, dog: dogTiming.cooldownMs };
         const events: TrackedEvent[] = [];
         const startedBy = new Map<string, { gate: boolean; score: number }>();
@@ -287,12 +282,12 @@ const alarmAndDog = [
 ];
 
 test('retarget: an open event of a kept label survives a swap and ends later with the same id', () => {
-  const tr = new EventTracker(
-    alarmAndDog,
-    { ...timing, minWindows: 1 },
-    (ms) => ms,
-    () => `id-${++counter}`,
-  );
+  const tr = new EventTracker({
+    labels: alarmAndDog,
+    timing: { ...timing, minWindows: 1 },
+    toWallMs: (ms) => ms,
+    newId: () => `id-${++counter}`,
+  });
   const [start] = tr.observe(labelObs('alarm', 0.9, 1000)) as [TrackedEvent];
   tr.observe(labelObs('alarm', 0.95, 2000));
   const ended = tr.retarget([...alarmAndDog, { name: 'cat', onThreshold: 0.5, offThreshold: 0.5 }], 2500);
@@ -314,12 +309,12 @@ test('retarget: an open event of a kept label survives a swap and ends later wit
 });
 
 test('retarget: the open event of a removed label ends at the swap; the kept one goes on', () => {
-  const tr = new EventTracker(
-    alarmAndDog,
-    { ...timing, minWindows: 1, updateIntervalMs: 0 },
-    (ms) => ms,
-    () => `id-${++counter}`,
-  );
+  const tr = new EventTracker({
+    labels: alarmAndDog,
+    timing: { ...timing, minWindows: 1, updateIntervalMs: 0 },
+    toWallMs: (ms) => ms,
+    newId: () => `id-${++counter}`,
+  });
   const [alarm] = tr.observe(labelObs('alarm', 0.9, 1000)) as [TrackedEvent];
   const [dog] = tr.observe(labelObs('dog', 0.9, 1000)) as [TrackedEvent];
   tr.observe(labelObs('dog', 0.8, 2000));
@@ -337,12 +332,12 @@ test('retarget: the open event of a removed label ends at the swap; the kept one
 });
 
 test('retarget: an added label opens events after the swap; a re-added one starts fresh', () => {
-  const tr = new EventTracker(
-    alarmAndDog,
-    { ...timing, cooldownMs: 60_000 },
-    (ms) => ms,
-    () => `id-${++counter}`,
-  );
+  const tr = new EventTracker({
+    labels: alarmAndDog,
+    timing: { ...timing, cooldownMs: 60_000 },
+    toWallMs: (ms) => ms,
+    newId: () => `id-${++counter}`,
+  });
   const cat = { name: 'cat', onThreshold: 0.5, offThreshold: 0.5 };
   assert.throws(() => tr.observe(labelObs('cat', 0.9, 1000)), TypeError);
   tr.retarget([...alarmAndDog, cat], 1000);
@@ -363,12 +358,12 @@ test('retarget: an added label opens events after the swap; a re-added one start
 });
 
 test('retarget: a kept label takes its new thresholds and timing at once and keeps its cooldown', () => {
-  const tr = new EventTracker(
-    alarmAndDog,
-    { ...timing, minWindows: 1, updateIntervalMs: 0, cooldownMs: 5000 },
-    (ms) => ms,
-    () => `id-${++counter}`,
-  );
+  const tr = new EventTracker({
+    labels: alarmAndDog,
+    timing: { ...timing, minWindows: 1, updateIntervalMs: 0, cooldownMs: 5000 },
+    toWallMs: (ms) => ms,
+    newId: () => `id-${++counter}`,
+  });
   tr.observe(labelObs('alarm', 0.9, 1000));
   tr.retarget([{ name: 'alarm', onThreshold: 0.9, offThreshold: 0.8, timing: { endWindows: 1 } }], 1500);
   const [end] = tr.observe(labelObs('alarm', 0.7, 2000)) as [TrackedEvent];
@@ -417,12 +412,12 @@ test('property: label swaps keep every lifecycle; they end only events of remove
       (ops, t) => {
         let n = 0;
         let current = new Set<string>(names);
-        const tr = new EventTracker(
-          names.map((name) => ({ name, onThreshold: 0.5, offThreshold: 0.4 })),
-          t,
-          (ms) => ms,
-          () => `e${n++}`,
-        );
+        const tr = new EventTracker({
+          labels: names.map((name) => ({ name, onThreshold: 0.5, offThreshold: 0.4 })),
+          timing: t,
+          toWallMs: (ms) => ms,
+          newId: () => `e${n++}`,
+        });
         const events: TrackedEvent[] = [];
         let now = 0;
         for (const op of ops) {
