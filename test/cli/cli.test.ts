@@ -194,7 +194,11 @@ test('demo: a subscriber sees online, events and offline; exit 0', async () => {
   assert.ok(sub, 'subscriber started');
   const texts = sub.messages.map((m) => `${m.topic} ${m.text}`);
   await sub.close();
-  assert.equal(texts[0], 'edgebind/demo/status online', 'the retained status comes first');
+  // The retained status is delivered on SUBSCRIBE; on a loaded machine the embedded broker may
+  // interleave a live event published at the same moment (issue #24), so what is asserted is the
+  // status a subscriber learns first, not the first message of all.
+  const statuses = texts.filter((t) => t.startsWith('edgebind/demo/status '));
+  assert.equal(statuses[0], 'edgebind/demo/status online', 'the first status a subscriber sees is online');
   const events = sub.messages
     .filter((m) => m.topic === 'edgebind/demo/events')
     .map((m) => m.json as Record<string, unknown>);
