@@ -75,51 +75,26 @@ function assertBabyCat(warnings: readonly WireWarning[], names: { baby: string; 
   );
 }
 
+/** `edgebind classify` of room-audio.wav (or `file`) with the models/mini pack. */
+const classify = (labels: string, extra: string[] = [], file = join(SAMPLES, 'room-audio.wav')) =>
+  cli(['classify', '--pack', PACK, '-m', 'audio', file, '--labels', labels, ...extra]);
+
 test('classify: the baby/cat labels are warned about in JSON and as text; a known label is not', () => {
   const labels = 'a baby crying,a cat meowing,a dog barking';
-  const json = cli([
-    'classify',
-    '--pack',
-    PACK,
-    '-m',
-    'audio',
-    join(SAMPLES, 'room-audio.wav'),
-    '--labels',
-    labels,
-    '--json',
-  ]);
+  const json = classify(labels, ['--json']);
   assert.equal(json.code, 0, json.out);
   const result = JSON.parse(json.stdout) as { windows: unknown[]; warnings: WireWarning[] };
   assert.ok(result.windows.length > 0);
   assertBabyCat(result.warnings, { baby: 'a_baby_crying', cat: 'a_cat_meowing', dog: 'a_dog_barking' });
 
-  const text = cli([
-    'classify',
-    '--pack',
-    PACK,
-    '-m',
-    'audio',
-    join(SAMPLES, 'room-audio.wav'),
-    '--labels',
-    labels,
-  ]);
+  const text = classify(labels);
   assert.equal(text.code, 0, text.out);
   const lines = text.out.split('\n').filter((l) => l.startsWith('warning: '));
   assert.equal(lines.length, 3, text.out);
   assert.ok(lines.some((l) => l.includes('"baby", "crying"')));
   assert.ok(lines.some((l) => /indistinguishable/.test(l)));
 
-  const known = cli([
-    'classify',
-    '--pack',
-    PACK,
-    '-m',
-    'audio',
-    join(SAMPLES, 'room-audio.wav'),
-    '--labels',
-    'a dog barking,an alarm beeping',
-    '--json',
-  ]);
+  const known = classify('a dog barking,an alarm beeping', ['--json']);
   assert.equal(known.code, 0, known.out);
   const ok = JSON.parse(known.stdout) as { warnings?: WireWarning[] };
   assert.deepEqual(ok.warnings ?? [], []);
@@ -211,17 +186,7 @@ test('a recording shorter than one window: classify, embed and label from-exampl
   const wav = join(dir, 'short.wav');
   writeFileSync(wav, encodeWav16({ sampleRateHz: rate, channels: [samples] }));
 
-  const classified = cli([
-    'classify',
-    '--pack',
-    PACK,
-    '-m',
-    'audio',
-    wav,
-    '--labels',
-    'an alarm beeping,a dog barking',
-    '--json',
-  ]);
+  const classified = classify('an alarm beeping,a dog barking', ['--json'], wav);
   assert.equal(classified.code, 0, classified.out);
   const c = JSON.parse(classified.stdout) as { windows: { startMs: number; endMs: number }[] };
   assert.equal(c.windows.length, 1, 'one window');

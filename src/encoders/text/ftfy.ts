@@ -160,12 +160,11 @@ function fixEncodingStep(text: string): string {
   // ftfy then asks whether "windows-1252" is among the possible encodings, which it never is (its
   // list has only the sloppy codec), so Latin-1 text is always read as strict Windows-1252: C1
   // controls become what browsers show, and the five bytes Windows-1252 lacks stop the attempt.
-  if (possible.includes('latin-1')) {
-    const bin = encode(text, 'latin-1')!;
-    if (!/[\u0081\u008d\u008f\u0090\u009d]/u.test(bin)) {
-      const fixed = [...bin].map((c) => D.codepages['sloppy-windows-1252'][c.charCodeAt(0)]!).join('');
-      if (fixed !== text) return fixed;
-    }
+  // Latin-1 encodes each character as its own code, so decoding as Windows-1252 changes only the
+  // C1 controls: fixC1Controls, unless one of them is a byte Windows-1252 leaves unassigned.
+  if (possible.includes('latin-1') && !/[\u0081\u008d\u008f\u0090\u009d]/u.test(text)) {
+    const fixed = fixC1Controls(text);
+    if (fixed !== text) return fixed;
   }
   if (C1_CONTROL.test(text)) return fixC1Controls(text);
   return text;
