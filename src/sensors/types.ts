@@ -29,7 +29,7 @@ export interface SensorContext {
   /**
    * Drivers report each change of state or reason here. The agent logs it, sets the sensor's
    * `edgebind_sensor_up` metric, drops a `down` sensor from fusion at once, and publishes it on
-   * `health` (`sensors.<id>`) within about a second (src/main.ts).
+   * `health` (`sensors.<id>`) within about a second (sensors/supervisor.ts).
    */
   onHealth?: (health: SensorHealth) => void;
 }
