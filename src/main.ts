@@ -4,27 +4,28 @@
  *   sensors ─frames→ windows ─→ hub (bounded, drop-oldest) ─batches→ encoders ─embeddings→
  *   fusion (scoring, cross-sensor fusion, smoothing) ─observations→ tracker ─events→ MQTT publisher
  *
- * `startAgent` starts every component; `Agent.stop()` stops them in reverse order. Supervision
- * lives in sensors/supervisor.ts, the encode loop in pipeline/encode-loop.ts (issue 16).
+ * `startAgent` starts every component; `Agent.stop()` stops them in reverse order. Each stage owns
+ * its state (issue 16): labels/runtime.ts the labels, sensors/supervisor.ts sensor health and
+ * restarts, pipeline/encode-loop.ts the encoders' loop, fusion/event-stage.ts fusion and tracking,
+ * mqtt/agent-mqtt.ts the connection and API.
  */
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from './config/load.js';
-import type { LabelConfig } from './config/schema.js';
 import { openEncoders } from './encoders/registry.js';
 import type { EncoderSet } from './encoders/types.js';
-import { FusionStage, type ScoreInspection } from './fusion/fusion.js';
-import { buildLabelSet, type LabelSet } from './fusion/labels.js';
+import { EventStage } from './fusion/event-stage.js';
+import type { ScoreInspection } from './fusion/fusion.js';
 import { scoreInspector } from './fusion/score-log.js';
-import { EventTracker, type TrackedEvent } from './fusion/tracker.js';
+import type { TrackedEvent } from './fusion/tracker.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import { startEmbeddedBroker } from './mqtt/embedded-broker.js';
-import { openLabelState, startAgentMqtt } from './mqtt/agent-mqtt.js';
+import { startAgentMqtt } from './mqtt/agent-mqtt.js';
 import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
 import type { MqttPublisher } from './mqtt/publisher.js';
 import { systemClock, type Clock } from './pipeline/clock.js';
 import { runEncodeLoop } from './pipeline/encode-loop.js';
 import { WindowHub } from './pipeline/hub.js';
+import { openAgentLabels } from './labels/runtime.js';
 import { SensorSupervisor } from './sensors/supervisor.js';
 
 export interface AgentDeps {
@@ -89,39 +90,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     if (!deps.encoders) cleanups.push(() => encoders.close());
 
     // Labels: a set persisted by a remote request (issue #5) overrides the config file's.
-    const labelState = openLabelState(config, log('labels'));
-    const buildLabels = (labels: readonly LabelConfig[], opts: { persist?: boolean } = {}) =>
-      buildLabelSet({
-        labels,
-        scoring: config.scoring,
-        fusionMode: config.fusion.mode,
-        modalities,
-        text: encoders.text,
-        pack: encoders.pack,
-        cacheDir: join(config.stateDir, 'label-cache'),
-        ...(opts.persist === false ? { persist: false } : {}),
-        baseDir: dirname(config.source),
-        logger: log('labels'),
-      });
-    const labelSet = await buildLabels(labelState.initial.labels);
-    logLabelSet(log('labels'), labelSet);
+    const labels = await openAgentLabels({
+      config,
+      encoders,
+      modalities,
+      logger: log('labels'),
+      apply: (set) => emit(stage.retarget(set)),
+      // Both run on requests only, so after everything below exists.
+      onChange: (current, removed) => mqtt.labelsChanged(current, removed),
+    });
 
     // Fusion and tracker.
-    const fusion = new FusionStage(labelSet, {
-      temperature: config.scoring.temperature,
-      toleranceMs: config.fusion.toleranceMs,
-      weights: config.fusion.weights,
-      smoothingWindows: config.scoring.smoothingWindows,
-      smoothing: config.scoring.smoothing,
-      keepEmbeddings: config.events.includeEmbedding,
-    });
-    const tracker = new EventTracker({
-      labels: trackedLabels(labelSet),
-      timing: config.events,
-      toWallMs: (ms) => clock.toWallMs(ms),
-      includeEmbedding: config.events.includeEmbedding,
-    });
-    let lastDataMs = -Infinity;
+    const stage = new EventStage({ config, labels: labels.set, clock });
 
     // Connection, durable outbox, request/response API, discovery, health (issue #5).
     const hub = new WindowHub({ deterministic: deps.deterministic ?? false });
@@ -129,22 +109,17 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       config,
       brokerUrl,
       logger,
-      labels: labelState,
-      initialHash: labelSet.hash,
-      build: buildLabels,
-      apply: (set) => {
-        // Both stages retarget in place rather than being rebuilt: kept labels keep their open
-        // events (same id), smoothing and every sensor's latest window, so their fused score does
-        // not dip at the swap; removed labels' open events get their end here, so none dangles.
-        emit(tracker.retarget(trackedLabels(set), Math.max(clock.nowMs(), lastDataMs)));
-        fusion.retarget(set);
-      },
-      stats: () => ({ sensors: supervisor.status(fusion.freshSensors()), windows: hub.stats(), events }),
+      labels: labels.service,
+      stats: () => ({
+        sensors: supervisor.status(stage.freshSensors()),
+        windows: hub.stats(),
+        events: eventCount,
+      }),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),
     });
     cleanups.push(() => mqtt.stop());
 
-    let events = 0;
+    let eventCount = 0;
     const emit = (tracked: readonly TrackedEvent[]) => {
       for (const ev of tracked) {
         const payload: EventPayload = mqtt.publishEvent({
@@ -152,7 +127,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           deviceId: config.deviceId,
           pack: encoders.pack,
         });
-        events++;
+        eventCount++;
         deps.metrics?.observeEvent(payload.label, payload.type);
         deps.onEvent?.(payload);
       }
@@ -167,7 +142,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       clock,
       logger: log('sensors'),
       onChange: (id, state, prev) => {
-        if (state === 'down') fusion.dropSensor(id);
+        if (state === 'down') stage.dropSensor(id);
         if (state === prev) return;
         deps.metrics?.setSensorHealth(id, state !== 'down');
         mqtt.sensorStateChanged();
@@ -178,7 +153,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
     // Hub → encoders → fusion → tracker → events.
     const inspect = scoreInspector({
-      fusion,
+      fusion: stage,
       topK: config.scoring.inspectTopK,
       logger: log('scores'),
       ...(deps.onScores ? { onScores: deps.onScores } : {}),
@@ -192,24 +167,23 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       ...(deps.metrics ? { observeEncode: deps.metrics.observeEncode.bind(deps.metrics) } : {}),
       logger: log('encoders'),
       onEmbedding: (w, vector) => {
-        const fused = fusion.add(w, vector);
+        const { events, window } = stage.add(w, vector);
         // A window queued before its sensor went down counts this once, not on and on.
-        if (supervisor.health.isDown(w.sensorId)) fusion.dropSensor(w.sensorId);
-        mqtt.recent.push(w.sensorId, w.modality, vector);
-        inspect(w, fused.window);
-        for (const o of fused.observations) emit(tracker.observe(o));
-        lastDataMs = Math.max(lastDataMs, w.endMs);
+        if (supervisor.health.isDown(w.sensorId)) stage.dropSensor(w.sensorId);
+        labels.recent.push(w.sensorId, w.modality, vector);
+        inspect(w, window);
+        emit(events);
       },
     });
 
     // Unseen timeouts run on the real monotonic clock: they exist for sensors that go quiet. A
     // faster-than-real-time replay runs ahead of the clock, so they never cut its events short.
-    const ticker = setInterval(() => emit(tracker.tick(clock.nowMs())), 1000);
+    const ticker = setInterval(() => emit(stage.tick()), 1000);
     ticker.unref();
 
     const done = Promise.all([sensorsDone, pipeline]).then(() => {
       clearInterval(ticker);
-      emit(tracker.flush(Math.max(clock.nowMs(), lastDataMs)));
+      emit(stage.flush());
     });
     // A failure inside the pipeline is a bug: surface it loudly rather than idle silently.
     done.catch((err: unknown) => logger.error({ err }, `pipeline stopped: ${(err as Error).message}`));
@@ -219,9 +193,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       brokerUrl,
       done,
       stats: () => ({
-        sensors: supervisor.status(fusion.freshSensors()),
+        sensors: supervisor.status(stage.freshSensors()),
         windows: hub.stats(),
-        events,
+        events: eventCount,
         mqtt: mqtt.publisher.stats(),
       }),
       stop: () =>
@@ -236,23 +210,4 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     await undo();
     throw err;
   }
-}
-
-/** The tracker's view of a label set: names, thresholds and timing. */
-function trackedLabels(set: LabelSet) {
-  return set.labels.map((l) => ({
-    name: l.name,
-    onThreshold: l.onThreshold,
-    offThreshold: l.offThreshold,
-    timing: l.timing,
-  }));
-}
-
-function logLabelSet(log: Logger, set: LabelSet): void {
-  const names = set.labels.map((l) => l.name);
-  log.info(
-    { labels: names, hash: set.hash.slice(0, 12) },
-    `labels: ${names.length} active (${names.join(', ') || 'none'})`,
-  );
-  for (const w of set.warnings ?? []) log.warn({ code: w.code, label: w.label }, w.message);
 }

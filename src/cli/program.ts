@@ -1,6 +1,5 @@
 /** The `edgebind` command line (src/cli/index.ts runs it). Each command lives in src/cli/commands/. */
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { registerBench } from './commands/bench.js';
 import { registerClassify } from './commands/classify.js';
 import { registerConfig } from './commands/config.js';
@@ -14,17 +13,14 @@ import { registerRun } from './commands/run.js';
 import { registerSensors } from './commands/sensors.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTokenize } from './commands/tokenize.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
+import { packageVersion } from '../util/package-version.js';
 
 export function buildProgram(): Command {
   const program = new Command('edgebind')
     .description(
       'Zero-shot multi-sensor event detection with ImageBind-style embeddings, published over MQTT',
     )
-    .version(pkg.version, '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     // Commander exits 1 on usage errors; 2 is the convention (and what systemd is told not to
     // retry). Set before the commands are added: subcommands copy it only when created.

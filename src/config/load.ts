@@ -21,6 +21,11 @@ export type ResolvedConfig = Omit<Config, 'deviceId' | 'stateDir' | 'sensors'> &
   source: string;
 };
 
+/** Where one device keeps its state (persisted labels, outbox): `<stateDir>/devices/<deviceId>/`. */
+export function deviceStateDir(config: Pick<ResolvedConfig, 'stateDir' | 'deviceId'>): string {
+  return join(config.stateDir, 'devices', config.deviceId);
+}
+
 export interface Overrides {
   mqttUrl?: string;
   deviceId?: string;

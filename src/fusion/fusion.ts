@@ -18,7 +18,7 @@
  * added labels start fresh.
  */
 import type { SensorModality } from '../pipeline/types.js';
-import type { LabelEmbedding, LabelSet } from './labels.js';
+import type { LabelEmbedding, LabelSet } from './label-set.js';
 import { Scorer, topK, type RankedLabel, type WindowScores } from './scoring.js';
 import type { Contribution, Observation } from './tracker.js';
 import { normalizeInPlace, weightedDirection } from '../util/vectors.js';

@@ -7,7 +7,8 @@ import type { FusionStage, ScoreInspection, WindowRef } from './fusion.js';
 import { formatRanking, type WindowScores } from './scoring.js';
 
 export interface ScoreLogOptions {
-  fusion: FusionStage;
+  /** FusionStage or EventStage: whatever scored the window. */
+  fusion: Pick<FusionStage, 'inspect'>;
   /** `scoring.inspectTopK`: rows in the debug log; 0 logs none (onScores then gets 5). */
   topK: number;
   logger: Logger;

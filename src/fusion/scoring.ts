@@ -7,10 +7,10 @@
  * "nothing"). Cosines are kept too, for the absolute `minCosine` gate and for inspection.
  */
 import type { SensorModality } from '../pipeline/types.js';
-import type { LabelEmbedding, LabelSet } from './labels.js';
+import type { LabelEmbedding, LabelSet } from './label-set.js';
 import { dot, weightedDirection } from '../util/vectors.js';
 
-export type { LabelEmbedding, LabelSet } from './labels.js';
+export type { LabelEmbedding, LabelSet } from './label-set.js';
 
 export interface ScorerOptions {
   /** Softmax scale applied to cosines. */

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import type { LabelConfig } from '../config/schema.js';
 import { openEncoders } from '../encoders/registry.js';
-import { buildLabelSet } from '../fusion/labels.js';
+import { buildLabelSet } from './build.js';
 import type { LabelWarning } from './coverage.js';
 
 export type CoverageReport =

@@ -1,93 +1,19 @@
 /**
- * Everything MQTT- and remote-label-related the composition root needs, behind two calls so that
- * main.ts stays small: `openLabelState` (persisted labels override the config's) before the label
- * set is built, then `startAgentMqtt` (connection, durable outbox, API, discovery, health).
+ * The agent's MQTT side behind one call, so that main.ts stays small: connection, durable outbox,
+ * the request API (answered by the label service that labels/runtime.ts wires), discovery and
+ * health.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { ResolvedConfig } from '../config/load.js';
-import type { LabelConfig } from '../config/schema.js';
+import { deviceStateDir, type ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import type { LabelSet } from '../fusion/labels.js';
-import { Scorer } from '../fusion/scoring.js';
-import { initialLabels, LabelService } from '../labels/service.js';
-import { LabelStore } from '../labels/store.js';
-import type { SensorModality } from '../pipeline/types.js';
-import { MqttApi } from './api.js';
+import { packageVersion } from '../util/package-version.js';
+import { MqttApi, type RequestHandler } from './api.js';
 import { DurableOutbox } from './outbox.js';
-import type { SensorHealthPayload } from './payloads.js';
+import type { LabelsPayload, SensorHealthPayload } from './payloads.js';
 import { MqttPublisher, type TlsFiles } from './publisher.js';
 import { deviceTopics } from './topics.js';
-
-/** Where one device keeps its state: `<stateDir>/devices/<deviceId>/`. */
-export function deviceStateDir(config: Pick<ResolvedConfig, 'stateDir' | 'deviceId'>): string {
-  return join(config.stateDir, 'devices', config.deviceId);
-}
-
-export interface LabelState {
-  store: LabelStore;
-  initial: ReturnType<typeof initialLabels>;
-}
-
-/** Reads the persisted label set; it overrides the config file's labels (and says so in the log). */
-export function openLabelState(config: ResolvedConfig, logger: Logger): LabelState {
-  const store = new LabelStore(deviceStateDir(config));
-  return { store, initial: initialLabels(store, config.labels, logger) };
-}
-
-/** A small ring of recent window embeddings, for labels/test. */
-export class EmbeddingRing {
-  private readonly items: { sensorId: string; modality: SensorModality; embedding: Float32Array }[] = [];
-  constructor(private readonly size: number) {}
-  push(sensorId: string, modality: SensorModality, embedding: Float32Array): void {
-    this.items.push({ sensorId, modality, embedding: Float32Array.from(embedding) });
-    if (this.items.length > this.size) this.items.shift();
-  }
-  all(): readonly { sensorId: string; modality: SensorModality; embedding: Float32Array }[] {
-    return this.items;
-  }
-}
-
-export interface LabelTestResult {
-  windows: number;
-  labels: { name: string; windows: number; maxScore: number; meanScore: number; matches: number }[];
-}
-
-/** Scores a candidate label set against recent embeddings (labels/test). */
-export function evaluateLabels(set: LabelSet, ring: EmbeddingRing, temperature: number): LabelTestResult {
-  const scorer = new Scorer(set, { temperature });
-  const acc = set.labels.map((l) => ({
-    name: l.name,
-    windows: 0,
-    maxScore: 0,
-    sum: 0,
-    matches: 0,
-    on: l.onThreshold,
-  }));
-  for (const r of ring.all()) {
-    const { scores } = scorer.score(r.modality, r.embedding);
-    acc.forEach((a, i) => {
-      const s = scores[i]!;
-      if (Number.isNaN(s)) return;
-      a.windows++;
-      a.sum += s;
-      a.maxScore = Math.max(a.maxScore, s);
-      if (s >= a.on) a.matches++;
-    });
-  }
-  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-  return {
-    windows: ring.all().length,
-    labels: acc.map((a) => ({
-      name: a.name,
-      windows: a.windows,
-      maxScore: r4(a.maxScore),
-      meanScore: a.windows > 0 ? r4(a.sum / a.windows) : 0,
-      matches: a.matches,
-    })),
-  };
-}
 
 /** Password (env or file) and TLS files from the config; missing files are config errors. */
 export function connectionSecrets(config: ResolvedConfig): { password?: string; tls: TlsFiles } {
@@ -126,27 +52,12 @@ export function connectionSecrets(config: ResolvedConfig): { password?: string; 
   return { ...(password !== undefined ? { password } : {}), tls };
 }
 
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
 export interface AgentMqttOptions {
   config: ResolvedConfig;
   brokerUrl: string;
   logger: Logger;
-  labels: LabelState;
-  /** Hash of the running label set. */
-  initialHash: string;
-  build(labels: readonly LabelConfig[], opts?: { persist?: boolean }): Promise<LabelSet>;
-  /** Swap a built set into the pipeline: kept labels go on, removed labels' open events end. */
-  apply(set: LabelSet, labels: readonly LabelConfig[], removed: readonly string[]): void;
+  /** Answers labels/* requests (labels/service.ts); its current set goes on health. */
+  labels: RequestHandler;
   stats(): {
     sensors: Record<string, SensorHealthPayload>;
     windows: Record<string, { pushed: number; dropped: number; depth: number }>;
@@ -158,12 +69,12 @@ export interface AgentMqttOptions {
 
 export interface AgentMqtt {
   readonly publisher: MqttPublisher;
-  readonly recent: EmbeddingRing;
   /** Durably queues an event (it gets its `seq`), publishes it, and updates label states. */
   publishEvent<T extends { type: 'start' | 'update' | 'end'; label: string; id: string; score: number }>(
     payload: T,
   ): T & { seq: number };
-  currentLabels(): { version: number; count: number };
+  /** The label set changed: publish the retained list and label states, update discovery. */
+  labelsChanged(current: LabelsPayload, removed: readonly string[]): void;
   /**
    * A sensor changed state (ok, degraded, down): health goes out soon (MqttApi.healthSoon) instead
    * of at the next interval, so Home Assistant and fleet tools see an unplug at once.
@@ -209,21 +120,8 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     maxInflight: config.mqtt.maxInflight,
     logger: log('mqtt'),
   });
-  const recent = new EmbeddingRing(config.remote.testWindows);
-  // eslint-disable-next-line prefer-const -- assigned after the service that calls back into it
-  let api: MqttApi | undefined;
-  const service = new LabelService<LabelSet>({
-    store: o.labels.store,
-    limits: config.remote,
-    build: (labels, opts) => o.build(labels, opts),
-    apply: (set, labels, removed) => o.apply(set, labels, removed),
-    evaluate: (set) => evaluateLabels(set, recent, config.scoring.temperature),
-    initial: { ...o.labels.initial, hash: o.initialHash },
-    onChange: (current, removed) => api?.labelsChanged(current, removed),
-    nonceFile: join(config.stateDir, 'replay-nonces.log'),
-    logger: log('labels'),
-  });
-  api = new MqttApi({
+  const service = o.labels;
+  const api = new MqttApi({
     publisher,
     topics,
     labels: service,
@@ -268,24 +166,19 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     },
   });
   api.start();
-  const theApi = api;
 
   publisher.start();
   return {
     publisher,
-    recent,
     publishEvent: (payload) => {
       const msg = publisher.publishEvent(payload);
-      theApi.onEvent(msg);
+      api.onEvent(msg);
       return msg;
     },
-    currentLabels: () => {
-      const c = service.current();
-      return { version: c.version, count: c.labels.length };
-    },
-    sensorStateChanged: () => theApi.healthSoon(),
+    labelsChanged: (current, removed) => api.labelsChanged(current, removed),
+    sensorStateChanged: () => api.healthSoon(),
     stop: async () => {
-      theApi.stop();
+      api.stop();
       await publisher.stop();
     },
   };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FusionStage, type FusionOptions } from '../../src/fusion/fusion.js';
-import type { LabelEmbedding, LabelSet } from '../../src/fusion/labels.js';
+import type { LabelEmbedding, LabelSet } from '../../src/fusion/label-set.js';
 import { EventTracker, type TrackedEvent } from '../../src/fusion/tracker.js';
 import { normalizeInPlace } from '../../src/util/vectors.js';
 import type { SensorModality } from '../../src/pipeline/types.js';

@@ -16,8 +16,8 @@ import {
   LABEL_CACHE_LIMITS,
   labelMemoryCacheSize,
   pruneLabelCache,
-  type LabelSet,
-} from '../../src/fusion/labels.js';
+} from '../../src/labels/build.js';
+import type { LabelSet } from '../../src/fusion/label-set.js';
 import { decodePrototype, encodePrototype } from '../../src/fusion/prototype.js';
 import { prototypeFromFiles } from '../../src/fusion/recording.js';
 import { Scorer } from '../../src/fusion/scoring.js';

@@ -10,7 +10,7 @@ import { defaultStateDir } from '../../config/load.js';
 import { ScoringSchema } from '../../config/schema.js';
 import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
-import { buildLabelSet } from '../../fusion/labels.js';
+import { buildLabelSet } from '../../labels/build.js';
 import type { LabelWarning } from '../../labels/coverage.js';
 import { embedWindows, recordingWindows } from '../../fusion/recording.js';
 import { BACKGROUND, formatRanking, Scorer, topK, type RankedLabel } from '../../fusion/scoring.js';

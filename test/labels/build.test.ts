@@ -6,12 +6,12 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { LabelSchema, ScoringSchema, type ConfigInput } from '../../src/config/schema.js';
 import { FusionStage } from '../../src/fusion/fusion.js';
-import { applyTemplate, buildLabelSet, labelTexts } from '../../src/fusion/labels.js';
+import { applyTemplate, buildLabelSet, labelTexts } from '../../src/labels/build.js';
 import { dot, float32ToBase64 } from '../../src/util/vectors.js';
 import { startAgent } from '../../src/main.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { tempDir } from '../helpers/agent-config.js';
-import { randomUnit, renderSound, spectralEncoders } from './helpers/spectral-encoder.js';
+import { randomUnit, renderSound, spectralEncoders } from '../fusion/helpers/spectral-encoder.js';
 
 const dir = tempDir('labels');
 const scoring = ScoringSchema.parse({});

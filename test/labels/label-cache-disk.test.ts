@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { LabelSchema, ScoringSchema } from '../../src/config/schema.js';
 import type { TextEncoder } from '../../src/encoders/types.js';
-import { buildLabelSet, clearLabelMemoryCache } from '../../src/fusion/labels.js';
+import { buildLabelSet, clearLabelMemoryCache } from '../../src/labels/build.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';

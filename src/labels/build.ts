@@ -23,9 +23,9 @@ import {
 import { ConfigError } from '../errors.js';
 import type { TextEncoder } from '../encoders/types.js';
 import type { SensorModality } from '../pipeline/types.js';
-import { labelWarnings, type LabelWarning } from '../labels/coverage.js';
-import { readPrototype } from './prototype.js';
-import type { TrackerTiming } from './tracker.js';
+import type { FusionMode, LabelEmbedding, LabelSet } from '../fusion/label-set.js';
+import { readPrototype } from '../fusion/prototype.js';
+import { labelWarnings, type LabelWarning } from './coverage.js';
 import {
   allFinite,
   base64ToFloat32,
@@ -35,30 +35,9 @@ import {
   weightedDirection,
 } from '../util/vectors.js';
 
-export type FusionMode = 'score' | 'embedding';
-
-export interface LabelEmbedding {
-  readonly name: string;
-  readonly modalities: ReadonlySet<SensorModality>;
-  readonly onThreshold: number;
-  readonly offThreshold: number;
-  readonly margin: number;
-  /** Raw cosine gate to start (-1 = off). */
-  readonly minCosine: number;
-  readonly fusion: FusionMode;
-  /** Per-label overrides of the events timing. */
-  readonly timing: Partial<TrackerTiming>;
-  /** Unit vector per modality the label applies to. */
-  readonly vectors: ReadonlyMap<SensorModality, Float32Array>;
-}
-
-export interface LabelSet {
-  readonly labels: readonly LabelEmbedding[];
-  /** Unit vectors of the background prompts, per modality. */
-  readonly background: ReadonlyMap<SensorModality, readonly Float32Array[]>;
-  /** Content hash of what the embeddings were computed from. */
-  readonly hash: string;
-  /** What the pack cannot read or tell apart (src/labels/coverage.ts); none for a hand-made set. */
+/** A label set as built here: fusion's LabelSet plus what the pack cannot read or tell apart. */
+export interface BuiltLabelSet extends LabelSet {
+  /** Coverage warnings (labels/coverage.ts); none for a hand-made set. */
   readonly warnings?: readonly LabelWarning[];
 }
 
@@ -94,7 +73,7 @@ export function labelTexts(prompts: readonly string[], templates: readonly strin
   return [...new Set(prompts.flatMap((p) => templates.map((t) => applyTemplate(t, p))))];
 }
 
-export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<LabelSet> {
+export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<BuiltLabelSet> {
   const { labels, scoring, modalities } = opts;
   const defaults: TemplateSet = { ...DEFAULT_TEMPLATES, ...(scoring.templates ?? {}) };
   const baseDir = opts.baseDir ?? process.cwd();

@@ -1,0 +1,99 @@
+/**
+ * Fusion then tracking, as the agent runs them: each embedded window is scored and fused
+ * (fusion.ts), its observations go through the tracker (tracker.ts), and events come out. It also
+ * keeps the newest data time, so a label swap or the final flush never lands before data already
+ * seen (a faster-than-real-time replay runs ahead of the clock).
+ */
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../pipeline/clock.js';
+import { FusionStage, type ScoreInspection, type WindowRef } from './fusion.js';
+import type { LabelSet } from './label-set.js';
+import type { WindowScores } from './scoring.js';
+import { EventTracker, type TrackedEvent, type TrackedLabel } from './tracker.js';
+
+export interface EventStageOptions {
+  config: Pick<Config, 'scoring' | 'fusion' | 'events'>;
+  labels: LabelSet;
+  clock: Clock;
+}
+
+export class EventStage {
+  private readonly fusion: FusionStage;
+  private readonly tracker: EventTracker;
+  private readonly clock: Clock;
+  private lastDataMs = -Infinity;
+
+  constructor({ config, labels, clock }: EventStageOptions) {
+    this.clock = clock;
+    this.fusion = new FusionStage(labels, {
+      temperature: config.scoring.temperature,
+      toleranceMs: config.fusion.toleranceMs,
+      weights: config.fusion.weights,
+      smoothingWindows: config.scoring.smoothingWindows,
+      smoothing: config.scoring.smoothing,
+      keepEmbeddings: config.events.includeEmbedding,
+    });
+    this.tracker = new EventTracker({
+      labels: trackedLabels(labels),
+      timing: config.events,
+      toWallMs: (ms) => clock.toWallMs(ms),
+      includeEmbedding: config.events.includeEmbedding,
+    });
+  }
+
+  /** Scores and fuses one window; returns the events it caused and the window's own scores. */
+  add(w: WindowRef, embedding: Float32Array): { events: TrackedEvent[]; window: WindowScores } {
+    const fused = this.fusion.add(w, embedding);
+    const events = fused.observations.flatMap((o) => this.tracker.observe(o));
+    this.lastDataMs = Math.max(this.lastDataMs, w.endMs);
+    return { events, window: fused.window };
+  }
+
+  /**
+   * Swaps the label set. Both stages retarget in place rather than being rebuilt: kept labels keep
+   * their open events (same id), smoothing and every sensor's latest window, so their fused score
+   * does not dip at the swap; removed labels' open events end here (returned), so none dangles.
+   */
+  retarget(set: LabelSet): TrackedEvent[] {
+    const events = this.tracker.retarget(trackedLabels(set), this.dataNowMs());
+    this.fusion.retarget(set);
+    return events;
+  }
+
+  /** Unseen timeouts, on the real monotonic clock: they exist for sensors that go quiet. */
+  tick(): TrackedEvent[] {
+    return this.tracker.tick(this.clock.nowMs());
+  }
+
+  /** Ends every open event (the streams ended). */
+  flush(): TrackedEvent[] {
+    return this.tracker.flush(this.dataNowMs());
+  }
+
+  /** A sensor went down: its latest window stops counting at once. */
+  dropSensor(sensorId: string): void {
+    this.fusion.dropSensor(sensorId);
+  }
+
+  freshSensors(): string[] {
+    return this.fusion.freshSensors();
+  }
+
+  inspect(w: WindowRef, scores: WindowScores, k: number): ScoreInspection {
+    return this.fusion.inspect(w, scores, k);
+  }
+
+  private dataNowMs(): number {
+    return Math.max(this.clock.nowMs(), this.lastDataMs);
+  }
+}
+
+/** The tracker's view of a label set: names, thresholds and timing. */
+function trackedLabels(set: LabelSet): TrackedLabel[] {
+  return set.labels.map((l) => ({
+    name: l.name,
+    onThreshold: l.onThreshold,
+    offThreshold: l.offThreshold,
+    timing: l.timing,
+  }));
+}
