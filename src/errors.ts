@@ -119,6 +119,40 @@ export class StateLockedError extends EdgebindError {
   }
 }
 
+/**
+ * Why a request on `request/<op>` was refused: the `code` of its error response, part of the MQTT
+ * contract (docs/mqtt.md), so never rename one.
+ */
+export type RequestErrorCode =
+  | 'REQUEST_TOO_LARGE'
+  | 'REQUEST_PARSE'
+  | 'REQUEST_INVALID'
+  | 'UNKNOWN_OP'
+  | 'SIGNATURE_REQUIRED'
+  | 'SIGNATURE_INVALID'
+  | 'REQUEST_MISDIRECTED'
+  | 'REQUEST_EXPIRED'
+  | 'REQUEST_REPLAYED'
+  | 'REPLAY_CACHE_FULL'
+  | 'VERSION_CONFLICT'
+  | 'LABELS_BUILD_FAILED'
+  | 'PERSIST_FAILED';
+
+/**
+ * A request is refused whole: the envelope (mqtt/requests.ts) or the label rules
+ * (labels/service.ts) found `problems`, each at a JSON path (`$.labels[0].name`).
+ */
+export class RequestError extends Error {
+  readonly code: RequestErrorCode;
+  readonly problems: Problem[];
+  constructor(code: RequestErrorCode, message: string, problems: Problem[], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RequestError';
+    this.code = code;
+    this.problems = problems;
+  }
+}
+
 /** Process exit statuses. systemd's unit excludes EXIT_CONFIG from restarts. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

@@ -64,7 +64,6 @@ export async function openAgentLabels(o: AgentLabelsOptions): Promise<AgentLabel
     evaluate: (candidate) => evaluateLabels(candidate, recent, config.scoring.temperature),
     initial: { ...initial, hash: set.hash },
     onChange: o.onChange,
-    nonceFile: join(config.stateDir, 'replay-nonces.log'),
     logger,
   });
   return { set, service, recent };

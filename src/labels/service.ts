@@ -1,67 +1,61 @@
 /**
- * Remote label configuration: validates a request with the config's own LabelSchema plus the
- * configured limits, checks that it is addressed to the device or group whose topic it came on
- * (`target`), its signature and, for a signed one, its freshness (issuedAt, nonce), computes the
- * new label set's embeddings, persists it crash-safely with the next version, and only then swaps
- * it into the running scorer and tracker.
- * A bad request is rejected whole (every problem with its JSON path) and the old set keeps running.
- * Requests are handled one at a time.
+ * The label service: the typed operations behind labels/get, test, set and patch (issue 16 item 3;
+ * the request envelope — size, JSON, target, signature, replay, schema — is mqtt/requests.ts).
+ * It applies the label rules (limits, duplicates, patch semantics, versions), computes the new
+ * set's embeddings, persists it crash-safely with the next version, and only then swaps it into
+ * the running scorer and tracker. A bad request is refused whole (every problem with its JSON
+ * path, as a RequestError) and the old set keeps running. The router calls one op at a time.
  */
-import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import type { LabelConfig, RemoteConfig } from '../config/schema.js';
-import { ConfigError, type Problem } from '../errors.js';
-import {
-  REQUEST_OPS,
-  REQUEST_SCHEMAS,
-  type LabelsPatchRequest,
-  type LabelsPayload,
-  type LabelWarningPayload,
-  type RequestOp,
-  type ResponsePayload,
-} from '../mqtt/payloads.js';
-import {
-  NONCE_PATTERN,
-  parsePublicKey,
-  FileNonceLog,
-  ReplayGuard,
-  TARGET_PATTERN,
-  verifyRequest,
-  type RequestTarget,
-} from './signing.js';
+import { RequestError, type Problem } from '../errors.js';
 import type { LabelWarning } from './coverage.js';
 import type { LabelStore, StoredLabels } from './store.js';
 
-export type ApiErrorCode =
-  | 'REQUEST_TOO_LARGE'
-  | 'REQUEST_PARSE'
-  | 'REQUEST_INVALID'
-  | 'UNKNOWN_OP'
-  | 'SIGNATURE_REQUIRED'
-  | 'SIGNATURE_INVALID'
-  | 'REQUEST_MISDIRECTED'
-  | 'REQUEST_EXPIRED'
-  | 'REQUEST_REPLAYED'
-  | 'REPLAY_CACHE_FULL'
-  | 'VERSION_CONFLICT'
-  | 'LABELS_BUILD_FAILED'
-  | 'PERSIST_FAILED';
+export type LabelLimits = Pick<RemoteConfig, 'maxLabels' | 'maxPromptChars'>;
 
-export type Limits = Pick<
-  RemoteConfig,
-  | 'maxLabels'
-  | 'maxPromptChars'
-  | 'maxPayloadBytes'
-  | 'requireSigned'
-  | 'publicKeys'
-  | 'maxRequestAgeS'
-  | 'maxNonces'
->;
+/** The running label set as `labels` (retained) and labels/get carry it. */
+export interface LabelsState {
+  version: number;
+  hash: string;
+  /** `config` (the file) or `remote` (set over MQTT and persisted in stateDir). */
+  source: 'config' | 'remote';
+  updatedAt: string;
+  labels: LabelConfig[];
+}
+
+/** labels/set: the complete new set, applied only at `ifVersion` when given. */
+export interface SetLabels {
+  labels: LabelConfig[];
+  ifVersion?: number | undefined;
+}
+
+/** labels/patch: add new names, replace or remove existing ones. */
+export interface PatchLabels {
+  add?: LabelConfig[] | undefined;
+  replace?: LabelConfig[] | undefined;
+  remove?: string[] | undefined;
+  ifVersion?: number | undefined;
+}
+
+/** What an operation answers: the response's `data` and the coverage warnings of its set. */
+export interface LabelOpResult {
+  data: unknown;
+  warnings: readonly LabelWarning[];
+}
+
+/** The operations the request router's op table calls. */
+export interface LabelOps {
+  current(): LabelsState;
+  get(): LabelOpResult;
+  test(req: { labels: LabelConfig[] }): Promise<LabelOpResult>;
+  set(req: SetLabels): Promise<LabelOpResult>;
+  patch(req: PatchLabels): Promise<LabelOpResult>;
+}
 
 export interface LabelServiceDeps<T> {
   store: LabelStore;
-  limits: Limits;
+  limits: LabelLimits;
   /**
    * Computes embeddings for a label set (may throw ConfigError with problems); `persist: false`
    * (labels/test) keeps them out of the disk cache.
@@ -74,126 +68,9 @@ export interface LabelServiceDeps<T> {
   /** The label set the agent started with. */
   initial: { labels: LabelConfig[]; version: number; source: 'config' | 'remote'; hash: string };
   /** Called after each applied change (publish retained labels, discovery). */
-  onChange?(current: LabelsPayload, removed: readonly string[]): void;
-  /**
-   * Where nonces of accepted signed requests are recorded (`<stateDir>/replay-nonces.log`), so a
-   * request captured before a restart is refused after it; in memory only when omitted.
-   */
-  nonceFile?: string;
+  onChange?(current: LabelsState, removed: readonly string[]): void;
   logger: Logger;
   now?: () => Date;
-}
-
-/** A response without the device id, which the transport adds. */
-export type Reply = Omit<ResponsePayload, 'deviceId'>;
-
-class RequestError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly problems: Problem[],
-  ) {
-    super(message);
-  }
-}
-
-/** `$`, `$.labels[0].name` from a zod issue path. */
-export function jsonPath(path: readonly PropertyKey[]): string {
-  let out = '$';
-  for (const k of path) {
-    if (typeof k === 'number') out += `[${k}]`;
-    else if (typeof k === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k)) out += `.${k}`;
-    else out += `[${JSON.stringify(String(k))}]`;
-  }
-  return out;
-}
-
-function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
-  const out: Problem[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
-        out.push({ path: jsonPath([...issue.path, key]), message: 'unknown key' });
-    } else {
-      out.push({ path: jsonPath(issue.path), message: issue.message });
-    }
-  }
-  return out;
-}
-
-/** "a", "a and b", "a, b and c". */
-function listed(items: readonly string[]): string {
-  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
-}
-
-/**
- * `issuedAt` and `nonce` of a signed request, which must also carry a `target`, or REQUEST_INVALID
- * naming each one that is missing or malformed. Checked before the schema so an old signer gets
- * this message, not "unknown key".
- */
-function signedFields(obj: Record<string, unknown>): { issuedAt: number; nonce: string } {
-  const problems: Problem[] = [];
-  const { issuedAt, nonce } = obj;
-  // A malformed target was refused already (checkTarget); only its absence is left to check.
-  if (obj.target === undefined)
-    problems.push({
-      path: '$.target',
-      message:
-        'required on signed requests: "device:<deviceId>" or "group:<group>", whichever topic it is published to',
-    });
-  if (issuedAt === undefined)
-    problems.push({
-      path: '$.issuedAt',
-      message: 'required on signed requests: milliseconds since the Unix epoch (replay protection)',
-    });
-  else if (typeof issuedAt !== 'number' || !Number.isSafeInteger(issuedAt) || issuedAt < 0)
-    problems.push({
-      path: '$.issuedAt',
-      message: 'expected an integer: milliseconds since the Unix epoch (UTC), e.g. Date.now()',
-    });
-  if (nonce === undefined)
-    problems.push({
-      path: '$.nonce',
-      message: 'required on signed requests: 8 to 64 of A-Z a-z 0-9 _ -, new for every request',
-    });
-  else if (typeof nonce !== 'string' || !NONCE_PATTERN.test(nonce))
-    problems.push({ path: '$.nonce', message: 'expected 8 to 64 of A-Z a-z 0-9 _ -' });
-  if (problems.length > 0)
-    throw new RequestError(
-      'REQUEST_INVALID',
-      `signed request without a valid ${listed(problems.map((p) => p.path.slice(2)))}`,
-      problems,
-    );
-  return { issuedAt: issuedAt as number, nonce: nonce as string };
-}
-
-/**
- * A request's `target` against the topic it arrived on: optional on unsigned requests (checked
- * when given), required on signed ones (signedFields), whose signature covers it, so a request
- * signed for one device or group is refused on any other's topic. Checked before the signature,
- * so a request published to the wrong topic is told so rather than SIGNATURE_INVALID.
- */
-function checkTarget(obj: Record<string, unknown>, arrivedOn: RequestTarget): void {
-  const { target } = obj;
-  if (target === undefined) return;
-  if (typeof target !== 'string' || !TARGET_PATTERN.test(target))
-    throw new RequestError('REQUEST_INVALID', 'request has a malformed target', [
-      {
-        path: '$.target',
-        message: `expected "device:<deviceId>" or "group:<group>" (this topic is for "${arrivedOn}"), got ${JSON.stringify(target).slice(0, 80)}`,
-      },
-    ]);
-  if (target !== arrivedOn)
-    throw new RequestError(
-      'REQUEST_MISDIRECTED',
-      `request is addressed to "${target}" but arrived on "${arrivedOn}"`,
-      [
-        {
-          path: '$.target',
-          message: `this topic is for "${arrivedOn}": publish the request to the topic of "${target}", or sign a new one for "${arrivedOn}"`,
-        },
-      ],
-    );
 }
 
 /** Turns a persisted or configured label list into the first state, logging which one won. */
@@ -221,18 +98,11 @@ export function initialLabels(
   return { labels: configLabels, version: 0, source: 'config', hash: '' };
 }
 
-/** A coverage warning as a response carries it (the list index is internal). */
-function wireWarning(w: LabelWarning): LabelWarningPayload {
-  const { index: _index, ...rest } = w;
-  return rest;
-}
-
-export class LabelService<T extends { hash: string; warnings?: readonly LabelWarning[] }> {
-  private state: LabelsPayload;
-  private queue: Promise<unknown> = Promise.resolve();
-  private readonly keys = new Map<string, KeyObject>();
+export class LabelService<
+  T extends { hash: string; warnings?: readonly LabelWarning[] },
+> implements LabelOps {
+  private state: LabelsState;
   private readonly now: () => Date;
-  private readonly replay: ReplayGuard;
 
   constructor(private readonly deps: LabelServiceDeps<T>) {
     this.now = deps.now ?? (() => new Date());
@@ -244,12 +114,6 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
       updatedAt: this.now().toISOString(),
       labels: initial.labels,
     };
-    for (const k of deps.limits.publicKeys) this.keys.set(k.id, parsePublicKey(k.key));
-    this.replay = new ReplayGuard({
-      maxAgeMs: deps.limits.maxRequestAgeS * 1000,
-      maxEntries: deps.limits.maxNonces,
-      ...(deps.nonceFile !== undefined ? { log: new FileNonceLog(deps.nonceFile) } : {}),
-    });
   }
 
   /** Records the hash of the running set (known once it is built). */
@@ -257,221 +121,44 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
     this.state = { ...this.state, hash };
   }
 
-  current(): LabelsPayload {
+  current(): LabelsState {
     return this.state;
   }
 
-  /**
-   * Handles one request; never throws. `arrivedOn` is the device or group whose request topic it
-   * came on; a signed request must name the same one in its `target`.
-   */
-  handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
-    const run = this.queue.then(() => this.handleNow(op, payload, arrivedOn));
-    this.queue = run.catch(() => undefined);
-    return run;
+  get(): LabelOpResult {
+    return { data: this.state, warnings: [] };
   }
 
-  private async handleNow(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
-    let transaction: string | number | undefined;
-    try {
-      const { limits } = this.deps;
-      if (payload.length > limits.maxPayloadBytes) {
-        throw new RequestError(
-          'REQUEST_TOO_LARGE',
-          `request is ${payload.length} bytes, more than ${limits.maxPayloadBytes}`,
-          [{ path: '$', message: `payload larger than remote.maxPayloadBytes (${limits.maxPayloadBytes})` }],
-        );
-      }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(payload.toString('utf8'));
-      } catch (err) {
-        throw new RequestError('REQUEST_PARSE', 'request is not valid JSON', [
-          { path: '$', message: (err as Error).message },
-        ]);
-      }
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        throw new RequestError('REQUEST_PARSE', 'request must be a JSON object', [
-          {
-            path: '$',
-            message: `expected an object, got ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`,
-          },
-        ]);
-      }
-      const obj = raw as Record<string, unknown>;
-      const t = obj.transaction;
-      if ((typeof t === 'string' && t.length <= 256) || (typeof t === 'number' && Number.isFinite(t)))
-        transaction = t;
-      if (!(REQUEST_OPS as readonly string[]).includes(op)) {
-        throw new RequestError('UNKNOWN_OP', `unknown operation "${op.slice(0, 100)}"`, [
-          { path: '$', message: `operations: ${REQUEST_OPS.join(', ')}` },
-        ]);
-      }
-      checkTarget(obj, arrivedOn);
-      this.checkSignature(op, obj);
-      const parsed = REQUEST_SCHEMAS[op as RequestOp].safeParse(obj);
-      if (!parsed.success) {
-        const problems = zodProblems(parsed.error.issues);
-        throw new RequestError(
-          'REQUEST_INVALID',
-          `invalid ${op} request: ${problems.length} problem(s)`,
-          problems,
-        );
-      }
-      const { data, warnings } = await this.dispatch(op as RequestOp, parsed.data);
+  /** Scores a candidate set against recent windows; never applied, nothing written (issue 14). */
+  async test(req: { labels: LabelConfig[] }): Promise<LabelOpResult> {
+    const { labels } = req;
+    this.checkLabels(labels, '$.labels', labels);
+    const built = await this.deps.build(labels, { persist: false });
+    return {
+      data: { hash: built.hash, result: this.deps.evaluate(built, labels) },
+      warnings: built.warnings ?? [],
+    };
+  }
+
+  async set(req: SetLabels): Promise<LabelOpResult> {
+    this.checkVersion(req.ifVersion);
+    const { labels } = req;
+    this.checkLabels(labels, '$.labels', labels);
+    return this.commit(labels);
+  }
+
+  async patch(req: PatchLabels): Promise<LabelOpResult> {
+    this.checkVersion(req.ifVersion);
+    const { add, replace, remove } = req;
+    if (!add?.length && !replace?.length && !remove?.length) {
+      // Nothing to change: answered ok with the current version, which does not move (issue 14).
+      const names = this.state.labels.map((l) => l.name);
       return {
-        status: 'ok',
-        data,
-        ...(warnings.length > 0 ? { warnings: warnings.map(wireWarning) } : {}),
-        ...(transaction !== undefined ? { transaction } : {}),
-      };
-    } catch (err) {
-      const e =
-        err instanceof RequestError
-          ? err
-          : err instanceof ConfigError
-            ? new RequestError(
-                'LABELS_BUILD_FAILED',
-                err.message,
-                err.problems.map((p) => ({ path: p.path ? `$.${p.path}` : '$', message: p.message })),
-              )
-            : new RequestError('LABELS_BUILD_FAILED', (err as Error).message, [
-                { path: '$', message: (err as Error).message },
-              ]);
-      this.deps.logger.warn(
-        { op: op.slice(0, 100), code: e.code, problems: e.problems.slice(0, 5) },
-        `request ${op.slice(0, 100)} rejected: ${e.message}`,
-      );
-      return {
-        status: 'error',
-        data: {},
-        error: e.message,
-        code: e.code,
-        problems: e.problems,
-        ...(transaction !== undefined ? { transaction } : {}),
+        data: { version: this.state.version, hash: this.state.hash, labels: names, added: [], removed: [] },
+        warnings: [],
       };
     }
-  }
-
-  private checkSignature(op: string, obj: Record<string, unknown>): void {
-    const sig = obj.signature;
-    if (sig === undefined) {
-      if (this.deps.limits.requireSigned)
-        throw new RequestError('SIGNATURE_REQUIRED', 'this device accepts only signed requests', [
-          { path: '$.signature', message: 'required (remote.requireSigned)' },
-        ]);
-      return;
-    }
-    const s = sig as { keyId?: unknown; value?: unknown };
-    if (
-      typeof sig !== 'object' ||
-      sig === null ||
-      typeof s.keyId !== 'string' ||
-      typeof s.value !== 'string'
-    ) {
-      throw new RequestError('SIGNATURE_INVALID', 'malformed signature', [
-        { path: '$.signature', message: 'expected {keyId, value}' },
-      ]);
-    }
-    const key = this.keys.get(s.keyId);
-    if (!key)
-      throw new RequestError('SIGNATURE_INVALID', `unknown signing key "${s.keyId.slice(0, 64)}"`, [
-        { path: '$.signature.keyId', message: 'not in remote.publicKeys' },
-      ]);
-    const fresh = signedFields(obj);
-    if (!verifyRequest(op, obj, s.value, key))
-      throw new RequestError('SIGNATURE_INVALID', 'signature does not match the request', [
-        { path: '$.signature.value', message: 'Ed25519 verification failed' },
-      ]);
-    // Only now, with the signature good, may the request touch the nonce cache.
-    this.checkFresh(s.keyId, fresh);
-  }
-
-  /** Replay protection: issuedAt within remote.maxRequestAgeS and a nonce not seen before. */
-  private checkFresh(keyId: string, req: { issuedAt: number; nonce: string }): void {
-    const { maxRequestAgeS, maxNonces } = this.deps.limits;
-    const now = this.now();
-    const verdict = this.replay.admit({ keyId, nonce: req.nonce, issuedAtMs: req.issuedAt }, now.getTime());
-    if (verdict.ok) return;
-    switch (verdict.reason) {
-      case 'expired': {
-        const s = Math.round(Math.abs(verdict.ageMs) / 1000);
-        const when = verdict.ageMs > 0 ? `${s} s ago` : `${s} s in the future`;
-        throw new RequestError(
-          'REQUEST_EXPIRED',
-          `request was issued ${when}, outside remote.maxRequestAgeS (${maxRequestAgeS} s)`,
-          [
-            {
-              path: '$.issuedAt',
-              message: `${new Date(req.issuedAt).toISOString()} is more than ${maxRequestAgeS} s from this device's clock (${now.toISOString()}); sign a new request, and check both clocks`,
-            },
-          ],
-        );
-      }
-      case 'replayed':
-        throw new RequestError(
-          'REQUEST_REPLAYED',
-          `request was already received (nonce seen within the last ${maxRequestAgeS} s)`,
-          [{ path: '$.nonce', message: 'already used; every signed request needs a new nonce' }],
-        );
-      case 'unrecorded':
-        throw new RequestError(
-          'PERSIST_FAILED',
-          `cannot record the request's nonce: ${verdict.error.message}`,
-          [{ path: '$.nonce', message: 'not recorded (replay protection), so not accepted; retry later' }],
-        );
-      case 'full':
-        throw new RequestError(
-          'REPLAY_CACHE_FULL',
-          `too many signed requests: ${maxNonces} recent nonces are remembered (remote.maxNonces); retry later`,
-          [{ path: '$.nonce', message: 'cannot be remembered now; retry after older requests expire' }],
-        );
-    }
-  }
-
-  private async dispatch(
-    op: RequestOp,
-    req: Record<string, unknown>,
-  ): Promise<{ data: unknown; warnings: readonly LabelWarning[] }> {
-    switch (op) {
-      case 'labels/get':
-        return { data: this.state, warnings: [] };
-      case 'labels/test': {
-        const labels = req.labels as LabelConfig[];
-        this.checkLabels(labels, '$.labels', labels);
-        // Scored, never applied: nothing of it is written to disk (issue 14).
-        const built = await this.deps.build(labels, { persist: false });
-        return {
-          data: { hash: built.hash, result: this.deps.evaluate(built, labels) },
-          warnings: built.warnings ?? [],
-        };
-      }
-      case 'labels/set': {
-        this.checkVersion(req.ifVersion);
-        const labels = req.labels as LabelConfig[];
-        this.checkLabels(labels, '$.labels', labels);
-        return this.commit(labels);
-      }
-      case 'labels/patch': {
-        this.checkVersion(req.ifVersion);
-        const { add, replace, remove } = req as LabelsPatchRequest;
-        if (!add?.length && !replace?.length && !remove?.length) {
-          // Nothing to change: answered ok with the current version, which does not move (issue 14).
-          const names = this.state.labels.map((l) => l.name);
-          return {
-            data: {
-              version: this.state.version,
-              hash: this.state.hash,
-              labels: names,
-              added: [],
-              removed: [],
-            },
-            warnings: [],
-          };
-        }
-        return this.commit(this.patched(req));
-      }
-    }
+    return this.commit(this.patched(req));
   }
 
   private checkVersion(ifVersion: unknown): void {
@@ -484,7 +171,7 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
     }
   }
 
-  private patched(req: LabelsPatchRequest): LabelConfig[] {
+  private patched(req: PatchLabels): LabelConfig[] {
     const problems: Problem[] = [];
     const byName = new Map(this.state.labels.map((l) => [l.name, l]));
     (req.remove ?? []).forEach((name, i) => {
@@ -546,10 +233,10 @@ export class LabelService<T extends { hash: string; warnings?: readonly LabelWar
   }
 
   /** Embeddings first, then persist (next version), then swap. Any failure leaves all as it was. */
-  private async commit(labels: LabelConfig[]): Promise<{ data: unknown; warnings: readonly LabelWarning[] }> {
+  private async commit(labels: LabelConfig[]): Promise<LabelOpResult> {
     const built = await this.deps.build(labels);
     const version = this.state.version + 1;
-    const next: LabelsPayload = {
+    const next: LabelsState = {
       version,
       hash: built.hash,
       source: 'remote',

@@ -9,10 +9,12 @@ import type { Logger } from 'pino';
 import { deviceStateDir, type ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { packageVersion } from '../util/package-version.js';
-import { MqttApi, type RequestHandler } from './api.js';
+import type { LabelOps } from '../labels/service.js';
+import { MqttApi } from './api.js';
 import { DurableOutbox } from './outbox.js';
 import type { LabelsPayload, SensorHealthPayload } from './payloads.js';
 import { MqttPublisher, type TlsFiles } from './publisher.js';
+import { RequestRouter } from './requests.js';
 import { deviceTopics } from './topics.js';
 
 /** Password (env or file) and TLS files from the config; missing files are config errors. */
@@ -56,8 +58,8 @@ export interface AgentMqttOptions {
   config: ResolvedConfig;
   brokerUrl: string;
   logger: Logger;
-  /** Answers labels/* requests (labels/service.ts); its current set goes on health. */
-  labels: RequestHandler;
+  /** Answers labels/* requests once the envelope checks pass; its current set goes on health. */
+  labels: LabelOps;
   stats(): {
     sensors: Record<string, SensorHealthPayload>;
     windows: Record<string, { pushed: number; dropped: number; depth: number }>;
@@ -121,10 +123,16 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     logger: log('mqtt'),
   });
   const service = o.labels;
+  const requests = new RequestRouter({
+    labels: service,
+    limits: config.remote,
+    nonceFile: join(config.stateDir, 'replay-nonces.log'),
+    logger: log('labels'),
+  });
   const api = new MqttApi({
     publisher,
     topics,
-    labels: service,
+    labels: requests,
     remote: config.remote.enabled,
     groups: config.remote.groups,
     healthIntervalS: config.mqtt.healthIntervalS,

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { HomeAssistantConfig } from '../config/schema.js';
-import { deviceTarget, groupTarget, type RequestTarget } from '../labels/signing.js';
+import { deviceTarget, groupTarget, type RequestTarget } from './signing.js';
 import {
   discoveryMessages,
   removalMessages,
@@ -62,7 +62,7 @@ export const HEALTH_MIN_GAP_MS = 1000;
 const NO_EXTRA_RESPONSE_TOPICS: ResponseTopicRules = { prefixes: [], reserved: [] };
 
 /**
- * The `transaction` of a request payload as the label service echoes it (a string of at most 256
+ * The `transaction` of a request payload as the request router (requests.ts) echoes it (a string of at most 256
  * characters or a finite number), for answers given without handling the request.
  */
 function transactionOf(payload: Buffer): string | number | undefined {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { LabelSchema } from '../../src/config/schema.js';
-import { signRequest } from '../../src/labels/signing.js';
+import { signRequest } from '../../src/mqtt/signing.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Requester, startHarness } from './fixtures/api-harness.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { LabelSchema } from '../../src/config/schema.js';
-import { signedBytes, signRequest, type SignOptions } from '../../src/labels/signing.js';
+import { signedBytes, signRequest, type SignOptions } from '../../src/mqtt/signing.js';
 import type { ResponsePayload } from '../../src/mqtt/payloads.js';
 import { tempDir } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';

@@ -15,7 +15,7 @@ import {
   signRequest,
   TARGET_PATTERN,
   verifyRequest,
-} from '../../src/labels/signing.js';
+} from '../../src/mqtt/signing.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const MAX_AGE_MS = 300_000;

@@ -1,0 +1,369 @@
+/**
+ * The request envelope (issue 16 item 3), as Zigbee2MQTT's bridge has it: size, JSON, the op, the
+ * `transaction` to echo, the `target` against the topic it arrived on, the signature and, for a
+ * signed request, its freshness (issuedAt, nonce); then the op's zod schema, and an op table that
+ * hands the typed request to the label service (labels/service.ts), which applies the label rules.
+ * A bad request is answered with every problem and its JSON path; nothing changes. Requests are
+ * handled one at a time, so the nonce cache and label versions see them in order.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { RemoteConfig } from '../config/schema.js';
+import { ConfigError, RequestError, type Problem } from '../errors.js';
+import type { LabelWarning } from '../labels/coverage.js';
+import type { LabelOpResult, LabelOps } from '../labels/service.js';
+import {
+  REQUEST_OPS,
+  REQUEST_SCHEMAS,
+  type LabelsPayload,
+  type LabelWarningPayload,
+  type RequestOp,
+  type ResponsePayload,
+} from './payloads.js';
+import {
+  FileNonceLog,
+  NONCE_PATTERN,
+  parsePublicKey,
+  ReplayGuard,
+  TARGET_PATTERN,
+  verifyRequest,
+  type RequestTarget,
+} from './signing.js';
+
+export type RequestLimits = Pick<
+  RemoteConfig,
+  'maxPayloadBytes' | 'requireSigned' | 'publicKeys' | 'maxRequestAgeS' | 'maxNonces'
+>;
+
+export interface RequestRouterDeps {
+  labels: LabelOps;
+  limits: RequestLimits;
+  /**
+   * Where nonces of accepted signed requests are recorded (`<stateDir>/replay-nonces.log`), so a
+   * request captured before a restart is refused after it; in memory only when omitted.
+   */
+  nonceFile?: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** A response without the device id, which the transport adds. */
+export type Reply = Omit<ResponsePayload, 'deviceId'>;
+
+type Request<K extends RequestOp> = z.infer<(typeof REQUEST_SCHEMAS)[K]>;
+
+/** Each op and the service operation that answers it. */
+const OPS: { [K in RequestOp]: (labels: LabelOps, req: Request<K>) => Promise<LabelOpResult> } = {
+  'labels/get': (labels) => Promise.resolve(labels.get()),
+  'labels/test': (labels, req) => labels.test(req),
+  'labels/set': (labels, req) => labels.set(req),
+  'labels/patch': (labels, req) => labels.patch(req),
+};
+
+export class RequestRouter {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly keys = new Map<string, KeyObject>();
+  private readonly now: () => Date;
+  private readonly replay: ReplayGuard;
+
+  constructor(private readonly deps: RequestRouterDeps) {
+    this.now = deps.now ?? (() => new Date());
+    for (const k of deps.limits.publicKeys) this.keys.set(k.id, parsePublicKey(k.key));
+    this.replay = new ReplayGuard({
+      maxAgeMs: deps.limits.maxRequestAgeS * 1000,
+      maxEntries: deps.limits.maxNonces,
+      ...(deps.nonceFile !== undefined ? { log: new FileNonceLog(deps.nonceFile) } : {}),
+    });
+  }
+
+  /** The running label set (retained on `labels`, counted on `health`). */
+  current(): LabelsPayload {
+    return this.deps.labels.current();
+  }
+
+  /**
+   * Handles one request; never throws. `arrivedOn` is the device or group whose request topic it
+   * came on; a signed request must name the same one in its `target`.
+   */
+  handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
+    const run = this.queue.then(() => this.handleNow(op, payload, arrivedOn));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async handleNow(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
+    let transaction: string | number | undefined;
+    try {
+      const obj = this.parse(payload);
+      const t = obj.transaction;
+      if ((typeof t === 'string' && t.length <= 256) || (typeof t === 'number' && Number.isFinite(t)))
+        transaction = t;
+      if (!(REQUEST_OPS as readonly string[]).includes(op)) {
+        throw new RequestError('UNKNOWN_OP', `unknown operation "${op.slice(0, 100)}"`, [
+          { path: '$', message: `operations: ${REQUEST_OPS.join(', ')}` },
+        ]);
+      }
+      checkTarget(obj, arrivedOn);
+      this.checkSignature(op, obj);
+      const parsed = REQUEST_SCHEMAS[op as RequestOp].safeParse(obj);
+      if (!parsed.success) {
+        const problems = zodProblems(parsed.error.issues);
+        throw new RequestError(
+          'REQUEST_INVALID',
+          `invalid ${op} request: ${problems.length} problem(s)`,
+          problems,
+        );
+      }
+      const run = OPS[op as RequestOp] as (labels: LabelOps, req: unknown) => Promise<LabelOpResult>;
+      const { data, warnings } = await run(this.deps.labels, parsed.data);
+      return {
+        status: 'ok',
+        data,
+        ...(warnings.length > 0 ? { warnings: warnings.map(wireWarning) } : {}),
+        ...(transaction !== undefined ? { transaction } : {}),
+      };
+    } catch (err) {
+      const e = asRequestError(err);
+      this.deps.logger.warn(
+        { op: op.slice(0, 100), code: e.code, problems: e.problems.slice(0, 5) },
+        `request ${op.slice(0, 100)} rejected: ${e.message}`,
+      );
+      return {
+        status: 'error',
+        data: {},
+        error: e.message,
+        code: e.code,
+        problems: e.problems,
+        ...(transaction !== undefined ? { transaction } : {}),
+      };
+    }
+  }
+
+  /** Size, JSON, and a JSON object. */
+  private parse(payload: Buffer): Record<string, unknown> {
+    const { maxPayloadBytes } = this.deps.limits;
+    if (payload.length > maxPayloadBytes) {
+      throw new RequestError(
+        'REQUEST_TOO_LARGE',
+        `request is ${payload.length} bytes, more than ${maxPayloadBytes}`,
+        [{ path: '$', message: `payload larger than remote.maxPayloadBytes (${maxPayloadBytes})` }],
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      throw new RequestError('REQUEST_PARSE', 'request is not valid JSON', [
+        { path: '$', message: (err as Error).message },
+      ]);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new RequestError('REQUEST_PARSE', 'request must be a JSON object', [
+        {
+          path: '$',
+          message: `expected an object, got ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`,
+        },
+      ]);
+    }
+    return raw as Record<string, unknown>;
+  }
+
+  private checkSignature(op: string, obj: Record<string, unknown>): void {
+    const sig = obj.signature;
+    if (sig === undefined) {
+      if (this.deps.limits.requireSigned)
+        throw new RequestError('SIGNATURE_REQUIRED', 'this device accepts only signed requests', [
+          { path: '$.signature', message: 'required (remote.requireSigned)' },
+        ]);
+      return;
+    }
+    const s = sig as { keyId?: unknown; value?: unknown };
+    if (
+      typeof sig !== 'object' ||
+      sig === null ||
+      typeof s.keyId !== 'string' ||
+      typeof s.value !== 'string'
+    ) {
+      throw new RequestError('SIGNATURE_INVALID', 'malformed signature', [
+        { path: '$.signature', message: 'expected {keyId, value}' },
+      ]);
+    }
+    const key = this.keys.get(s.keyId);
+    if (!key)
+      throw new RequestError('SIGNATURE_INVALID', `unknown signing key "${s.keyId.slice(0, 64)}"`, [
+        { path: '$.signature.keyId', message: 'not in remote.publicKeys' },
+      ]);
+    const fresh = signedFields(obj);
+    if (!verifyRequest(op, obj, s.value, key))
+      throw new RequestError('SIGNATURE_INVALID', 'signature does not match the request', [
+        { path: '$.signature.value', message: 'Ed25519 verification failed' },
+      ]);
+    // Only now, with the signature good, may the request touch the nonce cache.
+    this.checkFresh(s.keyId, fresh);
+  }
+
+  /** Replay protection: issuedAt within remote.maxRequestAgeS and a nonce not seen before. */
+  private checkFresh(keyId: string, req: { issuedAt: number; nonce: string }): void {
+    const { maxRequestAgeS, maxNonces } = this.deps.limits;
+    const now = this.now();
+    const verdict = this.replay.admit({ keyId, nonce: req.nonce, issuedAtMs: req.issuedAt }, now.getTime());
+    if (verdict.ok) return;
+    switch (verdict.reason) {
+      case 'expired': {
+        const s = Math.round(Math.abs(verdict.ageMs) / 1000);
+        const when = verdict.ageMs > 0 ? `${s} s ago` : `${s} s in the future`;
+        throw new RequestError(
+          'REQUEST_EXPIRED',
+          `request was issued ${when}, outside remote.maxRequestAgeS (${maxRequestAgeS} s)`,
+          [
+            {
+              path: '$.issuedAt',
+              message: `${new Date(req.issuedAt).toISOString()} is more than ${maxRequestAgeS} s from this device's clock (${now.toISOString()}); sign a new request, and check both clocks`,
+            },
+          ],
+        );
+      }
+      case 'replayed':
+        throw new RequestError(
+          'REQUEST_REPLAYED',
+          `request was already received (nonce seen within the last ${maxRequestAgeS} s)`,
+          [{ path: '$.nonce', message: 'already used; every signed request needs a new nonce' }],
+        );
+      case 'unrecorded':
+        throw new RequestError(
+          'PERSIST_FAILED',
+          `cannot record the request's nonce: ${verdict.error.message}`,
+          [{ path: '$.nonce', message: 'not recorded (replay protection), so not accepted; retry later' }],
+        );
+      case 'full':
+        throw new RequestError(
+          'REPLAY_CACHE_FULL',
+          `too many signed requests: ${maxNonces} recent nonces are remembered (remote.maxNonces); retry later`,
+          [{ path: '$.nonce', message: 'cannot be remembered now; retry after older requests expire' }],
+        );
+    }
+  }
+}
+
+/**
+ * Any failure as the response carries it. A label set that cannot be built (a ConfigError with
+ * problems, or an encoder error) is LABELS_BUILD_FAILED; the old set keeps running.
+ */
+function asRequestError(err: unknown): RequestError {
+  if (err instanceof RequestError) return err;
+  if (err instanceof ConfigError)
+    return new RequestError(
+      'LABELS_BUILD_FAILED',
+      err.message,
+      err.problems.map((p) => ({ path: p.path ? `$.${p.path}` : '$', message: p.message })),
+      { cause: err },
+    );
+  const message = (err as Error).message;
+  return new RequestError('LABELS_BUILD_FAILED', message, [{ path: '$', message }], { cause: err });
+}
+
+/** `$`, `$.labels[0].name` from a zod issue path. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '$';
+  for (const k of path) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else if (typeof k === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k)) out += `.${k}`;
+    else out += `[${JSON.stringify(String(k))}]`;
+  }
+  return out;
+}
+
+function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        out.push({ path: jsonPath([...issue.path, key]), message: 'unknown key' });
+    } else {
+      out.push({ path: jsonPath(issue.path), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/**
+ * `issuedAt` and `nonce` of a signed request, which must also carry a `target`, or REQUEST_INVALID
+ * naming each one that is missing or malformed. Checked before the schema so an old signer gets
+ * this message, not "unknown key".
+ */
+function signedFields(obj: Record<string, unknown>): { issuedAt: number; nonce: string } {
+  const problems: Problem[] = [];
+  const { issuedAt, nonce } = obj;
+  // A malformed target was refused already (checkTarget); only its absence is left to check.
+  if (obj.target === undefined)
+    problems.push({
+      path: '$.target',
+      message:
+        'required on signed requests: "device:<deviceId>" or "group:<group>", whichever topic it is published to',
+    });
+  if (issuedAt === undefined)
+    problems.push({
+      path: '$.issuedAt',
+      message: 'required on signed requests: milliseconds since the Unix epoch (replay protection)',
+    });
+  else if (typeof issuedAt !== 'number' || !Number.isSafeInteger(issuedAt) || issuedAt < 0)
+    problems.push({
+      path: '$.issuedAt',
+      message: 'expected an integer: milliseconds since the Unix epoch (UTC), e.g. Date.now()',
+    });
+  if (nonce === undefined)
+    problems.push({
+      path: '$.nonce',
+      message: 'required on signed requests: 8 to 64 of A-Z a-z 0-9 _ -, new for every request',
+    });
+  else if (typeof nonce !== 'string' || !NONCE_PATTERN.test(nonce))
+    problems.push({ path: '$.nonce', message: 'expected 8 to 64 of A-Z a-z 0-9 _ -' });
+  if (problems.length > 0)
+    throw new RequestError(
+      'REQUEST_INVALID',
+      `signed request without a valid ${listed(problems.map((p) => p.path.slice(2)))}`,
+      problems,
+    );
+  return { issuedAt: issuedAt as number, nonce: nonce as string };
+}
+
+/**
+ * A request's `target` against the topic it arrived on: optional on unsigned requests (checked
+ * when given), required on signed ones (signedFields), whose signature covers it, so a request
+ * signed for one device or group is refused on any other's topic. Checked before the signature,
+ * so a request published to the wrong topic is told so rather than SIGNATURE_INVALID.
+ */
+function checkTarget(obj: Record<string, unknown>, arrivedOn: RequestTarget): void {
+  const { target } = obj;
+  if (target === undefined) return;
+  if (typeof target !== 'string' || !TARGET_PATTERN.test(target))
+    throw new RequestError('REQUEST_INVALID', 'request has a malformed target', [
+      {
+        path: '$.target',
+        message: `expected "device:<deviceId>" or "group:<group>" (this topic is for "${arrivedOn}"), got ${JSON.stringify(target).slice(0, 80)}`,
+      },
+    ]);
+  if (target !== arrivedOn)
+    throw new RequestError(
+      'REQUEST_MISDIRECTED',
+      `request is addressed to "${target}" but arrived on "${arrivedOn}"`,
+      [
+        {
+          path: '$.target',
+          message: `this topic is for "${arrivedOn}": publish the request to the topic of "${target}", or sign a new one for "${arrivedOn}"`,
+        },
+      ],
+    );
+}
+
+/** A coverage warning as a response carries it (the list index is internal). */
+function wireWarning(w: LabelWarning): LabelWarningPayload {
+  const { index: _index, ...rest } = w;
+  return rest;
+}
