@@ -3,56 +3,18 @@
  * the request API (answered by the label service that labels/runtime.ts wires), discovery and
  * health.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { deviceStateDir, type ResolvedConfig } from '../config/load.js';
-import { ConfigError } from '../errors.js';
+import { brokerSecrets } from '../config/secrets.js';
 import { packageVersion } from '../util/package-version.js';
 import type { LabelOps } from '../labels/service.js';
 import { MqttApi } from './api.js';
 import { DurableOutbox } from './outbox.js';
 import type { LabelsPayload, SensorHealthPayload } from './payloads.js';
-import { MqttPublisher, type TlsFiles } from './publisher.js';
+import { MqttPublisher } from './publisher.js';
 import { RequestRouter } from './requests.js';
 import { deviceTopics } from './topics.js';
-
-/** Password (env or file) and TLS files from the config; missing files are config errors. */
-export function connectionSecrets(config: ResolvedConfig): { password?: string; tls: TlsFiles } {
-  const m = config.mqtt;
-  const base = dirname(config.source);
-  const read = (key: string, file: string) => {
-    const path = isAbsolute(file) ? file : resolve(base, file);
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new ConfigError('CONFIG_INVALID', `${config.source}: mqtt.${key}: cannot read ${path}`, {
-        file: config.source,
-        problems: [{ path: `mqtt.${key}`, message: `cannot read ${path}: ${(err as Error).message}` }],
-        cause: err,
-      });
-    }
-  };
-  if (m.passwordEnv !== undefined && m.passwordFile !== undefined) {
-    throw new ConfigError(
-      'CONFIG_INVALID',
-      `${config.source}: mqtt: give passwordEnv or passwordFile, not both`,
-      {
-        file: config.source,
-        problems: [{ path: 'mqtt.passwordFile', message: 'not together with passwordEnv' }],
-      },
-    );
-  }
-  let password: string | undefined;
-  if (m.passwordEnv !== undefined) password = process.env[m.passwordEnv];
-  if (m.passwordFile !== undefined)
-    password = read('passwordFile', m.passwordFile).toString('utf8').split(/\r?\n/)[0];
-  const tls: TlsFiles = { rejectUnauthorized: m.rejectUnauthorized };
-  if (m.caFile !== undefined) tls.ca = read('caFile', m.caFile);
-  if (m.certFile !== undefined) tls.cert = read('certFile', m.certFile);
-  if (m.keyFile !== undefined) tls.key = read('keyFile', m.keyFile);
-  return { ...(password !== undefined ? { password } : {}), tls };
-}
 
 export interface AgentMqttOptions {
   config: ResolvedConfig;
@@ -89,7 +51,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
   const { config } = o;
   const log = (component: string) => o.logger.child({ component });
   const topics = deviceTopics(config.mqtt.baseTopic, config.deviceId);
-  const secrets = connectionSecrets(config);
+  const secrets = brokerSecrets(config);
   const dir = deviceStateDir(config);
   const outbox = new DurableOutbox({
     dir: join(dir, 'outbox'),

@@ -11,7 +11,8 @@ import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { connectionSecrets } from '../../src/mqtt/agent-mqtt.js';
+import { brokerSecrets } from '../../src/config/secrets.js';
+import { brokerCheck } from '../../src/cli/commands/doctor.js';
 import { DurableOutbox } from '../../src/mqtt/outbox.js';
 import { MqttPublisher } from '../../src/mqtt/publisher.js';
 import { deviceTopics } from '../../src/mqtt/topics.js';
@@ -119,7 +120,7 @@ async function attempt(name: string, mqtt: Partial<ConfigInput['mqtt']>) {
     ),
   );
   const config = await loadConfig(file);
-  const secrets = connectionSecrets(config);
+  const secrets = brokerSecrets(config);
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
   const topics = deviceTopics('edgebind', name);
@@ -198,4 +199,28 @@ test('an untrusted broker certificate fails with one clear log line and keeps re
   } finally {
     await a.pub.stop(200);
   }
+});
+
+test('doctor connects with the same password file, CA and client certificate as the agent (issue 16)', async () => {
+  const check = async (name: string, mqtt: Partial<ConfigInput['mqtt']>) => {
+    const file = f(`${name}.yaml`);
+    const url = `mqtts://127.0.0.1:${broker.port}`;
+    writeFileSync(
+      file,
+      toYaml(
+        sampleConfig({
+          stateDir: f('state'),
+          deviceId: name,
+          mqtt: { broker: url, username: 'agent', ...mqtt },
+        }),
+      ),
+    );
+    return brokerCheck(await loadConfig(file), 5000);
+  };
+  const client = { certFile: f('client.crt'), keyFile: f('client.key'), passwordFile: f('good-password') };
+  const good = await check('doctor-good', { caFile: f('ca.crt'), ...client });
+  assert.equal(good.status, 'ok', good.detail);
+  assert.match(good.detail, /connected as agent/);
+  const rogue = await check('doctor-rogue', { caFile: f('rogue-ca.crt'), ...client });
+  assert.equal(rogue.status, 'fail');
 });

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { connectAsync } from 'mqtt';
-import { loadConfig, type ResolvedConfig } from '../../config/load.js';
+import { deviceStateDir, loadConfig, type ResolvedConfig } from '../../config/load.js';
 import { EXECUTION_PROVIDERS } from '../../config/schema.js';
+import { brokerSecrets, type BrokerSecrets } from '../../config/secrets.js';
 import { writeModel } from '../../encoders/onnx/writer.js';
 import { MANIFEST_FILE, verifyPack } from '../../encoders/pack.js';
 import { openEncoders, TEST_PACK_NAME } from '../../encoders/registry.js';
@@ -342,7 +343,8 @@ async function sensorChecks(config: ResolvedConfig): Promise<Check[]> {
   return checks;
 }
 
-async function brokerCheck(config: ResolvedConfig, timeoutMs: number): Promise<Check> {
+/** Connects to the configured broker as the daemon would; exported for the TLS test. */
+export async function brokerCheck(config: ResolvedConfig, timeoutMs: number): Promise<Check> {
   const name = 'broker';
   const m = config.mqtt;
   if (m.broker === 'embedded') {
@@ -357,9 +359,16 @@ async function brokerCheck(config: ResolvedConfig, timeoutMs: number): Promise<C
       ? { name, status: 'ok', detail: `embedded broker; port ${m.embeddedPort} on 127.0.0.1 is free` }
       : { name, status: 'fail', detail: `embedded broker: port ${m.embeddedPort} on 127.0.0.1 is in use` };
   }
-  const password = m.passwordEnv ? process.env[m.passwordEnv] : undefined;
-  if (m.passwordEnv && password === undefined)
+  if (m.passwordEnv && process.env[m.passwordEnv] === undefined)
     return { name, status: 'fail', detail: `mqtt.passwordEnv names ${m.passwordEnv}, which is not set` };
+  // The daemon's own credentials (password env or file, CA, client certificate), read the same way.
+  let secrets: BrokerSecrets;
+  try {
+    secrets = brokerSecrets(config);
+  } catch (err) {
+    return { name, status: 'fail', detail: (err as Error).message };
+  }
+  const { password, tls } = secrets;
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -371,6 +380,10 @@ async function brokerCheck(config: ResolvedConfig, timeoutMs: number): Promise<C
         clean: true,
         ...(m.username !== undefined ? { username: m.username } : {}),
         ...(password !== undefined ? { password } : {}),
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        ...(tls.cert ? { cert: tls.cert } : {}),
+        ...(tls.key ? { key: tls.key } : {}),
+        rejectUnauthorized: tls.rejectUnauthorized,
       }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -418,7 +431,7 @@ async function labelsCheck(config: ResolvedConfig): Promise<Check> {
   let labels = config.labels;
   let source = config.source;
   try {
-    const stored = new LabelStore(join(config.stateDir, 'devices', config.deviceId)).load();
+    const stored = new LabelStore(deviceStateDir(config)).load();
     if (stored) {
       labels = stored.labels;
       source = `remote set version ${stored.version}`;
