@@ -8,19 +8,13 @@
  *   pipeline  pipeline/ (message types, clock, windows, queues)
  *   config    config/ (the schema; its sensor union comes from sensors/schemas.ts alone)
  *   stages    sensors/, encoders/ (apart, except that encoders/ reads sensors/formats/)
- *   fusion    fusion/ (scoring, label sets, tracking)
+ *   fusion    fusion/ (scoring, fusion across sensors, tracking)
  *   labels    labels/
  *   mqtt      mqtt/
  *   offline   eval/, sim/ (eval/ never imports sim/)
  *   root      main.ts (the composition root), daemon/ (process services: config only)
  *   cli       cli/ (nothing imports it)
  */
-
-/** Imports that break a rule today and the issue 16 item that removes them; nothing else may. */
-const KNOWN = {
-  // files being edited elsewhere; point them at util/vectors.js, then delete fusion/vectors.ts
-  vectorsShim: '^src/(cli/commands/embed|labels/coverage)[.]ts$',
-};
 
 const GROUND = '^src/(util/|errors[.]ts$|log[.]ts$|printable[.]ts$)';
 
@@ -127,13 +121,6 @@ export default {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },
       to: { path: '^src/cli/' },
-    },
-    {
-      name: 'vectors-moved-to-util',
-      comment: 'fusion/vectors.ts only re-exports util/vectors.ts for files being edited elsewhere.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: [KNOWN.vectorsShim, '^src/fusion/vectors[.]ts$'] },
-      to: { path: '^src/fusion/vectors[.]ts$' },
     },
     {
       name: 'only-session-loads-onnxruntime',

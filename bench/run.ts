@@ -28,7 +28,7 @@ import { readManifest } from '../src/encoders/pack.js';
 import { GraphBuilder } from '../src/encoders/onnx/graph.js';
 import { writeModel } from '../src/encoders/onnx/writer.js';
 import { Scorer, type LabelSet } from '../src/fusion/scoring.js';
-import { normalizeInPlace } from '../src/fusion/vectors.js';
+import { normalizeInPlace } from '../src/util/vectors.js';
 import { SENSOR_MODALITIES, type Modality } from '../src/pipeline/types.js';
 import { measureProviders } from './lib/providers.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';

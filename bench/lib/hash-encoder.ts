@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EncoderSet, TextEncoder, WindowEncoder } from '../../src/encoders/types.js';
-import { normalizeInPlace } from '../../src/fusion/vectors.js';
+import { normalizeInPlace } from '../../src/util/vectors.js';
 import { SENSOR_MODALITIES, type SensorModality, type Window } from '../../src/pipeline/types.js';
 
 const DIM = 1024;

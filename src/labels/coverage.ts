@@ -7,7 +7,7 @@
  */
 import type { TextEncoder } from '../encoders/types.js';
 import { unknownWords } from '../encoders/text/vocabulary.js';
-import { meanDirection } from '../fusion/vectors.js';
+import { meanDirection } from '../util/vectors.js';
 import type { SensorModality } from '../pipeline/types.js';
 
 /** Labels whose embeddings are at least this close score practically the same. */

@@ -17,7 +17,7 @@ import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
 import { FormatError } from '../../errors.js';
 import { cutRecording } from '../../fusion/recording.js';
-import { meanDirection } from '../../fusion/vectors.js';
+import { meanDirection } from '../../util/vectors.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
