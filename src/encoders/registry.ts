@@ -243,7 +243,8 @@ class PackWindowEncoder implements WindowEncoder {
     const enc = this.pack.manifest.encoders;
     switch (this.modality) {
       case 'audio': {
-        const p = new AudioWindowPreprocessor(enc.audio!.preprocess, w.shape[0]!);
+        // [n] mono, or [n, channels] from a multi-channel replay (centred on all channels).
+        const p = new AudioWindowPreprocessor(enc.audio!.preprocess, w.shape[0]!, w.shape[1] ?? 1);
         return { size: p.size, write: (win, out, off) => p.process(win.data, out, off) };
       }
       case 'thermal': {

@@ -6,7 +6,6 @@
 import { basename } from 'node:path';
 import { DEFAULT_WINDOWS } from '../config/schema.js';
 import { EncoderError, FormatError } from '../errors.js';
-import { resamplerFor } from '../util/resample.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { ManualClock } from '../pipeline/clock.js';
 import type { Frame, SensorModality, Window } from '../pipeline/types.js';
@@ -45,7 +44,6 @@ export async function cutRecording(
       speed: 0,
       loop: false,
       clock,
-      resample: (samples, fromHz, toHz) => resamplerFor(fromHz, toHz).process(samples),
     },
     signal,
   );

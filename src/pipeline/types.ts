@@ -9,7 +9,7 @@ export type Modality = SensorModality | 'text';
 
 /**
  * A chunk of `shape[0]` consecutive samples from one sensor, each sample of shape `shape.slice(1)`:
- * - audio: `[n]` mono PCM in [-1, 1]
+ * - audio: `[n]` mono PCM in [-1, 1], or `[n, channels]` interleaved from a multi-channel replay
  * - imu: `[n, 6]` accel x,y,z in m/s², gyro x,y,z in rad/s
  * - thermal: `[n, h, w]` degrees C
  * - depth: `[n, h, w]` millimetres, 0 = invalid

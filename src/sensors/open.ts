@@ -2,7 +2,6 @@
  * Opens a sensor by its config: maps `driver` to its frame source. The schemas it accepts are
  * listed once, in schemas.ts, which the config schema also builds its sensor union from.
  */
-import { resamplerFor } from '../util/resample.js';
 import { alsaMicFrames } from './audio/alsa-mic.js';
 import { realI2cBus, type OpenI2cBus } from './bus/i2c.js';
 import { amg8833Frames } from './i2c/amg8833.js';
@@ -44,7 +43,6 @@ export function openSensor(config: OpenableSensorConfig, deps: OpenDeps = {}): F
             speed: config.speed,
             loop: config.loop,
             clock: ctx.clock,
-            resample: (samples, fromHz, toHz) => resamplerFor(fromHz, toHz).process(samples),
           },
           ctx.signal,
         );

@@ -28,6 +28,7 @@ export class RecordingWriter {
   private header: FrameFileHeader | undefined;
   private t0 = Number.NaN;
   private bytes = 0;
+  private audioChannels = 1;
   frames = 0;
   samples = 0;
   durationMs = 0;
@@ -51,11 +52,14 @@ export class RecordingWriter {
       this.fh = await open(this.file, 'w');
       this.t0 = frame.tMs;
       if (this.modality === 'audio') {
-        if (frame.rateHz !== 16000 || frame.shape.length !== 1) {
-          throw new TypeError(`${this.sensorId}: audio must be [n] at 16 kHz`);
+        if (frame.rateHz !== 16000 || frame.shape.length > 2) {
+          throw new TypeError(`${this.sensorId}: audio must be [n] or [n, channels] at 16 kHz`);
         }
-        // Sizes are zero until close() patches them.
-        await this.append(encodeWav16({ sampleRateHz: 16000, channels: [new Float32Array(0)] }));
+        // Sizes are zero until close() patches them. A multi-channel replay's frames are already
+        // interleaved, as WAV stores them.
+        this.audioChannels = frame.shape[1] ?? 1;
+        const channels = Array.from({ length: this.audioChannels }, () => new Float32Array(0));
+        await this.append(encodeWav16({ sampleRateHz: 16000, channels }));
       } else {
         this.header = {
           version: 1,
@@ -71,6 +75,11 @@ export class RecordingWriter {
       }
     }
     if (this.modality === 'audio') {
+      if ((frame.shape[1] ?? 1) !== this.audioChannels) {
+        throw new TypeError(
+          `${this.sensorId}: audio frame of shape [${frame.shape.join(', ')}] in a ${this.audioChannels}-channel recording`,
+        );
+      }
       const buf = Buffer.alloc(frame.data.length * 2);
       for (let i = 0; i < frame.data.length; i++) {
         const s = Math.max(-1, Math.min(32767 / 32768, frame.data[i]!));

@@ -23,7 +23,8 @@ import { AudioWindowPreprocessor } from '../encoders/audio/preprocess.js';
 import { openEncoders } from '../encoders/registry.js';
 import type { EncoderSet } from '../encoders/types.js';
 import type { Window } from '../pipeline/types.js';
-import { decodeWav } from '../sensors/formats/wav.js';
+import { FormatError } from '../errors.js';
+import { loadAudio } from '../sensors/formats/audio-file.js';
 import { SIM_CLASSES, type SimClass } from './classes.js';
 import { MINI_PREPROCESS, POOL, avgPool2d } from './pack-params.js';
 import { CANONICAL, PARAPHRASES, SYNONYMS, TEMPLATES } from './prompts.js';
@@ -81,9 +82,16 @@ export function realWindows(samples: Float32Array, maxWindows: number): Float32A
   return chosen.map((s) => samples.slice(s, s + REAL_WINDOW_SAMPLES));
 }
 
+/**
+ * A mono clip through the one audio loader (sensors/formats/audio-file.ts; resampled to 16 kHz).
+ * The windows here are mono, so a multi-channel clip is an error rather than silently its first
+ * channel (ImageBind would centre it on all channels).
+ */
 export function readClip(clipsDir: string, file: RealAudioFile): Float32Array {
-  const audio = decodeWav(readFileSync(join(clipsDir, file.wav)), file.wav);
-  if (audio.sampleRateHz !== REAL_RATE_HZ) throw new Error(`${file.wav}: expected ${REAL_RATE_HZ} Hz`);
+  const audio = loadAudio(readFileSync(join(clipsDir, file.wav)), file.wav, REAL_RATE_HZ);
+  if (audio.channels.length !== 1) {
+    throw new FormatError(file.wav, `${audio.channels.length} channels; the real-audio clips must be mono`);
+  }
   return audio.channels[0]!;
 }
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SensorModality, Window } from '../pipeline/types.js';
 import { readFrameFileHeader, readFrameRecords } from '../sensors/formats/frame-file.js';
-import { decodeWav } from '../sensors/formats/wav.js';
+import { interleaved, loadAudio } from '../sensors/formats/audio-file.js';
 import { TRUTH_FILE, type Truth } from './simulate.js';
 
 interface Stream {
@@ -28,12 +28,20 @@ export class Recording {
 
   static async open(dir: string): Promise<Recording> {
     const truth = JSON.parse(await readFile(join(dir, TRUTH_FILE), 'utf8')) as Truth;
-    const wav = decodeWav(await readFile(join(dir, truth.files.audio)), truth.files.audio);
-    const audio = wav.channels[0]!;
-    const times = new Float64Array(audio.length);
-    for (let i = 0; i < audio.length; i++) times[i] = (i * 1000) / wav.sampleRateHz;
+    // The one audio loader, as the replay sensor hears the same file (issue 20 item 2).
+    const wav = loadAudio(await readFile(join(dir, truth.files.audio)), truth.files.audio);
+    const c = wav.channels.length;
+    const n = wav.channels[0]!.length;
+    const times = new Float64Array(n);
+    for (let i = 0; i < n; i++) times[i] = (i * 1000) / wav.sampleRateHz;
     const streams = {
-      audio: { rateHz: wav.sampleRateHz, size: 1, sampleShape: [], times, data: audio },
+      audio: {
+        rateHz: wav.sampleRateHz,
+        size: c,
+        sampleShape: c === 1 ? [] : [c],
+        times,
+        data: interleaved(wav.channels),
+      },
       thermal: await readStream(join(dir, truth.files.thermal)),
       depth: await readStream(join(dir, truth.files.depth)),
       imu: await readStream(join(dir, truth.files.imu)),

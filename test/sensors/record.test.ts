@@ -4,12 +4,13 @@
  * recording through the replay driver yields exactly the same windows.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../src/pipeline/clock.js';
 import type { Frame, Window } from '../../src/pipeline/types.js';
 import { windows } from '../../src/pipeline/windows.js';
+import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { OpenableSensorSchema, openSensor } from '../../src/sensors/open.js';
 import { RecordingWriter, recordSensors, recorded } from '../../src/sensors/record.js';
 import { fakesOnPath, requireTool, tempDir } from './fakes.js';
@@ -180,4 +181,43 @@ test('recordSensors captures N seconds of each sensor at once', async () => {
   // SampleTimer), which a loaded machine causes: the count of frames in that second varies then.
   assert.ok(summaries[1]!.samples >= 1, `${summaries[1]!.samples} depth frames`);
   for (const s of summaries) assert.ok(s.durationMs >= 999.999);
+});
+
+test('audio: a stereo replay records as a 2-channel WAV that replays to the same [n, 2] frames', async () => {
+  const src = join(dir, 'stereo-src.wav');
+  const left = Float32Array.from({ length: 4800 }, (_, i) => Math.round(Math.sin(i / 5) * 9000) / 32768);
+  const right = Float32Array.from({ length: 4800 }, (_, i) => Math.round((i % 50) * 300 - 7000) / 32768);
+  writeFileSync(src, encodeWav16({ sampleRateHz: 16000, channels: [left, right] }));
+  const replayOf = (file: string) =>
+    openSensor(
+      OpenableSensorSchema.parse({
+        id: 'st',
+        modality: 'audio',
+        driver: 'replay',
+        file,
+        speed: 0,
+        loop: false,
+      }),
+    )({ clock: systemClock, signal: new AbortController().signal });
+  const writer = new RecordingWriter(join(dir, 'stereo-out'), 'st', 'audio');
+  mkdirSync(join(dir, 'stereo-out'), { recursive: true });
+  const first: Frame[] = [];
+  for await (const f of recorded(replayOf(src), writer)) first.push(f);
+  const summary = await writer.close();
+  const second: Frame[] = [];
+  for await (const f of replayOf(summary.file)) second.push(f);
+  assert.deepEqual(first[0]!.shape, [1600, 2]);
+  assert.deepEqual(
+    second.map((f) => f.shape),
+    first.map((f) => f.shape),
+  );
+  second.forEach((f, i) => assert.deepEqual(f.data, first[i]!.data, `frame ${i}`));
+  // A mono frame cannot join a stereo recording.
+  const mono = new RecordingWriter(join(dir, 'stereo-out'), 'mixed', 'audio');
+  await mono.write(first[0]!);
+  await assert.rejects(
+    mono.write({ ...first[0]!, data: new Float32Array(4), shape: [4] }),
+    /mixed: audio frame of shape \[4\] in a 2-channel recording/,
+  );
+  await mono.close();
 });

@@ -114,7 +114,23 @@ test('wrong file kinds are clear errors', async () => {
     );
   await assert.rejects(run('imu', wav), /imu replay needs an \.ebf frame file/);
   await assert.rejects(run('audio', join(dir, 'd.ebf')), /audio replay needs a \.wav file/);
+  const empty = join(dir, 'empty.wav');
+  writeFileSync(empty, encodeWav16({ sampleRateHz: 16000, channels: [new Float32Array(0)] }));
+  await assert.rejects(run('audio', empty), /empty\.wav: the WAV file holds no samples/);
+});
+
+test('a WAV at another rate plays at 16 kHz, resampled by the one audio loader', async () => {
   const rate = join(dir, 'r8k.wav');
   writeFileSync(rate, encodeWav16({ sampleRateHz: 8000, channels: [new Float32Array(800)] }));
-  await assert.rejects(run('audio', rate), /sample rate 8000 Hz/);
+  const frames = await take(
+    replayFrames(
+      { sensorId: 's', modality: 'audio', file: rate, speed: 0, loop: false, clock: new ManualClock() },
+      new AbortController().signal,
+    ),
+    10,
+  );
+  assert.deepEqual(
+    frames.map((f) => [f.rateHz, ...f.shape]),
+    [[16000, 1600]],
+  );
 });

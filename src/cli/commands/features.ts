@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { audioFeaturesFromWav } from '../../encoders/audio/preprocess.js';
 import { AudioPreprocessSchema, type AudioPreprocess } from '../../encoders/manifest.js';
-import { decodeWav } from '../../sensors/formats/wav.js';
+import { loadAudio } from '../../sensors/formats/audio-file.js';
 
 export interface AudioFeaturesFileOptions {
   /** WAV file to read. */
@@ -58,7 +58,8 @@ export async function writeAudioFeaturesFile(
   } catch (err) {
     throw new Error(`${file}: cannot read: ${reason(err)}`, { cause: err });
   }
-  const audio = decodeWav(bytes, file);
+  // The one audio loader (every channel, resampled to 16 kHz), as embed and the replay sensor use.
+  const audio = loadAudio(bytes, file, params.sampleRateHz);
   const { data, dims } = audioFeaturesFromWav(audio, params, { where: file });
   const payload = float32LE(data);
   try {
@@ -72,7 +73,7 @@ export async function writeAudioFeaturesFile(
     out,
     dims,
     bytes: payload.byteLength,
-    sampleRateHz: audio.sampleRateHz,
+    sampleRateHz: audio.fileRateHz,
     channels: audio.channels.length,
     durationS: frames / audio.sampleRateHz,
   };

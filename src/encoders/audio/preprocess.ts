@@ -3,20 +3,23 @@
  * `[numMelBins][targetLength]` per clip, normalised with ImageBind's mean/std, stacked as
  * `[clips, 1, numMelBins, targetLength]` float32. Matches shared/golden/audio/manifest.json:
  *
- * - input not at 16 kHz is resampled with torchaudio's default resampler;
+ * - input not at 16 kHz is resampled with torchaudio's default resampler (the one audio loader,
+ *   sensors/formats/audio-file.ts);
  * - each clip is mean-centred on its own copy (mean over all channels), then only channel 0 is used
- *   (kaldi fbank takes channel 0; ImageBind never downmixes). ImageBind centres clips in place on
- *   the shared waveform, which shifts later overlapping clips; like the goldens, we do not;
+ *   (kaldi fbank takes channel 0; ImageBind never downmixes), for a file as for a window of a
+ *   multi-channel replay (`[n, channels]` interleaved). ImageBind centres clips in place on the
+ *   shared waveform, which shifts later overlapping clips; like the goldens, we do not
+ *   (docs/preprocessing.md gives the measured size of that difference);
  * - frames are padded on the right with 0 in the log domain, or cropped, to targetLength, and
  *   only then normalised, so a padded cell is (0 − mean)/std.
  */
 import { FormatError } from '../../errors.js';
+import { resampleAudio } from '../../sensors/formats/audio-file.js';
 import type { WavAudio } from '../../sensors/formats/wav.js';
 import type { AudioPreprocess } from '../manifest.js';
 import { clipRanges, type ClipRange } from './clip-sampler.js';
 import { KaldiFbank } from './fbank.js';
 import { Float32RowSum } from './float32-sum.js';
-import { resamplerFor } from '../../util/resample.js';
 
 export interface AudioFeatures {
   /** Float32 values in `dims` order. */
@@ -126,10 +129,7 @@ export function audioFeaturesFromWav(
   const where = options.where ?? 'audio';
   if (audio.channels.length === 0) throw new FormatError(where, 'audio has no channels');
   const rate = params.sampleRateHz;
-  const channels =
-    audio.sampleRateHz === rate
-      ? audio.channels
-      : audio.channels.map((ch) => resamplerFor(audio.sampleRateHz, rate).process(ch));
+  const { channels } = resampleAudio(audio, rate);
   const length = channels[0]!.length;
   const ranges = audioClipRanges(length, params);
   const longest = Math.max(...ranges.map((r) => r.end - r.start));
@@ -146,12 +146,15 @@ export function audioFeaturesFromWav(
 }
 
 /**
- * Features for fixed-length windows of 16 kHz mono audio, e.g. the 2 s windows the pipeline cuts:
- * the clip sampler runs once over the window length, buffers are sized once, and `process()`
+ * Features for fixed-length windows of 16 kHz audio, e.g. the 2 s windows the pipeline cuts: mono
+ * (`[windowSamples]`) or, from a multi-channel replay, `[windowSamples, channels]` interleaved.
+ * The clip sampler runs once over the window length, buffers are sized once, and `process()`
  * allocates nothing.
  */
 export class AudioWindowPreprocessor {
   readonly windowSamples: number;
+  /** Channels per sample in the windows `process()` takes. */
+  readonly channelCount: number;
   /** `[clipsPerWindow, 1, numMelBins, targetLength]`. */
   readonly dims: readonly number[];
   /** Float32 values `process()` writes. */
@@ -160,16 +163,27 @@ export class AudioWindowPreprocessor {
   readonly clips: readonly ClipRange[];
   private readonly writer: ClipFeatureWriter;
   private readonly block: number;
-  private readonly channels: Float32Array[] = [NO_SAMPLES];
+  private readonly channels: Float32Array[];
 
   /** Throws TypeError when a clip would be shorter than one 25 ms fbank frame (400 samples). */
-  constructor(params: AudioPreprocess, windowSamples: number) {
+  constructor(params: AudioPreprocess, windowSamples: number, channelCount = 1) {
     if (!Number.isInteger(windowSamples) || windowSamples < 1) {
       throw new TypeError(
         `AudioWindowPreprocessor: windowSamples must be a positive integer, got ${windowSamples}`,
       );
     }
+    if (!Number.isInteger(channelCount) || channelCount < 1) {
+      throw new TypeError(
+        `AudioWindowPreprocessor: channelCount must be a positive integer, got ${channelCount}`,
+      );
+    }
     this.windowSamples = windowSamples;
+    this.channelCount = channelCount;
+    // Mono windows are read in place; a multi-channel window is split into planes sized once.
+    this.channels =
+      channelCount === 1
+        ? [NO_SAMPLES]
+        : Array.from({ length: channelCount }, () => new Float32Array(windowSamples));
     this.dims = Object.freeze(audioFeatureDims(params));
     this.size = audioFeatureSize(params);
     this.block = params.numMelBins * params.targetLength;
@@ -183,11 +197,17 @@ export class AudioWindowPreprocessor {
     }
   }
 
-  /** Features of one window (`windowSamples` samples) into `out[outOffset .. outOffset + size)`. */
+  /**
+   * Features of one window (`windowSamples × channelCount` values, sample-major) into
+   * `out[outOffset .. outOffset + size)`.
+   */
   process(samples: Float32Array, out: Float32Array, outOffset = 0): void {
-    if (samples.length !== this.windowSamples) {
+    const c = this.channelCount;
+    if (samples.length !== this.windowSamples * c) {
       throw new TypeError(
-        `AudioWindowPreprocessor: expected ${this.windowSamples} samples, got ${samples.length}`,
+        `AudioWindowPreprocessor: expected ${this.windowSamples} samples` +
+          (c > 1 ? ` × ${c} channels (${this.windowSamples * c} values)` : '') +
+          `, got ${samples.length}${c > 1 ? ' values' : ''}`,
       );
     }
     if (!Number.isInteger(outOffset) || outOffset < 0 || outOffset + this.size > out.length) {
@@ -196,11 +216,17 @@ export class AudioWindowPreprocessor {
       );
     }
     const channels = this.channels;
-    channels[0] = samples;
+    if (c === 1) channels[0] = samples;
+    else {
+      for (let k = 0; k < c; k++) {
+        const plane = channels[k]!;
+        for (let i = 0, p = k; i < plane.length; i++, p += c) plane[i] = samples[p]!;
+      }
+    }
     for (let k = 0; k < this.clips.length; k++) {
       const r = this.clips[k]!;
       this.writer.write(channels, r.start, r.end, out, outOffset + k * this.block);
     }
-    channels[0] = NO_SAMPLES; // do not keep the caller's window alive
+    if (c === 1) channels[0] = NO_SAMPLES; // do not keep the caller's window alive
   }
 }

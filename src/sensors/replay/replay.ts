@@ -10,7 +10,7 @@ import { extname } from 'node:path';
 import { FormatError } from '../../errors.js';
 import { sleep, type Clock } from '../../pipeline/clock.js';
 import type { Frame, SensorModality } from '../../pipeline/types.js';
-import { decodeWav } from '../formats/wav.js';
+import { AUDIO_RATE_HZ, interleaved, loadAudio } from '../formats/audio-file.js';
 import { readFrameFileHeader, readFrameRecords } from '../formats/frame-file.js';
 
 export interface ReplayOptions {
@@ -23,8 +23,6 @@ export interface ReplayOptions {
   clock: Clock;
   /** Audio is cut into frames of this many milliseconds. */
   audioChunkMs?: number;
-  /** Converts audio at another sample rate to 16 kHz (torchaudio's resampler); required for such files. */
-  resample?: (samples: Float32Array, fromHz: number, toHz: number) => Float32Array;
 }
 
 interface Chunk {
@@ -34,7 +32,7 @@ interface Chunk {
   shape: number[];
 }
 
-export const AUDIO_RATE_HZ = 16000;
+export { AUDIO_RATE_HZ };
 
 export async function* replayFrames(opts: ReplayOptions, signal: AbortSignal): AsyncGenerator<Frame> {
   const isWav = extname(opts.file).toLowerCase() === '.wav';
@@ -87,19 +85,17 @@ export async function* replayFrames(opts: ReplayOptions, signal: AbortSignal): A
 }
 
 async function* wavChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: number }> {
-  const wav = decodeWav(await readFile(opts.file), opts.file);
-  // ImageBind's loader uses the first channel only (reference §3.3 step 6); so do we.
-  let samples = wav.channels[0]!;
-  if (wav.sampleRateHz !== AUDIO_RATE_HZ) {
-    if (!opts.resample) {
-      throw new FormatError(opts.file, `sample rate ${wav.sampleRateHz} Hz; audio replay needs 16000 Hz`);
-    }
-    samples = opts.resample(samples, wav.sampleRateHz, AUDIO_RATE_HZ);
-  }
+  // The one audio loader (formats/audio-file.ts): every channel at 16 kHz. A multi-channel file
+  // plays as [n, channels] frames, so the features can centre on all channels as ImageBind does.
+  const { channels } = loadAudio(await readFile(opts.file), opts.file);
+  const length = channels[0]!.length;
   const chunk = Math.max(1, Math.round(((opts.audioChunkMs ?? 100) * AUDIO_RATE_HZ) / 1000));
-  for (let i = 0; i < samples.length; i += chunk) {
-    const data = samples.slice(i, Math.min(samples.length, i + chunk));
-    yield { tMs: (i * 1000) / AUDIO_RATE_HZ, data, shape: [data.length], rate: AUDIO_RATE_HZ };
+  for (let i = 0; i < length; i += chunk) {
+    const end = Math.min(length, i + chunk);
+    // Each frame owns its data (a consumer may keep it); a mono view is copied.
+    const data = channels.length === 1 ? channels[0]!.slice(i, end) : interleaved(channels, i, end);
+    const shape = channels.length === 1 ? [end - i] : [end - i, channels.length];
+    yield { tMs: (i * 1000) / AUDIO_RATE_HZ, data, shape, rate: AUDIO_RATE_HZ };
   }
 }
 

@@ -202,3 +202,28 @@ test('AudioWindowPreprocessor rejects misuse at once', () => {
   assert.throws(() => pre.process(new Float32Array(31999), new Float32Array(pre.size)), TypeError);
   assert.throws(() => pre.process(new Float32Array(32000), new Float32Array(pre.size), 1), RangeError);
 });
+
+test('AudioWindowPreprocessor on [n, 2] windows = the file path on two channels (centred on both)', () => {
+  const left = tone(40000, 440, 0.4);
+  const right = tone(40000, 900, 0.3);
+  for (let i = 0; i < right.length; i++) right[i] = right[i]! + 0.2; // a DC offset on one channel only
+  const pre = new AudioWindowPreprocessor(params, 40000, 2);
+  assert.equal(pre.channelCount, 2);
+  const data = new Float32Array(80000);
+  for (let i = 0; i < 40000; i++) {
+    data[2 * i] = left[i]!;
+    data[2 * i + 1] = right[i]!;
+  }
+  const out = new Float32Array(pre.size);
+  pre.process(data, out);
+  const file = audioFeaturesFromWav({ sampleRateHz: 16000, channels: [left, right] }, params).data;
+  assert.deepEqual(out, file);
+  assert.throws(() => pre.process(new Float32Array(40000), out), {
+    name: 'TypeError',
+    message: 'AudioWindowPreprocessor: expected 40000 samples × 2 channels (80000 values), got 40000 values',
+  });
+  assert.throws(() => new AudioWindowPreprocessor(params, 32000, 0), {
+    name: 'TypeError',
+    message: 'AudioWindowPreprocessor: channelCount must be a positive integer, got 0',
+  });
+});
