@@ -19,6 +19,12 @@ export interface RecordingWindowsOptions {
   modality: SensorModality;
   /** Default: the modality's default window (config `sensors[].window`). */
   window?: { lengthMs: number; hopMs: number };
+  /**
+   * One window holding the whole recording instead of rolling windows. For audio that is
+   * ImageBind's own file embedding: its clip sampler spreads 3 clips of 2 s over the whole file
+   * (padded when the file is shorter), issue 20 item 3.
+   */
+  whole?: boolean;
   sensorId?: string;
 }
 
@@ -29,11 +35,12 @@ export async function recordingWindows(opts: RecordingWindowsOptions): Promise<W
 
 /**
  * The recording's windows; a recording shorter than one window (which the agent would never
- * embed) gives one window holding all of it, flagged `shorterThanWindow`.
+ * embed) gives one window holding all of it, flagged `shorterThanWindow`, and so does `whole`.
  */
 export async function cutRecording(
   opts: RecordingWindowsOptions,
 ): Promise<{ windows: Window[]; shorterThanWindow: boolean }> {
+  if (opts.whole) return { windows: [await wholeFile(opts)], shorterThanWindow: false };
   const clock = new ManualClock(0);
   const signal = new AbortController().signal;
   const frames = replayFrames(
@@ -65,8 +72,27 @@ export async function cutRecording(
   return { windows: [wholeRecording(early, opts.file)], shorterThanWindow: true };
 }
 
+/** One window holding every frame of the recording (`whole`). */
+async function wholeFile(opts: RecordingWindowsOptions): Promise<Window> {
+  const all: Frame[] = [];
+  const frames = replayFrames(
+    {
+      sensorId: opts.sensorId ?? 'file',
+      modality: opts.modality,
+      file: opts.file,
+      speed: 0,
+      loop: false,
+      clock: new ManualClock(0),
+    },
+    new AbortController().signal,
+  );
+  for await (const f of frames) all.push(f);
+  if (all.length === 0) throw new FormatError(opts.file, `no ${opts.modality} samples in the recording`);
+  return wholeRecording(all, opts.file);
+}
+
 /**
- * One window holding a whole recording shorter than a window. The encoder pads it as ImageBind
+ * One window holding a whole recording (shorter than a window, or `whole`). The encoder pads it as ImageBind
  * pads a short clip (audio: the fbank frames are padded to the target length; IMU: the first
  * sample is repeated before the start; thermal and depth: the frames there are).
  */
@@ -128,6 +154,8 @@ export async function prototypeFromFiles(opts: {
   modality: SensorModality;
   files: readonly string[];
   window?: { lengthMs: number; hopMs: number };
+  /** Each file's embedding is its whole-file embedding (one window, ImageBind's for audio). */
+  whole?: boolean;
   /** Told how many windows of `file` the encoder embedded to NaN or ±Infinity (left out). */
   onNonFinite?: (file: string, windows: number, of: number) => void;
 }): Promise<PrototypeFile> {
@@ -139,6 +167,7 @@ export async function prototypeFromFiles(opts: {
       file,
       modality: opts.modality,
       ...(opts.window ? { window: opts.window } : {}),
+      ...(opts.whole ? { whole: true } : {}),
     });
     if (ws.length === 0) {
       throw new FormatError(file, `no ${opts.modality} samples in the recording; nothing to learn from`);

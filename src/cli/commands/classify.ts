@@ -15,7 +15,7 @@ import type { LabelWarning } from '../../labels/coverage.js';
 import { embedWindows, recordingWindows } from '../../fusion/recording.js';
 import { BACKGROUND, formatRanking, Scorer, topK, type RankedLabel } from '../../fusion/scoring.js';
 import { createLogger } from '../../log.js';
-import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
+import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
 
 export interface PackOptions {
@@ -58,6 +58,29 @@ export function parseMs(value: string): number {
   return n;
 }
 
+/**
+ * `--whole` (issue 20 item 3): ImageBind's own file embedding exists for audio only (its clip
+ * sampler; thermal, depth and IMU have no ImageBind loader), and it is one window, so no window
+ * length or hop goes with it.
+ */
+export function checkWhole(
+  opts: { whole?: boolean; windowMs?: number; hopMs?: number },
+  modality: Modality,
+): void {
+  if (!opts.whole) return;
+  if (modality !== 'audio') {
+    throw new InvalidArgumentError(
+      `--whole is for audio only (ImageBind's file embedding: 3 clips of 2 s spread over the file); ` +
+        `for ${modality} use --window-ms`,
+    );
+  }
+  if (opts.windowMs !== undefined || opts.hopMs !== undefined) {
+    throw new InvalidArgumentError(
+      '--whole embeds each file as one window; it cannot be combined with --window-ms or --hop-ms',
+    );
+  }
+}
+
 export interface ClassifyOptions {
   encoders: EncoderSet;
   modality: SensorModality;
@@ -65,6 +88,8 @@ export interface ClassifyOptions {
   /** Label names; each is also its prompt. */
   labels: readonly string[];
   window?: { lengthMs: number; hopMs: number };
+  /** Audio: score the whole-file embedding (ImageBind's), one "window" spanning the file. */
+  whole?: boolean;
   temperature?: number;
   stateDir?: string;
   top?: number;
@@ -112,6 +137,7 @@ export async function classifyFile(opts: ClassifyOptions): Promise<ClassifyResul
     file: opts.file,
     modality: opts.modality,
     ...(opts.window ? { window: opts.window } : {}),
+    ...(opts.whole ? { whole: true } : {}),
   });
   const vectors = await embedWindows(opts.encoders, opts.modality, ws);
   const k = opts.top ?? set.labels.length + 1;
@@ -155,6 +181,7 @@ export function registerClassify(program: Command): void {
     .option('--top <k>', 'labels per window (default: all)', (v) => Math.max(1, Math.floor(parseMs(v))))
     .option('--window-ms <ms>', 'window length (default: the modality default, as the agent)', parseMs)
     .option('--hop-ms <ms>', 'hop (default: --window-ms if given, else the modality default)', parseMs)
+    .option('--whole', 'audio: score the whole-file embedding, as ImageBind does (3 clips of 2 s)')
     .option('--temperature <t>', 'softmax temperature (default: scoring.temperature default)', parseMs)
     .option('--json', 'print JSON instead of tables')
     .option('--state-dir <dir>', 'where --pack test is generated and label embeddings cached')
@@ -170,6 +197,7 @@ export function registerClassify(program: Command): void {
           top?: number;
           windowMs?: number;
           hopMs?: number;
+          whole?: boolean;
           temperature?: number;
           json?: boolean;
           stateDir?: string;
@@ -182,6 +210,7 @@ export function registerClassify(program: Command): void {
             .map((s) => s.trim())
             .filter((s) => s.length > 0);
           if (labels.length === 0) throw new InvalidArgumentError('--labels: no labels');
+          checkWhole(opts, opts.modality);
           const logger = createLogger({ level: opts.logLevel });
           const encoders = await openPackEncoders({ ...opts, logger });
           try {
@@ -195,6 +224,7 @@ export function registerClassify(program: Command): void {
               file,
               labels,
               ...(window ? { window } : {}),
+              ...(opts.whole ? { whole: true } : {}),
               ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
               ...(opts.top !== undefined ? { top: opts.top } : {}),
               ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),

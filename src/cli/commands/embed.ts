@@ -7,6 +7,8 @@
  * window unless `--window-ms`/`--hop-ms` say otherwise). Each window gets an embedding, and the
  * input's `embedding` is their normalised mean. A recording shorter than one window (which the agent
  * would never embed) is embedded whole, as one window, the way ImageBind's loaders pad short clips.
+ * `--whole` (audio) embeds any file that way: ImageBind's own file embedding, 3 clips of 2 s spread
+ * over the whole file (issue 20 item 3).
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -21,6 +23,7 @@ import { meanDirection } from '../../util/vectors.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
+import { checkWhole } from './classify.js';
 
 export const EMBED_MODALITIES = ['text', ...SENSOR_MODALITIES] as const satisfies readonly Modality[];
 export const EMBED_PROVIDERS = EXECUTION_PROVIDERS;
@@ -39,6 +42,8 @@ export interface EmbedOptions {
   stateDir?: string;
   /** Most windows per inference; default 8. */
   maxBatch?: number;
+  /** Audio: the file as one window, ImageBind's file embedding (not with windowMs/hopMs). */
+  whole?: boolean;
   logger: Logger;
 }
 
@@ -65,6 +70,8 @@ export interface EmbedResult {
   windows?: WindowEmbedding[];
   /** True when the recording was shorter than one window and was embedded whole. */
   shorterThanWindow?: boolean;
+  /** True with `--whole`: `embedding` is ImageBind's file embedding, `windows` its one window. */
+  whole?: boolean;
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -75,10 +82,12 @@ export async function embedFile(
   file: string,
   modality: SensorModality,
   window: { lengthMs: number; hopMs: number },
+  opts: { whole?: boolean } = {},
 ): Promise<EmbedResult> {
   const encoder = encoders.windows.get(modality);
   if (!encoder) throw new TypeError(`no ${modality} encoder is open`);
-  const { windows: cut, shorterThanWindow: shorter } = await cutRecording({ file, modality, window });
+  const whole = opts.whole === true;
+  const { windows: cut, shorterThanWindow: shorter } = await cutRecording({ file, modality, window, whole });
   if (cut.length === 0) throw new FormatError(file, `no ${modality} samples in the recording`);
   const vectors = await encoder.embed(cut);
   return {
@@ -94,12 +103,14 @@ export async function embedFile(
       embedding: Array.from(vectors[i]!),
     })),
     ...(shorter ? { shorterThanWindow: true } : {}),
+    ...(whole ? { whole: true } : {}),
   };
 }
 
 /** Opens the pack once and embeds every input in order. */
 export async function embedInputs(inputs: readonly string[], opts: EmbedOptions): Promise<EmbedResult[]> {
   const { modality, logger } = opts;
+  checkWhole(opts, modality);
   const providers = opts.providers ?? ['cpu'];
   const sensorModalities: SensorModality[] = modality === 'text' ? [] : [modality];
   const encoders = await openEncoders({
@@ -139,7 +150,8 @@ export async function embedInputs(inputs: readonly string[], opts: EmbedOptions)
       hopMs: opts.hopMs ?? opts.windowMs ?? defaults.hopMs,
     };
     const results: EmbedResult[] = [];
-    for (const file of inputs) results.push(await embedFile(encoders, file, modality, window));
+    for (const file of inputs)
+      results.push(await embedFile(encoders, file, modality, window, { whole: opts.whole === true }));
     return results;
   } finally {
     await encoders.close();
@@ -196,6 +208,10 @@ export function registerEmbed(program: Command): void {
       'distance between window starts (default: --window-ms if given, else the modality default)',
       parsePositiveMs,
     )
+    .option(
+      '--whole',
+      'audio: embed each file whole, as ImageBind does (3 clips of 2 s spread over the file), instead of the mean of its windows',
+    )
     .option('--state-dir <dir>', 'where --pack test is generated (default: as the agent)')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .argument('<input...>', 'files to embed, or texts for --modality text')
@@ -208,6 +224,7 @@ export function registerEmbed(program: Command): void {
           providers: EmbedProvider[];
           windowMs?: number;
           hopMs?: number;
+          whole?: boolean;
           stateDir?: string;
           logLevel: string;
         },
@@ -215,6 +232,7 @@ export function registerEmbed(program: Command): void {
         try {
           const logger = createLogger({ level: opts.logLevel });
           const results = await embedInputs(inputs, {
+            ...(opts.whole ? { whole: true } : {}),
             pack: opts.pack,
             modality: opts.modality,
             providers: opts.providers,

@@ -9,7 +9,7 @@ import { prototypeFromFiles } from '../../fusion/recording.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
-import { openPackEncoders, parseModality, parseMs } from './classify.js';
+import { checkWhole, openPackEncoders, parseModality, parseMs } from './classify.js';
 
 export function registerLabel(program: Command): void {
   const label = program.command('label').description('build labels');
@@ -21,6 +21,7 @@ export function registerLabel(program: Command): void {
     .option('-o, --out <file>', 'write the prototype here instead of printing it')
     .option('--window-ms <ms>', 'window length (default: the modality default, as the agent)', parseMs)
     .option('--hop-ms <ms>', 'hop (default: --window-ms if given, else the modality default)', parseMs)
+    .option('--whole', 'audio: each file embedded whole, as ImageBind does (3 clips of 2 s)')
     .option('--state-dir <dir>', 'where --pack test is generated')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .argument('<files...>', 'example recordings: .wav for audio, .ebf for thermal, depth, imu')
@@ -33,11 +34,13 @@ export function registerLabel(program: Command): void {
           out?: string;
           windowMs?: number;
           hopMs?: number;
+          whole?: boolean;
           stateDir?: string;
           logLevel: string;
         },
       ) => {
         try {
+          checkWhole(opts, opts.modality);
           const logger = createLogger({ level: opts.logLevel });
           const encoders = await openPackEncoders({ ...opts, logger });
           try {
@@ -45,6 +48,7 @@ export function registerLabel(program: Command): void {
               encoders,
               modality: opts.modality,
               files,
+              ...(opts.whole ? { whole: true } : {}),
               onNonFinite: (file, n, of) =>
                 process.stderr.write(
                   `edgebind: warning: ${file}: ${n} of ${of} windows embedded to NaN or infinite values; left out\n`,
