@@ -12,7 +12,8 @@
  *   labels    labels/
  *   mqtt      mqtt/
  *   offline   eval/, sim/ (eval/ never imports sim/)
- *   root      main.ts (the composition root), daemon/ (process services: config only)
+ *   root      main.ts (the composition root) and agent-types.ts (its contract), daemon/ (process
+ *             services: config only)
  *   cli       cli/ (nothing imports it)
  */
 
@@ -47,7 +48,7 @@ export default {
       severity: 'error',
       from: { path: '^src/config/' },
       to: {
-        path: '^src/(sensors|encoders|fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/main[.]ts$',
+        path: '^src/(sensors|encoders|fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$',
         pathNot: '^src/sensors/schemas[.]ts$',
       },
     },
@@ -56,7 +57,7 @@ export default {
       comment: 'sensors/ and encoders/ import ground, pipeline and config only.',
       severity: 'error',
       from: { path: '^src/(sensors|encoders)/' },
-      to: { path: '^src/(fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/main[.]ts$' },
+      to: { path: '^src/(fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'sensors-and-encoders-apart',
@@ -75,19 +76,19 @@ export default {
       name: 'fusion-below-labels',
       severity: 'error',
       from: { path: '^src/fusion/' },
-      to: { path: '^src/(labels|mqtt|eval|sim|daemon|cli)/|^src/main[.]ts$' },
+      to: { path: '^src/(labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'labels-below-mqtt',
       severity: 'error',
       from: { path: '^src/labels/' },
-      to: { path: '^src/(mqtt|eval|sim|daemon|cli)/|^src/main[.]ts$' },
+      to: { path: '^src/(mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'mqtt-below-root',
       severity: 'error',
       from: { path: '^src/mqtt/' },
-      to: { path: '^src/(eval|sim|daemon|cli)/|^src/main[.]ts$' },
+      to: { path: '^src/(eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'eval-below-sim',

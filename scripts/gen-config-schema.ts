@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { LIVE_KEYS, needsRestart } from '../src/config/live.js';
 import { ConfigSchema } from '../src/config/schema.js';
 
 type Json = Record<string, unknown>;
@@ -15,6 +16,22 @@ const schema: Json = {
   $id: 'https://github.com/edgebind/edgebind/docs/config.schema.json',
   title: 'edgebind configuration',
 };
+markRestart(schema, '');
+
+/**
+ * `restartRequired: true` on every field a running agent cannot apply on SIGHUP, from the one
+ * declaration of live keys (src/config/live.ts); `log`, which holds the live `log.level`, is not.
+ */
+function markRestart(s: Json, path: string): void {
+  const liveBelow = (p: string) => Object.keys(LIVE_KEYS).some((k) => k.startsWith(`${p}.`));
+  for (const [key, child] of Object.entries((s.properties ?? {}) as Record<string, Json>)) {
+    const p = path ? `${path}.${key}` : key;
+    if (needsRestart(p) && !liveBelow(p)) child.restartRequired = true;
+    markRestart(child, p);
+  }
+  if (s.items) markRestart(s.items as Json, `${path}[]`);
+  for (const v of (s.anyOf ?? s.oneOf ?? []) as Json[]) markRestart(v, path);
+}
 
 function typeOf(s: Json): string {
   if (s.const !== undefined) return JSON.stringify(s.const);
@@ -77,7 +94,10 @@ This page and [config.schema.json](config.schema.json) are generated from the sc
 - Relative paths are relative to the config file.
 - \`--mqtt-url\` and \`--device-id\` on the command line override \`mqtt.broker\` and \`deviceId\`.
 - Secrets stay out of the file: \`mqtt.passwordEnv\` names an environment variable.
-- "Restart" marks fields a running agent cannot change live.
+- "Restart" marks fields a running agent cannot change live. On SIGHUP \`edgebind run\` applies
+  \`log.level\` and \`labels\` (unless a label set persisted by labels/* requests overrides the
+  file's, as at start) and names every other changed key as needing a restart
+  (\`src/config/live.ts\` declares which are live).
 - Files are checked with the config, by \`config check\` as by \`run\` (exit 2, key path): the
   recordings of replays, \`mqtt.caFile\`, \`certFile\`, \`keyFile\` and \`passwordFile\` (readable
   files; \`passwordFile\` not together with \`passwordEnv\`), \`encoders.pack\` (a directory with a

@@ -9,62 +9,20 @@
  * restarts, pipeline/encode-loop.ts the encoders' loop, fusion/event-stage.ts fusion and tracking,
  * mqtt/agent-mqtt.ts the connection and API.
  */
-import type { Logger } from 'pino';
-import type { ResolvedConfig } from './config/load.js';
+import type { Agent, AgentDeps, AgentStats } from './agent-types.js';
+import type { LiveOutcome } from './config/live.js';
 import { openEncoders } from './encoders/registry.js';
-import type { EncoderSet } from './encoders/types.js';
 import { EventStage } from './fusion/event-stage.js';
-import type { ScoreInspection } from './fusion/fusion.js';
 import { scoreInspector } from './fusion/score-log.js';
 import type { TrackedEvent } from './fusion/tracker.js';
-import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import { startEmbeddedBroker } from './mqtt/embedded-broker.js';
 import { startAgentMqtt } from './mqtt/agent-mqtt.js';
-import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
-import type { MqttPublisher } from './mqtt/publisher.js';
-import { systemClock, type Clock } from './pipeline/clock.js';
+import type { EventPayload } from './mqtt/payloads.js';
+import { systemClock } from './pipeline/clock.js';
 import { runEncodeLoop } from './pipeline/encode-loop.js';
 import { WindowHub } from './pipeline/hub.js';
 import { openAgentLabels } from './labels/runtime.js';
 import { SensorSupervisor } from './sensors/supervisor.js';
-
-export interface AgentDeps {
-  config: ResolvedConfig;
-  logger: Logger;
-  clock?: Clock;
-  /** Encoders to use instead of opening the configured pack (tests inject a deterministic one). */
-  encoders?: EncoderSet;
-  /** Called with every event payload as it is published (the demo prints them). */
-  onEvent?: (payload: EventPayload) => void;
-  /** Called with the top-k labels of every window (score inspection; e.g. a debug topic). */
-  onScores?: (inspection: ScoreInspection) => void;
-  /**
-   * Lossless, time-ordered window hand-out (evaluation): with several replays at speed 0 the
-   * order windows arrive in is otherwise not deterministic.
-   */
-  deterministic?: boolean;
-  /** Prometheus metrics; `edgebind run` passes one when `metrics.enabled`. */
-  metrics?: AgentMetrics & { summary?(): MetricsSummary };
-}
-
-/** The event message is defined once, by `EventSchema` in mqtt/payloads.ts (issue 16). */
-export type { EventPayload };
-
-export interface AgentStats {
-  /** Per enabled sensor: state, counters, and whether it counts in fusion (`sensors` on `health`). */
-  sensors: Record<string, SensorHealthPayload>;
-  windows: Record<string, { pushed: number; dropped: number; depth: number }>;
-  events: number;
-  mqtt: ReturnType<MqttPublisher['stats']>;
-}
-
-export interface Agent {
-  readonly brokerUrl: string;
-  /** Resolves when every sensor has finished (replays without loop) and the pipeline drained. */
-  readonly done: Promise<void>;
-  stats(): AgentStats;
-  stop(): Promise<void>;
-}
 
 export async function startAgent(deps: AgentDeps): Promise<Agent> {
   const { config, logger } = deps;
@@ -110,16 +68,17 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       brokerUrl,
       logger,
       labels: labels.service,
-      stats: () => ({
-        sensors: supervisor.status(stage.freshSensors()),
-        windows: hub.stats(),
-        events: eventCount,
-      }),
+      stats: () => counters(),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),
     });
     cleanups.push(() => mqtt.stop());
 
     let eventCount = 0;
+    const counters = (): Omit<AgentStats, 'mqtt'> => ({
+      sensors: supervisor.status(stage.freshSensors()),
+      windows: hub.stats(),
+      events: eventCount,
+    });
     const emit = (tracked: readonly TrackedEvent[]) => {
       for (const ev of tracked) {
         const payload: EventPayload = mqtt.publishEvent({
@@ -192,12 +151,14 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     return {
       brokerUrl,
       done,
-      stats: () => ({
-        sensors: supervisor.status(stage.freshSensors()),
-        windows: hub.stats(),
-        events: eventCount,
-        mqtt: mqtt.publisher.stats(),
-      }),
+      stats: () => ({ ...counters(), mqtt: mqtt.publisher.stats() }),
+      // SIGHUP (config/live.ts): the config file's labels; log.level is the daemon's own.
+      reconfigure: async (next, keys) => {
+        const done: LiveOutcome[] = [];
+        if (keys.includes('labels'))
+          done.push({ key: 'labels', ...(await labels.service.reloadConfig(next.labels)) });
+        return done;
+      },
       stop: () =>
         (stopping ??= (async () => {
           controller.abort(new Error('agent stopping'));

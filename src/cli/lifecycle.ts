@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { SdNotifier } from '../daemon/sd-notify.js';
 import { acquireStateLock, type StateLock } from '../daemon/state-lock.js';
 import { createLogger } from '../log.js';
-import type { Agent } from '../main.js';
+import type { Agent } from '../agent-types.js';
 
 export interface RunOptions {
   seconds?: number;

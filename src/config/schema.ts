@@ -2,13 +2,13 @@
  * The one configuration schema. Types are inferred from it, the JSON Schema in
  * docs/config.schema.json is generated from it, and docs/config.md describes it.
  * Objects are strict: an unknown key is an error, never silently ignored.
- * `restartRequired: true` marks fields a running agent cannot change live.
+ * Which keys a running agent applies live (SIGHUP) is declared once, in config/live.ts.
  */
 import { z } from 'zod';
 import { firstNonFinite } from '../util/vectors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
 import { SensorConfigSchema } from '../sensors/schemas.js';
-import { id, restart } from './sensor-base.js';
+import { id } from './sensor-base.js';
 
 export { DEFAULT_WINDOWS, ID_PATTERN, ReplaySensorSchema, WindowSchema, sensorBase } from './sensor-base.js';
 
@@ -161,12 +161,22 @@ export const DEFAULT_TEMPLATES: Record<SensorModality, string[]> = {
 };
 
 export const ScoringSchema = z.strictObject({
+  mode: z
+    .enum(['softmax', 'imagebind'])
+    .default('softmax')
+    .meta({
+      description:
+        "softmax: each label's prompts through every template, softmax at `temperature` with the background prompts. imagebind: ImageBind's own zero-shot score, softmax(embedding @ text.T) with the pack's logit scales (text × modality scale from manifest.json), one prompt per label as written, no templates, no background prompts, no examples; `temperature`, `templates` and `backgroundPrompts` are not used. Restart not needed (labels are rebuilt on reload).",
+    }),
   temperature: z
     .number()
     .positive()
     .max(1000)
     .default(50)
-    .meta({ description: 'Softmax scale applied to cosine similarities (higher = sharper).' }),
+    .meta({
+      description:
+        'Softmax scale applied to cosine similarities (higher = sharper), mode softmax only; mode imagebind takes the pack\'s logit scales instead.',
+    }),
   threshold: z.number().min(0).max(1).default(0.5).meta({ description: 'Default per-label on-threshold.' }),
   margin: z.number().min(0).max(1).default(0).meta({
     description:
@@ -257,44 +267,22 @@ export const MqttSchema = z.strictObject({
     .default('embedded')
     .meta({
       description: '"embedded" starts an in-process broker on 127.0.0.1; otherwise the broker URL.',
-      ...restart,
     }),
-  embeddedPort: z
-    .int()
-    .min(1)
-    .max(65535)
-    .default(1883)
-    .meta({ description: 'Port of the embedded broker.', ...restart }),
+  embeddedPort: z.int().min(1).max(65535).default(1883).meta({ description: 'Port of the embedded broker.' }),
   baseTopic: z
     .string()
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels of letters, digits, _ or -; no wildcards')
-    .default('edgebind')
-    .meta({ ...restart }),
-  clientId: z
-    .string()
-    .min(1)
-    .max(128)
-    .optional()
-    .meta({ description: 'Default: edgebind-<deviceId>.', ...restart }),
-  username: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({ ...restart }),
+    .default('edgebind'),
+  clientId: z.string().min(1).max(128).optional().meta({ description: 'Default: edgebind-<deviceId>.' }),
+  username: z.string().min(1).optional(),
   passwordEnv: z
     .string()
     .regex(/^[A-Z_][A-Z0-9_]*$/)
     .optional()
     .meta({
       description: 'Name of the environment variable holding the password (secrets stay out of files).',
-      ...restart,
     }),
-  keepaliveS: z
-    .int()
-    .min(5)
-    .max(3600)
-    .default(30)
-    .meta({ ...restart }),
+  keepaliveS: z.int().min(5).max(3600).default(30),
   reconnectMinMs: z
     .int()
     .min(100)
@@ -329,53 +317,27 @@ export const MqttSchema = z.strictObject({
   protocolVersion: z
     .union([z.literal(4), z.literal(5)])
     .default(4)
-    .meta({ description: '4 = MQTT 3.1.1, 5 = MQTT 5 (response topics, message expiry).', ...restart }),
-  persistentSession: z
-    .boolean()
-    .default(false)
-    .meta({
-      description: 'Ask the broker to keep the session (clean = false) across disconnects.',
-      ...restart,
-    }),
+    .meta({ description: '4 = MQTT 3.1.1, 5 = MQTT 5 (response topics, message expiry).' }),
+  persistentSession: z.boolean().default(false).meta({
+    description: 'Ask the broker to keep the session (clean = false) across disconnects.',
+  }),
   sessionExpiryS: z
     .int()
     .min(0)
     .default(3600)
-    .meta({ description: 'MQTT 5 session expiry in seconds for a persistent session.', ...restart }),
-  passwordFile: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({
-      description:
-        'File holding the password (first line; relative to the config file). Not together with passwordEnv.',
-      ...restart,
-    }),
-  caFile: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({
-      description: 'PEM CA certificate(s) the broker certificate must chain to (mqtts, wss).',
-      ...restart,
-    }),
-  certFile: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({ description: 'PEM client certificate for mutual TLS.', ...restart }),
-  keyFile: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({ description: 'PEM private key of the client certificate.', ...restart }),
-  rejectUnauthorized: z
-    .boolean()
-    .default(true)
-    .meta({
-      description: 'Refuse brokers whose certificate is not trusted. Only turn off for tests.',
-      ...restart,
-    }),
+    .meta({ description: 'MQTT 5 session expiry in seconds for a persistent session.' }),
+  passwordFile: z.string().min(1).optional().meta({
+    description:
+      'File holding the password (first line; relative to the config file). Not together with passwordEnv.',
+  }),
+  caFile: z.string().min(1).optional().meta({
+    description: 'PEM CA certificate(s) the broker certificate must chain to (mqtts, wss).',
+  }),
+  certFile: z.string().min(1).optional().meta({ description: 'PEM client certificate for mutual TLS.' }),
+  keyFile: z.string().min(1).optional().meta({ description: 'PEM private key of the client certificate.' }),
+  rejectUnauthorized: z.boolean().default(true).meta({
+    description: 'Refuse brokers whose certificate is not trusted. Only turn off for tests.',
+  }),
   healthIntervalS: z.int().min(0).max(86_400).default(60).meta({
     description:
       'Seconds between health messages (also sent within a second of a sensor going down or coming back); 0 = none.',
@@ -393,47 +355,26 @@ export const RemoteSchema = z.strictObject({
   enabled: z
     .boolean()
     .default(true)
-    .meta({ description: 'Answer label requests on <base>/<deviceId>/request/<op>.', ...restart }),
-  groups: z
-    .array(id('group'))
-    .max(32)
-    .default([])
-    .meta({
-      description: 'Fleet groups: requests on <base>/groups/<group>/request/<op> apply here too.',
-      ...restart,
-    }),
-  requireSigned: z
-    .boolean()
-    .default(false)
-    .meta({
-      description: 'Reject requests without a valid Ed25519 signature by one of publicKeys.',
-      ...restart,
-    }),
+    .meta({ description: 'Answer label requests on <base>/<deviceId>/request/<op>.' }),
+  groups: z.array(id('group')).max(32).default([]).meta({
+    description: 'Fleet groups: requests on <base>/groups/<group>/request/<op> apply here too.',
+  }),
+  requireSigned: z.boolean().default(false).meta({
+    description: 'Reject requests without a valid Ed25519 signature by one of publicKeys.',
+  }),
   publicKeys: z
     .array(PublicKeySchema)
     .max(16)
     .default([])
-    .meta({ description: 'Keys trusted to sign requests.', ...restart }),
-  maxRequestAgeS: z
-    .int()
-    .min(10)
-    .max(86_400)
-    .default(300)
-    .meta({
-      description:
-        'Replay protection for signed requests: refuse one whose issuedAt is more than this many seconds before or after the device clock; its nonce is remembered that long.',
-      ...restart,
-    }),
-  maxNonces: z
-    .int()
-    .min(16)
-    .max(100_000)
-    .default(10_000)
-    .meta({
-      description:
-        'Most signed-request nonces remembered at once; while full, further signed requests are refused (REPLAY_CACHE_FULL) until old ones expire.',
-      ...restart,
-    }),
+    .meta({ description: 'Keys trusted to sign requests.' }),
+  maxRequestAgeS: z.int().min(10).max(86_400).default(300).meta({
+    description:
+      'Replay protection for signed requests: refuse one whose issuedAt is more than this many seconds before or after the device clock; its nonce is remembered that long.',
+  }),
+  maxNonces: z.int().min(16).max(100_000).default(10_000).meta({
+    description:
+      'Most signed-request nonces remembered at once; while full, further signed requests are refused (REPLAY_CACHE_FULL) until old ones expire.',
+  }),
   responseTopicPrefixes: z
     .array(
       z
@@ -470,31 +411,21 @@ export const RemoteSchema = z.strictObject({
     .min(1)
     .max(1024)
     .default(32)
-    .meta({ description: 'Recent window embeddings kept for labels/test.', ...restart }),
+    .meta({ description: 'Recent window embeddings kept for labels/test.' }),
 });
 
 export const HomeAssistantSchema = z.strictObject({
-  enabled: z
-    .boolean()
-    .default(false)
-    .meta({
-      description:
-        "Publish Home Assistant MQTT discovery for the device, each label and each sensor's connectivity.",
-      ...restart,
-    }),
+  enabled: z.boolean().default(false).meta({
+    description:
+      "Publish Home Assistant MQTT discovery for the device, each label and each sensor's connectivity.",
+  }),
   discoveryPrefix: z
     .string()
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels of letters, digits, _ or -; no wildcards')
-    .default('homeassistant')
-    .meta({ ...restart }),
-  statusTopic: z
-    .string()
-    .min(1)
-    .default('homeassistant/status')
-    .meta({
-      description: "Home Assistant's birth topic; `online` there re-announces discovery.",
-      ...restart,
-    }),
+    .default('homeassistant'),
+  statusTopic: z.string().min(1).default('homeassistant/status').meta({
+    description: "Home Assistant's birth topic; `online` there re-announces discovery.",
+  }),
   deviceName: z
     .string()
     .min(1)
@@ -512,36 +443,16 @@ export const EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'webgpu', 'cpu'] as cons
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export const EncodersSchema = z.strictObject({
-  pack: z
-    .string()
-    .min(1)
-    .default('test')
-    .meta({
-      description:
-        'Model pack directory (relative to the config file), or "test" for the random-weight test pack generated into stateDir.',
-      ...restart,
-    }),
-  providers: z
-    .array(z.enum(EXECUTION_PROVIDERS))
-    .min(1)
-    .default(['cpu'])
-    .meta({
-      description:
-        'Execution providers to try in order, per encoder (tensorrt, cuda, webgpu, cpu); one that cannot load is skipped with a warning, and cpu is always the last resort. Each encoder is warmed up at start on every batch size it will use (deploy/gpu.md).',
-      ...restart,
-    }),
-  intraOpThreads: z
-    .int()
-    .min(1)
-    .max(64)
-    .default(1)
-    .meta({ ...restart }),
-  interOpThreads: z
-    .int()
-    .min(1)
-    .max(64)
-    .default(1)
-    .meta({ ...restart }),
+  pack: z.string().min(1).default('test').meta({
+    description:
+      'Model pack directory (relative to the config file), or "test" for the random-weight test pack generated into stateDir.',
+  }),
+  providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']).meta({
+    description:
+      'Execution providers to try in order, per encoder (tensorrt, cuda, webgpu, cpu); one that cannot load is skipped with a warning, and cpu is always the last resort. Each encoder is warmed up at start on every batch size it will use (deploy/gpu.md).',
+  }),
+  intraOpThreads: z.int().min(1).max(64).default(1),
+  interOpThreads: z.int().min(1).max(64).default(1),
   maxBatch: z.int().min(1).max(64).default(8).meta({
     description:
       'Most windows of one modality (or label texts) per inference. On a GPU provider each encoder runs every batch size up to this once at start, so no window waits for kernel compilation.',
@@ -556,43 +467,30 @@ export const MetricsSchema = z.strictObject({
   enabled: z
     .boolean()
     .default(false)
-    .meta({ description: 'Serve Prometheus metrics at http://host:port/metrics.', ...restart }),
-  port: z
-    .int()
-    .min(1)
-    .max(65535)
-    .default(9464)
-    .meta({ description: 'TCP port of the metrics endpoint.', ...restart }),
+    .meta({ description: 'Serve Prometheus metrics at http://host:port/metrics.' }),
+  port: z.int().min(1).max(65535).default(9464).meta({ description: 'TCP port of the metrics endpoint.' }),
   host: z
     .string()
     .min(1)
     .default('127.0.0.1')
-    .meta({ description: 'Address to bind; keep loopback unless a firewall guards the port.', ...restart }),
+    .meta({ description: 'Address to bind; keep loopback unless a firewall guards the port.' }),
   statsIntervalMs: z
     .int()
     .min(500)
     .max(600_000)
     .default(5000)
-    .meta({ description: 'Milliseconds between samples of window/MQTT counters.', ...restart }),
+    .meta({ description: 'Milliseconds between samples of window/MQTT counters.' }),
 });
 
 export const ConfigSchema = z
   .strictObject({
-    deviceId: id('deviceId')
-      .optional()
-      .meta({
-        description: 'Device id used in topics. Default: the host name. --device-id overrides.',
-        ...restart,
-      }),
-    stateDir: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({
-        description:
-          'Writable state (generated packs, caches, the event outbox, the lock). When its disk is full the agent runs on degraded (docs/mqtt.md). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.',
-        ...restart,
-      }),
+    deviceId: id('deviceId').optional().meta({
+      description: 'Device id used in topics. Default: the host name. --device-id overrides.',
+    }),
+    stateDir: z.string().min(1).optional().meta({
+      description:
+        'Writable state (generated packs, caches, the event outbox, the lock). When its disk is full the agent runs on degraded (docs/mqtt.md). Default: $STATE_DIRECTORY (systemd), else ~/.cache/edgebind.',
+    }),
     mqtt: MqttSchema.default(MqttSchema.parse({})),
     encoders: EncodersSchema.default(EncodersSchema.parse({})),
     sensors: z.array(SensorSchema).min(1).max(16),

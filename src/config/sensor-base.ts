@@ -5,9 +5,6 @@
 import { z } from 'zod';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
 
-/** Marks a field a running agent cannot change live (SIGHUP reload reports it). */
-export const restart = { restartRequired: true } as const;
-
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const id = (what: string) =>
   z.string().regex(ID_PATTERN, `${what}: 1-64 letters, digits, _ or -, starting with a letter or digit`);
@@ -21,7 +18,7 @@ export const WindowSchema = z
       .max(60_000)
       .meta({ description: 'Time between window starts in milliseconds; smaller = more windows, more CPU.' }),
   })
-  .meta({ description: 'Rolling window cut from the stream.', ...restart });
+  .meta({ description: 'Rolling window cut from the stream.' });
 
 /** Default window per modality: audio and IMU follow ImageBind's clip lengths (2 s, 5 s). */
 export const DEFAULT_WINDOWS: Record<SensorModality, { lengthMs: number; hopMs: number }> = {
@@ -34,7 +31,7 @@ export const DEFAULT_WINDOWS: Record<SensorModality, { lengthMs: number; hopMs: 
 /** Fields every sensor has, whatever its driver; drivers spread this into their own schema. */
 export const sensorBase = {
   id: id('sensor id').meta({ description: 'Unique sensor id; appears in events and topics.' }),
-  modality: z.enum(SENSOR_MODALITIES).meta({ description: 'What the sensor measures.', ...restart }),
+  modality: z.enum(SENSOR_MODALITIES).meta({ description: 'What the sensor measures.' }),
   enabled: z.boolean().default(true),
   window: WindowSchema.optional().meta({
     description:

@@ -1,115 +1,69 @@
 /**
- * What a config reload (SIGHUP) changes: every key path whose value differs, split by the
- * schema's `restartRequired` metadata (src/config/schema.ts `.meta()`). A path needs a restart
- * when the field itself or any object, array or wrapper above it is marked.
+ * What a config reload (SIGHUP) changes: every key path whose value differs, sorted by the one
+ * declaration of live keys (config/live.ts). It compares plain values and reads no schema.
  */
-import type { z } from 'zod';
-import { ConfigSchema } from '../config/schema.js';
+import { ConfigSchema, type Config } from '../config/schema.js';
+import { liveKeyOf, type LiveKey } from '../config/live.js';
 
 export interface ConfigChanges {
-  /** Changed paths a running agent may apply at once, e.g. `log.level`, `labels[1].threshold`. */
+  /** Changed paths a running agent applies at once, e.g. `log.level`, `labels[1].threshold`. */
   live: string[];
+  /** The live keys those paths fall under, each once (`labels`, `log.level`). */
+  liveKeys: LiveKey[];
   /** Changed paths that take effect only after a restart, e.g. `mqtt.broker`. */
   restartRequired: string[];
 }
 
-/** Compares two configs (parsed or resolved; keys outside the schema, like `source`, are ignored). */
-export function diffConfig(
-  oldConfig: unknown,
-  newConfig: unknown,
-  schema: z.ZodType = ConfigSchema,
-): ConfigChanges {
-  const out: ConfigChanges = { live: [], restartRequired: [] };
-  walk(schema, oldConfig, newConfig, '', false, out);
+/** The config's own keys; a resolved config also carries `source`, which is no setting. */
+const CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(ConfigSchema.shape));
+
+/** Compares two configs (parsed or resolved). */
+export function diffConfig(oldConfig: object, newConfig: object): ConfigChanges {
+  const paths: string[] = [];
+  const a = oldConfig as Record<string, unknown>;
+  const b = newConfig as Record<string, unknown>;
+  for (const key of CONFIG_KEYS) walk(a[key], b[key], key, paths);
+  const out: ConfigChanges = { live: [], liveKeys: [], restartRequired: [] };
+  for (const path of paths) {
+    const key = liveKeyOf(path);
+    if (key === undefined) out.restartRequired.push(path);
+    else {
+      out.live.push(path);
+      if (!out.liveKeys.includes(key)) out.liveKeys.push(key);
+    }
+  }
   return out;
 }
 
-interface Def {
-  type: string;
-  innerType?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  element?: z.ZodType;
-  options?: z.ZodType[];
-  discriminator?: string;
-  in?: z.ZodType;
-  out?: z.ZodType;
-  values?: unknown[];
-}
-
-const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-
-function marked(s: z.ZodType): boolean {
-  const meta = s.meta() as { restartRequired?: unknown } | undefined;
-  return meta?.restartRequired === true;
-}
-
-/** Strips optional/default/nullable/pipe wrappers, noting restart metadata on any of them. */
-function unwrap(s: z.ZodType): { core: z.ZodType; restart: boolean } {
-  let restart = marked(s);
-  let cur = s;
-  for (;;) {
-    const d = defOf(cur);
-    const next = d.innerType ?? (d.type === 'pipe' ? d.in : undefined);
-    if (!next) return { core: cur, restart };
-    cur = next;
-    restart ||= marked(cur);
+/** `running` with one applied live key taken from `next`, so later reloads compare against it. */
+export function adopt<C extends Pick<Config, 'labels' | 'log'>>(running: C, next: C, key: LiveKey): C {
+  switch (key) {
+    case 'labels':
+      return { ...running, labels: next.labels };
+    case 'log.level':
+      return { ...running, log: { ...running.log, level: next.log.level } };
   }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function walk(
-  schema: z.ZodType | undefined,
-  a: unknown,
-  b: unknown,
-  path: string,
-  inherited: boolean,
-  out: ConfigChanges,
-): void {
+/**
+ * Objects are compared key by key and lists of objects element by element (`labels[1]`); lists
+ * of scalars (prompts, providers) and anything else that differs are one path.
+ */
+function walk(a: unknown, b: unknown, path: string, out: string[]): void {
   if (equal(a, b)) return;
-  const { core, restart: here } = schema ? unwrap(schema) : { core: undefined, restart: false };
-  const restart = inherited || here;
-  const leaf = (): void => {
-    (restart ? out.restartRequired : out.live).push(path || '(root)');
-  };
-  if (!core) return leaf();
-  const d = defOf(core);
-  if (d.type === 'object' && d.shape && isObject(a) && isObject(b)) {
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const child = d.shape[key];
-      if (!child) continue; // not a config key (e.g. `source` of a resolved config)
-      walk(child, a[key], b[key], path ? `${path}.${key}` : key, restart, out);
-    }
+  if (isObject(a) && isObject(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+      walk(a[key], b[key], `${path}.${key}`, out);
     return;
   }
-  // Lists of objects are compared element by element; lists of scalars (prompts, providers) whole.
-  const elementType = d.element ? defOf(unwrap(d.element).core).type : undefined;
-  if (
-    d.type === 'array' &&
-    (elementType === 'object' || elementType === 'union') &&
-    Array.isArray(a) &&
-    Array.isArray(b)
-  ) {
-    for (let i = 0; i < Math.max(a.length, b.length); i++)
-      walk(d.element, a[i], b[i], `${path}[${i}]`, restart, out);
+  if (Array.isArray(a) && Array.isArray(b) && (a.some(isObject) || b.some(isObject))) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) walk(a[i], b[i], `${path}[${i}]`, out);
     return;
   }
-  if (d.type === 'union' && d.options && isObject(a) && isObject(b)) {
-    const option = pickOption(d, a, b);
-    if (option) return walk(option, a, b, path, restart, out);
-  }
-  leaf();
-}
-
-/** The union member both values belong to (same discriminator value), if any. */
-function pickOption(d: Def, a: Record<string, unknown>, b: Record<string, unknown>): z.ZodType | undefined {
-  const key = d.discriminator;
-  if (key === undefined || a[key] !== b[key]) return undefined;
-  return d.options!.find((o) => {
-    const lit = defOf(unwrap(o).core).shape?.[key];
-    return lit !== undefined && (defOf(unwrap(lit).core).values ?? []).includes(b[key]);
-  });
+  out.push(path);
 }
 
 function equal(a: unknown, b: unknown): boolean {

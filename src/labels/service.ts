@@ -103,6 +103,7 @@ export class LabelService<
 > implements LabelOps {
   private state: LabelsState;
   private readonly now: () => Date;
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: LabelServiceDeps<T>) {
     this.now = deps.now ?? (() => new Date());
@@ -140,14 +141,45 @@ export class LabelService<
     };
   }
 
-  async set(req: SetLabels): Promise<LabelOpResult> {
-    this.checkVersion(req.ifVersion);
-    const { labels } = req;
-    this.checkLabels(labels, '$.labels', labels);
-    return this.commit(labels);
+  set(req: SetLabels): Promise<LabelOpResult> {
+    return this.inTurn(async () => {
+      this.checkVersion(req.ifVersion);
+      const { labels } = req;
+      this.checkLabels(labels, '$.labels', labels);
+      return this.commit(labels);
+    });
   }
 
-  async patch(req: PatchLabels): Promise<LabelOpResult> {
+  patch(req: PatchLabels): Promise<LabelOpResult> {
+    return this.inTurn(() => this.patchNow(req));
+  }
+
+  /**
+   * The config file's labels changed (SIGHUP, issue 16 item 7). They replace the running set as
+   * at start: only while no set persisted by labels/* requests overrides the file's. Nothing is
+   * persisted; the version moves on so that an `ifVersion` taken before sees the change.
+   */
+  reloadConfig(labels: LabelConfig[]): Promise<{ applied: boolean; reason?: string }> {
+    return this.inTurn(async () => {
+      if (this.state.source === 'remote')
+        return {
+          applied: false,
+          reason: `the label set persisted by labels/* requests (version ${this.state.version}) overrides the config file's labels`,
+        };
+      const built = await this.deps.build(labels);
+      this.swap(built, labels, 'config');
+      return { applied: true };
+    });
+  }
+
+  /** Set, patch and a config reload change the set one at a time (a SIGHUP is no request). */
+  private inTurn<R>(fn: () => Promise<R>): Promise<R> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async patchNow(req: PatchLabels): Promise<LabelOpResult> {
     this.checkVersion(req.ifVersion);
     const { add, replace, remove } = req;
     if (!add?.length && !replace?.length && !remove?.length) {
@@ -250,21 +282,38 @@ export class LabelService<
         { path: '$', message: (err as Error).message },
       ]);
     }
+    const { added, removed } = this.swap(built, labels, 'remote', next);
+    return {
+      data: { version, hash: built.hash, labels: labels.map((l) => l.name), added, removed },
+      warnings: built.warnings ?? [],
+    };
+  }
+
+  /** Swaps a built set into the pipeline, then tells onChange and the log. */
+  private swap(
+    built: T,
+    labels: LabelConfig[],
+    source: LabelsState['source'],
+    next: LabelsState = {
+      version: this.state.version + 1,
+      hash: built.hash,
+      source,
+      updatedAt: this.now().toISOString(),
+      labels,
+    },
+  ): { added: string[]; removed: string[] } {
     const newNames = new Set(labels.map((l) => l.name));
     const removed = this.state.labels.map((l) => l.name).filter((n) => !newNames.has(n));
     const added = labels.map((l) => l.name).filter((n) => !this.state.labels.some((l) => l.name === n));
     this.deps.apply(built, labels, removed);
     this.state = next;
+    const { version } = next;
     this.deps.logger.info(
-      { version, hash: built.hash.slice(0, 12), added, removed },
+      { version, hash: built.hash.slice(0, 12), added, removed, source },
       `labels: version ${version} applied (${labels.length} labels; +${added.length} -${removed.length})`,
     );
     this.deps.onChange?.(next, removed);
-    const warnings = built.warnings ?? [];
-    for (const w of warnings) this.deps.logger.warn({ code: w.code, label: w.label }, w.message);
-    return {
-      data: { version, hash: built.hash, labels: labels.map((l) => l.name), added, removed },
-      warnings,
-    };
+    for (const w of built.warnings ?? []) this.deps.logger.warn({ code: w.code, label: w.label }, w.message);
+    return { added, removed };
   }
 }

@@ -69,12 +69,16 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (goo
     const shortest = Math.min(...gaps);
     assert.ok(shortest > 400 && shortest < 900, `shortest gap ${shortest} ms (${gaps.join(', ')})`);
 
-    // SIGHUP: one live change (log level) and one that needs a restart (baseTopic).
+    // SIGHUP: two live changes (log level, labels) and one that needs a restart (baseTopic).
     writeFileSync(
       file,
       config(port, {
         log: { level: 'debug' },
         mqtt: { broker: 'embedded', embeddedPort: port, baseTopic: 'other' },
+        labels: [
+          { name: 'alarm_beeping', prompts: ['an alarm beeping'] },
+          { name: 'dog_barking', prompts: ['a dog barking'] },
+        ],
       }),
     );
     const before = rx.datagrams.length;
@@ -84,10 +88,13 @@ test('run under a notify socket: READY, WATCHDOG every 0.5 s, SIGHUP reload (goo
       await new Promise((r) => setTimeout(r, 50));
     const afterHup = rx.datagrams.slice(before).map((d) => d.text.split('\n')[0]);
     assert.ok(afterHup.indexOf('READY=1') > afterHup.indexOf('RELOADING=1'), afterHup.join(','));
-    for (let i = 0; i < 400 && !/need a restart/.test(stderr); i++)
+    // The log level comes last, after the labels are built and swapped in.
+    for (let i = 0; i < 400 && !/config reloaded: log level/.test(stderr); i++)
       await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /these changes need a restart: mqtt\.baseTopic/);
     assert.match(stderr, /config reloaded: log level debug/);
+    assert.match(stderr, /labels: version 1 applied \(2 labels; \+1 -0\)/);
+    assert.match(stderr, /config reloaded: labels applied/);
 
     // A broken config on SIGHUP is logged; the daemon keeps running on the old one.
     writeFileSync(file, 'sensors: [\n');

@@ -13,7 +13,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ConfigInput } from '../../src/config/schema.js';
-import type { EventPayload } from '../../src/main.js';
+import type { EventPayload } from '../../src/mqtt/payloads.js';
 import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { assertLavapipe, lavapipeEnv, lavapipeTestOptions, noVulkanEnv } from '../helpers/lavapipe.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';

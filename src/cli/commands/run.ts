@@ -1,18 +1,13 @@
 /** `edgebind run --config FILE`: the daemon. */
 import type { Command } from 'commander';
-import { loadConfig, type Overrides, type ResolvedConfig } from '../../config/load.js';
+import { loadConfig, type Overrides } from '../../config/load.js';
 import { Metrics } from '../../daemon/metrics.js';
-import { diffConfig, type ConfigChanges } from '../../daemon/reload.js';
+import { adopt, diffConfig } from '../../daemon/reload.js';
 import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
-import { startAgent, type Agent } from '../../main.js';
+import { startAgent } from '../../main.js';
 import { reportAndExit } from '../errors.js';
 import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
-
-/** An agent that can take live config changes (see src/daemon/reload.ts). */
-export interface Reconfigurable {
-  reconfigure(config: ResolvedConfig, changes: ConfigChanges): Promise<void>;
-}
 
 export function registerRun(program: Command): void {
   program
@@ -62,9 +57,13 @@ export function registerRun(program: Command): void {
         if (notifier.watchdogMs !== undefined)
           logger.debug(`systemd watchdog: pinging every ${notifier.watchdogMs} ms`);
 
+        // SIGHUP: live keys (config/live.ts) apply now, every other change is named as needing a
+        // restart. The config in effect stays the one compared against: a change not applied is
+        // reported again on the next SIGHUP instead of being forgotten.
+        let current = config;
         const onReload = async () => {
           const next = await loadConfig(opts.config, overrides);
-          const changes = diffConfig(config, next);
+          const changes = diffConfig(current, next);
           if (changes.live.length === 0 && changes.restartRequired.length === 0) {
             logger.info('config reloaded: no changes');
             return;
@@ -74,20 +73,20 @@ export function registerRun(program: Command): void {
               { restartRequired: changes.restartRequired },
               `config reloaded: these changes need a restart: ${changes.restartRequired.join(', ')}`,
             );
-          if (changes.live.length === 0) return;
-          if (changes.live.includes('log.level')) logger.level = next.log.level;
-          if (isReconfigurable(agent)) {
-            await agent.reconfigure(next, changes);
-            logger.info({ live: changes.live }, `config reloaded: applied ${changes.live.join(', ')}`);
-          } else {
-            const pending = changes.live.filter((p) => p !== 'log.level');
-            if (changes.live.includes('log.level'))
-              logger.info(`config reloaded: log level ${next.log.level}`);
-            if (pending.length > 0)
+          for (const outcome of await agent.reconfigure(next, changes.liveKeys)) {
+            if (outcome.applied) {
+              current = adopt(current, next, outcome.key);
+              logger.info(`config reloaded: ${outcome.key} applied`);
+            } else
               logger.warn(
-                { pending },
-                `config reloaded: this agent cannot apply ${pending.join(', ')} live yet; restart to apply`,
+                { key: outcome.key, reason: outcome.reason },
+                `config reloaded: ${outcome.key} not applied: ${outcome.reason}`,
               );
+          }
+          if (changes.liveKeys.includes('log.level')) {
+            logger.level = next.log.level;
+            current = adopt(current, next, 'log.level');
+            logger.info(`config reloaded: log level ${next.log.level}`);
           }
         };
         const code = await life.run(agent, { onReload, notifier });
@@ -99,8 +98,4 @@ export function registerRun(program: Command): void {
         reportAndExit(err);
       }
     });
-}
-
-function isReconfigurable(agent: Agent): agent is Agent & Reconfigurable {
-  return typeof (agent as Partial<Reconfigurable>).reconfigure === 'function';
 }

@@ -24,7 +24,6 @@ export const AlsaMicConfigSchema = z.strictObject({
   device: z.string().min(1).optional().meta({
     description:
       'ALSA capture PCM for `arecord -D`, e.g. `plughw:1,0` or `default` (see `arecord -L`). Default: the ALSA default device. Needs restart.',
-    restartRequired: true,
   }),
   audioType: z.enum(['raw', 'wav']).default('raw').meta({
     description: 'How arecord streams: `raw` S16_LE, or `wav` (44-byte header, checked and stripped).',

@@ -26,7 +26,6 @@ export const SerialLinesConfigSchema = z.strictObject({
   path: z.string().min(1).meta({
     description:
       'Serial device, e.g. /dev/ttyACM0 or /dev/serial/by-id/… (stable across replugs). Needs restart.',
-    restartRequired: true,
   }),
   baudRate: z
     .int()

@@ -16,7 +16,6 @@ import type { FrameSource } from '../types.js';
 export const v4l2Fields = {
   device: z.string().min(1).meta({
     description: 'V4L2 node, e.g. /dev/video2 (see `edgebind sensors probe`). Needs restart.',
-    restartRequired: true,
   }),
   fps: z
     .number()

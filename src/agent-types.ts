@@ -1,0 +1,50 @@
+/**
+ * What the composition root (main.ts) takes and hands back: its dependencies, the running agent
+ * and its counters. Kept apart so that the CLI's lifecycle and the evaluation know an Agent
+ * without reading the wiring.
+ */
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from './config/load.js';
+import type { LiveReconfigurable } from './config/live.js';
+import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
+import type { EncoderSet } from './encoders/types.js';
+import type { ScoreInspection } from './fusion/fusion.js';
+import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
+import type { MqttPublisher } from './mqtt/publisher.js';
+import type { Clock } from './pipeline/clock.js';
+
+export interface AgentDeps {
+  config: ResolvedConfig;
+  logger: Logger;
+  clock?: Clock;
+  /** Encoders to use instead of opening the configured pack (tests inject a deterministic one). */
+  encoders?: EncoderSet;
+  /** Called with every event payload as it is published (the demo prints them). */
+  onEvent?: (payload: EventPayload) => void;
+  /** Called with the top-k labels of every window (score inspection; e.g. a debug topic). */
+  onScores?: (inspection: ScoreInspection) => void;
+  /**
+   * Lossless, time-ordered window hand-out (evaluation): with several replays at speed 0 the
+   * order windows arrive in is otherwise not deterministic.
+   */
+  deterministic?: boolean;
+  /** Prometheus metrics; `edgebind run` passes one when `metrics.enabled`. */
+  metrics?: AgentMetrics & { summary?(): MetricsSummary };
+}
+
+export interface AgentStats {
+  /** Per enabled sensor: state, counters, and whether it counts in fusion (`sensors` on `health`). */
+  sensors: Record<string, SensorHealthPayload>;
+  windows: Record<string, { pushed: number; dropped: number; depth: number }>;
+  events: number;
+  mqtt: ReturnType<MqttPublisher['stats']>;
+}
+
+/** A running agent; SIGHUP's live keys it owns (config/live.ts) go through `reconfigure`. */
+export interface Agent extends LiveReconfigurable {
+  readonly brokerUrl: string;
+  /** Resolves when every sensor has finished (replays without loop) and the pipeline drained. */
+  readonly done: Promise<void>;
+  stats(): AgentStats;
+  stop(): Promise<void>;
+}
