@@ -154,10 +154,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       stats: () => ({ ...counters(), mqtt: mqtt.publisher.stats() }),
       // SIGHUP (config/live.ts): the config file's labels; log.level is the daemon's own.
       reconfigure: async (next, keys) => {
-        const done: LiveOutcome[] = [];
+        const outcomes: LiveOutcome[] = [];
         if (keys.includes('labels'))
-          done.push({ key: 'labels', ...(await labels.service.reloadConfig(next.labels)) });
-        return done;
+          outcomes.push({ key: 'labels', ...(await labels.service.reloadConfig(next.labels)) });
+        return outcomes;
       },
       stop: () =>
         (stopping ??= (async () => {
