@@ -161,12 +161,14 @@ export const DEFAULT_TEMPLATES: Record<SensorModality, string[]> = {
 };
 
 export const ScoringSchema = z.strictObject({
-  temperature: z
-    .number()
-    .positive()
-    .max(1000)
-    .default(50)
-    .meta({ description: 'Softmax scale applied to cosine similarities (higher = sharper).' }),
+  mode: z.enum(['softmax', 'imagebind']).default('softmax').meta({
+    description:
+      "softmax: each label's prompts through every template, softmax at `temperature` with the background prompts. imagebind: ImageBind's own zero-shot score, softmax(embedding @ text.T) with the pack's logit scales (text × modality scale from manifest.json), one prompt per label as written, no templates, no background prompts, no examples; `temperature`, `templates` and `backgroundPrompts` are not used (docs/labels.md §4).",
+  }),
+  temperature: z.number().positive().max(1000).default(50).meta({
+    description:
+      "Softmax scale applied to cosine similarities (higher = sharper), mode softmax only; mode imagebind takes the pack's logit scales instead.",
+  }),
   threshold: z.number().min(0).max(1).default(0.5).meta({ description: 'Default per-label on-threshold.' }),
   margin: z.number().min(0).max(1).default(0).meta({
     description:

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { PackError } from '../errors.js';
-import type { SensorModality, Window } from '../pipeline/types.js';
+import type { Modality, SensorModality, Window } from '../pipeline/types.js';
 import { normalizeInPlace } from '../util/vectors.js';
 import { AudioWindowPreprocessor } from './audio/preprocess.js';
 import { DepthPreprocessor } from './depth/preprocess.js';
@@ -95,8 +95,12 @@ export async function openEncoders(opts: OpenEncodersOptions): Promise<EncoderSe
           `encoder ${modality}: warmed up on ${session.provider} in ${ms} ms (batch ${batchRange(batches)})`,
         );
     }
+    const logitScales: Partial<Record<Modality, number>> = {};
+    for (const [m, spec] of Object.entries(pack.manifest.encoders)) {
+      if (spec) logitScales[m as Modality] = spec.postprocess.logitScale;
+    }
     return {
-      pack: { id: pack.manifest.id, version: pack.manifest.version },
+      pack: { id: pack.manifest.id, version: pack.manifest.version, logitScales },
       text,
       windows,
       warmUp,
@@ -133,8 +137,8 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** L2-normalises each row (and averages `group` consecutive rows first) into new vectors. */
-function rowsToUnit(out: Float32Array, rows: number, dim: number, group: number): Float32Array[] {
+/** Sums each `group` consecutive rows into new vectors. */
+function rowSums(out: Float32Array, rows: number, dim: number, group: number): Float32Array[] {
   const result: Float32Array[] = [];
   for (let r = 0; r < rows; r += group) {
     const v = new Float32Array(dim);
@@ -142,9 +146,21 @@ function rowsToUnit(out: Float32Array, rows: number, dim: number, group: number)
       const base = (r + g) * dim;
       for (let i = 0; i < dim; i++) v[i]! += out[base + i]!;
     }
-    result.push(normalizeInPlace(v));
+    result.push(v);
   }
   return result;
+}
+
+/** Averages each `group` consecutive rows into new vectors (ImageBind's clip mean). */
+function rowMeans(out: Float32Array, rows: number, dim: number, group: number): Float32Array[] {
+  const sums = rowSums(out, rows, dim, group);
+  if (group > 1) for (const v of sums) for (let i = 0; i < dim; i++) v[i] = v[i]! / group;
+  return sums;
+}
+
+/** L2-normalises each row (and averages `group` consecutive rows first) into new vectors. */
+function rowsToUnit(out: Float32Array, rows: number, dim: number, group: number): Float32Array[] {
+  return rowSums(out, rows, dim, group).map((v) => normalizeInPlace(v));
 }
 
 class PackTextEncoder implements TextEncoder {
@@ -161,13 +177,17 @@ class PackTextEncoder implements TextEncoder {
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    return (await this.embedRaw(texts)).map((v) => normalizeInPlace(v));
+  }
+
+  async embedRaw(texts: readonly string[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     const dim = this.manifest.encoders.text.output.dim;
     for (let i = 0; i < texts.length; i += this.maxBatch) {
       const chunk = texts.slice(i, i + this.maxBatch);
       const ids = encodeBatchInt64(this.tokenizer, chunk);
       const y = await this.session.run(ids, chunk.length);
-      out.push(...rowsToUnit(y, chunk.length, dim, 1));
+      out.push(...rowMeans(y, chunk.length, dim, 1));
     }
     return out;
   }
@@ -204,6 +224,14 @@ class PackWindowEncoder implements WindowEncoder {
   }
 
   async embed(windows: readonly Window[]): Promise<Float32Array[]> {
+    return this.run(windows, rowsToUnit);
+  }
+
+  embedRaw(windows: readonly Window[]): Promise<Float32Array[]> {
+    return this.run(windows, rowMeans);
+  }
+
+  private async run(windows: readonly Window[], post: typeof rowMeans): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (let i = 0; i < windows.length; i += this.maxBatch) {
       const batch = windows.slice(i, i + this.maxBatch);
@@ -216,7 +244,7 @@ class PackWindowEncoder implements WindowEncoder {
       const perWindow = this.session.itemSize * this.itemsPerWindow;
       batch.forEach((w, k) => this.preprocessorFor(w).write(w, input, k * perWindow));
       const y = await this.session.run(input, items);
-      out.push(...rowsToUnit(y, items, this.dim, this.itemsPerWindow));
+      out.push(...post(y, items, this.dim, this.itemsPerWindow));
     }
     return out;
   }

@@ -29,4 +29,9 @@ export interface LabelSet {
   readonly background: ReadonlyMap<SensorModality, readonly Float32Array[]>;
   /** Content hash of what the embeddings were computed from. */
   readonly hash: string;
+  /**
+   * Softmax scale per modality, set by `scoring.mode: imagebind` (the pack's text × modality logit
+   * scale); absent: the scorer's configured temperature.
+   */
+  readonly temperatures?: ReadonlyMap<SensorModality, number>;
 }

@@ -49,12 +49,21 @@ export class Scorer {
     private readonly opts: ScorerOptions,
   ) {}
 
+  /** Softmax scale for `modality`: the label set's own (scoring.mode imagebind), else the option. */
+  temperatureFor(modality: SensorModality): number {
+    return this.set.temperatures?.get(modality) ?? this.opts.temperature;
+  }
+
   /** Scores a unit embedding of one modality. */
   score(modality: SensorModality, embedding: Float32Array): WindowScores {
-    return this.scoreAgainst(embedding, {
-      labels: this.set.labels.map((l) => l.vectors.get(modality)),
-      background: [...(this.set.background.get(modality) ?? [])],
-    });
+    return this.scoreAgainst(
+      embedding,
+      {
+        labels: this.set.labels.map((l) => l.vectors.get(modality)),
+        background: [...(this.set.background.get(modality) ?? [])],
+      },
+      this.temperatureFor(modality),
+    );
   }
 
   /**
@@ -91,12 +100,23 @@ export class Scorer {
       if (this.fusedTargets.size > 256) this.fusedTargets.clear();
       this.fusedTargets.set(key, t);
     }
-    return this.scoreAgainst(embedding, t);
+    // Per-modality scales (mode imagebind) are mixed with the fusion weights, like the vectors.
+    let temp = this.opts.temperature;
+    if (this.set.temperatures) {
+      let sum = 0;
+      let total = 0;
+      for (const [m, w] of weights) {
+        if (w <= 0) continue;
+        sum += w * this.temperatureFor(m);
+        total += w;
+      }
+      if (total > 0) temp = sum / total;
+    }
+    return this.scoreAgainst(embedding, t, temp);
   }
 
-  private scoreAgainst(embedding: Float32Array, t: Targets): WindowScores {
+  private scoreAgainst(embedding: Float32Array, t: Targets, temp: number): WindowScores {
     const n = this.set.labels.length;
-    const temp = this.opts.temperature;
     const cosines = new Float32Array(n).fill(Number.NaN);
     const scores = new Float32Array(n).fill(Number.NaN);
     // A non-finite cosine (a NaN or infinite label vector or embedding) counts as "does not apply"
@@ -123,6 +143,24 @@ export class Scorer {
     }
     return { cosines, scores, background: bgSum / sum };
   }
+}
+
+/**
+ * ImageBind's own zero-shot score (issue 20 item 4): softmax over labels of `embedding · text`,
+ * with both as the model outputs them (ImageBind: unit × logit scale, audio clips averaged), no
+ * temperature of ours and no background. Cosines are reported beside the scores.
+ */
+export function imageBindScores(embedding: Float32Array, texts: readonly Float32Array[]): WindowScores {
+  const n = texts.length;
+  const logits = texts.map((t) => dot(embedding, t));
+  const norm = Math.sqrt(dot(embedding, embedding));
+  const cosines = Float32Array.from(texts, (t, i) => logits[i]! / (norm * Math.sqrt(dot(t, t))));
+  const max = Math.max(...logits);
+  const exps = logits.map((l) => Math.exp(l - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  const scores = new Float32Array(n);
+  exps.forEach((e, i) => (scores[i] = e / sum));
+  return { cosines, scores, background: Number.NaN };
 }
 
 /** The `k` best labels (and the background mass) of one scored window, best first. */

@@ -21,7 +21,7 @@ import {
   type ScoringConfig,
 } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
-import type { TextEncoder } from '../encoders/types.js';
+import type { LogitScales, TextEncoder } from '../encoders/types.js';
 import type { SensorModality } from '../pipeline/types.js';
 import type { FusionMode, LabelEmbedding, LabelSet } from '../fusion/label-set.js';
 import { readPrototype } from '../fusion/prototype.js';
@@ -46,14 +46,17 @@ export type TemplateSet = Record<SensorModality, readonly string[]>;
 export interface BuildLabelSetOptions {
   labels: readonly LabelConfig[];
   scoring: Pick<ScoringConfig, 'threshold' | 'backgroundPrompts'> &
-    Partial<Pick<ScoringConfig, 'margin' | 'minCosine' | 'templates'>>;
+    Partial<Pick<ScoringConfig, 'margin' | 'minCosine' | 'templates' | 'mode'>>;
   /** Default fusion mode (`fusion.mode`). */
   fusionMode?: FusionMode;
   /** Configured sensor modalities; labels apply to these unless they name their own. */
   modalities: readonly SensorModality[];
   text: TextEncoder;
-  /** Pack the text encoder comes from (part of the cache key). */
-  pack?: { id: string; version: string };
+  /**
+   * Pack the text encoder comes from (id and version are part of the cache key); its logit scales
+   * set the temperatures of `scoring.mode: imagebind`.
+   */
+  pack?: { id: string; version: string; logitScales?: LogitScales };
   /** Where text embeddings are cached on disk (`stateDir/label-cache`); none when omitted. */
   cacheDir?: string;
   /** Write this set's embeddings to `cacheDir` (default true); labels/test passes false. */
@@ -73,8 +76,51 @@ export function labelTexts(prompts: readonly string[], templates: readonly strin
   return [...new Set(prompts.flatMap((p) => templates.map((t) => applyTemplate(t, p))))];
 }
 
+/** The pack's id and version only: what a cache key and the set's hash depend on. */
+function packKey(pack: BuildLabelSetOptions['pack']): { id: string; version: string } | null {
+  return pack ? { id: pack.id, version: pack.version } : null;
+}
+
+const AS_WRITTEN: TemplateSet = { audio: ['{}'], thermal: ['{}'], depth: ['{}'], imu: ['{}'] };
+
+/**
+ * `scoring.mode: imagebind` scores as ImageBind's zero-shot does: one prompt per label, as written
+ * (no templates), and nothing else (no examples); anything more is rejected with its path.
+ */
+function checkImageBindLabels(labels: readonly LabelConfig[]): void {
+  const problems: { path: string; message: string }[] = [];
+  labels.forEach((l, i) => {
+    if (l.prompts.length !== 1)
+      problems.push({
+        path: `labels[${i}].prompts`,
+        message: `label ${l.name}: scoring.mode imagebind takes exactly one prompt per label, got ${l.prompts.length}`,
+      });
+    if (l.examples.length > 0)
+      problems.push({
+        path: `labels[${i}].examples`,
+        message: `label ${l.name}: scoring.mode imagebind scores text prompts only; remove the examples`,
+      });
+    if (l.templates !== undefined)
+      problems.push({
+        path: `labels[${i}].templates`,
+        message: `label ${l.name}: scoring.mode imagebind uses each prompt as written; remove the templates`,
+      });
+  });
+  if (problems.length > 0) {
+    throw new ConfigError('CONFIG_INVALID', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+      problems,
+    });
+  }
+}
+
 export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<BuiltLabelSet> {
-  const { labels, scoring, modalities } = opts;
+  const { labels, modalities } = opts;
+  const imagebind = opts.scoring.mode === 'imagebind';
+  if (imagebind) checkImageBindLabels(labels);
+  // ImageBind's zero-shot: prompts as written, no background prompts (issue 20 item 4).
+  const scoring = imagebind
+    ? { ...opts.scoring, backgroundPrompts: [], templates: AS_WRITTEN }
+    : opts.scoring;
   const defaults: TemplateSet = { ...DEFAULT_TEMPLATES, ...(scoring.templates ?? {}) };
   const baseDir = opts.baseDir ?? process.cwd();
 
@@ -132,7 +178,8 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<BuiltLa
   const hash = createHash('sha256')
     .update(
       JSON.stringify({
-        pack: opts.pack ?? null,
+        pack: packKey(opts.pack),
+        mode: scoring.mode ?? 'softmax',
         labels,
         examples: examples.map((ex) =>
           ex.map((e) => [e.modality ?? '*', e.weight, float32ToBase64(e.vector)]),
@@ -218,7 +265,12 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<BuiltLa
     })),
     opts.text,
   );
-  return { hash, labels: built, background, warnings };
+  if (!imagebind) return { hash, labels: built, background, warnings };
+  // softmax(embedding @ text.T) of ImageBind's scaled outputs = softmax(s_text · s_m · cos) for
+  // unit vectors (audio longer than one 2 s clip: × the clips' agreement, docs/labels.md).
+  const scales = opts.pack?.logitScales ?? {};
+  const temperatures = new Map(allModalities.map((m) => [m, (scales.text ?? 1) * (scales[m] ?? 1)] as const));
+  return { hash, labels: built, background, warnings, temperatures };
 }
 
 interface CacheFile {
@@ -320,7 +372,7 @@ async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise
   }
   if (out.size === texts.length) return out;
   const key = createHash('sha256')
-    .update(JSON.stringify({ pack: opts.pack ?? null, texts }))
+    .update(JSON.stringify({ pack: packKey(opts.pack), texts }))
     .digest('hex');
   const file = opts.cacheDir && opts.pack ? join(opts.cacheDir, `${key}.json`) : undefined;
   if (file) {
@@ -370,7 +422,7 @@ async function embedCached(texts: string[], opts: BuildLabelSetOptions): Promise
   });
   if (file && opts.persist !== false) {
     const body: CacheFile = {
-      pack: opts.pack ?? null,
+      pack: packKey(opts.pack),
       texts,
       vectors: texts.map((t) => float32ToBase64(out.get(t)!)),
     };

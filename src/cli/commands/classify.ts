@@ -13,7 +13,15 @@ import type { EncoderSet } from '../../encoders/types.js';
 import { buildLabelSet } from '../../labels/build.js';
 import type { LabelWarning } from '../../labels/coverage.js';
 import { embedWindows, recordingWindows } from '../../fusion/recording.js';
-import { BACKGROUND, formatRanking, Scorer, topK, type RankedLabel } from '../../fusion/scoring.js';
+import {
+  BACKGROUND,
+  formatRanking,
+  imageBindScores,
+  Scorer,
+  topK,
+  type RankedLabel,
+  type WindowScores,
+} from '../../fusion/scoring.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
@@ -90,6 +98,11 @@ export interface ClassifyOptions {
   window?: { lengthMs: number; hopMs: number };
   /** Audio: score the whole-file embedding (ImageBind's), one "window" spanning the file. */
   whole?: boolean;
+  /**
+   * ImageBind's own zero-shot scores: softmax(embedding @ text.T) of the pack's outputs (logit
+   * scales included), each label's prompt as written, no background (`scoring.mode: imagebind`).
+   */
+  imagebindScores?: boolean;
   temperature?: number;
   stateDir?: string;
   top?: number;
@@ -114,9 +127,15 @@ export function labelName(prompt: string): string {
 }
 
 export async function classifyFile(opts: ClassifyOptions): Promise<ClassifyResult> {
-  const scoring = ScoringSchema.parse(
-    opts.temperature !== undefined ? { temperature: opts.temperature } : {},
-  );
+  if (opts.imagebindScores && opts.temperature !== undefined) {
+    throw new InvalidArgumentError(
+      "--temperature cannot be combined with --imagebind-scores: the pack's logit scales set ImageBind's",
+    );
+  }
+  const scoring = ScoringSchema.parse({
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+    ...(opts.imagebindScores ? { mode: 'imagebind' } : {}),
+  });
   const names = opts.labels.map(labelName);
   const set = await buildLabelSet({
     labels: opts.labels.map((p, i) => ({
@@ -139,11 +158,25 @@ export async function classifyFile(opts: ClassifyOptions): Promise<ClassifyResul
     ...(opts.window ? { window: opts.window } : {}),
     ...(opts.whole ? { whole: true } : {}),
   });
-  const vectors = await embedWindows(opts.encoders, opts.modality, ws);
+  let scoreWindow: (i: number) => WindowScores;
+  if (opts.imagebindScores) {
+    // The model's own outputs, as ImageBind's forward returns them (clip mean not re-normalised).
+    const encoder = opts.encoders.windows.get(opts.modality);
+    if (!encoder?.embedRaw || !opts.encoders.text.embedRaw) {
+      throw new TypeError('classify --imagebind-scores: the encoders do not give their raw outputs');
+    }
+    const raw: Float32Array[] = [];
+    for (let i = 0; i < ws.length; i += 8) raw.push(...(await encoder.embedRaw(ws.slice(i, i + 8))));
+    const texts = await opts.encoders.text.embedRaw(opts.labels);
+    scoreWindow = (i) => imageBindScores(raw[i]!, texts);
+  } else {
+    const vectors = await embedWindows(opts.encoders, opts.modality, ws);
+    scoreWindow = (i) => scorer.score(opts.modality, vectors[i]!);
+  }
   const k = opts.top ?? set.labels.length + 1;
   const sums = new Map<string, { score: number; cosine: number; n: number }>();
   const windows = ws.map((w, i) => {
-    const all = topK(set.labels, scorer.score(opts.modality, vectors[i]!), Infinity);
+    const all = topK(set.labels, scoreWindow(i), Infinity);
     for (const r of all) {
       const s = sums.get(r.label) ?? { score: 0, cosine: 0, n: 0 };
       sums.set(r.label, { score: s.score + r.score, cosine: s.cosine + (r.cosine ?? 0), n: s.n + 1 });
@@ -183,6 +216,10 @@ export function registerClassify(program: Command): void {
     .option('--hop-ms <ms>', 'hop (default: --window-ms if given, else the modality default)', parseMs)
     .option('--whole', 'audio: score the whole-file embedding, as ImageBind does (3 clips of 2 s)')
     .option('--temperature <t>', 'softmax temperature (default: scoring.temperature default)', parseMs)
+    .option(
+      '--imagebind-scores',
+      "ImageBind's own zero-shot scores: softmax(embedding @ text.T) with the pack's logit scales, each label as written, no background",
+    )
     .option('--json', 'print JSON instead of tables')
     .option('--state-dir <dir>', 'where --pack test is generated and label embeddings cached')
     .option('--log-level <level>', 'log level on stderr', 'warn')
@@ -199,6 +236,7 @@ export function registerClassify(program: Command): void {
           hopMs?: number;
           whole?: boolean;
           temperature?: number;
+          imagebindScores?: boolean;
           json?: boolean;
           stateDir?: string;
           logLevel: string;
@@ -225,6 +263,7 @@ export function registerClassify(program: Command): void {
               labels,
               ...(window ? { window } : {}),
               ...(opts.whole ? { whole: true } : {}),
+              ...(opts.imagebindScores ? { imagebindScores: true } : {}),
               ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
               ...(opts.top !== undefined ? { top: opts.top } : {}),
               ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
