@@ -31,6 +31,10 @@ CONTEXT = 77
 TEMPERATURE = 0.07  # stage 2, fixed (ImageBind: fixed beats learnable)
 SIM_EMPTY_ROOM = 11  # index of empty_room in the simulator's classes
 AUDIO_STEPS = 600
+# Audio recipe knobs (train.py flags of the same names); the defaults are what built models/mini.
+OPTS = {"repeat": 0.5, "mel_shift": 2, "sim_gain_db": 15.0, "ema": 0.99}
+REAL_CLEAN = 0.3  # share of real clips trained as recorded (augment_real)
+REAL_BALANCE = 0.5  # real classes drawn with probability clips**REAL_BALANCE
 
 
 def log(msg):
@@ -119,8 +123,8 @@ def stage1(arrays, labels, bank_ids, steps, batch, gen):
 def augment_sensor(m, x, gen):
     b = x.shape[0]
     if m == "audio":
-        # Loudness: a gain g shifts normalised log-mel by 2 ln g / 9.138.
-        return x + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.25
+        # Loudness: a gain g shifts normalised log-mel by 2 ln g / 9.138 (dB / 4.343 / 9.138).
+        return x + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * (2 * OPTS["sim_gain_db"] / 4.343 / FBANK_STD)
     if m == "depth":
         # Sensor-to-sensor variation: disparity gain and offset, and pixel noise.
         gain = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.2
@@ -157,18 +161,22 @@ def _db(b, lo, hi, gen):
     return 10 ** ((lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=gen)) / 10)
 
 
-def augment_real(x, background, other, gen):
+def augment_real(x, background, other, gen, clean=0.0):
     """A real clip placed in a simulated room: gain, the room's own sound (a simulated empty-room
     window) at a random level, sometimes a second real source underneath, reverberation, a
     random shift in time and SpecAugment-style masks. Mixing adds mel powers (sources with
-    independent phases add in power on average); the pooled cells make it approximate."""
+    independent phases add in power on average); the pooled cells make it approximate. A
+    fraction `clean` of the clips keeps only gain, shift and masks: the sound as recorded, as a
+    microphone in a quiet room hears it (without it the encoder only ever heard real sounds
+    over a simulated room's noise)."""
     b = x.shape[0]
-    p = _power(x) * _db(b, -12, 6, gen) + _power(background) * _db(b, -25, 3, gen)
-    over = (torch.rand(b, 1, 1, 1, generator=gen) < 0.3).float()
+    room = (torch.rand(b, 1, 1, 1, generator=gen) >= clean).float()
+    p = _power(x) * _db(b, -12, 6, gen) + room * _power(background) * _db(b, -25, 3, gen)
+    over = (torch.rand(b, 1, 1, 1, generator=gen) < 0.3).float() * room
     p = p + over * _power(other) * _db(b, -22, -8, gen)
-    # Reverberation: an exponential tail in each mel band, RT60 0.1-0.9 s, on half the batch.
+    # Reverberation: an exponential tail in each mel band, RT60 0.1-0.9 s, on half the room mixes.
     rt60 = 0.1 + 0.8 * torch.rand(b, 1, 1, generator=gen)
-    a = torch.exp(-6.9 * FRAME_S / rt60) * (torch.rand(b, 1, 1, generator=gen) < 0.5).float()
+    a = torch.exp(-6.9 * FRAME_S / rt60) * (torch.rand(b, 1, 1, generator=gen) < 0.5).float() * room[:, 0]
     p = p.squeeze(1)
     cols = [p[:, :, 0]]
     for t in range(1, p.shape[2]):
@@ -190,14 +198,61 @@ def augment_real(x, background, other, gen):
     return torch.where(tmask | fmask, fill.expand_as(v), v)
 
 
-def real_sampler(real, gen):
-    """Training windows drawn with class probability proportional to sqrt(clips): rare classes
-    are seen more often than their share, without one clip of glass dominating."""
+# Real classes whose sound repeats while the event lasts: a person walking is a train of steps, a
+# dog barks again, an alarm beeps on. Their recordings are often one step or one bark.
+REPEATING = {"person_walking": (0.4, 0.75), "dog_barking": (0.3, 1.0), "alarm_beeping": (0.25, 0.8)}
+
+
+def repeat_short(x, cls, classes, gen, p=0.5):
+    """Turns a short recording of a repeating sound (REPEATING) into the train of it a microphone
+    hears: 2 to 4 copies of the sound above the window's quiet floor, at the class's interval
+    (seconds, random within the range) and +-3 dB from copy to copy, on a fraction p of them.
+    Only windows whose sound lasts under 1 s are repeated; the rest are returned as they are."""
+    out = x.clone()
+    lp = x * FBANK_STD + FBANK_MEAN  # log-power
+    floor = lp.median(dim=3, keepdim=True).values
+    active = ((lp - floor).mean(2) > math.log(2)).sum((1, 2))  # columns 3 dB above the floor
+    for i, c in enumerate(cls.tolist()):
+        rng = REPEATING.get(classes[c])
+        if rng is None or active[i] >= 1.0 / FRAME_S or torch.rand(1, generator=gen).item() >= p:
+            continue
+        pw = torch.exp(lp[i])
+        fl = torch.exp(floor[i])
+        excess = (pw - fl).clamp_min(0)
+        n = int(torch.randint(2, 5, (1,), generator=gen).item())
+        gap = (rng[0] + (rng[1] - rng[0]) * torch.rand(1, generator=gen).item()) / FRAME_S
+        start = -gap * (n - 1) / 2
+        acc = fl.expand_as(pw).clone()
+        for k in range(n):
+            g = 10 ** ((torch.rand(1, generator=gen).item() - 0.5) * 0.6)
+            acc = acc + g * torch.roll(excess, int(round(start + k * gap)), dims=2)
+        out[i] = _log(acc)
+    return out
+
+
+def shift_mel(v, gen, most=2):
+    """Moves each window up or down by up to `most` mel bins (edges repeat): the same sound on
+    another floor, shoe or microphone sits a little higher or lower in frequency."""
+    out = torch.empty_like(v)
+    for i, s in enumerate(torch.randint(-most, most + 1, (v.shape[0],), generator=gen).tolist()):
+        if s > 0:
+            out[i] = torch.cat([v[i, :, :1].expand(-1, s, -1), v[i, :, :-s]], 1)
+        elif s < 0:
+            out[i] = torch.cat([v[i, :, -s:], v[i, :, -1:].expand(-1, -s, -1)], 1)
+        else:
+            out[i] = v[i]
+    return out
+
+
+def real_sampler(real, gen, power=0.5):
+    """Training windows drawn with class probability proportional to clips**power (0.5: the square
+    root): rare classes are seen more often than their share, without one clip of glass
+    dominating."""
     tr = real["train"]
     cls = real["cls"][tr]
     classes = sorted(set(cls.tolist()))
     pools = {c: tr[cls == c] for c in classes}
-    w = torch.tensor([math.sqrt(len(pools[c])) for c in classes])
+    w = torch.tensor([len(pools[c]) ** power for c in classes], dtype=torch.float)
 
     def draw(n):
         cs = torch.multinomial(w, n, replacement=True, generator=gen)
@@ -210,7 +265,7 @@ def real_sampler(real, gen):
     return draw
 
 
-def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch, gen, real_weight=1.0):
+def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch, gen, real_weight=1.0, clean=0.0, balance=0.5, classes=()):
     """Audio on simulated and real sound, bound to the frozen text (real clips have no image).
     Half of each batch is simulated windows: symmetric InfoNCE against sim_targets(idx), a random
     caption embedding of each window's class. The other half is real clips mixed into simulated
@@ -219,9 +274,15 @@ def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch,
     enc = sensor_encoder("audio")
     opt = torch.optim.AdamW(enc.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    # An exponential moving average of the weights (BatchNorm statistics included) is what ships:
+    # with a few hundred real clips one run's last step depends on its last batches.
+    decay = OPTS["ema"]
+    ema = torch.optim.swa_utils.AveragedModel(
+        enc, avg_fn=lambda avg, new, n: decay * avg + (1 - decay) * new, use_buffers=True
+    ) if decay > 0 else None
     empty = SIM_EMPTY_ROOM
     rooms = torch.tensor([i for i, y in enumerate(labels.tolist()) if y == empty])
-    draw = real_sampler(real, gen)
+    draw = real_sampler(real, gen, balance)
     half = batch // 2
     n_cls = len(cap_emb)
     for step in range(steps):
@@ -231,7 +292,8 @@ def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch,
         ridx = draw(half)
         bg = arrays["audio"][rooms[torch.randint(len(rooms), (half,), generator=gen)]]
         other = real["x"][real["train"][torch.randint(len(real["train"]), (half,), generator=gen)]]
-        xr = augment_real(real["x"][ridx], bg, other, gen)
+        xr = repeat_short(real["x"][ridx], real["cls"][ridx], classes, gen, OPTS["repeat"])
+        xr = shift_mel(augment_real(xr, bg, other, gen, clean), gen, OPTS["mel_shift"])
         protos = torch.stack([cap_emb[c][torch.randint(len(cap_emb[c]), (1,), generator=gen).item()] for c in range(n_cls)])
         loss_real = F.cross_entropy(unit(enc(xr)) @ protos.t() / TEMPERATURE, real["cls"][ridx])
         loss = loss_sim + real_weight * loss_real
@@ -239,8 +301,12 @@ def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch,
         loss.backward()
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update_parameters(enc)
         if step % 100 == 0 or step == steps - 1:
             log(f"stage2 audio step {step} loss sim {loss_sim.item():.3f} real {loss_real.item():.3f}")
+    if ema is not None:
+        enc = ema.module
     enc.eval()
     return enc
 
@@ -319,8 +385,9 @@ def audio_only(args, meta, arrays, labels, gen):
         return torch.stack([cap_emb[y][torch.randint(len(cap_emb[y]), (1,), generator=gen).item()] for y in labels[idx].tolist()])
 
     keep = paired("audio", meta, labels)
-    steps = max(2, int(AUDIO_STEPS * args.scale))
-    enc = stage2_audio(arrays, labels, keep, text_targets, cap_emb, real, steps, args.batch, gen, args.real_weight)
+    steps = max(2, int(args.audio_steps * args.scale))
+    enc = stage2_audio(arrays, labels, keep, text_targets, cap_emb, real, steps, args.batch, gen, args.real_weight, args.real_clean, args.real_balance,
+        meta["classes"])
     export.replace_audio(args.out, enc, meta, training_data_of(args.real_card), args)
 
 
@@ -338,9 +405,17 @@ def main():
     ap.add_argument("--real-card", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real-audio.json"),
                     help="data card of the real clips (the manifest's trainingData)")
     ap.add_argument("--real-weight", type=float, default=1.0, help="weight of the real-clip loss beside the simulated one")
+    ap.add_argument("--real-clean", type=float, default=REAL_CLEAN, help="fraction of real clips trained as recorded, without a simulated room")
+    ap.add_argument("--real-balance", type=float, default=REAL_BALANCE, help="real classes are drawn with probability clips**this")
+    ap.add_argument("--audio-steps", type=int, default=AUDIO_STEPS, help="audio steps when training on real sound (before --scale)")
     ap.add_argument("--audio-only", action="store_true",
                     help="retrain only --out's audio encoder against that pack's text encoder (captions in --real)")
+    ap.add_argument("--real-repeat", type=float, default=OPTS["repeat"], help="share of short repeating real sounds trained as trains of them")
+    ap.add_argument("--mel-shift", type=int, default=OPTS["mel_shift"], help="real clips move up or down by up to this many mel bins")
+    ap.add_argument("--sim-gain-db", type=float, default=OPTS["sim_gain_db"], help="simulated audio windows get a random gain within +-this")
+    ap.add_argument("--ema", type=float, default=OPTS["ema"], help="decay of the audio weights' moving average (0: off)")
     args = ap.parse_args()
+    OPTS.update(repeat=args.real_repeat, mel_shift=args.mel_shift, sim_gain_db=args.sim_gain_db, ema=args.ema)
 
     torch.set_num_threads(args.threads)
     seed_all(args.seed)
@@ -362,7 +437,7 @@ def main():
     # Audio is the costly encoder on CPU; the small image-like and IMU encoders get more steps.
     # Depth needs the most: its cues (a dog's outline, a body on the floor) are a few pixels of
     # disparity, and shorter schedules stopped near 83 % on the validation dump.
-    steps2 = {m: max(2, int({"audio": AUDIO_STEPS if args.real else 400, "depth": 1600}.get(m, 1000) * args.scale)) for m in SENSORS}
+    steps2 = {m: max(2, int({"audio": args.audio_steps if args.real else 400, "depth": 1600}.get(m, 1000) * args.scale)) for m in SENSORS}
     img, txt = stage1(arrays, labels, bank_ids, steps1, args.batch, gen)
     for p in [*img.parameters(), *txt.parameters()]:
         p.requires_grad_(False)
@@ -382,7 +457,10 @@ def main():
         if m == "audio" and real is not None:
             # Real clips have no image, so audio binds to the frozen text for simulated and real
             # sound alike (one target space for both halves of each batch; see stage2_audio).
-            encs[m] = stage2_audio(arrays, labels, keep[m], text_targets, cap_emb, real, steps2[m], args.batch, gen, args.real_weight)
+            encs[m] = stage2_audio(
+                arrays, labels, keep[m], text_targets, cap_emb, real, steps2[m], args.batch, gen, args.real_weight,
+                args.real_clean, args.real_balance, classes,
+            )
         else:
             encs[m] = stage2(m, arrays, keep[m], lambda idx: img_emb[idx], steps2[m], args.batch, gen)
 

@@ -112,13 +112,26 @@ function eventSound(ev: SceneEvent, durS: number): Float32Array {
   const cls: SimClass = ev.cls;
   switch (cls) {
     case 'person_walking': {
-      const period = rng.uniform(0.42, 0.65);
-      const lp = rng.uniform(0.3, 0.85);
+      // A step is a heel strike, then the sole rolling onto the toe 60-150 ms later; the floor
+      // sets its colour and length (carpet: short and dull; gravel, snow, leaves: a crunch of
+      // many grains). Recorded steps last 0.15-0.5 s (train/data/real-audio.md), so clicks of a
+      // few ms taught the encoder that any longer impact is a fall. Some walkers are slow or
+      // hesitant, a step a second or less: one or two steps in a window are walking too.
+      const period = rng.chance(0.3) ? rng.uniform(0.9, 1.8) : rng.uniform(0.42, 0.65);
+      const lp = rng.uniform(0.3, 0.9);
       const thumpHz = rng.uniform(60, 130);
+      const decayS = rng.uniform(0.008, 0.06);
+      const grains = rng.chance(0.4) ? rng.int(4, 14) : 0;
       for (let t = rng.uniform(0, period); t < durS; t += period * rng.uniform(0.92, 1.08)) {
         const a = g * rng.uniform(0.08, 0.2);
-        burst(buf, rng, t, { amp: a, decayS: rng.uniform(0.006, 0.015), lowpass: lp });
+        burst(buf, rng, t, { amp: a, decayS: decayS * rng.uniform(0.8, 1.25), lowpass: lp });
         tone(buf, t, { f: thumpHz, amp: a * 1.2, decayS: 0.03 });
+        const toe = t + rng.uniform(0.06, 0.15);
+        burst(buf, rng, toe, { amp: a * rng.uniform(0.3, 0.8), decayS: decayS, lowpass: lp });
+        for (let k = 0; k < grains; k++) {
+          const at = t + rng.uniform(0, 0.3);
+          burst(buf, rng, at, { amp: a * rng.uniform(0.1, 0.5), decayS: 0.004, highpass: true });
+        }
       }
       break;
     }
