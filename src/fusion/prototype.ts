@@ -4,10 +4,20 @@
  * file counts once, whatever its length: its windows are averaged first, then the files.
  */
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { embedWindows } from '../encoders/embed.js';
+import type { EncoderSet } from '../encoders/types.js';
+import { ConfigError, EncoderError, FormatError } from '../errors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import { base64ToFloat32, firstNonFinite, float32ToBase64, meanDirection } from '../util/vectors.js';
+import { recordingWindows } from '../sensors/replay/recording.js';
+import {
+  allFinite,
+  base64ToFloat32,
+  firstNonFinite,
+  float32ToBase64,
+  meanDirection,
+} from '../util/vectors.js';
 
 export const PROTOTYPE_FORMAT = 'edgebind-prototype';
 
@@ -109,4 +119,54 @@ export async function readPrototype(file: string): Promise<Prototype> {
     throw new ConfigError('CONFIG_PARSE', `${file}: prototype is not JSON`, { file, cause: err });
   }
   return decodePrototype(json, file);
+}
+
+/**
+ * A few-shot prototype from example recordings: each file's windows are embedded and averaged
+ * (unit vectors, mean direction), then the files are averaged, so a long file counts as much as
+ * a short one.
+ */
+export async function prototypeFromFiles(opts: {
+  encoders: EncoderSet;
+  modality: SensorModality;
+  files: readonly string[];
+  window?: { lengthMs: number; hopMs: number };
+  /** Each file's embedding is its whole-file embedding (one window, ImageBind's for audio). */
+  whole?: boolean;
+  /** Told how many windows of `file` the encoder embedded to NaN or ±Infinity (left out). */
+  onNonFinite?: (file: string, windows: number, of: number) => void;
+}): Promise<PrototypeFile> {
+  if (opts.files.length === 0) throw new TypeError('prototypeFromFiles: no files');
+  const perFile: Float32Array[][] = [];
+  const sources: { file: string; windows: number }[] = [];
+  for (const file of opts.files) {
+    const ws = await recordingWindows({
+      file,
+      modality: opts.modality,
+      ...(opts.window ? { window: opts.window } : {}),
+      ...(opts.whole ? { whole: true } : {}),
+    });
+    if (ws.length === 0) {
+      throw new FormatError(file, `no ${opts.modality} samples in the recording; nothing to learn from`);
+    }
+    // A window the encoder turned into NaN or ±Infinity is left out and counted, never averaged
+    // in: one such value would make the prototype, and every score against it, NaN (issue 14).
+    const embedded = await embedWindows(opts.encoders, opts.modality, ws);
+    const finite = embedded.filter(allFinite);
+    if (finite.length < embedded.length) opts.onNonFinite?.(file, embedded.length - finite.length, ws.length);
+    if (finite.length === 0) {
+      throw new EncoderError(
+        opts.modality,
+        `${file}: the ${opts.modality} encoder produced NaN or infinite values for all ${ws.length} windows; no prototype made`,
+      );
+    }
+    perFile.push(finite);
+    sources.push({ file: basename(file), windows: finite.length });
+  }
+  return encodePrototype({
+    modality: opts.modality,
+    pack: opts.encoders.pack,
+    sources,
+    vector: prototypeOf(perFile),
+  });
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseConfig, type ResolvedConfig } from '../config/load.js';
+import { embedWindows } from '../encoders/embed.js';
 import { openEncoders } from '../encoders/registry.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { runEval } from '../eval/harness.js';
@@ -138,14 +139,14 @@ async function labelledWindows(
 
 async function embedAll(encoders: EncoderSet, items: Labelled[]): Promise<void> {
   for (const m of SENSOR_MODALITIES) {
+    if (!encoders.windows.has(m)) continue;
     const mine = items.filter((x) => x.window.modality === m);
-    const enc = encoders.windows.get(m);
-    if (!enc) continue;
-    for (let i = 0; i < mine.length; i += 8) {
-      const chunk = mine.slice(i, i + 8);
-      const vecs = await enc.embed(chunk.map((x) => x.window));
-      chunk.forEach((x, k) => (x.vector = vecs[k]));
-    }
+    const vecs = await embedWindows(
+      encoders,
+      m,
+      mine.map((x) => x.window),
+    );
+    mine.forEach((x, k) => (x.vector = vecs[k]));
   }
 }
 

@@ -10,7 +10,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { readTruth, runEval } from '../../src/eval/harness.js';
 import { evaluate, formatMetrics } from '../../src/eval/metrics.js';
 import type { ScoreInspection } from '../../src/fusion/fusion.js';
-import { prototypeFromFiles } from '../../src/fusion/recording.js';
+import { prototypeFromFiles } from '../../src/fusion/prototype.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { REPO, sampleConfig, tempDir, toYaml } from '../helpers/agent-config.js';
 import { renderSound, spectralEncoders } from '../fusion/helpers/spectral-encoder.js';

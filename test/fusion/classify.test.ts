@@ -12,7 +12,7 @@ import {
   openPackEncoders,
 } from '../../src/cli/commands/classify.js';
 import { decodePrototype } from '../../src/fusion/prototype.js';
-import { recordingWindows } from '../../src/fusion/recording.js';
+import { recordingWindows } from '../../src/sensors/replay/recording.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
 import { renderSound, spectralEncoders } from './helpers/spectral-encoder.js';

@@ -18,8 +18,7 @@ import {
   pruneLabelCache,
 } from '../../src/labels/build.js';
 import type { LabelSet } from '../../src/fusion/label-set.js';
-import { decodePrototype, encodePrototype } from '../../src/fusion/prototype.js';
-import { prototypeFromFiles } from '../../src/fusion/recording.js';
+import { decodePrototype, encodePrototype, prototypeFromFiles } from '../../src/fusion/prototype.js';
 import { Scorer } from '../../src/fusion/scoring.js';
 import { float32ToBase64 } from '../../src/util/vectors.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';

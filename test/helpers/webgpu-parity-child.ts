@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { openEncoders } from '../../src/encoders/registry.js';
 import type { EncoderSet } from '../../src/encoders/types.js';
-import { recordingWindows } from '../../src/fusion/recording.js';
+import { recordingWindows } from '../../src/sensors/replay/recording.js';
 import { createLogger } from '../../src/log.js';
 import { SENSOR_MODALITIES, type SensorModality, type Window } from '../../src/pipeline/types.js';
 import { SAMPLES } from './agent-config.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AudioWindowPreprocessor, audioFeaturesFromWav } from '../../src/encoders/audio/preprocess.js';
 import { AudioPreprocessSchema } from '../../src/encoders/manifest.js';
-import { cutRecording } from '../../src/fusion/recording.js';
+import { cutRecording } from '../../src/sensors/replay/recording.js';
 import { ManualClock } from '../../src/pipeline/clock.js';
 import type { Frame } from '../../src/pipeline/types.js';
 import { interleaved, loadAudio } from '../../src/sensors/formats/audio-file.js';

@@ -12,7 +12,8 @@ import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
 import { buildLabelSet } from '../../labels/build.js';
 import type { LabelWarning } from '../../labels/coverage.js';
-import { embedWindows, recordingWindows } from '../../fusion/recording.js';
+import { embedWindows } from '../../encoders/embed.js';
+import { recordingWindows } from '../../sensors/replay/recording.js';
 import {
   BACKGROUND,
   formatRanking,
@@ -165,8 +166,7 @@ export async function classifyFile(opts: ClassifyOptions): Promise<ClassifyResul
     if (!encoder?.embedRaw || !opts.encoders.text.embedRaw) {
       throw new TypeError('classify --imagebind-scores: the encoders do not give their raw outputs');
     }
-    const raw: Float32Array[] = [];
-    for (let i = 0; i < ws.length; i += 8) raw.push(...(await encoder.embedRaw(ws.slice(i, i + 8))));
+    const raw = await embedWindows(opts.encoders, opts.modality, ws, { raw: true });
     const texts = await opts.encoders.text.embedRaw(opts.labels);
     scoreWindow = (i) => imageBindScores(raw[i]!, texts);
   } else {

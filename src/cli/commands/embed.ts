@@ -15,10 +15,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { defaultStateDir } from '../../config/load.js';
 import { DEFAULT_WINDOWS, EXECUTION_PROVIDERS, type ExecutionProvider } from '../../config/schema.js';
+import { embedWindows } from '../../encoders/embed.js';
 import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
 import { FormatError } from '../../errors.js';
-import { cutRecording } from '../../fusion/recording.js';
+import { cutRecording } from '../../sensors/replay/recording.js';
 import { meanDirection } from '../../util/vectors.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type Modality, type SensorModality } from '../../pipeline/types.js';
@@ -89,7 +90,8 @@ export async function embedFile(
   const whole = opts.whole === true;
   const { windows: cut, shorterThanWindow: shorter } = await cutRecording({ file, modality, window, whole });
   if (cut.length === 0) throw new FormatError(file, `no ${modality} samples in the recording`);
-  const vectors = await encoder.embed(cut);
+  // One call: the encoder batches by --max-batch.
+  const vectors = await embedWindows(encoders, modality, cut, { batch: cut.length });
   return {
     file,
     modality,

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { prototypeFromFiles } from '../../fusion/recording.js';
+import { prototypeFromFiles } from '../../fusion/prototype.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
