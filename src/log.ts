@@ -34,10 +34,15 @@ function prettyStream(dest: NodeJS.WritableStream): Writable {
       try {
         const { level, time, component, msg } = JSON.parse(chunk.toString()) as Record<string, unknown>;
         const t = typeof time === 'string' ? time.slice(11, 19) : '';
-        const tag = typeof component === 'string' ? `${component}: ` : '';
-        dest.write(
-          `${t} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${tag}${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}\n`,
-        );
+        const text = typeof msg === 'string' ? msg : JSON.stringify(msg ?? '');
+        // Many messages already start with their component ("mqtt: connected"): say it once.
+        const tag =
+          typeof component === 'string' &&
+          !text.startsWith(`${component}: `) &&
+          !text.startsWith(`${component} `)
+            ? `${component}: `
+            : '';
+        dest.write(`${t} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${tag}${text}\n`);
       } catch {
         dest.write(chunk);
       }

@@ -84,7 +84,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         const payload: EventPayload = mqtt.publishEvent({
           ...ev,
           deviceId: config.deviceId,
-          pack: encoders.pack,
+          // id and version only: EventSchema's pack is strict (the logit scales are the scorer's).
+          pack: { id: encoders.pack.id, version: encoders.pack.version },
         });
         eventCount++;
         deps.metrics?.observeEvent(payload.label, payload.type);

@@ -453,6 +453,10 @@ export const EncodersSchema = z.strictObject({
 
 export const LogSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  format: z.enum(['pretty', 'json']).optional().meta({
+    description:
+      'Log lines on stderr. pretty: `time LEVEL component: message` for people; json: one JSON object per line (journald, log shippers). Default: pretty when stderr is a terminal, json otherwise. `--log-format` overrides it.',
+  }),
 });
 
 export const MetricsSchema = z.strictObject({

@@ -5,7 +5,8 @@
  *    (not during cooldown);
  *  - update at most every `updateIntervalMs`, carrying the current and peak score;
  *  - end after `endWindows` consecutive observations below the off-threshold, when nothing at or
- *    above it was seen for `unseenMs` (checked by `tick`), after `maxDurationMs`, or at shutdown.
+ *    above it was seen for `unseenMs` (checked by `tick`), after `maxDurationMs`, when its label is
+ *    removed, or when the agent stops; the end says which (`endReason`, issue 17 item 5).
  *
  * Starting also needs the observation's gate (margin over the runner-up, minimum cosine) to pass;
  * keeping an event alive needs only the off-threshold (hysteresis). Each label may override the
@@ -16,7 +17,7 @@
  * with their id and start, events of removed labels end, and added labels start fresh.
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { LabelEvent, SensorModality } from '../pipeline/types.js';
+import type { EndReason, LabelEvent, SensorModality } from '../pipeline/types.js';
 import { float16ToBase64 } from '../util/vectors.js';
 
 /**
@@ -162,7 +163,8 @@ export class EventTracker {
     }
     const out: TrackedEvent[] = [];
     for (const [name, s] of this.states)
-      if (s.open && !next.has(name)) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs)));
+      if (s.open && !next.has(name))
+        out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs), 'labelRemoved'));
     this.states = next;
     return out;
   }
@@ -196,7 +198,7 @@ export class EventTracker {
         };
         recordContributions(s.open, o);
         s.hits = 0;
-        out.push(this.event('start', s, s.open, null));
+        out.push(this.event('start', s, s.open, null, null));
       }
       return out;
     }
@@ -216,12 +218,12 @@ export class EventTracker {
     } else ev.misses++;
 
     if (ev.misses >= timing.endWindows) {
-      out.push(this.close(s, ev.lastSeenMs));
+      out.push(this.close(s, ev.lastSeenMs, 'belowThreshold'));
     } else if (t - ev.startMs + SLACK_MS >= timing.maxDurationMs) {
-      out.push(this.close(s, t));
+      out.push(this.close(s, t, 'maxDuration'));
     } else if (timing.updateIntervalMs > 0 && t - ev.lastUpdateMs + SLACK_MS >= timing.updateIntervalMs) {
       ev.lastUpdateMs = t;
-      out.push(this.event('update', s, ev, null));
+      out.push(this.event('update', s, ev, null, null));
     }
     return out;
   }
@@ -231,17 +233,17 @@ export class EventTracker {
     const out: TrackedEvent[] = [];
     for (const s of this.states.values()) {
       if (s.open && s.timing.unseenMs > 0 && nowMs - s.open.lastSeenMs + SLACK_MS >= s.timing.unseenMs) {
-        out.push(this.close(s, s.open.lastSeenMs));
+        out.push(this.close(s, s.open.lastSeenMs, 'unseen'));
       }
     }
     return out;
   }
 
-  /** Ends every open event (shutdown). */
+  /** Ends every open event (the agent stops, or its sensors have all ended). */
   flush(nowMs: number): TrackedEvent[] {
     const out: TrackedEvent[] = [];
     for (const s of this.states.values())
-      if (s.open) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs)));
+      if (s.open) out.push(this.close(s, Math.min(nowMs, s.open.lastSeenMs), 'stopped'));
     return out;
   }
 
@@ -251,12 +253,12 @@ export class EventTracker {
     return n;
   }
 
-  private close(s: State, endMs: number): TrackedEvent {
+  private close(s: State, endMs: number, reason: EndReason): TrackedEvent {
     const ev = s.open!;
     s.open = undefined;
     s.hits = 0;
     s.lastEndMs = endMs;
-    return this.event('end', s, ev, endMs);
+    return this.event('end', s, ev, endMs, reason);
   }
 
   private freshStates(labels: readonly TrackedLabel[]): Map<string, State> {
@@ -275,7 +277,13 @@ export class EventTracker {
     return states;
   }
 
-  private event(type: LabelEvent['type'], s: State, ev: Open, endMs: number | null): TrackedEvent {
+  private event(
+    type: LabelEvent['type'],
+    s: State,
+    ev: Open,
+    endMs: number | null,
+    endReason: EndReason | null,
+  ): TrackedEvent {
     const iso = (ms: number) => new Date(this.toWallMs(ms)).toISOString();
     const out: TrackedEvent = {
       id: ev.id,
@@ -287,6 +295,7 @@ export class EventTracker {
       sensors: [...ev.sensors].sort(),
       startTime: iso(ev.startMs),
       endTime: endMs === null ? null : iso(endMs),
+      endReason,
       timestamp: iso(endMs ?? ev.lastSeenMs),
       windows: ev.windows,
       contributions: [...ev.contributions.values()]

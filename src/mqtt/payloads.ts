@@ -9,7 +9,7 @@ import type { Problem } from '../errors.js';
 import type { LabelWarning } from '../labels/coverage.js';
 import type { LabelsState } from '../labels/service.js';
 import { NONCE_PATTERN, TARGET_PATTERN } from './signing.js';
-import { SENSOR_MODALITIES } from '../pipeline/types.js';
+import { END_REASONS, SENSOR_MODALITIES } from '../pipeline/types.js';
 import type { HealthState } from '../sensors/types.js';
 
 export const REQUEST_OPS = ['labels/set', 'labels/patch', 'labels/get', 'labels/test'] as const;
@@ -222,6 +222,10 @@ export const EventSchema = z
     sensors: z.array(z.string()),
     startTime: isoTime('When the event started (wall clock, ISO 8601).'),
     endTime: isoTime('When the event ended; null until its end message.').nullable(),
+    endReason: z.enum(END_REASONS).nullable().meta({
+      description:
+        'Why the event ended; null until its end message. belowThreshold: events.endWindows windows in a row under the off-threshold; unseen: nothing at or above it for events.unseenMs; maxDuration: cut at events.maxDurationMs; labelRemoved: its label was removed (request or reload); stopped: the agent stopped or all its sensors ended while the event was on (score is then the last one seen).',
+    }),
     timestamp: isoTime('When this message was made.'),
     windows: z.int().min(0),
     contributions: z.array(EventContributionSchema).meta({

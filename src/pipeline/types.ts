@@ -65,6 +65,15 @@ export interface Scored {
 
 export type LabelEventType = 'start' | 'update' | 'end';
 
+/**
+ * Why an event ended: `belowThreshold` (endWindows windows in a row under the off-threshold),
+ * `unseen` (nothing matching for unseenMs), `maxDuration` (cut at maxDurationMs), `labelRemoved`
+ * (its label was removed or replaced by a reload or request), `stopped` (the agent stopped or
+ * every sensor ended; the score is then the last one seen, the event was still on).
+ */
+export const END_REASONS = ['belowThreshold', 'unseen', 'maxDuration', 'labelRemoved', 'stopped'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
 export interface LabelEvent {
   readonly id: string;
   readonly type: LabelEventType;
@@ -76,6 +85,8 @@ export interface LabelEvent {
   /** ISO-8601 wall times. */
   readonly startTime: string;
   readonly endTime: string | null;
+  /** Why it ended; null on start and update. */
+  readonly endReason: EndReason | null;
   readonly timestamp: string;
   readonly windows: number;
 }

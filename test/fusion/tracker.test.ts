@@ -40,6 +40,9 @@ test('start after minWindows hits, update carries the peak, end after endWindows
     ['start', 'update', 'end'],
   );
   const [start, update, end] = events as [LabelEvent, LabelEvent, LabelEvent];
+  assert.equal(start.endReason, null);
+  assert.equal(update.endReason, null);
+  assert.equal(end.endReason, 'belowThreshold');
   assert.equal(start.id, end.id);
   assert.equal(update.id, start.id);
   assert.equal(start.score, 0.8);
@@ -73,18 +76,24 @@ test('unseen timeout ends an event on tick; flush ends what is open', () => {
   assert.deepEqual(tr.tick(5000), []);
   const ended = tr.tick(11_000);
   assert.equal(ended[0]?.type, 'end');
+  assert.equal(ended[0]?.endReason, 'unseen');
   assert.equal(tr.openCount(), 0);
   tr.observe(obs(0.9, 20_000));
-  assert.equal(tr.flush(21_000)[0]?.type, 'end');
+  const flushed = tr.flush(21_000);
+  assert.equal(flushed[0]?.type, 'end');
+  assert.equal(flushed[0]?.endReason, 'stopped');
+  assert.equal(flushed[0]?.score, 0.9, 'the score of an event still on when stopped is its last one');
   assert.deepEqual(tr.flush(22_000), []);
 });
 
 test('maxDuration cuts a long event', () => {
   const tr = tracker({ minWindows: 1, maxDurationMs: 5000, updateIntervalMs: 0, cooldownMs: 0 });
-  const types = Array.from({ length: 8 }, (_, i) => tr.observe(obs(0.9, i * 1000)))
-    .flat()
-    .map((e) => e.type);
-  assert.deepEqual(types.slice(0, 3), ['start', 'end', 'start']);
+  const events = Array.from({ length: 8 }, (_, i) => tr.observe(obs(0.9, i * 1000))).flat();
+  assert.deepEqual(
+    events.slice(0, 3).map((e) => e.type),
+    ['start', 'end', 'start'],
+  );
+  assert.equal(events[1]!.endReason, 'maxDuration');
 });
 
 test('unknown label is a TypeError', () => {
@@ -324,6 +333,7 @@ test('retarget: the open event of a removed label ends at the swap; the kept one
   assert.equal(ended[0]!.type, 'end');
   assert.equal(ended[0]!.id, dog.id);
   assert.equal(ended[0]!.label, 'dog');
+  assert.equal(ended[0]!.endReason, 'labelRemoved');
   assert.equal(ended[0]!.endTime, new Date(2000).toISOString());
   assert.equal(tr.openCount(), 1, 'alarm is still open');
   assert.throws(() => tr.observe(labelObs('dog', 0.9, 4000)), TypeError, 'dog is gone');

@@ -7,18 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { startAgent } from '../../main.js';
-import type { EventPayload } from '../../mqtt/payloads.js';
 import { reportAndExit } from '../errors.js';
+import { printEventLine, logFormatOption, type LogFormat } from '../event-lines.js';
 import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
-
-export function formatEventLine(e: EventPayload): string {
-  const time = (e.endTime ?? e.timestamp).slice(11, 19);
-  const what = e.type.toUpperCase().padEnd(6);
-  const peak = e.type === 'start' ? '' : ` peak ${e.peakScore.toFixed(2)}`;
-  return `${time} ${what} ${e.label.padEnd(16)} score ${e.score.toFixed(2)}${peak}  [${e.modalities.join('+')}]  ${e.id}`;
-}
 
 export function registerDemo(program: Command): void {
   program
@@ -28,18 +21,20 @@ export function registerDemo(program: Command): void {
     .option('-s, --seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', (v) =>
       parseSeconds(v),
     )
-    .action(async (opts: { port: number; seconds?: number }) => {
+    .addOption(logFormatOption())
+    .action(async (opts: { port: number; seconds?: number; logFormat?: LogFormat }) => {
       const life = daemonLifecycle(); // signals during start-up: see lifecycle.ts
       try {
         const config = await loadConfig(DEMO_CONFIG, { embeddedPort: opts.port });
-        const logger = createLogger({ level: config.log.level });
+        const format = opts.logFormat ?? config.log.format;
+        const logger = createLogger({ level: config.log.level, ...(format ? { format } : {}) });
         life.setLogger(logger);
         const lock = await lockStateDir(config.stateDir, logger);
         const agent = await life.whileStarting(
           startAgent({
             config,
             logger,
-            onEvent: (e) => process.stdout.write(`${formatEventLine(e)}\n`),
+            onEvent: printEventLine,
           }),
         );
         process.stdout.write(

@@ -7,6 +7,7 @@ import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
 import { startAgent } from '../../main.js';
 import { reportAndExit } from '../errors.js';
+import { eventLinesOnTerminal, logFormatOption, type LogFormat } from '../event-lines.js';
 import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
 
 export function registerRun(program: Command): void {
@@ -16,7 +17,8 @@ export function registerRun(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--mqtt-url <url>', 'broker URL (overrides mqtt.broker)')
     .option('--device-id <id>', 'device id (overrides deviceId)')
-    .action(async (opts: { config: string; mqttUrl?: string; deviceId?: string }) => {
+    .addOption(logFormatOption())
+    .action(async (opts: { config: string; mqttUrl?: string; deviceId?: string; logFormat?: LogFormat }) => {
       // Signal handlers before anything slow (pack loading, engine builds): see lifecycle.ts.
       const life = daemonLifecycle();
       try {
@@ -25,7 +27,8 @@ export function registerRun(program: Command): void {
           ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
         };
         const config = await loadConfig(opts.config, overrides);
-        const logger = createLogger({ level: config.log.level });
+        const format = opts.logFormat ?? config.log.format;
+        const logger = createLogger({ level: config.log.level, ...(format ? { format } : {}) });
         life.setLogger(logger);
         logger.info(
           { config: config.source, deviceId: config.deviceId },
@@ -40,8 +43,10 @@ export function registerRun(program: Command): void {
           metrics = new Metrics({ port: config.metrics.port, host: config.metrics.host, logger });
           await metrics.listen();
         }
+        // On a terminal, the same event lines as `demo` (issue 17 item 5).
+        const onEvent = eventLinesOnTerminal();
         const agent = await life.whileStarting(
-          startAgent({ config, logger, ...(metrics ? { metrics } : {}) }),
+          startAgent({ config, logger, ...(metrics ? { metrics } : {}), ...(onEvent ? { onEvent } : {}) }),
         );
         let statsTimer: NodeJS.Timeout | undefined;
         if (metrics) {
