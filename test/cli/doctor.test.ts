@@ -30,7 +30,7 @@ function doctor(
   cfg: Partial<ConfigInput>,
   name: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number | null; out: string }> {
+): Promise<{ code: number | null; out: string; err: string }> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -53,8 +53,9 @@ function doctor(
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.resume(); // onnxruntime's own log lines for missing GPU providers
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out })));
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
 }
 
 const line = (out: string, name: string) =>
@@ -78,7 +79,7 @@ test('a good config: every check passes, exit 0', async () => {
   assert.match(line(r.out, 'encoder audio'), /ok\s+encoder audio\s+on cpu, warm-up \d+ ms \(batch 1\)/);
   assert.match(line(r.out, 'provider webgpu'), /(ok|--)\s+provider webgpu\s+/);
   assert.match(line(r.out, 'vulkan'), /\S+\s+vulkan\s+/);
-  assert.match(r.out, /no problems/);
+  assert.match(r.out, /\n(no problems found\.|\d+ warning\(s\), no failures: [^\n]+; see WARN above\.)\n$/);
 });
 
 test(
@@ -116,6 +117,17 @@ test('webgpu configured, no Vulkan driver: warnings (vulkan, provider, each enco
   );
   assert.match(line(r.out, 'encoder audio'), /WARN\s+encoder audio\s+on cpu \(webgpu unavailable/);
   assert.ok(!r.out.includes('\u001b'), 'no ANSI escape codes');
+  // Issue 17 item 3: the providers that failed are named, never "no problems found".
+  assert.match(
+    line(r.out, 'providers'),
+    /WARN\s+providers\s+webgpu unavailable: encoders will run on cpu \(encoders\.providers: webgpu, cpu\)/,
+  );
+  assert.doesNotMatch(r.out, /no problems/);
+  assert.ok(!r.err.includes('\u001b'), `no native ANSI lines on stderr: ${r.err}`);
+  assert.match(
+    r.out,
+    /\n\d+ warning\(s\), no failures: [^\n]*provider webgpu[^\n]*providers[^\n]*; see WARN above\.\n$/,
+  );
 });
 
 test('a corrupt pack file fails the pack check, exit 1', async () => {

@@ -121,13 +121,18 @@ const MARK: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAI
 export function formatReport(report: DoctorReport): string {
   const width = Math.max(...report.checks.map((c) => c.name.length));
   const lines = report.checks.map((c) => `  ${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`);
+  const names = (status: CheckStatus) =>
+    report.checks
+      .filter((c) => c.status === status)
+      .map((c) => c.name)
+      .join(', ');
   const fails = report.checks.filter((c) => c.status === 'fail').length;
   const warns = report.checks.filter((c) => c.status === 'warn').length;
   const summary =
     fails > 0
       ? `${fails} problem(s)${warns > 0 ? `, ${warns} warning(s)` : ''}: see FAIL above.`
       : warns > 0
-        ? `no problems, ${warns} warning(s).`
+        ? `${warns} warning(s), no failures: ${names('warn')}; see WARN above.`
         : 'no problems found.';
   return `edgebind doctor\n${lines.join('\n')}\n${summary}\n`;
 }
@@ -292,11 +297,20 @@ async function providerChecks(configured: readonly string[], extra: readonly str
         });
       }
     }
-    if (configured.length > 0 && configured.every((p) => results.get(p) !== undefined)) {
+    const failed = configured.filter((p) => results.get(p) !== undefined);
+    const used = configured.find((p) => results.get(p) === undefined);
+    if (configured.length > 0 && used === undefined) {
       checks.push({
         name: 'providers',
         status: 'fail',
         detail: `none of the configured providers (${configured.join(', ')}) works`,
+      });
+    } else if (failed.length > 0) {
+      // Said plainly (issue 17 item 3): the agent runs, but not where its config asks.
+      checks.push({
+        name: 'providers',
+        status: 'warn',
+        detail: `${failed.join(', ')} unavailable: encoders will run on ${used!} (encoders.providers: ${configured.join(', ')})`,
       });
     }
   } finally {
