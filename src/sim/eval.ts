@@ -14,7 +14,8 @@ import pino, { type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseConfig, type ResolvedConfig } from '../config/load.js';
 import { embedWindows } from '../encoders/embed.js';
-import { openEncoders } from '../encoders/registry.js';
+import { TEST_PACK_NAME, openEncoders } from '../encoders/registry.js';
+import { ConfigError } from '../errors.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { runEval } from '../eval/harness.js';
 import { DEFAULT_TOLERANCE_MS, type TruthInterval } from '../eval/metrics.js';
@@ -81,8 +82,40 @@ interface Labelled {
   vector?: Float32Array;
 }
 
-/** Scene directories (with truth.json): `data` itself, or inside it up to two levels down. */
-export async function findScenes(data: string, depth = 2): Promise<string[]> {
+/**
+ * Scene directories (with truth.json): `data` itself, or inside it up to two levels down. A
+ * `data` that is no directory, or holds no scene, is a ConfigError (a wrong `--data`).
+ */
+export async function findScenes(data: string): Promise<string[]> {
+  const st = await stat(data).catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(
+      'CONFIG_NOT_FOUND',
+      `${data}: ${err.code === 'ENOENT' ? 'no such directory' : err.message}`,
+      {
+        file: data,
+        cause: err,
+      },
+    );
+  });
+  if (!st.isDirectory())
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${data}: not a directory of scenes written by \`edgebind simulate\``,
+      {
+        file: data,
+      },
+    );
+  const out = await scenesIn(data, 2);
+  if (out.length === 0)
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${data}: no simulated scenes (${TRUTH_FILE}) found; write some with \`edgebind simulate --out ${data}\``,
+      { file: data },
+    );
+  return out;
+}
+
+async function scenesIn(data: string, depth: number): Promise<string[]> {
   const isScene = async (d: string) =>
     stat(join(d, TRUTH_FILE)).then(
       () => true,
@@ -95,10 +128,9 @@ export async function findScenes(data: string, depth = 2): Promise<string[]> {
       a.name.localeCompare(b.name),
     )) {
       if (entry.isDirectory() || entry.isSymbolicLink())
-        out.push(...(await findScenes(join(data, entry.name), depth - 1).catch(() => [])));
+        out.push(...(await scenesIn(join(data, entry.name), depth - 1).catch(() => [])));
     }
   }
-  if (out.length === 0) throw new Error(`${data}: no simulated scenes (${TRUTH_FILE}) found`);
   return out;
 }
 
@@ -264,7 +296,7 @@ async function eventsRunConfig(
     deviceId: 'eval',
     stateDir,
     mqtt: { broker: 'embedded' },
-    encoders: { ...((base.encoders as object | undefined) ?? {}), pack: resolve(pack) },
+    encoders: { ...((base.encoders as object | undefined) ?? {}), pack: packPath(pack) },
     sensors: SENSOR_MODALITIES.map((m) => ({
       id: m,
       driver: 'replay',
@@ -278,6 +310,10 @@ async function eventsRunConfig(
   };
   return parseConfig(stringify(cfg), join(dirname(resolve(agentConfig)), 'eval.yaml'));
 }
+
+/** `test`, the random-weight test pack every command takes (generated in the state directory), or a directory. */
+const TEST_PACK = 'test';
+const packPath = (pack: string) => (pack === TEST_PACK ? TEST_PACK : resolve(pack));
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
@@ -371,7 +407,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
     config: {
       stateDir,
       encoders: {
-        pack: resolve(opts.pack),
+        pack: packPath(opts.pack),
         providers: ['cpu'],
         intraOpThreads: 1,
         interOpThreads: 1,
@@ -394,7 +430,9 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
       fewShot: {},
       events: null,
       msPerWindow: {},
-      packBytes: await dirBytes(resolve(opts.pack)),
+      packBytes: await dirBytes(
+        opts.pack === TEST_PACK ? join(stateDir, 'packs', TEST_PACK_NAME) : resolve(opts.pack),
+      ),
     };
     for (const m of SENSOR_MODALITIES) {
       const w = items.find((x) => x.window.modality === m)?.window;

@@ -171,7 +171,7 @@ async function open(pack: string): Promise<EncoderSet> {
     config: {
       stateDir,
       encoders: {
-        pack: resolve(pack),
+        pack: pack === 'test' ? pack : resolve(pack),
         providers: ['cpu'],
         intraOpThreads: 1,
         interOpThreads: 1,

@@ -67,6 +67,34 @@ export function parseMs(value: string): number {
   return n;
 }
 
+/** A number > 0 that is not a duration (`--temperature`). */
+export function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return n;
+}
+
+/** A count ≥ 1 (`--top`). */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number ≥ 1, got "${value}"`);
+  return n;
+}
+
+/** `--labels "a,b,c"`: the labels, blanks dropped; at least one. */
+export function parseLabelList(value: string): string[] {
+  const labels = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (labels.length === 0)
+    throw new InvalidArgumentError(
+      `expected comma-separated labels, e.g. "a dog barking,an alarm", got "${value}"`,
+    );
+  return labels;
+}
+
 /**
  * `--whole` (issue 20 item 3): ImageBind's own file embedding exists for audio only (its clip
  * sampler; thermal, depth and IMU have no ImageBind loader), and it is one window, so no window
@@ -210,12 +238,16 @@ export function registerClassify(program: Command): void {
     .description('rank labels by zero-shot score for each window of a recording (WAV or .ebf)')
     .requiredOption('--pack <dir>', 'model pack directory, or "test" for the random-weight test pack')
     .requiredOption('-m, --modality <m>', `one of ${SENSOR_MODALITIES.join(', ')}`, parseModality)
-    .requiredOption('--labels <list>', 'comma-separated labels, e.g. "a dog barking,an alarm beeping"')
-    .option('--top <k>', 'labels per window (default: all)', (v) => Math.max(1, Math.floor(parseMs(v))))
+    .requiredOption(
+      '--labels <list>',
+      'comma-separated labels, e.g. "a dog barking,an alarm beeping"',
+      parseLabelList,
+    )
+    .option('--top <k>', 'labels per window (default: all)', parseCount)
     .option('--window-ms <ms>', 'window length (default: the modality default, as the agent)', parseMs)
     .option('--hop-ms <ms>', 'hop (default: --window-ms if given, else the modality default)', parseMs)
     .option('--whole', 'audio: score the whole-file embedding, as ImageBind does (3 clips of 2 s)')
-    .option('--temperature <t>', 'softmax temperature (default: scoring.temperature default)', parseMs)
+    .option('--temperature <t>', 'softmax temperature (default: scoring.temperature default)', parsePositive)
     .option(
       '--imagebind-scores',
       "ImageBind's own zero-shot scores: softmax(embedding @ text.T) with the pack's logit scales, each label as written, no background",
@@ -230,7 +262,7 @@ export function registerClassify(program: Command): void {
         opts: {
           pack: string;
           modality: SensorModality;
-          labels: string;
+          labels: string[];
           top?: number;
           windowMs?: number;
           hopMs?: number;
@@ -243,11 +275,7 @@ export function registerClassify(program: Command): void {
         },
       ) => {
         try {
-          const labels = opts.labels
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s.length > 0);
-          if (labels.length === 0) throw new InvalidArgumentError('--labels: no labels');
+          const { labels } = opts;
           checkWhole(opts, opts.modality);
           const logger = createLogger({ level: opts.logLevel });
           const encoders = await openPackEncoders({ ...opts, logger });

@@ -59,7 +59,7 @@ export function registerEvalPack(program: Command): void {
   program
     .command('eval')
     .description('evaluate a model pack on simulated recordings (zero-shot, retrieval, few-shot, events)')
-    .requiredOption('--pack <dir>', 'model pack directory')
+    .requiredOption('--pack <dir>', 'model pack directory, or "test" for the random-weight test pack')
     .requiredOption('--data <dir>', 'scenes written by `edgebind simulate`')
     .option('--labels <file>', 'JSON {"class": ["prompt", ...]} replacing the canonical prompts')
     .option('--json', 'print one JSON object')

@@ -2,7 +2,7 @@
  * `edgebind simulate --scenario NAME|all --seed S --seconds N --out DIR`: renders simulated scenes
  * (src/sim) as replay recordings with ground truth; docs/simulator.md.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { SCENARIOS, buildScenario, isScenario, type ScenarioName } from '../../sim/scenarios.js';
 import { writeScene } from '../../sim/simulate.js';
@@ -68,7 +68,12 @@ export function registerSimulate(program: Command): void {
     .description(
       'render simulated scenes as replay recordings (audio, thermal, depth, IMU, RGB) with ground truth',
     )
-    .requiredOption('--scenario <name>', `all, or one of: ${SCENARIOS.join(', ')}`)
+    // Checked while parsing, so an unknown scenario is a usage error (exit 2) like any other.
+    .addOption(
+      new Option('--scenario <name>', 'a scenario, or all')
+        .choices(['all', ...SCENARIOS])
+        .makeOptionMandatory(),
+    )
     .option('--seed <n>', 'random seed (same seed, same bytes)', integer('--seed'), 1)
     .option('--seconds <s>', 'length of each scene', positive('--seconds'), 30)
     .option('--repeat <n>', 'scenes per scenario, seeds seed..seed+n-1', integer('--repeat'), 1)
