@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ResolvedConfig } from '../config/load.js';
+import type { z } from 'zod';
+import { formatIssues, type ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import type { EncoderSet } from '../encoders/types.js';
 import type { ScoreInspection } from '../fusion/fusion.js';
@@ -22,7 +23,9 @@ import {
   DEFAULT_TOLERANCE_MS,
   evaluate,
   formatMetrics,
+  SceneTruthSchema,
   TruthSchema,
+  sceneTruthIntervals,
   type DetectedEvent,
   type EvalMetrics,
   type TruthInterval,
@@ -113,23 +116,39 @@ export function detectedEvents(events: readonly EventPayload[]): DetectedEvent[]
   return out;
 }
 
-/** Reads a ground-truth file: `[{ "label": "...", "startMs": 0, "endMs": 1000 }, ...]`. */
+/**
+ * Reads a ground-truth file: a list `[{ "label": "...", "startMs": 0, "endMs": 1000 }, ...]`, or
+ * the `truth.json` that `edgebind simulate` writes (`{ "events": [{ "label", "startS", "endS" }] }`,
+ * as shipped in samples/). Every problem is reported with its place in the file.
+ */
 export async function readTruth(file: string): Promise<TruthInterval[]> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError('CONFIG_PARSE', `${file}: cannot read ground truth: ${(err as Error).message}`, {
-      file,
-      cause: err,
-    });
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'file not found' : e.message;
+    throw new ConfigError('CONFIG_PARSE', `${file}: cannot read ground truth: ${why}`, { file, cause: err });
   }
-  const r = TruthSchema.safeParse(json);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new ConfigError('CONFIG_INVALID', `${file}: ground truth [${i.path.join('.')}]: ${i.message}`, {
-      file,
-    });
+  if (Array.isArray(json)) {
+    const r = TruthSchema.safeParse(json);
+    if (r.success) return r.data;
+    throw badTruth(file, r.error.issues);
   }
-  return r.data;
+  if (typeof json === 'object' && json !== null && 'events' in json) {
+    const r = SceneTruthSchema.safeParse(json);
+    if (r.success) return sceneTruthIntervals(r.data);
+    throw badTruth(file, r.error.issues);
+  }
+  throw new ConfigError(
+    'CONFIG_INVALID',
+    `${file}: ground truth must be a list [{"label", "startMs", "endMs"}] or a simulator truth.json ({"events": [{"label", "startS", "endS"}]})`,
+    { file },
+  );
+}
+
+function badTruth(file: string, issues: readonly z.core.$ZodIssue[]): ConfigError {
+  const problems = formatIssues(issues);
+  const lines = problems.map((p) => `  ${p.path || '(top level)'}: ${p.message}`).join('\n');
+  return new ConfigError('CONFIG_INVALID', `${file}: invalid ground truth\n${lines}`, { file, problems });
 }

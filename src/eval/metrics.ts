@@ -22,6 +22,25 @@ export const TruthSchema = z.array(
 );
 export type TruthInterval = z.infer<typeof TruthSchema>[number];
 
+/**
+ * The truth file `edgebind simulate` writes (`truth.json`, as in samples/): the scene, and its
+ * incidents in seconds. Only `events` matters here; the other keys are the simulator's.
+ */
+export const SceneTruthSchema = z.looseObject({
+  events: z.array(
+    z
+      .looseObject({ label: z.string().min(1), startS: z.number().min(0), endS: z.number().min(0) })
+      .refine((t) => t.endS >= t.startS, 'endS must not be before startS'),
+  ),
+});
+
+/** A simulator truth file's incidents as truth intervals (ms). */
+export function sceneTruthIntervals(scene: {
+  readonly events: readonly { label: string; startS: number; endS: number }[];
+}): TruthInterval[] {
+  return scene.events.map((e) => ({ label: e.label, startMs: e.startS * 1000, endMs: e.endS * 1000 }));
+}
+
 /** An event reduced to what evaluation needs; times in ms from the recordings' start. */
 export interface DetectedEvent {
   id: string;

@@ -18,7 +18,7 @@ import { TEST_PACK_NAME, openEncoders } from '../encoders/registry.js';
 import { ConfigError } from '../errors.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { runEval } from '../eval/harness.js';
-import { DEFAULT_TOLERANCE_MS, type TruthInterval } from '../eval/metrics.js';
+import { DEFAULT_TOLERANCE_MS, sceneTruthIntervals, type TruthInterval } from '../eval/metrics.js';
 import { SENSOR_MODALITIES, type SensorModality, type Window } from '../pipeline/types.js';
 import { OBSERVED_BY, SIM_CLASSES, TRANSIENT, observableClasses, type SimClass } from './classes.js';
 import { MINI_WINDOWS } from './pack-params.js';
@@ -353,9 +353,7 @@ export async function evaluateEvents(opts: EvaluateEventsOptions): Promise<Event
   const stateDir = await mkdtemp(join(tmpdir(), 'edgebind-eval-'));
   try {
     for (const rec of recordings) {
-      const truth: TruthInterval[] = rec.truth.events
-        .filter((e) => configured.has(e.label))
-        .map((e) => ({ label: e.label, startMs: e.startS * 1000, endMs: e.endS * 1000 }));
+      const truth: TruthInterval[] = sceneTruthIntervals(rec.truth).filter((e) => configured.has(e.label));
       const report = await runEval({
         config: await eventsRunConfig(rec, pack, agentConfig, stateDir),
         truth,

@@ -18,7 +18,7 @@ export function registerEvalEvents(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML config whose replay sensors are the recordings')
     .requiredOption(
       '-t, --truth <file>',
-      'ground truth JSON: [{"label": "...", "startMs": 0, "endMs": 1000}]',
+      'ground truth JSON: [{"label": "...", "startMs": 0, "endMs": 1000}], or the truth.json `simulate` writes',
     )
     .option('--tolerance-ms <ms>', 'slack when matching events to intervals', parseMs, DEFAULT_TOLERANCE_MS)
     .option('--json', 'print the full report as JSON')
