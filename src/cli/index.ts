@@ -9,4 +9,10 @@
 import './startup-signals.js';
 
 const { buildProgram } = await import('./program.js');
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  // A command that lets an error escape still gets one line, never a stack trace (issue 17 item 4).
+  const { reportAndExit } = await import('./errors.js');
+  reportAndExit(err);
+}

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { audioFeaturesFromWav } from '../../encoders/audio/preprocess.js';
 import { AudioPreprocessSchema, type AudioPreprocess } from '../../encoders/manifest.js';
 import { loadAudio } from '../../sensors/formats/audio-file.js';
+import { reportAndExit } from '../errors.js';
 
 export interface AudioFeaturesFileOptions {
   /** WAV file to read. */
@@ -87,10 +88,14 @@ export function registerFeatures(program: Command): void {
     .argument('<file>', 'WAV file: PCM 8/16/24/32-bit or float32, any sample rate, mono or stereo')
     .requiredOption('-o, --out <file>', 'output file (.f32)')
     .action(async (file: string, opts: { out: string }) => {
-      const r = await writeAudioFeaturesFile({ file, out: opts.out });
-      console.log(
-        `${r.out}: float32 LE [${r.dims.join(',')}] (${r.bytes} bytes) from ${r.file} ` +
-          `(${r.sampleRateHz} Hz, ${r.channels} ch, ${r.durationS.toFixed(3)} s)`,
-      );
+      try {
+        const r = await writeAudioFeaturesFile({ file, out: opts.out });
+        console.log(
+          `${r.out}: float32 LE [${r.dims.join(',')}] (${r.bytes} bytes) from ${r.file} ` +
+            `(${r.sampleRateHz} Hz, ${r.channels} ch, ${r.durationS.toFixed(3)} s)`,
+        );
+      } catch (err) {
+        reportAndExit(err);
+      }
     });
 }

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 
 import { ClipTokenizer } from '../../encoders/text/clip-bpe.js';
+import { reportAndExit } from '../errors.js';
 
 export interface TokenizeOptions {
   /** Gzip CLIP vocabulary, e.g. `bpe_simple_vocab_16e6.txt.gz`. */
@@ -32,9 +33,17 @@ export function registerTokenize(program: Command, deps: TokenizeDeps = {}): voi
   program
     .command('tokenize')
     .description('print the CLIP BPE token ids of each text as one JSON array of 77-id arrays')
-    .requiredOption('--vocab <file>', 'gzip CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)')
+    .requiredOption(
+      '--vocab <file>',
+      "gzip CLIP BPE vocabulary, bpe_simple_vocab_16e6.txt.gz: inside an exported ImageBind pack, or CLIP's " +
+        '(github.com/openai/CLIP, clip/); edgebind ships none (models/mini uses a word-hash vocabulary)',
+    )
     .argument('[text...]', 'texts to tokenize, in order')
     .action((texts: string[], options: TokenizeOptions) => {
-      tokenizeAction(texts, options, deps);
+      try {
+        tokenizeAction(texts, options, deps);
+      } catch (err) {
+        reportAndExit(err);
+      }
     });
 }
