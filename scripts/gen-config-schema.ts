@@ -9,6 +9,13 @@ import { ConfigSchema } from '../src/config/schema.js';
 
 type Json = Record<string, unknown>;
 
+/**
+ * Vendor keyword (issue 17 item 11): `x-` so that strict validators can tell it from a typo'd
+ * standard keyword; Ajv in strict mode accepts it once registered
+ * (`ajv.addKeyword('x-restart-required')`, as test/config/schema-json.test.ts does).
+ */
+const RESTART_KEYWORD = 'x-restart-required';
+
 const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
 const schema: Json = {
@@ -19,14 +26,14 @@ const schema: Json = {
 markRestart(schema, '');
 
 /**
- * `restartRequired: true` on every field a running agent cannot apply on SIGHUP, from the one
+ * `x-restart-required: true` on every field a running agent cannot apply on SIGHUP, from the one
  * declaration of live keys (src/config/live.ts); `log`, which holds the live `log.level`, is not.
  */
 function markRestart(s: Json, path: string): void {
   const liveBelow = (p: string) => Object.keys(LIVE_KEYS).some((k) => k.startsWith(`${p}.`));
   for (const [key, child] of Object.entries((s.properties ?? {}) as Record<string, Json>)) {
     const p = path ? `${path}.${key}` : key;
-    if (needsRestart(p) && !liveBelow(p)) child.restartRequired = true;
+    if (needsRestart(p) && !liveBelow(p)) child[RESTART_KEYWORD] = true;
     markRestart(child, p);
   }
   if (s.items) markRestart(s.items as Json, `${path}[]`);
@@ -76,7 +83,7 @@ function rows(s: Json, path: string, out: string[]): void {
     return;
   }
   const def = s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``;
-  const restart = s.restartRequired ? 'yes' : '';
+  const restart = s[RESTART_KEYWORD] ? 'yes' : '';
   const desc = [s.description, limits(s)].filter(Boolean).join(' — ');
   out.push(`| \`${path}\` | ${typeOf(s)} | ${def} | ${restart} | ${String(desc).replace(/\|/g, '\\|')} |`);
 }

@@ -2,7 +2,7 @@
  * Which config keys a running agent applies on SIGHUP, and who applies them (issue 16 item 7).
  * This table is the one declaration: `edgebind run`'s reload (daemon/reload.ts) sorts changes by
  * it, the agent's `reconfigure` applies its keys, and the config reference's "restart" column and
- * the JSON Schema's `restartRequired` are generated from it. Every key not listed needs a restart.
+ * the JSON Schema's `x-restart-required` are generated from it. Every key not listed needs a restart.
  */
 import type { Config } from './schema.js';
 

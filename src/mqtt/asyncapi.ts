@@ -190,7 +190,22 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
         ? { schemaFormat: DRAFT7, schema: payload }
         : payload,
   });
-  const device = { base: { description: 'mqtt.baseTopic' }, deviceId: { description: 'deviceId' } };
+  const device = {
+    base: { description: 'mqtt.baseTopic; may itself have several levels (e.g. site/edgebind)' },
+    deviceId: { description: 'deviceId' },
+  };
+  // Every op is labels/<verb>: two topic levels. A parameter stands for one level (what `+`
+  // matches), so the channels spell out `labels/` and {op} is the verb alone (issue 17 item 11).
+  const verbs = REQUEST_OPS.map((op) => {
+    const [group, verb] = op.split('/');
+    if (group !== 'labels' || verb === undefined) throw new TypeError(`op ${op} is not labels/<verb>`);
+    return verb;
+  });
+  const op = {
+    enum: verbs,
+    description:
+      'The verb of a labels/<verb> op, one topic level; subscribe to all answers with <base>/<deviceId>/response/labels/+ (or response/#).',
+  };
   const channels = {
     status: {
       address: '{base}/{deviceId}/status',
@@ -235,20 +250,20 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       messages: { labelEvent: msg('labelEvent', 'Label event for Home Assistant', ref('LabelEvent')) },
     },
     request: {
-      address: '{base}/{deviceId}/request/{op}',
-      parameters: { ...device, op: { enum: [...REQUEST_OPS] } },
+      address: '{base}/{deviceId}/request/labels/{op}',
+      parameters: { ...device, op },
       description:
-        "Requests. MQTT 5 requesters may set a response topic and correlation data: the answer goes there too, if the topic is below {base}/{deviceId}/response/ or one of remote.responseTopicPrefixes (never elsewhere below {base}/, Home Assistant's trees, $ topics, wildcards, over 256 characters). A request naming any other response topic is not handled: it is answered RESPONSE_TOPIC_INVALID on {base}/{deviceId}/response/{op} only. Limits: remote.maxPayloadBytes, remote.maxLabels, remote.maxPromptChars; prompts without control characters or U+FFFD; example vectors finite and not all zero.",
+        "Requests. MQTT 5 requesters may set a response topic and correlation data: the answer goes there too, if the topic is below {base}/{deviceId}/response/ or one of remote.responseTopicPrefixes (never elsewhere below {base}/, Home Assistant's trees, $ topics, wildcards, over 256 characters). A request naming any other response topic is not handled: it is answered RESPONSE_TOPIC_INVALID on {base}/{deviceId}/response/labels/{op} only. Limits: remote.maxPayloadBytes, remote.maxLabels, remote.maxPromptChars; prompts without control characters or U+FFFD; example vectors finite and not all zero.",
       messages: Object.fromEntries(
         REQUEST_OPS.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
       ),
     },
     groupRequest: {
-      address: '{base}/groups/{group}/request/{op}',
+      address: '{base}/groups/{group}/request/labels/{op}',
       parameters: {
         base: device.base,
         group: { description: 'a group in remote.groups' },
-        op: { enum: [...REQUEST_OPS] },
+        op,
       },
       description:
         'Fleet requests: every device in the group applies them and answers on its own response topic.',
@@ -257,10 +272,44 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       ),
     },
     response: {
-      address: '{base}/{deviceId}/response/{op}',
-      parameters: { ...device, op: { enum: [...REQUEST_OPS] } },
-      description: 'Responses (QoS 1, not retained) with the request transaction echoed.',
+      address: '{base}/{deviceId}/response/labels/{op}',
+      parameters: { ...device, op },
+      description:
+        'Responses (QoS 1, not retained) with the request transaction echoed. A request for an op that does not exist is answered UNKNOWN_OP on response/<the topic levels it used>, so response/# sees those too.',
       messages: { response: msg('response', 'Response', ref('Response')) },
+    },
+    haDiscovery: {
+      address: 'homeassistant/{component}/{nodeId}/{objectId}/config',
+      parameters: {
+        component: { enum: ['binary_sensor', 'event'] },
+        nodeId: { description: 'edgebind_<deviceId>, characters other than A-Za-z0-9_- as _' },
+        objectId: {
+          description:
+            'per label: <label> (binary_sensor), <label>_event (event); per sensor: _sensor_<id> (connectivity binary_sensor)',
+        },
+      },
+      description:
+        'Home Assistant MQTT discovery (homeAssistant.enabled), under homeAssistant.discoveryPrefix (default homeassistant). Retained, QoS 1; an empty retained payload removes the entity. Re-published when Home Assistant announces itself online.',
+      messages: {
+        discovery: msg('discovery', 'Home Assistant discovery config', {
+          type: 'object',
+          description: "Home Assistant's MQTT discovery schema for the component.",
+        }),
+        removal: msg('discoveryRemoval', 'Entity removal', { type: 'string', maxLength: 0 }, 'text/plain'),
+      },
+    },
+    haStatus: {
+      address: 'homeassistant/status',
+      description:
+        "Home Assistant's birth and last-will topic (homeAssistant.statusTopic); `online` makes the agent re-publish discovery and states.",
+      messages: {
+        haStatus: msg(
+          'haStatus',
+          'Home Assistant status',
+          { type: 'string', enum: ['online', 'offline'] },
+          'text/plain',
+        ),
+      },
     },
   };
   const send = (channel: string) => ({ action: 'send', channel: { $ref: `#/channels/${channel}` } });
@@ -292,6 +341,8 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
         channel: { $ref: '#/channels/request' },
         reply: { channel: { $ref: '#/channels/response' } },
       },
+      sendDiscovery: send('haDiscovery'),
+      receiveHaStatus: { action: 'receive', channel: { $ref: '#/channels/haStatus' } },
       receiveGroupRequest: {
         action: 'receive',
         channel: { $ref: '#/channels/groupRequest' },

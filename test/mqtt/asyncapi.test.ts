@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { ASYNCAPI_FILE, renderAsyncApi } from '../../src/mqtt/asyncapi.js';
 import { REQUEST_OPS, requestJsonSchemas } from '../../src/mqtt/payloads.js';
+import { discoveryMessages } from '../../src/mqtt/discovery.js';
 import { deviceTopics } from '../../src/mqtt/topics.js';
 
 test('docs/asyncapi.yaml is up to date (run: node --import tsx src/mqtt/asyncapi.ts --write)', () => {
@@ -36,7 +37,7 @@ test('the published request schemas are the validating zod schemas, and every to
       .replace('{base}', 'b')
       .replace('{deviceId}', 'd')
       .replace('{slug}', 'dog')
-      .replace('{op}', 'labels/set')
+      .replace('{op}', 'set')
       .replace('{group}', 'g');
   const addresses = new Set(Object.values(doc.channels).map((c) => fill(c.address)));
   for (const topic of [
@@ -51,4 +52,38 @@ test('the published request schemas are the validating zod schemas, and every to
     t.groupRequest('g', 'labels/set'),
   ])
     assert.ok(addresses.has(topic), `${topic} is described`);
+});
+
+test('every channel parameter is one topic level, so a + subscription matches it (issue 17 item 11)', () => {
+  const doc = parse(readFileSync(ASYNCAPI_FILE, 'utf8')) as {
+    channels: Record<string, { address: string; parameters?: Record<string, { enum?: string[] }> }>;
+  };
+  for (const [name, c] of Object.entries(doc.channels))
+    for (const [p, spec] of Object.entries(c.parameters ?? {}))
+      for (const v of spec.enum ?? []) assert.ok(!v.includes('/'), `${name}.${p} value ${v} spans levels`);
+  const t = deviceTopics('b', 'd');
+  // What a + subscriber built from the documented address receives: every op's response.
+  const filter = doc.channels
+    .response!.address.replace('{base}', 'b')
+    .replace('{deviceId}', 'd')
+    .replace('{op}', '+');
+  const matches = (f: string, topic: string) =>
+    new RegExp(`^${f.replace(/\+/g, '[^/]+').replace(/#$/, '.*')}$`).test(topic);
+  for (const op of REQUEST_OPS)
+    assert.ok(matches(filter, t.response(op)), `${filter} matches ${t.response(op)}`);
+});
+
+test('Home Assistant discovery and birth topics are described', () => {
+  const doc = parse(readFileSync(ASYNCAPI_FILE, 'utf8')) as {
+    channels: Record<string, { address: string; parameters?: Record<string, { enum?: string[] }> }>;
+  };
+  const addresses = Object.values(doc.channels).map((c) => c.address);
+  assert.ok(addresses.includes('homeassistant/{component}/{nodeId}/{objectId}/config'));
+  assert.ok(addresses.includes('homeassistant/status'));
+  const components = doc.channels.haDiscovery!.parameters!.component!.enum!;
+  const published = discoveryMessages(
+    { prefix: 'homeassistant', topics: deviceTopics('b', 'd'), swVersion: '0' },
+    ['dog'],
+  ).map((m) => m.topic.split('/')[1]!);
+  for (const c of published) assert.ok(components.includes(c), `component ${c} is described`);
 });
