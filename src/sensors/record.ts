@@ -22,7 +22,12 @@ export interface RecordingSummary {
   health?: SensorHealth;
 }
 
-/** Writes one sensor's frames to `<dir>/<sensorId>.wav|.ebf`. */
+/** Where a sensor's recording goes: `<dir>/<sensorId>.wav` for audio, `.ebf` otherwise. */
+export function recordingFile(dir: string, sensorId: string, modality: SensorModality): string {
+  return join(dir, `${sensorId}.${modality === 'audio' ? 'wav' : 'ebf'}`);
+}
+
+/** Writes one sensor's frames to `recordingFile(dir, sensorId, modality)`; no file until a frame comes. */
 export class RecordingWriter {
   private fh: FileHandle | undefined;
   private header: FrameFileHeader | undefined;
@@ -40,7 +45,7 @@ export class RecordingWriter {
     readonly modality: SensorModality,
     private readonly source = 'edgebind record',
   ) {
-    this.file = join(dir, `${sensorId}.${modality === 'audio' ? 'wav' : 'ebf'}`);
+    this.file = recordingFile(dir, sensorId, modality);
   }
 
   async write(frame: Frame): Promise<void> {

@@ -3,12 +3,13 @@
  * replay format (WAV for audio, .ebf otherwise), one file per sensor id, for `driver: replay`.
  * Only the config's `sensors` list is read here, validated against the drivers `openSensor` knows.
  */
-import type { Command } from 'commander';
-import { mkdir, readFile } from 'node:fs/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { formatIssues } from '../../config/load.js';
-import { ConfigError, type Problem } from '../../errors.js';
+import { ConfigError, DeviceError, type Problem } from '../../errors.js';
 import { systemClock } from '../../pipeline/clock.js';
 import {
   OpenableSensorSchema,
@@ -16,13 +17,15 @@ import {
   type OpenDeps,
   type OpenableSensorConfig,
 } from '../../sensors/open.js';
-import { recordSensors, type RecordingSummary } from '../../sensors/record.js';
+import { recordSensors, recordingFile, type RecordingSummary } from '../../sensors/record.js';
 import { reportAndExit } from '../errors.js';
 
 export interface RecordCliOptions {
   config: string;
   out: string;
   seconds: string;
+  /** Replace recordings already in `out` (otherwise they are refused, never overwritten). */
+  force?: boolean;
 }
 
 /** Reads and validates the sensors of a config file; relative replay files resolve against it. */
@@ -85,6 +88,15 @@ export async function recordAction(
     );
   }
   const sensors = await loadRecordSensors(opts.config);
+  const files = sensors.map((c) => recordingFile(opts.out, c.id, c.modality));
+  const existing = files.filter((f) => existsSync(f));
+  if (existing.length > 0 && !opts.force) {
+    throw new InvalidArgumentError(
+      `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; pass --force to overwrite, or choose another --out`,
+    );
+  }
+  // With --force an old recording goes first, so a sensor that captures nothing leaves none behind.
+  for (const f of existing) await rm(f, { force: true });
   await mkdir(opts.out, { recursive: true });
   const ac = new AbortController();
   const onSignal = () => ac.abort(new Error('interrupted'));
@@ -102,9 +114,29 @@ export async function recordAction(
         if (h.state !== 'ok') process.stderr.write(`${id}: ${h.state}${h.reason ? ` (${h.reason})` : ''}\n`);
       },
     });
+    const why = (s: RecordingSummary) =>
+      s.health && s.health.state !== 'ok'
+        ? ` (${s.health.state}${s.health.reason ? `: ${s.health.reason}` : ''})`
+        : '';
     for (const s of summaries) {
+      if (s.frames === 0) {
+        write(`${s.sensorId}: nothing captured${why(s)}; no file written\n`);
+        continue;
+      }
       const extra = s.health ? `, ${s.health.rejected} rejected, ${s.health.restarts} restarts` : '';
       write(`${s.sensorId}: ${s.file} — ${s.frames} frames, ${(s.durationMs / 1000).toFixed(2)} s${extra}\n`);
+      // Sample times are sums of periods: allow float rounding at the boundary (as recordSensors).
+      if (s.durationMs < seconds * 1000 - 1e-3)
+        process.stderr.write(
+          `edgebind: warning: ${s.sensorId}: only ${(s.durationMs / 1000).toFixed(2)} s of ${seconds} s captured${why(s)}\n`,
+        );
+    }
+    const empty = summaries.filter((s) => s.frames === 0);
+    if (empty.length > 0) {
+      throw new DeviceError(
+        empty[0]!.sensorId,
+        `captured nothing from ${empty.map((s) => `${s.sensorId}${why(s)}`).join(', ')}`,
+      );
     }
     return summaries;
   } finally {
@@ -120,6 +152,7 @@ export function registerRecord(program: Command): void {
     .requiredOption('--config <file>', 'YAML config whose sensors to record')
     .requiredOption('--out <dir>', 'directory for <sensorId>.wav / <sensorId>.ebf')
     .requiredOption('--seconds <n>', 'seconds of data to capture per sensor')
+    .option('--force', 'overwrite recordings already in --out')
     .action(async (opts: RecordCliOptions) => {
       try {
         await recordAction(opts);
