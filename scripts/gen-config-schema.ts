@@ -96,10 +96,14 @@ edgebind reads one YAML file (\`edgebind run --config FILE\`, \`edgebind config 
 This page and [config.schema.json](config.schema.json) are generated from the schema in
 \`src/config/schema.ts\` by \`npm run docs:schema\`; \`npm test\` fails if they are stale.
 
-- Unknown keys are errors. Every problem is reported with its key path, e.g.
-  \`sensors[0].window.hopMs: expected number, got string\`; nothing is repaired or guessed.
+- Unknown keys are errors. Every problem is reported with its key path and its line and column,
+  e.g. \`sensors[0].window.hopMs: expected number, got string (line 7, column 27)\`; an unknown key
+  or driver names the nearest one (\`mqtt.brokr: unknown key; did you mean "broker"?\`). Nothing
+  is repaired or guessed.
 - Relative paths are relative to the config file.
-- \`--mqtt-url\` and \`--device-id\` on the command line override \`mqtt.broker\` and \`deviceId\`.
+- \`--mqtt-url\` and \`--device-id\` on the command line override \`mqtt.broker\` and \`deviceId\`; a bad
+  value there is reported against the flag, not the file.
+- A label whose \`modalities\` no configured sensor has is an error: it could never fire.
 - Secrets stay out of the file: \`mqtt.passwordEnv\` names an environment variable.
 - "Restart" marks fields a running agent cannot change live. On SIGHUP \`edgebind run\` applies
   \`log.level\` and \`labels\` (unless a label set persisted by labels/* requests overrides the

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { z } from 'zod';
-import { formatIssues, type ResolvedConfig } from '../config/load.js';
+import { configErrorMap, formatIssues, type ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import type { EncoderSet } from '../encoders/types.js';
 import type { ScoreInspection } from '../fusion/fusion.js';
@@ -131,7 +131,7 @@ export async function readTruth(file: string): Promise<TruthInterval[]> {
     throw new ConfigError('CONFIG_PARSE', `${file}: cannot read ground truth: ${why}`, { file, cause: err });
   }
   if (Array.isArray(json)) {
-    const r = TruthSchema.safeParse(json);
+    const r = TruthSchema.safeParse(json, { error: configErrorMap });
     if (r.success) return r.data;
     throw badTruth(file, r.error.issues);
   }

@@ -85,3 +85,12 @@ test('eval --pack test runs on the random-weight test pack, as the other command
   assert.equal(out.scenes, 1);
   assert.ok(out.packBytes > 0, 'the generated pack is measured');
 });
+
+test('run --mqtt-url with a bad URL: exit 2 blaming the flag, not examples/replay.yaml (item 6)', () => {
+  const r = edgebind('run', '--config', join(REPO, 'examples/replay.yaml'), '--mqtt-url', 'htp:/bad url');
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    'edgebind: invalid option\n  --mqtt-url "htp:/bad url": must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL\n',
+  );
+});

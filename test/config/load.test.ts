@@ -37,8 +37,8 @@ test('an unknown key is rejected with its full path', () => {
   const r = problems(base + '    windoww: { lengthMs: 1 }\nmqtt:\n  brokr: x\n');
   assert.equal(r.code, 'CONFIG_INVALID');
   assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`).sort(), [
-    'mqtt.brokr: unknown key',
-    'sensors[0].windoww: unknown key',
+    'mqtt.brokr: unknown key; did you mean "broker"?',
+    'sensors[0].windoww: unknown key; did you mean "window"?',
   ]);
 });
 
@@ -126,7 +126,9 @@ test('every hardware driver is part of the one config schema', () => {
     ],
   );
   const r = problems(base + '  - { id: mlx, driver: mlx90640, bus: 1, adress: 0x33 }\n');
-  assert.deepEqual(r.problems, [{ path: 'sensors[1].adress', message: 'unknown key' }]);
+  assert.deepEqual(r.problems, [
+    { path: 'sensors[1].adress', message: 'unknown key; did you mean "address"?' },
+  ]);
 });
 
 test('the default stateDir: systemd StateDirectory, else an absolute XDG_CACHE_HOME, else ~/.cache', () => {
@@ -137,4 +139,58 @@ test('the default stateDir: systemd StateDirectory, else an absolute XDG_CACHE_H
   assert.equal(defaultStateDir({ XDG_CACHE_HOME: '' }), fallback);
   assert.equal(defaultStateDir({ XDG_CACHE_HOME: 'cache' }), fallback);
   assert.equal(defaultStateDir({}), fallback);
+});
+
+test('issue 17 item 6: an unknown key gets the nearest key it could be, and its line and column', () => {
+  const text = base + 'mqtt:\n  brokr: x\n  base_topic: y\n  zzzzzzzz: 1\n';
+  const r = problems(text);
+  assert.deepEqual(r.problems, [
+    { path: 'mqtt.brokr', message: 'unknown key; did you mean "broker"?' },
+    { path: 'mqtt.base_topic', message: 'unknown key; did you mean "baseTopic"?' },
+    { path: 'mqtt.zzzzzzzz', message: 'unknown key' },
+  ]);
+  const lines = text.split('\n');
+  const brokr = lines.findIndex((l) => l.includes('brokr')) + 1;
+  assert.throws(
+    () => parseConfig(text, file),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes(`  mqtt.brokr: unknown key; did you mean "broker"? (line ${brokr}, column 3)\n`),
+  );
+});
+
+test('issue 17 item 6: an unknown driver and a bound read as sentences, not zod wording', () => {
+  const r = problems(
+    base.replace('driver: replay', 'driver: replai') + '    window: { lengthMs: 0, hopMs: 1 }\n',
+  );
+  const driver = r.problems.find((p) => p.path === 'sensors[0].driver')!;
+  assert.match(
+    driver.message,
+    /^unknown driver "replai"; did you mean "replay"\? It is one of: replay, alsa-mic, /,
+  );
+  const r2 = problems(base + '    window: { lengthMs: 0, hopMs: 1 }\n');
+  assert.deepEqual(r2.problems, [{ path: 'sensors[0].window.lengthMs', message: 'must be > 0' }]);
+});
+
+test('issue 17 item 6: a bad --mqtt-url is blamed on the flag, not on the file', () => {
+  assert.throws(
+    () => parseConfig(base, file, { mqttUrl: 'htp:/bad' }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.file === undefined &&
+      err.message ===
+        'invalid option\n  --mqtt-url "htp:/bad": must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL',
+  );
+});
+
+test('issue 17 item 6: a label listening only to a modality no sensor has is refused', () => {
+  const r = problems(base + 'labels:\n  - { name: fall, prompts: [a fall], modalities: [depth, imu] }\n');
+  assert.deepEqual(r.problems, [
+    {
+      path: 'labels[0].modalities',
+      message: 'no sensor is depth or imu (the sensors are audio); label "fall" could never fire',
+    },
+  ]);
+  // One of its modalities sensed is enough.
+  parseConfig(base + 'labels:\n  - { name: fall, prompts: [a fall], modalities: [depth, audio] }\n', file);
 });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { formatIssues } from '../../config/load.js';
+import { configErrorMap, formatIssues } from '../../config/load.js';
 import { ConfigError, DeviceError, type Problem } from '../../errors.js';
 import { systemClock } from '../../pipeline/clock.js';
 import {
@@ -56,7 +56,7 @@ export async function loadRecordSensors(file: string): Promise<OpenableSensorCon
   const problems: Problem[] = [];
   const out: OpenableSensorConfig[] = [];
   raw.sensors.forEach((s: unknown, i: number) => {
-    const r = OpenableSensorSchema.safeParse(s, { reportInput: true });
+    const r = OpenableSensorSchema.safeParse(s, { reportInput: true, error: configErrorMap });
     if (!r.success) {
       for (const p of formatIssues(r.error.issues)) {
         problems.push({ path: `sensors[${i}]${p.path ? `.${p.path}` : ''}`, message: p.message });
