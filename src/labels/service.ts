@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { LabelConfig, RemoteConfig } from '../config/schema.js';
-import { RequestError, type Problem } from '../errors.js';
+import { ConfigError, RequestError, type Problem } from '../errors.js';
 import type { LabelWarning } from './coverage.js';
 import type { LabelStore, StoredLabels } from './store.js';
 
@@ -133,8 +133,8 @@ export class LabelService<
   /** Scores a candidate set against recent windows; never applied, nothing written (issue 14). */
   async test(req: { labels: LabelConfig[] }): Promise<LabelOpResult> {
     const { labels } = req;
-    this.checkLabels(labels, '$.labels', labels);
-    const built = await this.deps.build(labels, { persist: false });
+    refuse('labels/test', this.labelProblems(labels, '$.labels', labels));
+    const built = await this.buildAt(labels, { persist: false });
     return {
       data: { hash: built.hash, result: this.deps.evaluate(built, labels) },
       warnings: built.warnings ?? [],
@@ -145,7 +145,7 @@ export class LabelService<
     return this.inTurn(async () => {
       this.checkVersion(req.ifVersion);
       const { labels } = req;
-      this.checkLabels(labels, '$.labels', labels);
+      refuse('labels/set', this.labelProblems(labels, '$.labels', labels));
       return this.commit(labels);
     });
   }
@@ -190,7 +190,8 @@ export class LabelService<
         warnings: [],
       };
     }
-    return this.commit(this.patched(req));
+    const { labels, origin } = this.patched(req);
+    return this.commit(labels, origin);
   }
 
   private checkVersion(ifVersion: unknown): void {
@@ -203,35 +204,61 @@ export class LabelService<
     }
   }
 
-  private patched(req: PatchLabels): LabelConfig[] {
+  /**
+   * The patched set, and where each of its labels came from in the request (`$.add[0]`), so that a
+   * problem found later, when the set is built, is reported there (issue 17 item 10).
+   */
+  private patched(req: PatchLabels): { labels: LabelConfig[]; origin: (index: number) => string } {
     const problems: Problem[] = [];
     const byName = new Map(this.state.labels.map((l) => [l.name, l]));
+    const from = new Map<string, string>();
     (req.remove ?? []).forEach((name, i) => {
       if (!byName.delete(name)) problems.push({ path: `$.remove[${i}]`, message: `no label "${name}"` });
     });
     (req.replace ?? []).forEach((l, i) => {
       if (!byName.has(l.name))
         problems.push({ path: `$.replace[${i}].name`, message: `no label "${l.name}"` });
-      else byName.set(l.name, l);
+      else {
+        byName.set(l.name, l);
+        from.set(l.name, `$.replace[${i}]`);
+      }
     });
     (req.add ?? []).forEach((l, i) => {
       if (byName.has(l.name))
         problems.push({ path: `$.add[${i}].name`, message: `label "${l.name}" exists` });
-      else byName.set(l.name, l);
+      else {
+        byName.set(l.name, l);
+        from.set(l.name, `$.add[${i}]`);
+      }
     });
-    if (problems.length > 0)
-      throw new RequestError('REQUEST_INVALID', 'invalid labels/patch request', problems);
     const labels = [...byName.values()];
-    this.checkLabels(req.add ?? [], '$.add', labels);
-    this.checkLabels(req.replace ?? [], '$.replace', labels);
-    return labels;
+    // Every problem at once, the names' and the labels' own (docs/mqtt.md promises all).
+    problems.push(
+      ...this.labelProblems(req.add ?? [], '$.add', labels, false),
+      ...this.labelProblems(req.replace ?? [], '$.replace', labels, false),
+    );
+    if (labels.length > this.deps.limits.maxLabels)
+      problems.push({
+        path: '$',
+        message: `${labels.length} labels after the patch, more than remote.maxLabels (${this.deps.limits.maxLabels})`,
+      });
+    refuse('labels/patch', problems);
+    return { labels, origin: (k) => from.get(labels[k]!.name) ?? `$.labels[${k}]` };
   }
 
-  /** Limits and cross-field rules on `given` (reported under `at`); count checked on `result`. */
-  private checkLabels(given: readonly LabelConfig[], at: string, result: readonly LabelConfig[]): void {
+  /**
+   * Limits and cross-field rules on `given` (reported under `at`); with `count`, the number of
+   * labels in `result` too.
+   */
+  private labelProblems(
+    given: readonly LabelConfig[],
+    at: string,
+    result: readonly LabelConfig[],
+    count = true,
+  ): Problem[] {
     const { maxLabels, maxPromptChars } = this.deps.limits;
     const problems: Problem[] = [];
-    if (result.length > maxLabels)
+    if (count && result.length > maxLabels)
       problems.push({
         path: at,
         message: `${result.length} labels, more than remote.maxLabels (${maxLabels})`,
@@ -260,13 +287,36 @@ export class LabelService<
           });
       });
     });
-    if (problems.length > 0)
-      throw new RequestError('REQUEST_INVALID', `invalid labels: ${problems.length} problem(s)`, problems);
+    return problems;
+  }
+
+  /**
+   * Builds a set; a ConfigError of the build (its paths `labels[k]…` into the set) becomes
+   * LABELS_BUILD_FAILED with each path where that label came from in the request.
+   */
+  private async buildAt(
+    labels: readonly LabelConfig[],
+    opts: { persist?: boolean } = {},
+    origin: (index: number) => string = (k) => `$.labels[${k}]`,
+  ): Promise<T> {
+    try {
+      return await this.deps.build(labels, opts);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const problems = err.problems.map((p) => {
+        const m = /^labels\[(\d+)\](.*)$/.exec(p.path);
+        return {
+          path: m ? `${origin(Number(m[1]))}${m[2]}` : p.path ? `$.${p.path}` : '$',
+          message: p.message,
+        };
+      });
+      throw new RequestError('LABELS_BUILD_FAILED', err.message, problems, { cause: err });
+    }
   }
 
   /** Embeddings first, then persist (next version), then swap. Any failure leaves all as it was. */
-  private async commit(labels: LabelConfig[]): Promise<LabelOpResult> {
-    const built = await this.deps.build(labels);
+  private async commit(labels: LabelConfig[], origin?: (index: number) => string): Promise<LabelOpResult> {
+    const built = await this.buildAt(labels, {}, origin);
     const version = this.state.version + 1;
     const next: LabelsState = {
       version,
@@ -316,4 +366,12 @@ export class LabelService<
     for (const w of built.warnings ?? []) this.deps.logger.warn({ code: w.code, label: w.label }, w.message);
     return { added, removed };
   }
+}
+
+/** Refuses a request with all its problems, worded alike for every op. */
+function refuse(op: string, problems: readonly Problem[]): void {
+  if (problems.length > 0)
+    throw new RequestError('REQUEST_INVALID', `invalid ${op} request: ${problems.length} problem(s)`, [
+      ...problems,
+    ]);
 }

@@ -151,8 +151,11 @@ export class RequestRouter {
       );
     }
     let raw: unknown;
+    const text = payload.toString('utf8');
+    // An empty payload is an empty request: `mosquitto_pub -n` on labels/get (issue 17 item 10).
+    if (text.trim() === '') return {};
     try {
-      raw = JSON.parse(payload.toString('utf8'));
+      raw = JSON.parse(text);
     } catch (err) {
       throw new RequestError('REQUEST_PARSE', 'request is not valid JSON', [
         { path: '$', message: (err as Error).message },

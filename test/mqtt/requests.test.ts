@@ -129,3 +129,47 @@ test('jsonPath quotes keys that are not identifiers', () => {
   assert.equal(jsonPath(['labels', 0, 'name']), '$.labels[0].name');
   assert.equal(jsonPath(['a b']), '$["a b"]');
 });
+
+test('issue 17 item 10: an empty payload is an empty request (labels/get answers the set)', async () => {
+  const { ask, router } = setup();
+  const get = await ask('labels/get', '');
+  assert.deepEqual(get, { status: 'ok', data: router.current() });
+  const set = await ask('labels/set', ' \n');
+  assert.equal(set.code, 'REQUEST_INVALID', 'a set without labels is invalid, not unparseable');
+  assert.deepEqual(set.problems?.[0]?.path, '$.labels');
+});
+
+test('issue 17 item 10: a patch with several problems reports every one, worded as every op is', async () => {
+  const { ask } = setup({ limits: { maxPromptChars: 10 } });
+  await ask('labels/set', { labels: [label('dog')] });
+  const r = await ask('labels/patch', {
+    remove: ['ghost'],
+    add: [{ name: 'cat', prompts: ['a cat meowing loudly'] }],
+  });
+  assert.equal(r.code, 'REQUEST_INVALID');
+  assert.equal(r.error, 'invalid labels/patch request: 2 problem(s)');
+  assert.deepEqual(
+    r.problems?.map((p) => p.path),
+    ['$.remove[0]', '$.add[0].prompts[0]'],
+  );
+});
+
+test('issue 17 item 10: a label that fails to build is reported where the request has it', async () => {
+  // The builder refuses "bad" at its index in the merged set, as buildLabelSet does.
+  const build = (labels: readonly LabelConfig[]) => {
+    const k = labels.findIndex((l) => l.name === 'bad');
+    if (k < 0) return Promise.resolve({ hash: labels.map((l) => l.name).join('+') });
+    return Promise.reject(
+      new ConfigError('CONFIG_INVALID', 'labels cannot be built', {
+        problems: [{ path: `labels[${k}].examples`, message: 'dimension mismatch' }],
+      }),
+    );
+  };
+  const { ask } = setup({ build: build as () => Promise<{ hash: string }> });
+  await ask('labels/set', { labels: [label('a'), label('b')] });
+  const r = await ask('labels/patch', { add: [label('bad')] });
+  assert.equal(r.code, 'LABELS_BUILD_FAILED');
+  assert.deepEqual(r.problems, [{ path: '$.add[0].examples', message: 'dimension mismatch' }]);
+  const s = await ask('labels/set', { labels: [label('a'), label('bad')] });
+  assert.deepEqual(s.problems, [{ path: '$.labels[1].examples', message: 'dimension mismatch' }]);
+});
