@@ -101,6 +101,53 @@ export const LabelExampleSchema = z
   })
   .refine((e) => (e.file === undefined) !== (e.base64 === undefined), 'give exactly one of file or base64');
 
+/**
+ * Home Assistant's binary_sensor device classes
+ * (https://www.home-assistant.io/integrations/binary_sensor/#device-class).
+ */
+export const HA_BINARY_SENSOR_CLASSES = [
+  'battery',
+  'battery_charging',
+  'carbon_monoxide',
+  'cold',
+  'connectivity',
+  'door',
+  'garage_door',
+  'gas',
+  'heat',
+  'light',
+  'lock',
+  'moisture',
+  'motion',
+  'moving',
+  'occupancy',
+  'opening',
+  'plug',
+  'power',
+  'presence',
+  'problem',
+  'running',
+  'safety',
+  'smoke',
+  'sound',
+  'tamper',
+  'update',
+  'vibration',
+  'window',
+] as const;
+export type HaBinarySensorClass = (typeof HA_BINARY_SENSOR_CLASSES)[number];
+
+/** Per-label Home Assistant settings (issue 17 item 12). */
+export const LabelHomeAssistantSchema = z.strictObject({
+  deviceClass: z
+    .enum([...HA_BINARY_SENSOR_CLASSES, 'none'])
+    .optional()
+    .meta({
+      description:
+        "Device class of the label's Home Assistant binary_sensor (smoke, occupancy, tamper, sound, …); none = no class. Default: from the label's name and modalities (docs/mqtt.md, Home Assistant).",
+    }),
+});
+
 export const LabelSchema = z
   .strictObject({
     name: z
@@ -145,6 +192,9 @@ export const LabelSchema = z
     }),
     events: LabelTimingSchema.optional().meta({
       description: 'Overrides of the events timing for this label.',
+    }),
+    homeAssistant: LabelHomeAssistantSchema.optional().meta({
+      description: 'How Home Assistant discovery shows this label (homeAssistant.enabled).',
     }),
   })
   .refine((l) => l.prompts.length > 0 || l.examples.length > 0, {

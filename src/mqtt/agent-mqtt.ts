@@ -40,8 +40,9 @@ export interface AgentMqtt {
   /** The label set changed: publish the retained list and label states, update discovery. */
   labelsChanged(current: LabelsPayload, removed: readonly string[]): void;
   /**
-   * A sensor changed state (ok, degraded, down): health goes out soon (MqttApi.healthSoon) instead
-   * of at the next interval, so Home Assistant and fleet tools see an unplug at once.
+   * A sensor changed state (ok, degraded, down): its retained `sensors/<id>/state` goes out now
+   * and health soon (MqttApi.healthSoon) instead of at the next interval, so Home Assistant and
+   * fleet tools see an unplug at once.
    */
   sensorStateChanged(): void;
   stop(): Promise<void>;
@@ -146,7 +147,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
       return msg;
     },
     labelsChanged: (current, removed) => api.labelsChanged(current, removed),
-    sensorStateChanged: () => api.healthSoon(),
+    sensorStateChanged: () => api.sensorStatesChanged(),
     stop: async () => {
       api.stop();
       await publisher.stop();

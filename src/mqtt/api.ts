@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { HomeAssistantConfig } from '../config/schema.js';
 import { deviceTarget, groupTarget, type RequestTarget } from './signing.js';
+import type { HealthState } from '../sensors/types.js';
 import {
   discoveryMessages,
   removalMessages,
@@ -87,6 +88,10 @@ export class MqttApi {
   private stopped = false;
   private readonly startedMs = Date.now();
   private readonly discovery: DiscoveryOptions | undefined;
+  /** Discovery configs as last published, by topic: a label change sends only what differs. */
+  private readonly announced = new Map<string, string>();
+  /** Sensor states as last published on `sensors/<id>/state`. */
+  private readonly sensorStates = new Map<string, HealthState>();
 
   constructor(private readonly deps: MqttApiDeps) {
     const ha = deps.homeAssistant;
@@ -113,10 +118,8 @@ export class MqttApi {
       if (ha?.enabled && topic === ha.statusTopic) {
         if (payload.toString() === 'online') {
           this.deps.logger.info('Home Assistant came online: re-announcing discovery');
-          this.announce();
+          this.announce(true);
           this.announceSensors();
-          // Its connectivity entities read health, which is not retained.
-          this.healthSoon();
         }
         return;
       }
@@ -134,7 +137,7 @@ export class MqttApi {
       void this.answer(op, payload, props, arrivedOn);
     });
     publisher.onConnect(() => {
-      this.announce();
+      this.announce(true);
       this.announceSensors();
       this.healthSoon();
     });
@@ -186,18 +189,37 @@ export class MqttApi {
     }
   }
 
-  /** After a label change: retained set, states (removed ones cleared) and discovery. */
+  /**
+   * After a label change: the retained set, the states of new labels (removed ones cleared), and
+   * only the discovery configs that changed: removing one label sends that label's empty configs
+   * and nothing for the others (issue 17 item 12).
+   */
   labelsChanged(current: LabelsPayload, removed: readonly string[]): void {
     const { publisher, topics } = this.deps;
     for (const name of removed) {
       this.states.delete(name);
       void publisher.publish(topics.labelState(name), '', { retain: true });
       if (this.discovery)
-        for (const m of removalMessages(this.discovery, name))
+        for (const m of removalMessages(this.discovery, name)) {
+          this.announced.delete(m.topic);
           void publisher.publish(m.topic, m.payload, { retain: true });
+        }
     }
-    for (const l of current.labels) if (!this.states.has(l.name)) this.states.set(l.name, 'OFF');
-    this.announce();
+    for (const l of current.labels)
+      if (!this.states.has(l.name)) {
+        this.states.set(l.name, 'OFF');
+        void publisher.publish(topics.labelState(l.name), 'OFF', { retain: true });
+      }
+    this.announce(false);
+  }
+
+  /**
+   * A sensor changed state: each sensor whose state differs from the one last published on its
+   * retained `sensors/<id>/state` gets the new one, and health goes out soon.
+   */
+  sensorStatesChanged(): void {
+    this.publishSensorStates(false);
+    this.healthSoon();
   }
 
   async publishHealth(): Promise<void> {
@@ -210,31 +232,52 @@ export class MqttApi {
     await this.deps.publisher.publish(this.deps.topics.health, JSON.stringify(payload), { qos: 0 });
   }
 
-  /** Retained label set, every label state, discovery configs. */
-  private announce(): void {
+  /**
+   * Retained label set and discovery configs. `all` (a connect, Home Assistant's birth): every
+   * label state and every config; otherwise only configs that differ from the last published.
+   */
+  private announce(all: boolean): void {
     const { publisher, topics } = this.deps;
     const current = this.deps.labels.current();
     void publisher.publish(topics.labels, JSON.stringify(current), { retain: true });
-    for (const [name, state] of this.states)
-      void publisher.publish(topics.labelState(name), state, { retain: true });
+    if (all)
+      for (const [name, state] of this.states)
+        void publisher.publish(topics.labelState(name), state, { retain: true });
     if (this.discovery) {
-      for (const m of discoveryMessages(
-        this.discovery,
-        current.labels.map((l) => l.name),
-      ))
+      for (const m of discoveryMessages(this.discovery, current.labels)) {
+        if (!all && this.announced.get(m.topic) === m.payload) continue;
+        this.announced.set(m.topic, m.payload);
         void publisher.publish(m.topic, m.payload, { retain: true });
+      }
     }
   }
 
-  /** Home Assistant connectivity entities: one per enabled sensor; disabled sensors' removed. */
+  /**
+   * Every sensor's retained state, and Home Assistant's connectivity entities: one per enabled
+   * sensor; disabled sensors' entities and states removed.
+   */
   private announceSensors(): void {
+    this.publishSensorStates(true);
     const sensors = this.deps.sensors;
-    if (!this.discovery || !sensors) return;
+    if (!sensors) return;
+    for (const id of sensors.disabled)
+      void this.deps.publisher.publish(this.deps.topics.sensorState(id), '', { retain: true });
+    if (!this.discovery) return;
     for (const m of [
       ...sensorDiscoveryMessages(this.discovery, sensors.enabled),
       ...sensorRemovalMessages(this.discovery, sensors.disabled),
     ])
       void this.deps.publisher.publish(m.topic, m.payload, { retain: true });
+  }
+
+  /** Retained `sensors/<id>/state` of each sensor on health: all, or those that changed. */
+  private publishSensorStates(all: boolean): void {
+    const sensors = this.deps.health().sensors;
+    for (const [id, s] of Object.entries(sensors)) {
+      if (!all && this.sensorStates.get(id) === s.state) continue;
+      this.sensorStates.set(id, s.state);
+      void this.deps.publisher.publish(this.deps.topics.sensorState(id), s.state, { retain: true });
+    }
   }
 
   /** `device:<id>` or `group:<group>` for a request topic of this device or of one of its groups. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import {
   eventJsonSchema,
+  HEALTH_STATES,
   labelListJsonSchema,
   REQUEST_OPS,
   requestJsonSchemas,
@@ -246,8 +247,23 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
     labelEvent: {
       address: '{base}/{deviceId}/labels/{slug}/event',
       parameters: { ...device, slug: { description: 'label name' } },
-      description: 'Home Assistant event entity feed (only with homeAssistant.enabled), QoS 0.',
+      description:
+        "Home Assistant event entity feed (only with homeAssistant.enabled), QoS 0; the label's score sensor reads `score` from it.",
       messages: { labelEvent: msg('labelEvent', 'Label event for Home Assistant', ref('LabelEvent')) },
+    },
+    sensorState: {
+      address: '{base}/{deviceId}/sensors/{sensorId}/state',
+      parameters: { ...device, sensorId: { description: 'sensor id' } },
+      description:
+        "Retained `ok`, `degraded` or `down`, published when the sensor's state changes and on every connect; empty when the sensor is disabled. Home Assistant's connectivity entities read it.",
+      messages: {
+        sensorState: msg(
+          'sensorState',
+          'Sensor state',
+          { type: 'string', enum: [...HEALTH_STATES, ''] },
+          'text/plain',
+        ),
+      },
     },
     request: {
       address: '{base}/{deviceId}/request/labels/{op}',
@@ -281,11 +297,11 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
     haDiscovery: {
       address: 'homeassistant/{component}/{nodeId}/{objectId}/config',
       parameters: {
-        component: { enum: ['binary_sensor', 'event'] },
+        component: { enum: ['binary_sensor', 'event', 'sensor'] },
         nodeId: { description: 'edgebind_<deviceId>, characters other than A-Za-z0-9_- as _' },
         objectId: {
           description:
-            'per label: <label> (binary_sensor), <label>_event (event); per sensor: _sensor_<id> (connectivity binary_sensor)',
+            'per label: <label> (binary_sensor, with a device class where one fits), <label>_event (event), _score_<label> (score sensor); per sensor: _sensor_<id> (connectivity binary_sensor)',
         },
       },
       description:
@@ -336,6 +352,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       sendLabels: send('labels'),
       sendLabelState: send('labelState'),
       sendLabelEvent: send('labelEvent'),
+      sendSensorState: send('sensorState'),
       receiveRequest: {
         action: 'receive',
         channel: { $ref: '#/channels/request' },

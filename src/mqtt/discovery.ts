@@ -1,11 +1,13 @@
 /**
  * Home Assistant MQTT discovery: one device, and per label a `binary_sensor` (ON while an event is
- * open, from `labels/<slug>/state`) and an `event` entity (`start`/`update`/`end`, from
- * `labels/<slug>/event`). Configs are retained at
+ * open, from `labels/<slug>/state`, with a device class where one fits), an `event` entity
+ * (`start`/`update`/`end`, from `labels/<slug>/event`) and a diagnostic score `sensor` (the score
+ * of the label's latest event, from the same feed). Configs are retained at
  * `<prefix>/<component>/<nodeId>/<objectId>/config`; an empty retained config removes an entity.
- * Both follow the agent's availability (`status`). Per sensor a diagnostic `binary_sensor` with
- * device class `connectivity`, read from `sensors.<id>.state` on `health`: OFF while it is down.
+ * All follow the agent's availability (`status`). Per sensor a diagnostic `binary_sensor` with
+ * device class `connectivity`, read from the retained `sensors/<id>/state`: OFF while it is down.
  */
+import type { HaBinarySensorClass, LabelConfig } from '../config/schema.js';
 import type { DeviceTopics } from './topics.js';
 
 export interface DiscoveryOptions {
@@ -47,34 +49,92 @@ function common(o: DiscoveryOptions) {
   };
 }
 
-/** Discovery configs for every label. */
-export function discoveryMessages(o: DiscoveryOptions, labels: readonly string[]): RetainedMessage[] {
+/** What discovery needs of a label (the config's LabelSchema). */
+export type DiscoveryLabel = Pick<LabelConfig, 'name' | 'modalities' | 'homeAssistant'>;
+
+/**
+ * The default device class by words of the label's name (split at `_` and `-`), first match in
+ * this order (docs/mqtt.md lists it). A label with none of these words that listens to audio only
+ * is a `sound`; any other has no device class. `homeAssistant.deviceClass` overrides all of it.
+ */
+export const DEVICE_CLASS_WORDS: readonly (readonly [HaBinarySensorClass, readonly string[]])[] = [
+  ['smoke', ['fire', 'smoke']],
+  ['gas', ['gas']],
+  ['moisture', ['leak', 'water', 'flood']],
+  ['safety', ['fall', 'fallen']],
+  ['tamper', ['tamper', 'glass']],
+  ['occupancy', ['person', 'people', 'walking', 'footsteps', 'occupancy']],
+  ['motion', ['motion']],
+  ['vibration', ['vibration', 'knock', 'knocking']],
+  ['heat', ['heat']],
+];
+
+/** The label's binary_sensor device class, or undefined for none. */
+export function labelDeviceClass(label: DiscoveryLabel): HaBinarySensorClass | undefined {
+  const explicit = label.homeAssistant?.deviceClass;
+  if (explicit !== undefined) return explicit === 'none' ? undefined : explicit;
+  const words = new Set(label.name.split(/[_-]/));
+  for (const [cls, names] of DEVICE_CLASS_WORDS) if (names.some((w) => words.has(w))) return cls;
+  const m = label.modalities;
+  return m !== undefined && m.length > 0 && m.every((x) => x === 'audio') ? 'sound' : undefined;
+}
+
+/**
+ * The score sensor's object id. Label names start with a lower-case letter or digit, so the
+ * leading `_` keeps it from colliding with any label's entity (as `_sensor_` does for sensors).
+ */
+function scoreObjectId(label: string): string {
+  return `_score_${label}`;
+}
+
+/** Discovery configs of one label: its binary_sensor, event entity and score sensor. */
+export function labelDiscoveryMessages(o: DiscoveryOptions, label: DiscoveryLabel): RetainedMessage[] {
   const id = nodeId(o.topics.deviceId);
-  const out: RetainedMessage[] = [];
-  for (const label of labels) {
-    out.push({
-      topic: configTopic(o, 'binary_sensor', label),
+  const name = label.name;
+  const shown = name.replace(/[_-]/g, ' ');
+  const deviceClass = labelDeviceClass(label);
+  return [
+    {
+      topic: configTopic(o, 'binary_sensor', name),
       payload: JSON.stringify({
-        name: label.replace(/[_-]/g, ' '),
-        unique_id: `${id}_${label}`,
-        state_topic: o.topics.labelState(label),
+        name: shown,
+        unique_id: `${id}_${name}`,
+        ...(deviceClass !== undefined ? { device_class: deviceClass } : {}),
+        state_topic: o.topics.labelState(name),
         payload_on: 'ON',
         payload_off: 'OFF',
         ...common(o),
       }),
-    });
-    out.push({
-      topic: configTopic(o, 'event', `${label}_event`),
+    },
+    {
+      topic: configTopic(o, 'event', `${name}_event`),
       payload: JSON.stringify({
-        name: `${label.replace(/[_-]/g, ' ')} event`,
-        unique_id: `${id}_${label}_event`,
-        state_topic: o.topics.labelEvent(label),
+        name: `${shown} event`,
+        unique_id: `${id}_${name}_event`,
+        state_topic: o.topics.labelEvent(name),
         event_types: [...EVENT_TYPES],
         ...common(o),
       }),
-    });
-  }
-  return out;
+    },
+    {
+      topic: configTopic(o, 'sensor', scoreObjectId(name)),
+      payload: JSON.stringify({
+        name: `${shown} score`,
+        unique_id: `${id}_${scoreObjectId(name)}`,
+        entity_category: 'diagnostic',
+        state_topic: o.topics.labelEvent(name),
+        value_template: '{{ value_json.score }}',
+        state_class: 'measurement',
+        suggested_display_precision: 2,
+        ...common(o),
+      }),
+    },
+  ];
+}
+
+/** Discovery configs for every label. */
+export function discoveryMessages(o: DiscoveryOptions, labels: readonly DiscoveryLabel[]): RetainedMessage[] {
+  return labels.flatMap((l) => labelDiscoveryMessages(o, l));
 }
 
 /** Empty retained configs that remove a label's entities. */
@@ -82,6 +142,7 @@ export function removalMessages(o: DiscoveryOptions, label: string): RetainedMes
   return [
     { topic: configTopic(o, 'binary_sensor', label), payload: '' },
     { topic: configTopic(o, 'event', `${label}_event`), payload: '' },
+    { topic: configTopic(o, 'sensor', scoreObjectId(label)), payload: '' },
   ];
 }
 
@@ -94,8 +155,10 @@ function sensorObjectId(sensorId: string): string {
 }
 
 /**
- * Discovery configs of one connectivity `binary_sensor` per sensor. Health is not retained: the
- * entity is unknown until the next health message (one follows every connect and HA birth).
+ * Discovery configs of one connectivity `binary_sensor` per sensor, read from the sensor's
+ * retained state topic, so Home Assistant knows it at once after a restart (issue 17 item 12:
+ * health, which it read before, is not retained). `degraded` counts as connected;
+ * anything else (`down`, empty) as not.
  */
 export function sensorDiscoveryMessages(
   o: DiscoveryOptions,
@@ -109,9 +172,8 @@ export function sensorDiscoveryMessages(
       unique_id: `${id}_${sensorObjectId(sensorId)}`,
       device_class: 'connectivity',
       entity_category: 'diagnostic',
-      state_topic: o.topics.health,
-      // A sensor missing from the payload (removed from the config) reads as disconnected.
-      value_template: `{{ 'OFF' if ((value_json.sensors | default({})).get(${JSON.stringify(sensorId)}) or {}).get('state', 'down') == 'down' else 'ON' }}`,
+      state_topic: o.topics.sensorState(sensorId),
+      value_template: "{{ 'ON' if value in ('ok', 'degraded') else 'OFF' }}",
       payload_on: 'ON',
       payload_off: 'OFF',
       ...common(o),

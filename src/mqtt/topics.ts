@@ -2,6 +2,7 @@
  * Every topic edgebind uses and the payload type on each, in one place (docs/mqtt.md and
  * docs/asyncapi.yaml document them). Names are built here only; nothing else concatenates topics.
  */
+import type { HealthState } from '../sensors/types.js';
 import type {
   EventPayload,
   HealthPayload,
@@ -31,6 +32,8 @@ export interface DeviceTopics {
   labelState(slug: string): string;
   /** Per-label Home Assistant event entity feed (`{event_type, …}`), not retained. */
   labelEvent(slug: string): string;
+  /** Retained `ok`/`degraded`/`down` per sensor (Home Assistant's connectivity entities read it). */
+  sensorState(sensorId: string): string;
   request(op: RequestOp): string;
   /** Responses; `op` may be an unknown op a request named (its error response goes there). */
   response(op: string): string;
@@ -59,6 +62,7 @@ export function deviceTopics(baseTopic: string, deviceId: string): DeviceTopics 
     labels: `${root}/labels`,
     labelState: (slug) => `${root}/labels/${slug}/state`,
     labelEvent: (slug) => `${root}/labels/${slug}/event`,
+    sensorState: (sensorId) => `${root}/sensors/${sensorId}/state`,
     request: (op) => `${requestPrefix}${op}`,
     response: (op) => `${root}/response/${op}`,
     requestFilter: `${requestPrefix}#`,
@@ -120,6 +124,7 @@ export interface TopicMap {
   labels: LabelsPayload;
   'labels/<slug>/state': LabelState;
   'labels/<slug>/event': LabelEventMessage;
+  'sensors/<sensorId>/state': HealthState;
   'response/<op>': ResponsePayload;
   'request/<op>': unknown;
 }

@@ -98,9 +98,10 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
     const text = await (await fetch(metricsUrl)).text();
     return /^edgebind_sensor_up\{sensor="board"\} (\d)$/m.exec(text)?.[1];
   };
+  const boardStateTopic = `edgebind/${deviceId}/sensors/board/state`;
   const sub = await startCollector({
     url: broker.url,
-    filter: [healthTopic, `homeassistant/binary_sensor/edgebind_${deviceId}/+/config`],
+    filter: [healthTopic, boardStateTopic, `homeassistant/binary_sensor/edgebind_${deviceId}/+/config`],
   });
   const boardOn = (m: CollectedMessage): SensorHealthPayload | undefined =>
     m.topic === healthTopic ? (m.json as HealthPayload).sensors.board : undefined;
@@ -115,8 +116,9 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
     const entity = await sub.waitFor((m) => m.topic.endsWith('/_sensor_board/config'));
     const ha = entity.json as Record<string, unknown>;
     assert.equal(ha.device_class, 'connectivity');
-    assert.equal(ha.state_topic, healthTopic);
-    assert.match(String(ha.value_template), /"board"/);
+    // It reads the board's retained state (issue 17 item 12), which says ok by now.
+    assert.equal(ha.state_topic, boardStateTopic);
+    await sub.waitFor((m) => m.topic === boardStateTopic && m.text === 'ok');
 
     // Both sensors' windows count toward the fused `person` score.
     await until(
@@ -140,6 +142,8 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
     assert.ok(down.frames >= framesBefore);
     assert.equal(down.fused, false, "the board's last window no longer counts toward fused scores");
     assert.equal((downMsg.json as HealthPayload).sensors.thermal!.state, 'ok');
+    const downState = await sub.waitFor((m) => m.topic === boardStateTopic && m.text === 'down');
+    assert.equal(downState.retain, false, 'sent live, and retained for later subscribers');
     assert.equal(await sensorUp(), '0', 'edgebind_sensor_up is 0 while unplugged');
     assert.ok(
       logged().some((l) => l.level === 40 && l.sensor === 'board' && /sensor board down: ./.test(l.msg)),
@@ -163,6 +167,7 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
     sub.clear();
     await board.replug();
     const backMsg = await sub.waitFor((m) => boardOn(m)?.state === 'ok', 10_000);
+    await sub.waitFor((m) => m.topic === boardStateTopic && m.text === 'ok');
     const back = boardOn(backMsg)!;
     assert.equal(back.reason, undefined);
     assert.ok(back.restarts >= down.restarts);

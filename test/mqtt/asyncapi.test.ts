@@ -83,7 +83,10 @@ test('Home Assistant discovery and birth topics are described', () => {
   const components = doc.channels.haDiscovery!.parameters!.component!.enum!;
   const published = discoveryMessages(
     { prefix: 'homeassistant', topics: deviceTopics('b', 'd'), swVersion: '0' },
-    ['dog'],
+    [{ name: 'dog' }],
   ).map((m) => m.topic.split('/')[1]!);
+  assert.ok(published.includes('sensor'), 'the score sensor is among them');
   for (const c of published) assert.ok(components.includes(c), `component ${c} is described`);
+  // The connectivity entities' retained topic is described too.
+  assert.ok(addresses.includes('{base}/{deviceId}/sensors/{sensorId}/state'));
 });

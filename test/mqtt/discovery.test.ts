@@ -1,14 +1,17 @@
 /**
  * Home Assistant MQTT discovery: payloads checked against Home Assistant's documented required
  * fields, then live against Mosquitto: announced retained, re-announced on HA's birth message,
- * removed (empty retained config) when a label is removed.
+ * removed (empty retained config) when a label is removed, without re-sending the other labels'
+ * configs; connectivity entities read a retained per-sensor state.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LabelSchema } from '../../src/config/schema.js';
+import { HA_BINARY_SENSOR_CLASSES, LabelSchema } from '../../src/config/schema.js';
 import {
+  DEVICE_CLASS_WORDS,
   discoveryMessages,
   EVENT_TYPES,
+  labelDeviceClass,
   removalMessages,
   sensorDiscoveryMessages,
   sensorRemovalMessages,
@@ -23,11 +26,14 @@ import { Requester, startHarness } from './fixtures/api-harness.js';
  * From https://www.home-assistant.io/integrations/mqtt/ (discovery topic format, `device`,
  * `origin`), /integrations/binary_sensor.mqtt/ and /integrations/event.mqtt/ (required options).
  */
-const TOPIC = /^homeassistant\/(binary_sensor|event)\/([a-zA-Z0-9_-]+)\/([a-zA-Z0-9_-]+)\/config$/;
+const TOPIC = /^homeassistant\/(binary_sensor|event|sensor)\/([a-zA-Z0-9_-]+)\/([a-zA-Z0-9_-]+)\/config$/;
 const REQUIRED: Record<string, string[]> = {
   binary_sensor: ['state_topic'],
   event: ['state_topic', 'event_types'],
+  sensor: ['state_topic'],
 };
+/** From /integrations/binary_sensor/#device-class (the classes a binary_sensor accepts). */
+const HA_CLASSES = new Set(HA_BINARY_SENSOR_CLASSES);
 
 function checkDiscovery(topic: string, payload: Record<string, unknown>): void {
   const m = TOPIC.exec(topic);
@@ -38,7 +44,10 @@ function checkDiscovery(topic: string, payload: Record<string, unknown>): void {
   assert.ok(!/[+#]/.test(payload.state_topic as string), 'state_topic has no wildcards');
   if (component === 'event') {
     assert.ok(Array.isArray(payload.event_types) && payload.event_types.length > 0);
+  } else if (component === 'sensor') {
+    assert.equal(typeof payload.value_template, 'string');
   } else {
+    if ('device_class' in payload) assert.ok(HA_CLASSES.has(payload.device_class as never));
     assert.equal(payload.payload_on, 'ON');
     assert.equal(payload.payload_off, 'OFF');
   }
@@ -57,25 +66,62 @@ function checkDiscovery(topic: string, payload: Record<string, unknown>): void {
 test('discovery payloads carry the fields Home Assistant requires', () => {
   const topics = deviceTopics('edgebind', 'kitchen-1');
   const opts = { prefix: 'homeassistant', topics, swVersion: '1.2.3' };
-  const msgs = discoveryMessages(opts, ['dog_barking', 'alarm']);
-  assert.equal(msgs.length, 4);
+  const msgs = discoveryMessages(opts, [{ name: 'dog_barking' }, { name: 'alarm' }]);
+  assert.equal(msgs.length, 6);
   const ids = new Set<string>();
   for (const m of msgs) {
     const payload = JSON.parse(m.payload) as Record<string, unknown>;
     checkDiscovery(m.topic, payload);
     ids.add(payload.unique_id as string);
   }
-  assert.equal(ids.size, 4, 'unique ids are unique');
+  assert.equal(ids.size, 6, 'unique ids are unique');
   const event = JSON.parse(msgs[1]!.payload) as { event_types: string[]; state_topic: string };
   assert.deepEqual(event.event_types, [...EVENT_TYPES]);
   assert.equal(event.state_topic, 'edgebind/kitchen-1/labels/dog_barking/event');
+  const score = JSON.parse(msgs[2]!.payload) as Record<string, unknown>;
+  assert.equal(msgs[2]!.topic, 'homeassistant/sensor/edgebind_kitchen-1/_score_dog_barking/config');
+  assert.equal(score.state_topic, 'edgebind/kitchen-1/labels/dog_barking/event');
+  assert.equal(score.value_template, '{{ value_json.score }}');
+  assert.equal(score.state_class, 'measurement');
+  const removal = removalMessages(opts, 'alarm');
   assert.deepEqual(
-    removalMessages(opts, 'alarm').map((m) => m.payload),
-    ['', ''],
+    removal.map((m) => m.payload),
+    ['', '', ''],
+  );
+  assert.deepEqual(
+    removal.map((m) => m.topic),
+    msgs.slice(3).map((m) => m.topic),
+    'removal clears exactly the label entities',
   );
 });
 
-test('a connectivity entity per sensor reads its state from health and never collides with a label', () => {
+test('device class: explicit setting first, then the documented words, then audio-only = sound', () => {
+  const label = (input: Record<string, unknown>) => LabelSchema.parse({ prompts: ['x'], ...input });
+  assert.equal(labelDeviceClass(label({ name: 'fire_alarm' })), 'smoke');
+  assert.equal(labelDeviceClass(label({ name: 'people-walking' })), 'occupancy');
+  assert.equal(labelDeviceClass(label({ name: 'glass_breaking' })), 'tamper');
+  assert.equal(labelDeviceClass(label({ name: 'person_fall' })), 'safety', 'first match in table order');
+  assert.equal(labelDeviceClass(label({ name: 'washing_machine' })), undefined, 'whole words only');
+  assert.equal(labelDeviceClass(label({ name: 'dog_barking', modalities: ['audio'] })), 'sound');
+  assert.equal(labelDeviceClass(label({ name: 'dog_barking', modalities: ['audio', 'imu'] })), undefined);
+  assert.equal(
+    labelDeviceClass(label({ name: 'fire', homeAssistant: { deviceClass: 'heat' } })),
+    'heat',
+    'the config wins',
+  );
+  assert.equal(labelDeviceClass(label({ name: 'fire', homeAssistant: { deviceClass: 'none' } })), undefined);
+  assert.ok(
+    !LabelSchema.safeParse({ name: 'x', prompts: ['x'], homeAssistant: { deviceClass: 'fire' } }).success,
+  );
+  for (const [cls] of DEVICE_CLASS_WORDS) assert.ok(HA_CLASSES.has(cls), `${cls} is a Home Assistant class`);
+  const [binary] = discoveryMessages(
+    { prefix: 'homeassistant', topics: deviceTopics('edgebind', 'k'), swVersion: '1' },
+    [label({ name: 'smoke' }), label({ name: 'cat' })],
+  );
+  assert.equal((JSON.parse(binary!.payload) as { device_class?: string }).device_class, 'smoke');
+});
+
+test('a connectivity entity per sensor reads its retained state and never collides with a label', () => {
   const topics = deviceTopics('edgebind', 'kitchen-1');
   const opts = { prefix: 'homeassistant', topics, swVersion: '1.2.3' };
   const [msg, ...rest] = sensorDiscoveryMessages(opts, ['thermal-1']);
@@ -85,12 +131,11 @@ test('a connectivity entity per sensor reads its state from health and never col
   checkDiscovery(msg!.topic, payload);
   assert.equal(payload.device_class, 'connectivity');
   assert.equal(payload.entity_category, 'diagnostic');
-  assert.equal(payload.state_topic, topics.health);
-  assert.match(String(payload.value_template), /value_json\.sensors/);
-  assert.match(String(payload.value_template), /"thermal-1"/);
+  assert.equal(payload.state_topic, 'edgebind/kitchen-1/sensors/thermal-1/state');
+  assert.equal(payload.value_template, "{{ 'ON' if value in ('ok', 'degraded') else 'OFF' }}");
   // Label names start with [a-z0-9]: no label's object id can be `_sensor_…`.
   assert.ok(!LabelSchema.safeParse({ name: '_sensor_thermal-1', prompts: ['x'] }).success);
-  const labelIds = discoveryMessages(opts, ['sensor_thermal-1']).map(
+  const labelIds = discoveryMessages(opts, [{ name: 'sensor_thermal-1' }]).map(
     (m) => (JSON.parse(m.payload) as { unique_id: string }).unique_id,
   );
   assert.ok(!labelIds.includes(payload.unique_id as string));
@@ -133,17 +178,93 @@ test('announced retained, re-announced on HA birth, removed with the label', asy
     await requester.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
     await sub.waitFor(() => count() > before);
 
+    // Everything retained has arrived once the birth's re-announcement has (one publisher, in order).
+    await sub.waitFor(
+      (m) => m.topic === 'homeassistant/sensor/edgebind_ha-dev/_score_cat/config' && !m.retain,
+    );
+    sub.clear();
     const r = await requester.request(h.topics.request('labels/patch'), { remove: ['cat'] });
     assert.equal(r.status, 'ok');
-    await sub.waitFor(
-      (m) => m.topic === 'homeassistant/binary_sensor/edgebind_ha-dev/cat/config' && m.text === '',
+    // A later change is the barrier: its configs come after anything the removal sent.
+    const r2 = await requester.request(h.topics.request('labels/patch'), {
+      add: [{ name: 'smoke', prompts: ['smoke'] }],
+    });
+    assert.equal(r2.status, 'ok');
+    await sub.waitFor((m) => m.topic === 'homeassistant/sensor/edgebind_ha-dev/_score_smoke/config');
+    assert.deepEqual(
+      sub.messages.map((m) => [
+        m.topic.replace('homeassistant/', '').replace('/edgebind_ha-dev/', ' '),
+        m.text === '',
+      ]),
+      [
+        ['binary_sensor cat/config', true],
+        ['event cat_event/config', true],
+        ['sensor _score_cat/config', true],
+        ['binary_sensor smoke/config', false],
+        ['event smoke_event/config', false],
+        ['sensor _score_smoke/config', false],
+      ],
+      "only the removed label's configs are emptied, only the new label's sent; dog's are not re-sent",
     );
-    await sub.waitFor(
-      (m) => m.topic === 'homeassistant/event/edgebind_ha-dev/cat_event/config' && m.text === '',
-    );
+    const smoke = sub.messages[3]!.json as Record<string, unknown>;
+    checkDiscovery(sub.messages[3]!.topic, smoke);
+    assert.equal(smoke.device_class, 'smoke');
   } finally {
     await requester.close();
     await sub.close();
+    await h.stop();
+  }
+});
+
+test('connectivity entities read a retained per-sensor state that follows the sensor', async () => {
+  const states: Record<string, 'ok' | 'degraded' | 'down'> = { 'imu-1': 'down' };
+  const h = await startHarness({
+    url: broker.url,
+    deviceId: 'ha-sensors',
+    stateDir: tempDir('ha-sensors'),
+    homeAssistant: { enabled: true, discoveryPrefix: 'homeassistant', statusTopic: 'homeassistant/status' },
+    sensors: { states, disabled: ['old-1'] },
+  });
+  const stateTopic = h.topics.sensorState('imu-1');
+  try {
+    states['imu-1'] = 'ok';
+    h.api.sensorStatesChanged();
+    const live = await startCollector({ url: broker.url, filter: h.topics.sensorState('+') });
+    try {
+      await live.waitFor((m) => m.topic === stateTopic && m.text === 'ok');
+      states['imu-1'] = 'down';
+      h.api.sensorStatesChanged();
+      h.api.sensorStatesChanged(); // no change: nothing more is sent
+      states['imu-1'] = 'degraded';
+      h.api.sensorStatesChanged();
+      await live.waitFor((m) => m.topic === stateTopic && m.text === 'degraded');
+      assert.deepEqual(
+        live.messages.filter((m) => m.topic === stateTopic && !m.retain).map((m) => m.text),
+        ['down', 'degraded'],
+      );
+    } finally {
+      await live.close();
+    }
+    // Home Assistant, restarted, subscribes afresh: the retained state is there at once.
+    const late = await startCollector({ url: broker.url, filter: stateTopic });
+    try {
+      const m = await late.waitFor((x) => x.topic === stateTopic);
+      assert.equal(m.retain, true);
+      assert.equal(m.text, 'degraded');
+    } finally {
+      await late.close();
+    }
+    const config = await startCollector({
+      url: broker.url,
+      filter: 'homeassistant/binary_sensor/edgebind_ha-sensors/_sensor_imu-1/config',
+    });
+    try {
+      const c = await config.waitFor(() => true);
+      assert.equal((c.json as { state_topic: string }).state_topic, stateTopic);
+    } finally {
+      await config.close();
+    }
+  } finally {
     await h.stop();
   }
 });
