@@ -23,6 +23,7 @@ import { runEncodeLoop } from './pipeline/encode-loop.js';
 import { WindowHub } from './pipeline/hub.js';
 import { openAgentLabels } from './labels/runtime.js';
 import { SensorSupervisor } from './sensors/supervisor.js';
+import { packageVersion } from './util/package-version.js';
 
 export async function startAgent(deps: AgentDeps): Promise<Agent> {
   const { config, logger } = deps;
@@ -55,8 +56,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       logger: log('labels'),
       apply: (set) => emit(stage.retarget(set)),
       // Both run on requests only, so after everything below exists.
-      onChange: (current, removed) => mqtt.labelsChanged(current, removed),
+      onChange: (current, removed) => {
+        mqtt.labelsChanged(current, removed);
+        deps.metrics?.setLabels?.(current.labels.map((l) => l.name));
+      },
     });
+
+    deps.metrics?.setBuildInfo?.({
+      version: packageVersion(),
+      packId: encoders.pack.id,
+      packVersion: encoders.pack.version,
+    });
+    deps.metrics?.setLabels?.(labels.service.current().labels.map((l) => l.name));
 
     // Fusion and tracker.
     const stage = new EventStage({ config, labels: labels.set, clock });
@@ -88,7 +99,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           pack: { id: encoders.pack.id, version: encoders.pack.version },
         });
         eventCount++;
-        deps.metrics?.observeEvent(payload.label, payload.type);
+        deps.metrics?.observeEvent(payload.label, payload.type, payload.score);
         deps.onEvent?.(payload);
       }
     };

@@ -2,11 +2,15 @@
  * Prometheus metrics on loopback (default http://127.0.0.1:9464/metrics) with prom-client, on a
  * registry of our own (never the global one, so tests and several agents do not collide).
  *
- * The agent drives it through four calls, so wiring stays a few lines:
+ * The agent drives it through a few calls, so wiring stays a few lines:
+ *   metrics.setBuildInfo({version, packId, packVersion})  once, when the pack is loaded
+ *   metrics.setLabels(names)                        at start and after every label change
  *   metrics.observeEncode(modality, provider, ms)   after each encoder batch
- *   metrics.observeEvent(label, type)               for each published event
+ *   metrics.observeEvent(label, type, score)        for each published event
  *   metrics.setSensorHealth(sensorId, healthy)      when a sensor fails or recovers
  *   metrics.setStats(agent.stats())                 on a timer (e.g. every 5 s)
+ * Per label, `edgebind_label_active` and `edgebind_label_score` are the gauges to alert on
+ * (issue 17 item 12), e.g. `edgebind_label_active{label="smoke"} == 1`.
  * `summary()` is the same data as one JSON-friendly object for the MQTT health topic.
  */
 import { createServer, type Server } from 'node:http';
@@ -33,8 +37,20 @@ export interface StatsInput {
 /** What the pipeline reports as it runs; `Metrics` implements it, tests can pass a recorder. */
 export interface AgentMetrics {
   observeEncode(modality: string, provider: string, ms: number): void;
-  observeEvent(label: string, type?: string): void;
+  /** `score`: the event's score; it sets the label's active and score gauges. */
+  observeEvent(label: string, type?: string, score?: number): void;
   setSensorHealth(sensorId: string, healthy: boolean): void;
+  /** The active label names: each gets its gauges at 0, removed ones lose theirs. */
+  setLabels?(names: readonly string[]): void;
+  setBuildInfo?(info: BuildInfo): void;
+}
+
+/** What `edgebind_build_info` carries as labels. */
+export interface BuildInfo {
+  /** edgebind's package version. */
+  version: string;
+  packId: string;
+  packVersion: string;
 }
 
 export interface MetricsOptions {
@@ -75,6 +91,10 @@ export class Metrics implements AgentMetrics {
   private readonly health: Gauge<'sensor'>;
   private readonly encode: Histogram<'modality' | 'provider'>;
   private readonly events: Counter<'label' | 'type'>;
+  private readonly labelActive: Gauge<'label'>;
+  private readonly labelScore: Gauge<'label'>;
+  private readonly buildInfo: Gauge<'version' | 'pack_id' | 'pack_version'>;
+  private labelNames = new Set<string>();
   private readonly outbox: Gauge;
   private readonly outboxDegraded: Gauge;
   private readonly outboxUnwritten: Gauge;
@@ -137,6 +157,24 @@ export class Metrics implements AgentMetrics {
       labelNames: ['label', 'type'],
       registers,
     });
+    this.labelActive = new Gauge({
+      name: 'edgebind_label_active',
+      help: '1 while an event of the label is open, else 0.',
+      labelNames: ['label'],
+      registers,
+    });
+    this.labelScore = new Gauge({
+      name: 'edgebind_label_score',
+      help: "Score of the label's open event (its latest start or update), 0 while none is open.",
+      labelNames: ['label'],
+      registers,
+    });
+    this.buildInfo = new Gauge({
+      name: 'edgebind_build_info',
+      help: 'Always 1; the labels say which edgebind and which model pack run.',
+      labelNames: ['version', 'pack_id', 'pack_version'],
+      registers,
+    });
     this.outbox = new Gauge({
       name: 'edgebind_mqtt_outbox_depth',
       help: 'Events waiting for the broker.',
@@ -179,9 +217,33 @@ export class Metrics implements AgentMetrics {
     this.encoders.set(modality, e);
   }
 
-  observeEvent(label: string, type = 'start'): void {
+  observeEvent(label: string, type = 'start', score?: number): void {
     this.events.inc({ label, type });
     this.eventCounts.set(label, (this.eventCounts.get(label) ?? 0) + 1);
+    const open = type !== 'end';
+    this.labelActive.set({ label }, open ? 1 : 0);
+    if (!open) this.labelScore.set({ label }, 0);
+    else if (score !== undefined && Number.isFinite(score)) this.labelScore.set({ label }, score);
+  }
+
+  setLabels(names: readonly string[]): void {
+    const next = new Set(names);
+    for (const name of this.labelNames)
+      if (!next.has(name)) {
+        this.labelActive.remove({ label: name });
+        this.labelScore.remove({ label: name });
+      }
+    for (const name of next)
+      if (!this.labelNames.has(name)) {
+        this.labelActive.set({ label: name }, 0);
+        this.labelScore.set({ label: name }, 0);
+      }
+    this.labelNames = next;
+  }
+
+  setBuildInfo(info: BuildInfo): void {
+    this.buildInfo.reset();
+    this.buildInfo.set({ version: info.version, pack_id: info.packId, pack_version: info.packVersion }, 1);
   }
 
   setSensorHealth(sensorId: string, healthy: boolean): void {

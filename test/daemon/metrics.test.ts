@@ -57,3 +57,33 @@ test('two instances do not share a registry', async () => {
     /edgebind_process_resident_memory_bytes|edgebind_nodejs_heap_size_total_bytes/,
   );
 });
+
+test('per-label active and score gauges follow events and the label set; build_info names version and pack', async () => {
+  const m = new Metrics({ processMetrics: false });
+  const line = async (re: RegExp) => re.exec(await m.text())?.[1];
+  m.setBuildInfo({ version: '1.2.3', packId: 'mini', packVersion: '0.4' });
+  assert.equal(
+    await line(/^edgebind_build_info\{version="1\.2\.3",pack_id="mini",pack_version="0\.4"\} (\d+)$/m),
+    '1',
+  );
+  m.setLabels(['smoke', 'dog']);
+  // Present at 0 before any event, so an alert rule sees the series from the start.
+  assert.equal(await line(/^edgebind_label_active\{label="smoke"\} (\S+)$/m), '0');
+  assert.equal(await line(/^edgebind_label_score\{label="dog"\} (\S+)$/m), '0');
+  m.observeEvent('smoke', 'start', 0.71);
+  assert.equal(await line(/^edgebind_label_active\{label="smoke"\} (\S+)$/m), '1');
+  assert.equal(await line(/^edgebind_label_score\{label="smoke"\} (\S+)$/m), '0.71');
+  m.observeEvent('smoke', 'update', 0.9);
+  assert.equal(await line(/^edgebind_label_score\{label="smoke"\} (\S+)$/m), '0.9');
+  m.observeEvent('smoke', 'end', 0.2);
+  assert.equal(await line(/^edgebind_label_active\{label="smoke"\} (\S+)$/m), '0');
+  assert.equal(await line(/^edgebind_label_score\{label="smoke"\} (\S+)$/m), '0');
+  // A removed label's series go; the others stay.
+  m.setLabels(['smoke']);
+  const text = await m.text();
+  assert.doesNotMatch(text, /label="dog"/);
+  assert.match(text, /^edgebind_label_active\{label="smoke"\} 0$/m);
+  // A new pack replaces the build_info series instead of adding one.
+  m.setBuildInfo({ version: '1.2.3', packId: 'mini', packVersion: '0.5' });
+  assert.equal((await m.text()).match(/^edgebind_build_info\{/gm)?.length, 1);
+});

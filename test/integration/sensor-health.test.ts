@@ -127,6 +127,11 @@ test('an unplugged sensor is down on health, metrics and log, and leaves fusion 
       30_000,
     );
     assert.equal(await sensorUp(), '1');
+    // What a Prometheus alert needs: the build and pack, and a series per label from the start.
+    const scrape = await (await fetch(metricsUrl)).text();
+    assert.match(scrape, /^edgebind_build_info\{version="[^"]+",pack_id="[^"]+",pack_version="[^"]+"\} 1$/m);
+    assert.match(scrape, /^edgebind_label_active\{label="person"\} [01]$/m);
+    assert.match(scrape, /^edgebind_label_score\{label="person"\} /m);
     const framesBefore = agent.stats().sensors.board!.frames;
     assert.ok(framesBefore > 0);
 
