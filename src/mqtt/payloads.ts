@@ -126,7 +126,7 @@ export const SensorHealthPayloadSchema = z
   .strictObject({
     state: z.enum(HEALTH_STATES).meta({
       description:
-        'ok: frames flow; degraded: frames flow but some were rejected; down: no frames (starting, or unplugged and being reopened).',
+        'ok: frames flow; degraded: frames flow but too many were rejected (a serial board: 5 of its last 200 lines) or failed to encode; down: no frames (starting, or unplugged and being reopened).',
     }),
     reason: z
       .string()

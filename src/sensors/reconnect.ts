@@ -26,7 +26,25 @@ export const reconnectFields = {
   }),
 };
 
-/** Counts frames, rejections and restarts; calls `onHealth` whenever the state or reason changes. */
+/**
+ * A reject-rate rule with hysteresis, for streams where an occasional bad item is normal (a serial
+ * line in a few hundred, issue 17 item 12): over the last `windowItems` items (accepted and
+ * rejected alike), `degradedAt` rejections make an ok sensor degraded, and a degraded one is ok
+ * again once at most `okAt` remain. Between the two the state stays as it is, so a steady low
+ * error rate never flaps.
+ */
+export interface RejectRateRule {
+  windowItems: number;
+  degradedAt: number;
+  okAt: number;
+}
+
+/**
+ * Counts frames, rejections and restarts; calls `onHealth` whenever the state or reason changes.
+ * Without a `RejectRateRule` one rejection makes the sensor degraded and `okAfterFrames` good
+ * frames in a row make it ok; with one, the driver reports each accepted item (`accept`) and the
+ * rule decides.
+ */
 export class HealthTracker {
   private readonly h: SensorHealth = {
     state: 'down',
@@ -36,12 +54,22 @@ export class HealthTracker {
     restarts: 0,
   };
   private goodSinceReject = Number.POSITIVE_INFINITY;
+  /** The rule's last `windowItems` outcomes, 1 = rejected; allocated once. */
+  private readonly ring: Uint8Array;
+  private ringAt = 0;
+  private ringFill = 0;
+  private ringRejects = 0;
 
   constructor(
     private readonly onHealth: ((health: SensorHealth) => void) | undefined,
-    /** Consecutive good frames after a rejection before the state returns to ok. */
+    /** Consecutive good frames after a rejection before the state returns to ok (no rule). */
     private readonly okAfterFrames = 10,
-  ) {}
+    private readonly rule?: RejectRateRule,
+  ) {
+    if (rule && !(rule.okAt < rule.degradedAt && rule.degradedAt <= rule.windowItems))
+      throw new TypeError('RejectRateRule needs okAt < degradedAt <= windowItems');
+    this.ring = new Uint8Array(rule?.windowItems ?? 0);
+  }
 
   snapshot(): SensorHealth {
     return { ...this.h };
@@ -49,27 +77,53 @@ export class HealthTracker {
 
   frame(): void {
     this.h.frames++;
-    this.goodSinceReject++;
+    if (!this.rule) this.goodSinceReject++;
     if (
       this.h.state === 'down' ||
-      (this.h.state === 'degraded' && this.goodSinceReject >= this.okAfterFrames)
-    ) {
+      (!this.rule && this.h.state === 'degraded' && this.goodSinceReject >= this.okAfterFrames)
+    )
       this.set('ok', undefined);
-    }
+  }
+
+  /** An item (a serial line) passed validation; only a `RejectRateRule` counts these. */
+  accept(): void {
+    if (!this.rule) return;
+    this.push(0);
+    if (this.h.state === 'degraded' && this.ringRejects <= this.rule.okAt) this.set('ok', undefined);
   }
 
   reject(reason: string): void {
     this.h.rejected++;
-    this.goodSinceReject = 0;
-    if (this.h.state !== 'down') this.set('degraded', reason, true);
+    if (!this.rule) {
+      this.goodSinceReject = 0;
+      if (this.h.state !== 'down') this.set('degraded', reason, true);
+      return;
+    }
+    this.push(1);
+    // Degraded keeps the reason it entered with: a new one per bad line would be a health message
+    // per bad line.
+    if (this.h.state === 'ok' && this.ringRejects >= this.rule.degradedAt)
+      this.set('degraded', `${this.ringRejects} of the last ${this.ringFill} rejected, latest: ${reason}`);
   }
 
   down(reason: string): void {
+    // A reopened device starts with a clean record.
+    this.ring.fill(0);
+    this.ringAt = this.ringFill = this.ringRejects = 0;
     this.set('down', reason);
   }
 
   restart(): void {
     this.h.restarts++;
+  }
+
+  private push(bad: 0 | 1): void {
+    const n = this.ring.length;
+    if (this.ringFill === n) this.ringRejects -= this.ring[this.ringAt]!;
+    else this.ringFill++;
+    this.ring[this.ringAt] = bad;
+    this.ringRejects += bad;
+    this.ringAt = (this.ringAt + 1) % n;
   }
 
   private set(state: HealthState, reason: string | undefined, always = false): void {
@@ -144,14 +198,14 @@ export async function* reconnecting(opts: ReconnectOptions): AsyncGenerator<Fram
     } catch (err) {
       if (ctx.signal.aborted) return;
       if (opts.isFatal?.(err)) {
-        health.down(messageOf(err));
+        health.down(reasonOf(err, opts.sensorId));
         throw err instanceof DeviceError
           ? err
           : new DeviceError(opts.sensorId, messageOf(err), { cause: err });
       }
       // Counted before `down` is reported, so that report already carries the restart.
       health.restart();
-      health.down(messageOf(err));
+      health.down(reasonOf(err, opts.sensorId));
     }
     if (gotFrame) backoff.reset();
     try {
@@ -169,6 +223,8 @@ export interface ReconnectingSourceOptions {
   reconnectMaxMs: number;
   /** Consecutive good frames after a rejection before health returns to ok. Default 10. */
   okAfterFrames?: number | undefined;
+  /** A reject-rate rule instead (the driver then calls `health.accept()` per good item). */
+  rejectRate?: RejectRateRule | undefined;
   isFatal?: (err: unknown) => boolean;
   /** One open of the device; `health` takes its rejected frames. */
   session: (signal: AbortSignal, health: HealthTracker, ctx: SensorContext) => AsyncIterable<Frame>;
@@ -177,7 +233,7 @@ export interface ReconnectingSourceOptions {
 /** A driver's FrameSource: a HealthTracker on `ctx.onHealth` and `session` run by `reconnecting`. */
 export function reconnectingSource(opts: ReconnectingSourceOptions): FrameSource {
   return (ctx) => {
-    const health = new HealthTracker(ctx.onHealth, opts.okAfterFrames);
+    const health = new HealthTracker(ctx.onHealth, opts.okAfterFrames, opts.rejectRate);
     return reconnecting({
       sensorId: opts.sensorId,
       ctx,
@@ -188,6 +244,15 @@ export function reconnectingSource(opts: ReconnectingSourceOptions): FrameSource
       session: (signal) => opts.session(signal, health, ctx),
     });
   };
+}
+
+/**
+ * A health reason from an error: its message without a leading `<sensorId>: `, which health and
+ * the log already say (issue 17 item 12: "board: board: …").
+ */
+export function reasonOf(err: unknown, sensorId: string): string {
+  const m = messageOf(err);
+  return m.startsWith(`${sensorId}: `) ? m.slice(sensorId.length + 2) : m;
 }
 
 export function messageOf(err: unknown): string {

@@ -8,9 +8,12 @@ import {
   Backoff,
   HealthTracker,
   SampleTimer,
+  reasonOf,
   reconnecting,
   reconnectingSource,
 } from '../../src/sensors/reconnect.js';
+import { osText } from '../../src/sensors/bus/serial.js';
+import { SERIAL_REJECT_RATE } from '../../src/sensors/serial/line-protocol.js';
 import type { SensorHealth } from '../../src/sensors/types.js';
 
 test('SampleTimer counts samples, keeps backlog, re-anchors on big gaps or running ahead', () => {
@@ -58,6 +61,58 @@ test('HealthTracker: ok on frames, degraded on rejects, back to ok after clean f
       restarts: 1,
     },
   );
+});
+
+test('HealthTracker with a reject-rate rule: rare bad items never flap, a burst degrades once', () => {
+  const seen: SensorHealth[] = [];
+  const h = new HealthTracker((x) => seen.push(x), 10, SERIAL_REJECT_RATE);
+  const line = (bad: boolean) => {
+    if (bad) h.reject('not a number: "x"');
+    else {
+      h.accept();
+      h.frame();
+    }
+  };
+  // One bad line in 250, for 20 s at 250 lines/s: the report that used to flap every 1-2 s.
+  for (let i = 0; i < 5000; i++) line(i % 250 === 249);
+  assert.deepEqual(
+    seen.map((x) => x.state),
+    ['ok'],
+    'one report (up), nothing else',
+  );
+  assert.equal(h.snapshot().rejected, 20);
+  // A burst: degraded once, with one reason, however many more bad lines come.
+  for (let i = 0; i < 20; i++) line(i % 2 === 0);
+  assert.deepEqual(
+    seen.slice(1).map((x) => [x.state, x.reason]),
+    [['degraded', '5 of the last 200 rejected, latest: not a number: "x"']],
+  );
+  // Ok once the burst has left the window (at most okAt = 1 rejection in it); not before.
+  let clean = 0;
+  while (h.snapshot().state === 'degraded') {
+    line(false);
+    clean++;
+    assert.ok(clean <= 200, 'back to ok within one window of clean lines');
+  }
+  assert.ok(clean > 150, `not ok while the burst is still in the window (${clean})`);
+  // In between the thresholds (2 to 4 rejections in the window) nothing changes.
+  const before = seen.length;
+  for (let i = 0; i < 1000; i++) line(i % 70 === 0);
+  assert.equal(seen.length, before, 'a steady 1.4 % keeps the state it has');
+  assert.throws(
+    () => new HealthTracker(undefined, 10, { windowItems: 10, degradedAt: 2, okAt: 2 }),
+    TypeError,
+  );
+});
+
+test('reasons say the sensor id and the OS error once', () => {
+  assert.equal(reasonOf(new Error('board: /dev/ttyACM0 closed'), 'board'), '/dev/ttyACM0 closed');
+  assert.equal(reasonOf(new Error('other: x'), 'board'), 'other: x');
+  assert.equal(
+    osText('Error: No such file or directory, cannot open /dev/ttyACM0', '/dev/ttyACM0'),
+    'No such file or directory',
+  );
+  assert.equal(osText('Error: Input/output error', '/dev/x'), 'Input/output error');
 });
 
 const frame = (i: number): Frame => ({

@@ -13,7 +13,7 @@ import {
   serialLinesFrames,
   xorChecksum,
 } from '../../src/sensors/serial/line-protocol.js';
-import { HealthLog, pump, requireTool, take, tempDir, waitFor } from './fakes.js';
+import { HealthLog, pump, requireTool, take, tempDir, until, waitFor } from './fakes.js';
 import { SerialBoardEmulator } from './serial-board.emulator.js';
 
 requireTool('socat');
@@ -165,12 +165,39 @@ test('garbage lines are rejected and counted; good lines around them still arriv
     '1,2,3,4,5,6*ZZ\n',
   );
   const frames = await take(s.it, 30);
-  await s.stop();
   const ks = frames.map(kOf);
   for (let i = 1; i < ks.length; i++) assert.equal(ks[i], ks[i - 1]! + 1);
+  // Five bad lines in a row reach SERIAL_REJECT_RATE's 5 in 200: degraded, once.
+  const degraded = s.health.all.filter((h) => h.state === 'degraded');
+  assert.equal(degraded.length, 1);
+  assert.equal(degraded[0]!.rejected, 5);
+  assert.match(degraded[0]!.reason ?? '', /^5 of the last \d+ rejected, latest: /);
+  // Back to ok once the burst has left the last 200 lines.
+  await until(s.it, () => s.health.last?.state === 'ok', 20_000);
+  await s.stop();
   assert.equal(s.health.last?.rejected, 5);
-  assert.ok(s.health.all.some((h) => h.state === 'degraded'));
-  assert.equal(s.health.last?.state, 'ok', 'back to ok after clean lines');
+});
+
+test('one bad line in 250 does not flap ok and degraded', async () => {
+  const s = await setup('rare', (k) => (k % 250 === 249 ? '1,2,oops,4,5,6' : csv(k)), {}, 500);
+  try {
+    // Lines 0-1000 at 500 Hz hold 4 bad ones; each used to mean degraded, then ok 10 lines later.
+    const ks: number[] = [];
+    await until(s.it, (f) => ks.push(kOf(f)) > 0 && ks.at(-1)! >= 1000, 20_000);
+    const bad = [249, 499, 749, 999].filter((k) => k > ks[0]!);
+    assert.ok(bad.length >= 3, `at least 3 bad lines read (from line ${ks[0]})`);
+    assert.ok(
+      bad.every((k) => !ks.includes(k)),
+      'each was rejected',
+    );
+    assert.deepEqual(
+      s.health.all.map((h) => h.state),
+      ['ok'],
+      'up once, and nothing more',
+    );
+  } finally {
+    await s.stop();
+  }
 });
 
 test('unplug (socat killed) and replug: frames again at the first reopen after it', async () => {
@@ -192,6 +219,11 @@ test('unplug (socat killed) and replug: frames again at the first reopen after i
     assert.ok(s.opens() - atReplug <= 2, `${s.opens() - atReplug} opens after replug`);
     assert.ok(s.health.last!.restarts >= 1);
     assert.ok(s.health.sawDown(/closed|disappeared/), 'the unplug is reported');
+    // Each reason says the path and the error once, without the sensor id health already keys on.
+    for (const h of s.health.all.filter((x) => x.state === 'down' && x.restarts > 0)) {
+      assert.ok(!h.reason!.startsWith('plug: '), h.reason);
+      assert.doesNotMatch(h.reason!, /(.{8,}).*\1/, `nothing repeated: ${h.reason}`);
+    }
     assert.equal(s.health.last?.state, 'ok');
   } finally {
     await s.stop();
@@ -233,6 +265,10 @@ test('a port that does not exist yet is retried until it appears', async () => {
   ]();
   const pending = take(it, 3, 20_000);
   await waitFor(() => health.sawDown(/cannot open/), 20_000, 'open failure reported');
+  assert.equal(
+    health.all.find((h) => h.state === 'down' && h.restarts > 0)?.reason,
+    `cannot open ${board.hostPath}: No such file or directory`,
+  );
   await board.plug();
   const frames = await pending;
   ac.abort();

@@ -82,7 +82,11 @@ async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<S
   await new Promise<void>((resolve, reject) =>
     port.open((err) => {
       if (err)
-        reject(new SerialClosedError(`cannot open ${opts.path}: ${err.message}`, true, { cause: err }));
+        reject(
+          new SerialClosedError(`cannot open ${opts.path}: ${osText(err.message, opts.path)}`, true, {
+            cause: err,
+          }),
+        );
       else resolve();
     }),
   );
@@ -102,16 +106,17 @@ async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<S
     if (queue.length > 64) port.pause();
   });
   port.on('error', (err: Error) => {
-    push({ error: new SerialClosedError(`${opts.path}: ${err.message}`, true, { cause: err }) });
+    push({
+      error: new SerialClosedError(`${opts.path}: ${osText(err.message, opts.path)}`, true, { cause: err }),
+    });
   });
   port.on('close', (err?: Error & { disconnected?: boolean }) => {
     if (closedByUs && !err) return push({ end: true });
+    // serialport's DisconnectedError often says no more than "port closed": not repeated.
+    const text = err?.message ? osText(err.message, opts.path) : '';
+    const detail = text === '' || /^port (is )?(closed|not open)$/i.test(text) ? '' : `: ${text}`;
     push({
-      error: new SerialClosedError(
-        `${opts.path} closed: ${err?.message ?? 'port closed'}`,
-        err?.disconnected ?? true,
-        { cause: err },
-      ),
+      error: new SerialClosedError(`${opts.path} closed${detail}`, err?.disconnected ?? true, { cause: err }),
     });
   });
   let watch: NodeJS.Timeout | undefined;
@@ -166,4 +171,16 @@ async function openPort(opts: SerialOpenOptions, signal: AbortSignal): Promise<S
       }),
     close,
   };
+}
+
+/**
+ * An error text from serialport without what our message already says: its open error reads
+ * "Error: No such file or directory, cannot open /dev/ttyACM0" (issue 17 item 12: reasons said
+ * the path and "cannot open" twice).
+ */
+export function osText(message: string, path: string): string {
+  return message
+    .replace(/^(\w*Error: )+/, '')
+    .replace(`, cannot open ${path}`, '')
+    .trim();
 }

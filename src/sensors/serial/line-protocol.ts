@@ -16,6 +16,7 @@ import {
   reconnectFields,
   reconnectingSource,
   type HealthTracker,
+  type RejectRateRule,
 } from '../reconnect.js';
 import type { FrameSource } from '../types.js';
 import { StallWatchdog } from '../stall-watchdog.js';
@@ -73,6 +74,13 @@ export const SerialLinesConfigSchema = z.strictObject({
 });
 export type SerialLinesConfig = z.infer<typeof SerialLinesConfigSchema>;
 
+/**
+ * When a board counts as degraded (docs/serial-protocol.md): 5 rejected lines among its last 200
+ * (2.5 %); ok again at 1 or none. One bad line in a few hundred is line noise, not a fault, and
+ * must not flap the sensor between ok and degraded (issue 17 item 12).
+ */
+export const SERIAL_REJECT_RATE: RejectRateRule = { windowItems: 200, degradedAt: 5, okAt: 1 };
+
 export interface SerialLinesDeps {
   /** Default: the real serialport binding. */
   link?: SerialLink;
@@ -84,6 +92,7 @@ export function serialLinesFrames(config: SerialLinesConfig, deps: SerialLinesDe
     sensorId: config.id,
     reconnectMinMs: config.reconnectMinMs,
     reconnectMaxMs: config.reconnectMaxMs,
+    rejectRate: SERIAL_REJECT_RATE,
     session: (signal, health, ctx) => session(config, link, ctx.clock, health, signal),
   });
 }
@@ -149,6 +158,7 @@ async function* session(
             fill * size,
           );
           if (r === 'sample') {
+            health.accept();
             fill++;
             if (fill === config.samplesPerFrame) {
               const data = frame;
