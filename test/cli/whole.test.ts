@@ -185,8 +185,8 @@ test('--whole outside audio, or with --window-ms, is a clear error naming the op
     '--whole',
     join(SAMPLES, 'room-thermal.ebf'),
   ]);
-  assert.equal(thermal.code, 1);
-  assert.match(thermal.stderr, /^edgebind: --whole is for audio only .*; for thermal use --window-ms\n$/);
+  assert.equal(thermal.code, 2); // a usage error (README: exit status 2)
+  assert.match(thermal.stderr, /^edgebind: --whole is for audio only .*; for thermal use --window-ms \(run with --help for usage\)\n$/);
   const short = join(dir, 'short.wav');
   await writeFile(short, encodeWav16({ sampleRateHz: 16000, channels: [new Float32Array(800)] }));
   const both = await edgebind([
@@ -204,10 +204,10 @@ test('--whole outside audio, or with --window-ms, is a clear error naming the op
     '500',
     short,
   ]);
-  assert.equal(both.code, 1);
+  assert.equal(both.code, 2);
   assert.equal(
     both.stderr,
-    'edgebind: --whole embeds each file as one window; it cannot be combined with --window-ms or --hop-ms\n',
+    'edgebind: --whole embeds each file as one window; it cannot be combined with --window-ms or --hop-ms (run with --help for usage)\n',
   );
   const label = await edgebind([
     'label',
@@ -221,6 +221,6 @@ test('--whole outside audio, or with --window-ms, is a clear error naming the op
     '--whole',
     short,
   ]);
-  assert.equal(label.code, 1);
+  assert.equal(label.code, 2);
   assert.match(label.stderr, /--whole is for audio only/);
 });

@@ -214,9 +214,9 @@ test('--imagebind-scores with --temperature is a clear error', async () => {
     'a',
     `${GOLDEN}noise_2s.wav`,
   ]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2); // a usage error (README: exit status 2)
   assert.equal(
     r.stderr,
-    "edgebind: --temperature cannot be combined with --imagebind-scores: the pack's logit scales set ImageBind's\n",
+    "edgebind: --temperature cannot be combined with --imagebind-scores: the pack's logit scales set ImageBind's temperature (run with --help for usage)\n",
   );
 });

@@ -158,7 +158,7 @@ export function labelName(prompt: string): string {
 export async function classifyFile(opts: ClassifyOptions): Promise<ClassifyResult> {
   if (opts.imagebindScores && opts.temperature !== undefined) {
     throw new InvalidArgumentError(
-      "--temperature cannot be combined with --imagebind-scores: the pack's logit scales set ImageBind's",
+      "--temperature cannot be combined with --imagebind-scores: the pack's logit scales set ImageBind's temperature",
     );
   }
   const scoring = ScoringSchema.parse({
