@@ -62,3 +62,12 @@ export function loopingMicConfig(
 export function toYaml(cfg: ConfigInput): string {
   return stringify(cfg);
 }
+
+/**
+ * The labels of `cfg` that one of its sensors can feed: a test that trims the sensors must trim
+ * the labels too, since config load refuses a label no sensor could ever fire (issue 17 item 6).
+ */
+export function labelsHeardBy(cfg: ConfigInput): ConfigInput['labels'] {
+  const have = new Set((cfg.sensors ?? []).map((s) => s.modality));
+  return cfg.labels?.filter((l) => !l.modalities || l.modalities.some((m) => have.has(m)));
+}

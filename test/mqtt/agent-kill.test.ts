@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
-import { REPO, sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { REPO, labelsHeardBy, sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { freePort } from '../helpers/free-port.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startCollector } from '../helpers/mqtt-collector.js';
@@ -72,6 +72,7 @@ test('kill -9 of the agent mid-stream: no event produced before the kill is lost
       loop: true,
     },
   ];
+  cfg.labels = labelsHeardBy(cfg);
   writeFileSync(file, toYaml(cfg));
   const sub = await startCollector({
     url: broker.url,

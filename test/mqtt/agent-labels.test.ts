@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { startAgent } from '../../src/main.js';
 import type { EventPayload } from '../../src/mqtt/payloads.js';
 import { captureLogger } from '../helpers/log-capture.js';
-import { sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { labelsHeardBy, sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { REPLY_PREFIX, Requester } from './fixtures/api-harness.js';
 
@@ -49,6 +49,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
       loop: true,
     },
   ];
+  cfg.labels = labelsHeardBy(cfg);
   writeFileSync(file, toYaml(cfg));
   const config = await loadConfig(file);
   const { logger, lines } = captureLogger('info');
