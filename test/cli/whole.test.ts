@@ -186,7 +186,10 @@ test('--whole outside audio, or with --window-ms, is a clear error naming the op
     join(SAMPLES, 'room-thermal.ebf'),
   ]);
   assert.equal(thermal.code, 2); // a usage error (README: exit status 2)
-  assert.match(thermal.stderr, /^edgebind: --whole is for audio only .*; for thermal use --window-ms \(run with --help for usage\)\n$/);
+  assert.match(
+    thermal.stderr,
+    /^edgebind: --whole is for audio only .*; for thermal use --window-ms \(run with --help for usage\)\n$/,
+  );
   const short = join(dir, 'short.wav');
   await writeFile(short, encodeWav16({ sampleRateHz: 16000, channels: [new Float32Array(800)] }));
   const both = await edgebind([
