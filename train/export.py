@@ -177,7 +177,8 @@ def write_pack(out, txt, encs, meta, vocab_size, context, kind, args, captions, 
 def provenance_with_real(provenance, training_data):
     n = sum(len(t["files"]) for t in training_data)
     pkgs = sorted({f["package"] for t in training_data for f in t["files"]})
-    base = provenance.split(" No third-party")[0]
+    # Re-exports replace the sentence rather than append another one.
+    base = provenance.split(" The audio encoder also trained on")[0].split(" No third-party")[0]
     return (
         f"{base} The audio encoder also trained on {n} real recorded sounds from Debian packages "
         f"({', '.join(pkgs)}; licence and sha256 per file in trainingData, train/data/real-audio.md). "

@@ -53,6 +53,12 @@ test("the mini pack's trainingData is the card's training split, sha256 for sha2
   const evalSha = new Set(card.files.filter((f) => f.split === 'eval').map((f) => f.sha256));
   for (const f of listed)
     assert.ok(!evalSha.has(f.sha256), `${f.path}: an evaluation file is in trainingData`);
+  // The provenance states the real-sound count once, and it is this count (re-exports replace it).
+  const said = [...manifest.provenance.matchAll(/also trained on (\d+) real recorded sounds/g)];
+  assert.deepEqual(
+    said.map((m) => Number(m[1])),
+    [expected.length],
+  );
 });
 
 test('realWindows: a short clip is one padded window, a long one is cut in 2 s windows', () => {
