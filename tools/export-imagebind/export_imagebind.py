@@ -20,10 +20,18 @@ ImageBindModel.forward for one modality. Notes (docs/model-packs.md, shared refe
   so its patchify is replaced by reshape → permute → reshape, checked bit-identical first;
 - the text logit scale min(exp(θ), 100) is read from the checkpoint, key
   modality_postprocessors.text.1.log_logit_scale.
+
+Memory (README.md "What it needs"): the modalities not exported (vision unless --vision) are removed
+from the model before the checkpoint is loaded, only their keys are copied in and the state dict is
+dropped at once (memory-mapped where torch.load supports it); each modality is exported, converted
+and checked in turn and then freed.
 """
 
 import argparse
+import ctypes
+import gc
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -148,7 +156,31 @@ def logit_scale(postprocessor: nn.Module) -> float:
     return 1.0
 
 
-def load_official(checkpoint: Path) -> tuple[nn.Module, dict]:
+MODULE_DICTS = ("modality_preprocessors", "modality_trunks", "modality_heads", "modality_postprocessors")
+
+
+def release_memory() -> None:
+    """Collects garbage and hands freed heap pages back to the OS (glibc keeps them otherwise)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def drop_modalities(model: nn.Module, keep: set[str]) -> None:
+    """Removes every other modality's preprocessor, trunk, head and postprocessor from the model.
+
+    imagebind_huge builds all six; vision alone is about 630 M parameters (2.5 GB in fp32).
+    """
+    for name in MODULE_DICTS:
+        modules = getattr(model, name)
+        for m in [m for m in modules.keys() if m not in keep]:
+            del modules[m]
+    release_memory()
+
+
+def load_official(checkpoint: Path, keep: set[str]) -> tuple[nn.Module, float]:
     try:
         from imagebind.models import imagebind_model
     except ImportError as err:
@@ -157,16 +189,37 @@ def load_official(checkpoint: Path) -> tuple[nn.Module, dict]:
             f"facebookresearch/ImageBind): {err}"
         )
     model = imagebind_model.imagebind_huge(pretrained=False)
-    return model, load_checkpoint(model, checkpoint)
+    return model, load_checkpoint(model, checkpoint, keep)
 
 
-def load_checkpoint(model: nn.Module, checkpoint: Path) -> dict:
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except TypeError:  # torch < 1.13 has no weights_only
-        state = torch.load(checkpoint, map_location="cpu")
-    model.load_state_dict(state)
-    return state
+def load_checkpoint(model: nn.Module, checkpoint: Path, keep: set[str]) -> float:
+    """Loads the kept modalities' weights from the checkpoint and returns the text logit scale.
+
+    As strict as load_state_dict(state) on the whole model: every key of the model must be in the
+    checkpoint and every checkpoint key must belong to the model. The checkpoint is memory-mapped
+    where torch.load can (torch ≥ 2.1) and dropped as soon as its values are copied.
+    """
+    expected = set(model.state_dict().keys())
+    drop_modalities(model, keep)
+    kwargs = {"map_location": "cpu"}
+    params = inspect.signature(torch.load).parameters
+    if "weights_only" in params:
+        kwargs["weights_only"] = True
+    if "mmap" in params:
+        kwargs["mmap"] = True
+    state = torch.load(checkpoint, **kwargs)
+    missing = sorted(expected - state.keys())
+    unexpected = sorted(state.keys() - expected)
+    if missing or unexpected:
+        raise ExportError(
+            f"{checkpoint}: not a checkpoint of this model: "
+            f"{len(missing)} keys missing (e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})"
+        )
+    scale = text_logit_scale(state)
+    model.load_state_dict({k: state[k] for k in model.state_dict().keys()})
+    del state
+    release_memory()
+    return scale
 
 
 def text_logit_scale(state: dict) -> float:
@@ -228,7 +281,11 @@ def convert_fp16(src: Path, dst: Path) -> None:
     except ImportError:
         raise ExportError("the fp16 variant needs the onnx package (apt python3-onnx, pip onnx); or pass --no-fp16")
     FLOAT, HALF = TensorProto.FLOAT, TensorProto.FLOAT16
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(src)))
+    # Shape inference file to file: it runs in C++ without a second Python copy of the weights.
+    inferred = dst.with_name(dst.name + ".shapes")
+    onnx.shape_inference.infer_shapes_path(str(src), str(inferred))
+    model = onnx.load(str(inferred))
+    inferred.unlink()
     g = model.graph
     types_ = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)}
     inits = {i.name: i for i in g.initializer}
@@ -462,6 +519,7 @@ def main(argv) -> int:
     if unknown or "text" not in modalities:
         raise ExportError(f"--modalities: {', '.join(unknown) or 'text is required'} (choose from {', '.join(MODALITIES)})")
 
+    keep = set(modalities) | ({"vision"} if args.vision else set())
     if args.standin:
         from standin import StandInImageBind
 
@@ -471,7 +529,7 @@ def main(argv) -> int:
             ckpt = Path(tmp) / "standin.pth"
             torch.save(model.state_dict(), ckpt)
             model = StandInImageBind(seed=args.seed + 1)
-            state = load_checkpoint(model, ckpt)
+            text_scale = load_checkpoint(model, ckpt, keep)
             ckpt_sha = sha256_of(ckpt)
         provenance = (
             f"stand-in model (tools/export-imagebind/standin.py, seed {args.seed}), random weights, NOT ImageBind; "
@@ -480,7 +538,7 @@ def main(argv) -> int:
         license_ = "Apache-2.0"
     else:
         log(f"loading {args.checkpoint}")
-        model, state = load_official(args.checkpoint)
+        model, text_scale = load_official(args.checkpoint, keep)
         ckpt_sha = sha256_of(args.checkpoint)
         provenance = (
             "ImageBind imagebind_huge (facebookresearch/ImageBind, arXiv 2305.05665), "
@@ -491,7 +549,7 @@ def main(argv) -> int:
     provenance += f"; exported by edgebind tools/export-imagebind with torch {torch.__version__}, ONNX opset {args.opset}"
 
     scales = {m: logit_scale(model.modality_postprocessors[m]) for m in modalities}
-    scales["text"] = text_logit_scale(state)
+    scales["text"] = text_scale
     if "imu" in modalities and not args.no_imu_fix:
         fix_imu_patchify(model.modality_preprocessors["imu"])
 
@@ -504,28 +562,33 @@ def main(argv) -> int:
 
     variants = ["fp32"] if args.no_fp16 else ["fp32", "fp16"]
     runner = None if args.no_check else Runner(args.runtime, args.providers.split(","))
-    encoders = {m: ModalityEncoder(model, m).eval() for m in modalities}
-    report = {}
     for variant in variants:
-        out = args.out / variant
-        out.mkdir(parents=True, exist_ok=True)
-        entries = {}
-        for m in modalities:
-            path = out / f"{m}.onnx"
+        (args.out / variant).mkdir(parents=True, exist_ok=True)
+    entries: dict[str, dict] = {v: {} for v in variants}
+    report = {}
+    # One modality at a time, all variants, then its modules are freed before the next one.
+    for m in modalities + (["vision"] if args.vision else []):
+        encoder = ModalityEncoder(model, m).eval()
+        for variant in variants if m != "vision" else ["fp32"]:
+            path = args.out / variant / f"{m}.onnx"
             if variant == "fp32":
-                log(f"exporting {m} → {path}")
-                export_onnx(encoders[m], m, path, args.opset)
+                note = " (not listed in the manifest: format 1 has no vision encoder)" if m == "vision" else ""
+                log(f"exporting {m} → {path}{note}")
+                export_onnx(encoder, m, path, args.opset)
             else:
                 log(f"converting {m} → {path}")
                 convert_fp16(args.out / "fp32" / f"{m}.onnx", path)
+            if m == "vision":
+                continue
             if runner:
-                report[f"{variant}/{m}"] = check(encoders[m], m, path, variant, runner)
-            entries[m] = encoder_entry(m, f"{m}.onnx", path, scales[m])
+                report[f"{variant}/{m}"] = check(encoder, m, path, variant, runner)
+            entries[variant][m] = encoder_entry(m, f"{m}.onnx", path, scales[m])
             log(f"{variant} {m}: {path.stat().st_size / 1e6:.2f} MB, logit scale {scales[m]:.4f}")
-        if args.vision and variant == "fp32":
-            vision = out / "vision.onnx"
-            log(f"exporting vision → {vision} (not listed in the manifest: format 1 has no vision encoder)")
-            export_onnx(ModalityEncoder(model, "vision").eval(), "vision", vision, args.opset)
+        del encoder
+        keep.discard(m)
+        drop_modalities(model, keep)
+    for variant in variants:
+        out = args.out / variant
         shutil.copyfile(bpe, out / BPE_FILE)
         manifest = {
             "formatVersion": 1,
@@ -540,7 +603,7 @@ def main(argv) -> int:
             "provenance": provenance,
             "embeddingDim": 1024,
             "tokenizer": {"kind": "clip-bpe", "vocab": BPE_FILE, "sha256": bpe_sha, "contextLength": 77},
-            "encoders": entries,
+            "encoders": {m: entries[variant][m] for m in modalities},
         }
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         log(f"wrote {out / 'manifest.json'}")
