@@ -93,6 +93,8 @@ test(
       lavapipeEnv(),
     );
     assert.equal(r.code, 0, r.out);
+    // webgpu needs no NVIDIA GPU: its absence is information, not a warning.
+    assert.match(line(r.out, 'gpu'), /(ok|--)\s+gpu\s+/);
     assert.match(line(r.out, 'vulkan'), /ok\s+vulkan\s+loader found; driver\(s\): lvp_icd\.json/);
     assert.match(line(r.out, 'provider webgpu'), /ok\s+provider webgpu\s+tiny session ran in \d+ ms/);
     for (const m of ['text', 'audio'])
@@ -111,6 +113,7 @@ test('webgpu configured, no Vulkan driver: warnings (vulkan, provider, each enco
   );
   assert.equal(r.code, 0, r.out);
   assert.match(line(r.out, 'vulkan'), /WARN\s+vulkan\s+no Vulkan driver/);
+  assert.match(line(r.out, 'gpu'), /(ok|--)\s+gpu\s+/, 'webgpu needs no NVIDIA GPU');
   assert.match(
     line(r.out, 'provider webgpu'),
     /WARN\s+provider webgpu\s+unavailable: Failed to get a WebGPU adapter/,

@@ -88,10 +88,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
 
   const gpu = await detectGpu();
   const configured = config?.encoders.providers ?? [];
-  const wantsGpu = configured.some((p) => p !== 'cpu');
+  // Only CUDA and TensorRT need an NVIDIA GPU; webgpu is judged by the vulkan and provider checks.
+  const wantsNvidia = configured.some((p) => p === 'cuda' || p === 'tensorrt');
   add(
     'gpu',
-    gpu.length > 0 ? 'ok' : wantsGpu ? 'warn' : 'info',
+    gpu.length > 0 ? 'ok' : wantsNvidia ? 'warn' : 'info',
     gpu.length > 0 ? gpu.join('; ') : 'no NVIDIA GPU found',
   );
   checks.push(await vulkanCheck(configured.includes('webgpu')));
