@@ -19,7 +19,7 @@
  */
 import type { SensorModality } from '../pipeline/types.js';
 import type { LabelEmbedding, LabelSet } from './label-set.js';
-import { Scorer, topK, type RankedLabel, type WindowScores } from './scoring.js';
+import { ScoreBuffer, Scorer, topK, type RankedLabel, type WindowScores } from './scoring.js';
 import type { Contribution, Observation } from './tracker.js';
 import { normalizeInPlace, weightedDirection } from '../util/vectors.js';
 
@@ -47,7 +47,10 @@ export interface WindowRef {
 
 export interface FusionResult {
   observations: Observation[];
-  /** This window's own scores (before fusion), for inspection. */
+  /**
+   * This window's own scores (before fusion), for inspection. Valid until the next window of the
+   * same sensor: each sensor's scores are written into one buffer (no allocation per window).
+   */
   window: WindowScores;
 }
 
@@ -101,6 +104,8 @@ export class FusionStage {
   private readonly latest = new Map<string, Latest>();
   private rings = new Map<string, Rings>();
   private labelIndex: Map<string, number>;
+  /** One score buffer per sensor, sized for the current label set (issue #19). */
+  private buffers = new Map<string, ScoreBuffer>();
 
   constructor(
     set: LabelSet,
@@ -141,8 +146,21 @@ export class FusionStage {
     this.currentScorer = new Scorer(set, { temperature: this.opts.temperature });
     this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
     this.rings = rings;
+    this.buffers = new Map();
     for (const [id, l] of this.latest)
-      this.latest.set(id, { ...l, scores: this.currentScorer.score(l.modality, l.embedding) });
+      this.latest.set(id, {
+        ...l,
+        scores: this.currentScorer.score(l.modality, l.embedding, this.bufferOf(id)),
+      });
+  }
+
+  private bufferOf(sensorId: string): ScoreBuffer {
+    let b = this.buffers.get(sensorId);
+    if (!b) {
+      b = new ScoreBuffer(this.current.labels.length);
+      this.buffers.set(sensorId, b);
+    }
+    return b;
   }
 
   weightOf(modality: SensorModality): number {
@@ -164,7 +182,7 @@ export class FusionStage {
     let n2 = 0;
     for (let i = 0; i < embedding.length; i++) n2 += embedding[i]! * embedding[i]!;
     if (Math.abs(n2 - 1) > 1e-3) embedding = normalizeInPlace(Float32Array.from(embedding));
-    const own = this.scorer.score(w.modality, embedding);
+    const own = this.scorer.score(w.modality, embedding, this.bufferOf(w.sensorId));
     this.latest.set(w.sensorId, {
       sensorId: w.sensorId,
       modality: w.modality,

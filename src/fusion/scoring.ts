@@ -8,6 +8,7 @@
  */
 import type { SensorModality } from '../pipeline/types.js';
 import type { LabelEmbedding, LabelSet } from './label-set.js';
+import { RowMatrix } from '../util/matvec.js';
 import { dot, weightedDirection } from '../util/vectors.js';
 
 export type { LabelEmbedding, LabelSet } from './label-set.js';
@@ -35,35 +36,87 @@ export interface RankedLabel {
 
 export const BACKGROUND = '(background)';
 
-interface Targets {
-  labels: (Float32Array | undefined)[];
-  background: Float32Array[];
+/**
+ * What one window is scored against, as one contiguous matrix (issue #19): the rows are the labels
+ * that have a vector here, in label order, then the background prompts. Built once per modality
+ * (or fusion weighting) and label set; a label swap builds a new Scorer, so a new matrix.
+ */
+class Targets {
+  readonly matrix: RowMatrix;
+  /** Matrix row of label i, or -1 where the label has no vector here (it does not apply). */
+  readonly labelRow: Int32Array;
+  readonly backgroundRow: number;
+  readonly backgroundRows: number;
+
+  constructor(
+    labels: readonly (Float32Array | undefined)[],
+    background: readonly Float32Array[],
+    dim: number,
+  ) {
+    this.labelRow = new Int32Array(labels.length).fill(-1);
+    const rows: Float32Array[] = [];
+    labels.forEach((v, i) => {
+      if (v) this.labelRow[i] = rows.push(v) - 1;
+    });
+    this.backgroundRow = rows.length;
+    this.backgroundRows = background.length;
+    rows.push(...background);
+    // Vectors of another length than the embeddings become NaN rows: that label does not apply.
+    this.matrix = new RowMatrix(rows, dim);
+  }
 }
 
-/** Scores embeddings; stateless apart from caches of fused label vectors. */
+/**
+ * Scores written in place (`score(…, into)`): the agent keeps one per sensor, so scoring a window
+ * allocates nothing. Its arrays are overwritten by the next call given the same buffer.
+ */
+export class ScoreBuffer implements WindowScores {
+  readonly cosines: Float32Array;
+  readonly scores: Float32Array;
+  background = Number.NaN;
+  constructor(labels: number) {
+    this.cosines = new Float32Array(labels);
+    this.scores = new Float32Array(labels);
+  }
+}
+
+/** Scores embeddings; stateless apart from the label matrices it builds on first use. */
 export class Scorer {
   private readonly fusedTargets = new Map<string, Targets>();
+  private readonly modalityTargets = new Map<SensorModality, Targets>();
+  /** exp(temp·cosine − max) per label, reused by every window. */
+  private readonly exps: Float64Array;
 
   constructor(
     readonly set: LabelSet,
     private readonly opts: ScorerOptions,
-  ) {}
+  ) {
+    this.exps = new Float64Array(set.labels.length);
+  }
 
   /** Softmax scale for `modality`: the label set's own (scoring.mode imagebind), else the option. */
   temperatureFor(modality: SensorModality): number {
     return this.set.temperatures?.get(modality) ?? this.opts.temperature;
   }
 
-  /** Scores a unit embedding of one modality. */
-  score(modality: SensorModality, embedding: Float32Array): WindowScores {
-    return this.scoreAgainst(
-      embedding,
-      {
-        labels: this.set.labels.map((l) => l.vectors.get(modality)),
-        background: [...(this.set.background.get(modality) ?? [])],
-      },
-      this.temperatureFor(modality),
-    );
+  /** Which matrix kernel scores `modality` (util/matvec.ts); undefined before its first window. */
+  kernelFor(modality: SensorModality): 'wasm' | 'js' | undefined {
+    return this.modalityTargets.get(modality)?.matrix.kernel;
+  }
+
+  /**
+   * Scores a unit embedding of one modality, into `into` when given (allocating nothing), else
+   * into new arrays. TypeError when the embedding's length differs from the label vectors'.
+   */
+  score(modality: SensorModality, embedding: Float32Array, into?: ScoreBuffer): WindowScores {
+    let t = this.modalityTargets.get(modality);
+    if (!t) {
+      const labels = this.set.labels.map((l) => l.vectors.get(modality));
+      const background = this.set.background.get(modality) ?? [];
+      t = new Targets(labels, background, dimOf([...labels, ...background], embedding.length));
+      this.modalityTargets.set(modality, t);
+    }
+    return this.scoreAgainst(embedding, t, this.temperatureFor(modality), into);
   }
 
   /**
@@ -71,7 +124,11 @@ export class Scorer {
    * weighted sum of its per-modality vectors (re-normalised), so text templates of every
    * contributing modality take part.
    */
-  scoreFused(embedding: Float32Array, weights: ReadonlyMap<SensorModality, number>): WindowScores {
+  scoreFused(
+    embedding: Float32Array,
+    weights: ReadonlyMap<SensorModality, number>,
+    into?: ScoreBuffer,
+  ): WindowScores {
     const key = [...weights]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
       .map(([m, w]) => `${m}:${w}`)
@@ -91,12 +148,11 @@ export class Scorer {
         return vs.length > 0 ? weightedDirection(vs, ws) : undefined;
       };
       const nBg = Math.max(0, ...[...this.set.background.values()].map((b) => b.length));
-      t = {
-        labels: this.set.labels.map((l) => combine((m) => l.vectors.get(m))),
-        background: Array.from({ length: nBg }, (_, b) =>
-          combine((m) => this.set.background.get(m)?.[b]),
-        ).filter((v): v is Float32Array => v !== undefined),
-      };
+      const labels = this.set.labels.map((l) => combine((m) => l.vectors.get(m)));
+      const background = Array.from({ length: nBg }, (_, b) =>
+        combine((m) => this.set.background.get(m)?.[b]),
+      ).filter((v): v is Float32Array => v !== undefined);
+      t = new Targets(labels, background, dimOf([...labels, ...background], embedding.length));
       if (this.fusedTargets.size > 256) this.fusedTargets.clear();
       this.fusedTargets.set(key, t);
     }
@@ -112,37 +168,72 @@ export class Scorer {
       }
       if (total > 0) temp = sum / total;
     }
-    return this.scoreAgainst(embedding, t, temp);
+    return this.scoreAgainst(embedding, t, temp, into);
   }
 
-  private scoreAgainst(embedding: Float32Array, t: Targets, temp: number): WindowScores {
+  /**
+   * One matrix–vector product for every cosine, then the softmax. The arithmetic is the per-label
+   * `dot()` loop's, value for value (util/matvec.ts keeps each row's summation order), so scores
+   * are bit-for-bit those of the scorer before issue #19.
+   */
+  private scoreAgainst(embedding: Float32Array, t: Targets, temp: number, into?: ScoreBuffer): WindowScores {
     const n = this.set.labels.length;
-    const cosines = new Float32Array(n).fill(Number.NaN);
-    const scores = new Float32Array(n).fill(Number.NaN);
+    const out = into ?? new ScoreBuffer(n);
+    if (out.cosines.length !== n) {
+      throw new TypeError(`Scorer: score buffer holds ${out.cosines.length} labels, the set has ${n}`);
+    }
+    const { cosines, scores } = out;
+    const exps = this.exps;
+    const products = t.matrix.multiply(embedding);
+    const labelRow = t.labelRow;
+    cosines.fill(Number.NaN);
+    scores.fill(Number.NaN);
     // A non-finite cosine (a NaN or infinite label vector or embedding) counts as "does not apply"
     // for that label alone: one bad vector must never turn every softmax into NaN (issue 14).
     let max = -Infinity;
     for (let i = 0; i < n; i++) {
-      const v = t.labels[i];
-      if (!v) continue;
-      const c = dot(embedding, v);
+      const row = labelRow[i]!;
+      if (row < 0) continue;
+      const c = products[row]!;
       if (!Number.isFinite(c)) continue;
       cosines[i] = c;
       max = Math.max(max, temp * c);
     }
-    const bg = t.background.map((b) => temp * dot(embedding, b));
-    for (const l of bg) if (Number.isFinite(l)) max = Math.max(max, l);
-    if (max === -Infinity) return { cosines, scores, background: Number.NaN };
-    let sum = 0;
-    for (let i = 0; i < n; i++) if (!Number.isNaN(cosines[i]!)) sum += Math.exp(temp * cosines[i]! - max);
-    let bgSum = 0;
-    for (const l of bg) if (Number.isFinite(l)) bgSum += Math.exp(l - max);
-    sum += bgSum;
-    for (let i = 0; i < n; i++) {
-      if (!Number.isNaN(cosines[i]!)) scores[i] = Math.exp(temp * cosines[i]! - max) / sum;
+    const bg0 = t.backgroundRow;
+    const bgEnd = bg0 + t.backgroundRows;
+    for (let r = bg0; r < bgEnd; r++) {
+      const l = temp * products[r]!;
+      if (Number.isFinite(l)) max = Math.max(max, l);
     }
-    return { cosines, scores, background: bgSum / sum };
+    if (max === -Infinity) {
+      out.background = Number.NaN;
+      return out;
+    }
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      // The float32 cosine, as stored: the softmax of what is reported.
+      const c = cosines[i]!;
+      if (Number.isNaN(c)) continue;
+      const e = Math.exp(temp * c - max);
+      exps[i] = e;
+      sum += e;
+    }
+    let bgSum = 0;
+    for (let r = bg0; r < bgEnd; r++) {
+      const l = temp * products[r]!;
+      if (Number.isFinite(l)) bgSum += Math.exp(l - max);
+    }
+    sum += bgSum;
+    for (let i = 0; i < n; i++) if (!Number.isNaN(cosines[i]!)) scores[i] = exps[i]! / sum;
+    out.background = bgSum / sum;
+    return out;
   }
+}
+
+/** The label vectors' length (the first one's), or the embedding's when there are none. */
+function dimOf(vectors: readonly (Float32Array | undefined)[], fallback: number): number {
+  for (const v of vectors) if (v) return v.length;
+  return fallback;
 }
 
 /**
