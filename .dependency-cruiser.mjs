@@ -8,7 +8,8 @@
  *   pipeline  pipeline/ (message types, clock, windows, queues)
  *   config    config/ (the schema; its sensor union comes from sensors/schemas.ts alone)
  *   stages    sensors/, encoders/ (apart, except that encoders/ reads sensors/formats/)
- *   fusion    fusion/ (scoring, fusion across sensors, tracking)
+ *   fusion    fusion/ (scoring, fusion across sensors, tracking); history/ (the embedding history,
+ *             issue #18: after the encoders, beside fusion, neither imports the other)
  *   labels    labels/
  *   mqtt      mqtt/
  *   offline   eval/, sim/ (eval/ never imports sim/)
@@ -57,7 +58,7 @@ export default {
       comment: 'sensors/ and encoders/ import ground, pipeline and config only.',
       severity: 'error',
       from: { path: '^src/(sensors|encoders)/' },
-      to: { path: '^src/(fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
+      to: { path: '^src/(fusion|history|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'sensors-and-encoders-apart',
@@ -76,7 +77,14 @@ export default {
       name: 'fusion-below-labels',
       severity: 'error',
       from: { path: '^src/fusion/' },
-      to: { path: '^src/(labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
+      to: { path: '^src/(history|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
+    },
+    {
+      name: 'history-below-labels',
+      comment: 'history/ stores and searches embeddings: ground, pipeline, config and stages only.',
+      severity: 'error',
+      from: { path: '^src/history/' },
+      to: { path: '^src/(fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'labels-below-mqtt',

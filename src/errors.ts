@@ -15,7 +15,10 @@ export type ErrorCode =
   | 'DEVICE_FAILED'
   | 'FORMAT_INVALID'
   | 'TRANSPORT_FAILED'
-  | 'STATE_LOCKED';
+  | 'STATE_LOCKED'
+  | 'HISTORY_DISK_FULL'
+  | 'HISTORY_WRITE_FAILED'
+  | 'HISTORY_UNREADABLE';
 
 /** One problem at one place, e.g. `{ path: 'sensors[0].hopMs', message: 'must be > 0' }`. */
 export interface Problem {
@@ -116,6 +119,20 @@ export class StateLockedError extends EdgebindError {
     this.stateDir = stateDir;
     this.file = file;
     this.holder = holder;
+  }
+}
+
+/**
+ * The embedding history (src/history/) cannot write or read its store. Writing failures degrade
+ * history only, never detection: `HISTORY_DISK_FULL` (ENOSPC, EDQUOT) and `HISTORY_WRITE_FAILED`
+ * (any other IO error) show on `health`; `HISTORY_UNREADABLE` is a store a search cannot read (no
+ * history directory, a segment with a foreign header). `file` names the file concerned.
+ */
+export class HistoryError extends EdgebindError {
+  readonly file: string;
+  constructor(code: Extract<ErrorCode, `HISTORY_${string}`>, file: string, message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.file = file;
   }
 }
 

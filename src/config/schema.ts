@@ -528,6 +528,29 @@ export const MetricsSchema = z.strictObject({
     .meta({ description: 'Milliseconds between samples of window/MQTT counters.' }),
 });
 
+export const HistorySchema = z.strictObject({
+  enabled: z.boolean().default(true).meta({
+    description:
+      "Keep every window's embedding (sensor, modality, start and end time, pack) in <stateDir>/devices/<deviceId>/history/ for `edgebind history search` (docs/history.md). Embeddings only, never raw sensor data. false: nothing is written.",
+  }),
+  maxAgeS: z
+    .int()
+    .min(60)
+    .max(366 * 24 * 3600)
+    .default(24 * 3600)
+    .meta({
+      description: 'Windows older than this (seconds) are deleted, a segment (at most an hour) at a time.',
+    }),
+  maxBytes: z
+    .int()
+    .min(1024 * 1024)
+    .default(512 * 1024 * 1024)
+    .meta({
+      description:
+        'Bytes the history may take on disk; beyond that the oldest segments are deleted. 512 MiB holds 24 h of 4 sensors at 1 window/s at 1024-d (1048 bytes per window; 152 at 128-d).',
+    }),
+});
+
 export const ConfigSchema = z
   .strictObject({
     deviceId: id('deviceId').optional().meta({
@@ -548,6 +571,7 @@ export const ConfigSchema = z
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     remote: RemoteSchema.default(RemoteSchema.parse({})),
     homeAssistant: HomeAssistantSchema.default(HomeAssistantSchema.parse({})),
+    history: HistorySchema.default(HistorySchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
@@ -606,5 +630,6 @@ export type HomeAssistantConfig = z.infer<typeof HomeAssistantSchema>;
 export type EventsConfig = z.infer<typeof EventsSchema>;
 export type ScoringConfig = z.infer<typeof ScoringSchema>;
 export type FusionConfig = z.infer<typeof FusionSchema>;
+export type HistoryConfig = z.infer<typeof HistorySchema>;
 export type LabelExampleConfig = z.infer<typeof LabelExampleSchema>;
 export type LabelTimingConfig = z.infer<typeof LabelTimingSchema>;

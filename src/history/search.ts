@@ -1,0 +1,123 @@
+/**
+ * History search (issue #18): a query (a text, an example recording, or a vector) → the best
+ * windows of the history (history/reader.ts) → moments: hits that overlap or lie within `gapMs`
+ * of each other, on any sensor, merged into one span with its best score and the sensors and
+ * modalities that matched.
+ *
+ * Scores are cosines of unit embeddings in the pack's shared space, the same for every modality;
+ * a text finds windows of every modality its pack embeds, an audio example finds thermal windows
+ * as well as audio ones.
+ */
+import type { EncoderSet } from '../encoders/types.js';
+import { embedWindows } from '../encoders/embed.js';
+import type { SensorModality } from '../pipeline/types.js';
+import { cutRecording } from '../sensors/replay/recording.js';
+import { meanDirection, normalizeInPlace } from '../util/vectors.js';
+import { scanHistory, type ScanStats, type WindowHit } from './reader.js';
+
+export interface Moment {
+  startWallMs: number;
+  endWallMs: number;
+  /** Best window score in the moment. */
+  score: number;
+  sensors: string[];
+  modalities: SensorModality[];
+  /** Hits merged into it. */
+  windows: number;
+  /** The best window. */
+  best: WindowHit;
+}
+
+export type HistoryQuery =
+  { text: string } | { example: string; modality: SensorModality } | { vector: Float32Array };
+
+export interface HistorySearchOptions {
+  /** The history directory, `<stateDir>/devices/<deviceId>/history`. */
+  dir: string;
+  query: HistoryQuery;
+  /** Needed for a text or an example query. */
+  encoders?: EncoderSet;
+  sinceWallMs?: number;
+  untilWallMs?: number;
+  sensors?: readonly string[];
+  modalities?: readonly SensorModality[];
+  /** Moments returned. Default 10. */
+  top?: number;
+  /** Hits this close (ms) are one moment. Default 1000. */
+  gapMs?: number;
+  /** Best windows merged into moments. Default max(1000, 100 × top). */
+  candidates?: number;
+}
+
+export interface HistorySearchResult {
+  moments: Moment[];
+  stats: ScanStats & { ms: number; queryDim: number };
+}
+
+/** The unit query vector of a text (the pack's text encoder) or an example recording (its mean). */
+export async function queryVector(query: HistoryQuery, encoders?: EncoderSet): Promise<Float32Array> {
+  if ('vector' in query) return normalizeInPlace(Float32Array.from(query.vector));
+  if (!encoders) throw new TypeError('a text or example query needs the pack encoders');
+  if ('text' in query) {
+    const [v] = await encoders.text.embed([query.text]);
+    return v!;
+  }
+  const { windows } = await cutRecording({ file: query.example, modality: query.modality });
+  const vectors = await embedWindows(encoders, query.modality, windows);
+  return meanDirection(vectors);
+}
+
+export async function searchHistory(o: HistorySearchOptions): Promise<HistorySearchResult> {
+  const vector = await queryVector(o.query, o.encoders);
+  const top = Math.max(1, o.top ?? 10);
+  const t0 = performance.now();
+  const { hits, stats } = scanHistory(o.dir, {
+    vector,
+    keep: o.candidates ?? Math.min(100_000, Math.max(1000, 100 * top)),
+    ...(o.sinceWallMs !== undefined ? { sinceWallMs: o.sinceWallMs } : {}),
+    ...(o.untilWallMs !== undefined ? { untilWallMs: o.untilWallMs } : {}),
+    ...(o.sensors ? { sensors: o.sensors } : {}),
+    ...(o.modalities ? { modalities: o.modalities } : {}),
+  });
+  const moments = mergeMoments(hits, o.gapMs ?? 1000).slice(0, top);
+  return { moments, stats: { ...stats, ms: Math.round(performance.now() - t0), queryDim: vector.length } };
+}
+
+/** Hits merged into moments (overlapping or within gapMs), best moment first. */
+export function mergeMoments(hits: readonly WindowHit[], gapMs: number): Moment[] {
+  const byTime = [...hits].sort((a, b) => a.startWallMs - b.startWallMs);
+  const out: Moment[] = [];
+  let cur: (Moment & { sensorSet: Set<string>; modalitySet: Set<SensorModality> }) | undefined;
+  for (const h of byTime) {
+    if (cur && h.startWallMs <= cur.endWallMs + gapMs) {
+      cur.endWallMs = Math.max(cur.endWallMs, h.endWallMs);
+      cur.windows++;
+      cur.sensorSet.add(h.sensorId);
+      cur.modalitySet.add(h.modality);
+      if (h.score > cur.score) {
+        cur.score = h.score;
+        cur.best = h;
+      }
+      continue;
+    }
+    if (cur) out.push(finish(cur));
+    cur = {
+      startWallMs: h.startWallMs,
+      endWallMs: h.endWallMs,
+      score: h.score,
+      sensors: [],
+      modalities: [],
+      windows: 1,
+      best: h,
+      sensorSet: new Set([h.sensorId]),
+      modalitySet: new Set([h.modality]),
+    };
+  }
+  if (cur) out.push(finish(cur));
+  return out.sort((a, b) => b.score - a.score);
+}
+
+function finish(m: Moment & { sensorSet: Set<string>; modalitySet: Set<SensorModality> }): Moment {
+  const { sensorSet, modalitySet, ...rest } = m;
+  return { ...rest, sensors: [...sensorSet].sort(), modalities: [...modalitySet].sort() };
+}
