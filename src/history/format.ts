@@ -80,18 +80,23 @@ export function decodeHeader(bytes: Uint8Array): SegmentHeader | string {
   if (b.toString('latin1', 0, 8) !== MAGIC) return `not a history segment (no ${MAGIC} magic)`;
   const len = b.readUInt32LE(8);
   if (12 + len > HEADER_BYTES) return `header length ${len} exceeds the header`;
-  let h: SegmentHeader;
+  let h: { [K in keyof SegmentHeader]?: unknown };
   try {
-    h = JSON.parse(b.toString('utf8', 12, 12 + len)) as SegmentHeader;
+    h = JSON.parse(b.toString('utf8', 12, 12 + len)) as typeof h;
   } catch (err) {
     return `header is not JSON: ${(err as Error).message}`;
   }
-  if (h.format !== FORMAT_VERSION) return `format ${String(h.format as unknown)}, this edgebind reads ${FORMAT_VERSION}`;
-  if (h.encoding !== 'int8') return `encoding ${String(h.encoding as unknown)} is not int8`;
-  if (!Number.isInteger(h.dim) || h.dim < 1 || h.recordBytes !== recordBytesFor(h.dim))
+  if (h.format !== FORMAT_VERSION) return `format ${String(h.format)}, this edgebind reads ${FORMAT_VERSION}`;
+  if (h.encoding !== 'int8') return `encoding ${String(h.encoding)} is not int8`;
+  if (
+    typeof h.dim !== 'number' ||
+    !Number.isInteger(h.dim) ||
+    h.dim < 1 ||
+    h.recordBytes !== recordBytesFor(h.dim)
+  )
     return `dim ${String(h.dim)} and recordBytes ${String(h.recordBytes)} do not agree`;
   if (!Array.isArray(h.sensors)) return 'header has no sensor table';
-  return h;
+  return h as SegmentHeader;
 }
 
 export const MODALITY_INDEX: Readonly<Record<SensorModality, number>> = Object.fromEntries(
