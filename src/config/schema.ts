@@ -350,6 +350,10 @@ export const MqttSchema = z.strictObject({
     .meta({
       description: 'Events older than this (seconds) are dropped from the outbox and counted; 0 = no limit.',
     }),
+  outboxCommitDelayMs: z.int().min(0).max(1000).default(1).meta({
+    description:
+      'Group commit: the longest an event waits before the fdatasync that puts it on disk starts (ms); events appended meanwhile, or while an fdatasync runs, share one. An event is published only once it is on disk. 0 = start at the next turn of the event loop.',
+  }),
   messageExpiryS: z
     .int()
     .min(0)

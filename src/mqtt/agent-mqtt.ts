@@ -3,6 +3,7 @@
  * the request API (answered by the label service that labels/runtime.ts wires), discovery and
  * health.
  */
+import type { HistoryStats } from '../history/writer.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { deviceStateDir, type ResolvedConfig } from '../config/load.js';
@@ -26,6 +27,7 @@ export interface AgentMqttOptions {
     sensors: Record<string, SensorHealthPayload>;
     windows: Record<string, { pushed: number; dropped: number; depth: number }>;
     events: number;
+    history?: HistoryStats;
   };
   /** More figures for the health topic (the Prometheus summary when metrics are on). */
   extraHealth?: () => unknown;
@@ -59,6 +61,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     maxBytes: config.mqtt.outboxMaxBytes,
     maxRecords: config.mqtt.outboxMax,
     maxAgeMs: config.mqtt.outboxMaxAgeS * 1000,
+    commitDelayMs: config.mqtt.outboxCommitDelayMs,
     logger: log('outbox'),
   });
   const replayed = outbox.stats().depth;
@@ -120,6 +123,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
           ...(m.outboxReason !== undefined ? { outboxReason: m.outboxReason } : {}),
           outboxUnwritten: m.outboxUnwritten,
         },
+        ...(s.history ? { history: s.history } : {}),
         ...(o.extraHealth ? { metrics: o.extraHealth() } : {}),
       };
     },

@@ -3,7 +3,14 @@
  *
  * Why a log and not one file per event: an event is one small `write(2)` appended to `events.log`
  * (no file creation, no directory fsync per event), and one `fdatasync` covers every record
- * appended since the last one (fsync batching: the publisher syncs once before each publish burst).
+ * appended since the last one.
+ *
+ * Group commit (issue #19): `append()` only writes; `commitSoon()` starts an fdatasync on libuv's
+ * thread pool at most `commitDelayMs` later, off the event loop, and every record appended before
+ * it started is committed when it completes (`committedSeq`, then the `onCommit` listeners).
+ * Records appended while an fdatasync runs share the next one, so bursts are batched and the
+ * encode path never waits for the disk. The publisher sends only committed records: an event is
+ * on disk before it is published.
  * A record is removed only once the broker acknowledged it (PUBACK) or it was dropped by a bound;
  * removal advances a watermark (`removed` seq) kept in `events.ack`. When the removed prefix grows,
  * the log is compacted (rewritten atomically, or truncated in place once nothing in it is still
@@ -39,6 +46,11 @@ export interface OutboxOptions {
   compactBytes?: number;
   /** After a failed write, try the disk again at most this often (ms). Default 1000. */
   retryMs?: number;
+  /**
+   * Group commit: the longest an appended record waits before the fdatasync that covers it starts
+   * (`mqtt.outboxCommitDelayMs`). Default 1; 0 starts it on the next turn of the event loop.
+   */
+  commitDelayMs?: number;
   /** File calls; default node:fs. Tests inject faults (ENOSPC) through it. */
   files?: FileLayer;
   /** Warnings when the disk fails and recovers; default silent. */
@@ -119,6 +131,15 @@ export class DurableOutbox {
   private nextCompactMs = 0;
   private closed = false;
   private readonly now: () => number;
+  /** Highest seq that may be published: covered by a completed fdatasync (see `committedSeq`). */
+  private committed = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** An fdatasync runs on the thread pool; its fd must stay open until it completes. */
+  private syncing = false;
+  /** Another commit was asked for while one was running. */
+  private commitAgain = false;
+  private readonly closeAfterSync: number[] = [];
+  private readonly commitListeners: (() => void)[] = [];
 
   constructor(private readonly opts: OutboxOptions) {
     this.now = opts.now ?? Date.now;
@@ -169,9 +190,93 @@ export class DurableOutbox {
   sync(): void {
     if (this.closed) return;
     this.flush();
-    if (!this.unsynced || this.fd === undefined) return;
+    const target = this.nextSeq - 1;
+    if (this.unsynced && this.fd !== undefined && !this.syncing) {
+      const fd = this.fd;
+      if (this.attempt('sync the log', () => this.files.datasync(fd))) this.unsynced = false;
+    }
+    if (!this.unsynced && !this.syncing) this.markCommitted(target);
+  }
+
+  /**
+   * Highest seq whose record may be published: every record up to it was appended and then covered
+   * by a completed fdatasync. Records the disk refused (held in memory, `stats().unwritten`) count
+   * as committed once a commit ran after them, as they cannot get onto the disk until it recovers.
+   */
+  get committedSeq(): number {
+    return this.committed;
+  }
+
+  /** `listener` runs after every commit that moved `committedSeq` (the publisher drains then). */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  /**
+   * Group commit: makes every record appended so far durable with one fdatasync on the thread pool,
+   * started at most `commitDelayMs` from now (or after the fdatasync running now). Never throws.
+   */
+  commitSoon(): void {
+    if (this.closed || this.committed >= this.nextSeq - 1) return;
+    if (this.syncing) {
+      this.commitAgain = true;
+      return;
+    }
+    if (this.commitTimer !== undefined) return;
+    this.commitTimer = setTimeout(() => this.startCommit(), this.opts.commitDelayMs ?? 1);
+  }
+
+  private startCommit(): void {
+    this.commitTimer = undefined;
+    if (this.closed || this.syncing) return;
+    this.flush(); // also retries records held in memory on a failed disk
+    const target = this.nextSeq - 1;
     const fd = this.fd;
-    if (this.attempt('sync the log', () => this.files.datasync(fd))) this.unsynced = false;
+    if (!this.unsynced || fd === undefined) {
+      this.markCommitted(target);
+      return;
+    }
+    this.syncing = true;
+    this.unsynced = false; // appends from now on set it again, for the next commit
+    const done = (err: Error | null) => {
+      this.syncing = false;
+      for (const f of this.closeAfterSync.splice(0)) this.attempt('close a file', () => this.files.close(f));
+      if (err) {
+        this.unsynced = true;
+        // Logged and reported like any disk fault; the records are published anyway, as they are
+        // while the disk refuses them (they cannot wait for a disk that may never recover).
+        this.attempt('sync the log', () => {
+          throw err;
+        });
+      }
+      this.markCommitted(target);
+      if (this.commitAgain) {
+        this.commitAgain = false;
+        this.commitSoon();
+      }
+    };
+    if (this.files.datasyncAsync) this.files.datasyncAsync(fd, done);
+    else
+      setImmediate(() => {
+        try {
+          this.files.datasync(fd);
+          done(null);
+        } catch (err) {
+          done(err as Error);
+        }
+      });
+  }
+
+  private markCommitted(seq: number): void {
+    if (seq <= this.committed) return;
+    this.committed = seq;
+    for (const l of this.commitListeners) l();
+  }
+
+  /** Closes `fd` now, or once the fdatasync running on it completes. */
+  private closeFd(fd: number): void {
+    if (this.syncing) this.closeAfterSync.push(fd);
+    else this.attempt('close a file', () => this.files.close(fd));
   }
 
   /** Pending records, oldest first (after dropping those past the age bound). */
@@ -217,10 +322,17 @@ export class DurableOutbox {
   close(): number {
     if (this.closed) return this.unwritten;
     this.nextRetryMs = 0;
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
     this.sync();
+    // An fdatasync still running covers only part of what was written: sync again, here.
+    if (this.syncing && this.fd !== undefined) {
+      const fd = this.fd;
+      this.attempt('sync the log', () => this.files.datasync(fd));
+    }
     this.closed = true;
     for (const fd of [this.fd, this.ackFd]) {
-      if (fd !== undefined) this.attempt('close a file', () => this.files.close(fd));
+      if (fd !== undefined) this.closeFd(fd);
     }
     this.fd = undefined;
     this.ackFd = undefined;
@@ -408,7 +520,7 @@ export class DurableOutbox {
   private reopen(log: boolean): void {
     const fds = log ? [this.ackFd, this.fd] : [this.ackFd];
     for (const fd of fds) {
-      if (fd !== undefined) this.attempt('close a file', () => this.files.close(fd));
+      if (fd !== undefined) this.closeFd(fd);
     }
     this.ackFd = undefined;
     if (log) this.fd = undefined;
@@ -547,6 +659,9 @@ export class DurableOutbox {
     this.pending.sort((a, b) => a.seq - b.seq);
     this.nextSeq = maxSeq + 1;
     this.durableMaxSeq = maxSeq;
+    // Read back after a crash, they may sit in the page cache only: the first commit syncs them.
+    this.committed = this.pending.length > 0 ? this.pending[0]!.seq - 1 : maxSeq;
+    this.unsynced = this.pending.length > 0;
   }
 
   /** Cuts a torn last line off in place (ftruncate: no free space needed). */

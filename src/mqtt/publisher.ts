@@ -89,6 +89,8 @@ export class MqttPublisher {
 
   constructor(private readonly opts: PublisherOptions) {
     this.backoffMs = opts.reconnectMinMs;
+    // Group commit (issue #19): events go out once an fdatasync covered them.
+    opts.outbox.onCommit(() => this.drain());
   }
 
   get protocolVersion(): 4 | 5 {
@@ -121,8 +123,8 @@ export class MqttPublisher {
     };
     const client = mqtt.connect(opts.url, options);
     this.client = client;
-    // fsync batching while nothing is being published (broker down): at most 1 s of events is
-    // exposed to a power loss; a process crash loses nothing once append() returned.
+    // Every append is committed within mqtt.outboxCommitDelayMs (group commit), connected or not;
+    // this retries, once a second, what a failed disk made the outbox hold in memory.
     this.syncTimer = setInterval(() => opts.outbox.sync(), 1000);
     this.syncTimer.unref();
     client.on('connect', () => {
@@ -180,8 +182,10 @@ export class MqttPublisher {
   }
 
   /**
-   * Appends an event to the durable outbox (it gets the next `seq`) and publishes it at QoS 1 as
-   * soon as possible. Returns the message as published.
+   * Appends an event to the durable outbox (it gets the next `seq`) and returns the message as it
+   * will be published. It is published at QoS 1 once the outbox's group commit has synced it to
+   * disk (within `mqtt.outboxCommitDelayMs` plus one fdatasync), off the caller's path: nothing
+   * here waits for the disk or the broker.
    */
   publishEvent<T extends object>(payload: T): T & { seq: number } {
     let msg!: T & { seq: number };
@@ -191,7 +195,7 @@ export class MqttPublisher {
     });
     this.opts.logger.debug({ seq: msg.seq }, `mqtt: event ${msg.seq} queued`);
     this.reportDrops();
-    this.drain();
+    this.opts.outbox.commitSoon();
     return msg;
   }
 
@@ -334,7 +338,9 @@ export class MqttPublisher {
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
-    outbox.sync(); // one fdatasync for everything appended since the last burst
+    // Only records an fdatasync has covered go out; the rest wait for the next group commit.
+    const committed = outbox.committedSeq;
+    if (records.at(-1)!.seq > committed) outbox.commitSoon();
     const expiryS = this.opts.messageExpiryS ?? 0;
     // Records are in seq order: start at the first one not yet sent on this connection.
     let lo = 0;
@@ -346,7 +352,7 @@ export class MqttPublisher {
     }
     for (let i = lo; i < records.length; i++) {
       const rec = records[i]!;
-      if (this.inflight >= max) break;
+      if (this.inflight >= max || rec.seq > committed) break;
       this.sentThrough = rec.seq;
       this.inflight++;
       outbox.markSent(rec);

@@ -9,6 +9,7 @@
  */
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   fsyncSync,
@@ -29,6 +30,11 @@ export interface FileLayer {
   /** Writes from `data[offset…]` at `position` (undefined: the current/append position); bytes written. */
   write(fd: number, data: Uint8Array, offset: number, position?: number): number;
   datasync(fd: number): void;
+  /**
+   * fdatasync on libuv's thread pool, off the event loop (the outbox's group commit, issue #19);
+   * `done` gets the error, or null. Absent: the outbox calls `datasync` on a later turn instead.
+   */
+  datasyncAsync?(fd: number, done: (err: Error | null) => void): void;
   fsync(fd: number): void;
   truncate(fd: number, length: number): void;
   size(fd: number): number;
@@ -45,6 +51,7 @@ export const nodeFiles: FileLayer = {
   open: (path, flags) => openSync(path, flags, 0o600),
   write: (fd, data, offset, position) => writeSync(fd, data, offset, data.length - offset, position ?? null),
   datasync: (fd) => fdatasyncSync(fd),
+  datasyncAsync: (fd, done) => fdatasync(fd, (err) => done(err)),
   fsync: (fd) => fsyncSync(fd),
   truncate: (fd, length) => ftruncateSync(fd, length),
   size: (fd) => fstatSync(fd).size,
