@@ -61,7 +61,12 @@ try {
     );
   }
   const lastLine = run.stdout.trim().split('\n').at(-1) ?? '';
-  const torch = JSON.parse(lastLine) as { torchaudioMsPerClip: number; torch: string; torchaudio: string };
+  const torch = JSON.parse(lastLine) as {
+    torchaudioMsPerClip: number;
+    torchaudioCpuMsPerClip: number;
+    torch: string;
+    torchaudio: string;
+  };
 
   const theirs = readFileSync(featuresFile);
   const theirView = new DataView(theirs.buffer, theirs.byteOffset, theirs.byteLength);
@@ -79,6 +84,10 @@ try {
       fbankMsPerClip: ours.msPerClip,
       torchaudioMsPerClip: torch.torchaudioMsPerClip,
       ratio: ours.msPerClip / torch.torchaudioMsPerClip,
+      // CPU time, user + system: what each side computed, less what waiting for a busy CPU added.
+      fbankCpuMsPerClip: ours.cpuMsPerClip,
+      torchaudioCpuMsPerClip: torch.torchaudioCpuMsPerClip,
+      cpuRatio: ours.cpuMsPerClip / torch.torchaudioCpuMsPerClip,
       clips: count,
       distinctClips: clips.length,
       maxAbsDiffLogMel,

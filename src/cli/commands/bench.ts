@@ -50,6 +50,8 @@ export function syntheticClips(options: SyntheticClipsOptions): Float32Array[] {
 export interface FbankTiming {
   /** Mean wall time of one `KaldiFbank.compute` on one clip, milliseconds. */
   msPerClip: number;
+  /** Mean CPU time (user + system) of the same, milliseconds: steadier than wall time on a busy machine. */
+  cpuMsPerClip: number;
   clips: number;
 }
 
@@ -64,9 +66,12 @@ export function timeFbank(options: {
   const length = clips[0]?.length ?? 0;
   const out = new Float32Array(fbank.numFrames(length) * fbank.numMelBins);
   for (let i = 0; i < (options.warmup ?? 50); i++) fbank.compute(clips[i % clips.length]!, length, out, 0);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < count; i++) fbank.compute(clips[i % clips.length]!, length, out, 0);
-  return { msPerClip: (performance.now() - start) / count, clips: count };
+  const wallMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { msPerClip: wallMs / count, cpuMsPerClip: (used.user + used.system) / 1000 / count, clips: count };
 }
 
 /** Our fbank's log-mel output for each clip, `[frames][numMelBins]` per clip, concatenated. */

@@ -150,7 +150,6 @@ export class KaldiFbank {
   private readonly std: number;
   private readonly window: Float64Array;
   private readonly fft: RealFft;
-  private readonly frame: Float64Array;
   private readonly power: Float64Array;
   private readonly rowSum = new Float32RowSum();
 
@@ -188,7 +187,6 @@ export class KaldiFbank {
       this.window[n] = Math.fround(0.5 - 0.5 * Math.fround(Math.cos(Math.fround(n * step))));
     }
     this.fft = new RealFft(padded);
-    this.frame = new Float64Array(padded);
     this.power = new Float64Array(this.fft.bins);
   }
 
@@ -219,9 +217,16 @@ export class KaldiFbank {
     const size = this.windowSize;
     const shift = this.windowShift;
     const win = this.window;
-    const frame = this.frame;
     const power = this.power;
     const fft = this.fft;
+    const re = fft.packedRe;
+    const im = fft.packedIm;
+    const rev = fft.bitReversed;
+    const half = this.paddedSize >> 1;
+    // Samples are written straight into the FFT's bit-reversed input (issue #19): even samples to
+    // `re`, odd to `im`; the loop below goes two samples at a time, so an odd window size ends
+    // with one even sample.
+    const pairs = size >> 1;
     const rowSum = this.rowSum;
     const { firstBin, offsets, weights } = this.melBank;
     const numMel = this.numMelBins;
@@ -236,12 +241,29 @@ export class KaldiFbank {
       const dc = Math.fround(rowSum.last / size);
       // Pre-emphasis with kaldi's replicate padding: y[0] = x[0] − 0.97·x[0].
       let prev = Math.fround(signal[base]! - dc);
-      for (let n = 0; n < size; n++) {
-        const cur = Math.fround(signal[base + n]! - dc);
-        frame[n] = Math.fround(Math.fround(cur - Math.fround(PREEMPHASIS_F32 * prev)) * win[n]!);
-        prev = cur;
+      for (let p = 0, n = 0; p < pairs; p++, n += 2) {
+        const j = rev[p]!;
+        const c0 = Math.fround(signal[base + n]! - dc);
+        re[j] = Math.fround(Math.fround(c0 - Math.fround(PREEMPHASIS_F32 * prev)) * win[n]!);
+        const c1 = Math.fround(signal[base + n + 1]! - dc);
+        im[j] = Math.fround(Math.fround(c1 - Math.fround(PREEMPHASIS_F32 * c0)) * win[n + 1]!);
+        prev = c1;
       }
-      fft.powerSpectrum(frame, power);
+      let p = pairs;
+      if (size & 1) {
+        const j = rev[p]!;
+        const c0 = Math.fround(signal[base + size - 1]! - dc);
+        re[j] = Math.fround(Math.fround(c0 - Math.fround(PREEMPHASIS_F32 * prev)) * win[size - 1]!);
+        im[j] = 0;
+        p++;
+      }
+      // Zero padding up to the FFT size (the transform overwrote last frame's).
+      for (; p < half; p++) {
+        const j = rev[p]!;
+        re[j] = 0;
+        im[j] = 0;
+      }
+      fft.powerSpectrumOfPacked(power);
       let o = outOffset + f * frameStride;
       for (let m = 0; m < numMel; m++) {
         let e = 0;

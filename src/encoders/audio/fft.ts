@@ -248,7 +248,30 @@ export class RealFft {
 
   /** |X[k]|² of `input[0..size)` into `out[0..bins)`. */
   powerSpectrum(input: Float64Array, out: Float64Array): void {
-    this.forwardPacked(input);
+    this.pack(input);
+    this.powerSpectrumOfPacked(out);
+  }
+
+  /**
+   * Where a caller writes its input directly (issue #19: the fbank writes each windowed sample
+   * here instead of into a frame buffer that is then copied): sample 2n goes to
+   * `packedRe[bitReversed[n]]`, sample 2n+1 to `packedIm[bitReversed[n]]`, for n < size/2. The
+   * transform overwrites them, so every sample must be written again before each transform.
+   */
+  get packedRe(): Float64Array {
+    return this.re;
+  }
+  get packedIm(): Float64Array {
+    return this.im;
+  }
+  /** `bitReversed[n]`: where samples 2n and 2n+1 go in `packedRe` / `packedIm`. */
+  get bitReversed(): Uint32Array {
+    return this.fft.bitReversed;
+  }
+
+  /** `powerSpectrum` of the input written into `packedRe` / `packedIm`; the same bits. */
+  powerSpectrumOfPacked(out: Float64Array): void {
+    this.fft.transformBitReversed(this.re, this.im);
     const half = this.size >> 1;
     const re = this.re;
     const im = this.im;
@@ -277,6 +300,11 @@ export class RealFft {
 
   /** Packs even/odd samples straight into bit-reversed order, then runs the complex FFT. */
   private forwardPacked(input: Float64Array): void {
+    this.pack(input);
+    this.fft.transformBitReversed(this.re, this.im);
+  }
+
+  private pack(input: Float64Array): void {
     const half = this.size >> 1;
     const re = this.re;
     const im = this.im;
@@ -286,6 +314,5 @@ export class RealFft {
       re[j] = input[2 * n]!;
       im[j] = input[2 * n + 1]!;
     }
-    this.fft.transformBitReversed(re, im);
   }
 }

@@ -35,7 +35,6 @@ export class Float32RowSum {
   /** Like `sum()`, but leaves the result in `last` and allocates nothing. */
   accumulate(x: Float32Array | Float64Array, offset: number, length: number): void {
     const acc = this.acc;
-    acc.fill(0);
     if (length < LANES) {
       this.result[0] = scalarSum(x, offset, length);
       return;
@@ -44,6 +43,11 @@ export class Float32RowSum {
     const groups = Math.floor(vectors / ILP);
     const levelPower = Math.max(4, Math.floor(ceilLog2(groups) / LEVELS));
     const levelStep = 2 ** levelPower;
+    // Rows shorter than one block of groups (a 400-sample fbank frame) never carry into the upper
+    // levels: those stay zero, so they are neither cleared nor added (issue #19). Adding a zero
+    // level changes nothing: a sum started at +0 is never −0 under round-to-nearest.
+    const levels = groups >= levelStep ? LEVELS : 1;
+    acc.fill(0, 0, levels * WIDTH);
     let g = 0;
     while (g + levelStep <= groups) {
       for (let j = 0; j < levelStep; j++, g++) addGroup(acc, x, offset + g * WIDTH);
@@ -66,7 +70,7 @@ export class Float32RowSum {
       }
       acc[q] = a;
     }
-    for (let level = 1; level < LEVELS; level++) {
+    for (let level = 1; level < levels; level++) {
       for (let q = 0; q < WIDTH; q++) acc[q] = Math.fround(acc[q]! + acc[level * WIDTH + q]!);
     }
     // Vectors left over after the groups of 4 go into accumulator 0.

@@ -48,6 +48,31 @@ export function audioClipRanges(lengthSamples: number, params: AudioPreprocess):
   });
 }
 
+/**
+ * One KaldiFbank (FFT plan, mel bank, window, scratch) per distinct set of parameters, shared by
+ * every preprocessor and file (issue #19): building one costs more than a clip's features, and
+ * `compute()` is synchronous, so sharing its scratch is safe.
+ */
+const fbanks = new Map<string, KaldiFbank>();
+function sharedFbank(params: AudioPreprocess): KaldiFbank {
+  const options = {
+    numMelBins: params.numMelBins,
+    sampleRateHz: params.sampleRateHz,
+    layout: 'mel-major' as const,
+    maxFrames: params.targetLength,
+    mean: params.mean,
+    std: params.std,
+  };
+  const key = JSON.stringify(options);
+  let fbank = fbanks.get(key);
+  if (!fbank) {
+    if (fbanks.size >= 16) fbanks.clear(); // a few packs at most; never grows without bound
+    fbank = new KaldiFbank(options);
+    fbanks.set(key, fbank);
+  }
+  return fbank;
+}
+
 /** Writes one clip's `[numMelBins][targetLength]` block; sized once, allocates nothing per clip. */
 class ClipFeatureWriter {
   private readonly fbank: KaldiFbank;
@@ -60,14 +85,7 @@ class ClipFeatureWriter {
   constructor(params: AudioPreprocess, maxClipSamples: number) {
     this.targetLength = params.targetLength;
     this.numMelBins = params.numMelBins;
-    this.fbank = new KaldiFbank({
-      numMelBins: params.numMelBins,
-      sampleRateHz: params.sampleRateHz,
-      layout: 'mel-major',
-      maxFrames: params.targetLength,
-      mean: params.mean,
-      std: params.std,
-    });
+    this.fbank = sharedFbank(params);
     this.padValue = Math.fround(Math.fround(0 - Math.fround(params.mean)) / Math.fround(params.std));
     this.scratch = new Float32Array(maxClipSamples);
   }
@@ -107,6 +125,20 @@ class ClipFeatureWriter {
 
 const NO_SAMPLES = new Float32Array(0);
 
+/**
+ * Per clip, the index of an earlier clip covering exactly the same samples, or -1. ImageBind's
+ * sampler puts all its clips on the same samples when the audio is no longer than one clip (the
+ * agent's 2 s windows with 2 s clips: three identical clips), and each clip is centred on its own
+ * mean, so equal ranges give equal features: those are computed once and copied (issue #19).
+ * Clips that only partly overlap are centred on different means, which changes every frame's
+ * float32 rounding, so their shared frames are not reused.
+ */
+function sameClipAs(ranges: readonly ClipRange[]): Int32Array {
+  return Int32Array.from(ranges, (r, k) =>
+    ranges.findIndex((q, j) => j < k && q.start === r.start && q.end === r.end),
+  );
+}
+
 function describeTooShort(samples: number, sampleRateHz: number, windowSize: number): string {
   const ms = ((samples / sampleRateHz) * 1000).toFixed(1);
   return (
@@ -141,7 +173,12 @@ export function audioFeaturesFromWav(
   }
   const block = params.numMelBins * params.targetLength;
   const data = new Float32Array(audioFeatureSize(params));
-  ranges.forEach((r, k) => writer.write(channels, r.start, r.end, data, k * block));
+  const same = sameClipAs(ranges);
+  ranges.forEach((r, k) => {
+    const j = same[k]!;
+    if (j >= 0) data.copyWithin(k * block, j * block, (j + 1) * block);
+    else writer.write(channels, r.start, r.end, data, k * block);
+  });
   return { data, dims: audioFeatureDims(params) };
 }
 
@@ -164,6 +201,8 @@ export class AudioWindowPreprocessor {
   private readonly writer: ClipFeatureWriter;
   private readonly block: number;
   private readonly channels: Float32Array[];
+  /** Per clip, an earlier identical clip whose features are copied, or -1. */
+  private readonly sameAs: Int32Array;
 
   /** Throws TypeError when a clip would be shorter than one 25 ms fbank frame (400 samples). */
   constructor(params: AudioPreprocess, windowSamples: number, channelCount = 1) {
@@ -188,6 +227,7 @@ export class AudioWindowPreprocessor {
     this.size = audioFeatureSize(params);
     this.block = params.numMelBins * params.targetLength;
     this.clips = Object.freeze(audioClipRanges(windowSamples, params));
+    this.sameAs = sameClipAs(this.clips);
     this.writer = new ClipFeatureWriter(params, Math.max(...this.clips.map((r) => r.end - r.start)));
     for (const r of this.clips) {
       if (r.end - r.start < this.writer.windowSize) {
@@ -223,9 +263,13 @@ export class AudioWindowPreprocessor {
         for (let i = 0, p = k; i < plane.length; i++, p += c) plane[i] = samples[p]!;
       }
     }
+    const block = this.block;
     for (let k = 0; k < this.clips.length; k++) {
       const r = this.clips[k]!;
-      this.writer.write(channels, r.start, r.end, out, outOffset + k * this.block);
+      const j = this.sameAs[k]!;
+      const at = outOffset + k * block;
+      if (j >= 0) out.copyWithin(at, outOffset + j * block, outOffset + (j + 1) * block);
+      else this.writer.write(channels, r.start, r.end, out, at);
     }
     if (c === 1) channels[0] = NO_SAMPLES; // do not keep the caller's window alive
   }
