@@ -11,6 +11,8 @@ export interface EmbedWindowsOptions {
   batch?: number;
   /** The model's own outputs (`WindowEncoder.embedRaw`) instead of unit vectors. */
   raw?: boolean;
+  /** Told after each call how many windows are embedded so far (progress lines). */
+  onBatch?: (done: number) => void;
 }
 
 /** One embedding per window, in order, by the set's `modality` encoder. */
@@ -26,6 +28,9 @@ export async function embedWindows(
   if (!embed) throw new TypeError(`the ${modality} encoder does not give its raw outputs`);
   const batch = Math.max(1, opts.batch ?? 8);
   const out: Float32Array[] = [];
-  for (let i = 0; i < ws.length; i += batch) out.push(...(await embed(ws.slice(i, i + batch))));
+  for (let i = 0; i < ws.length; i += batch) {
+    out.push(...(await embed(ws.slice(i, i + batch))));
+    opts.onBatch?.(out.length);
+  }
   return out;
 }

@@ -42,6 +42,17 @@ export interface EvalOptions {
   /** Skip the agent run (events metric). */
   events?: boolean;
   logger?: Logger;
+  /** Told what is being done and how far it got (a progress line on a terminal). */
+  onProgress?: ProgressCallback;
+}
+
+/** `phase` is what is being done; `done` of `total` units of it (total unknown: undefined). */
+export type ProgressCallback = (phase: string, done: number, total?: number) => void;
+
+/** Counts of true class (row) × predicted class (column), zero-shot with the canonical prompts. */
+export interface Confusion {
+  classes: string[];
+  counts: number[][];
 }
 
 export interface EventsResult {
@@ -66,6 +77,8 @@ export interface EvalResult {
   perClassTop1: Record<string, Record<string, number>>;
   retrievalR1: Record<string, number>;
   fewShot: Record<string, Record<string, number>>;
+  /** Per modality, zero-shot with the canonical prompts: what each class was taken for. */
+  confusion: Record<string, Confusion>;
   events: EventsResult | null;
   /** Median milliseconds to embed one window (agent preprocessing + ONNX), batch 1, one thread. */
   msPerWindow: Record<string, number>;
@@ -144,10 +157,12 @@ export function evalMoments(cls: SimClass, startS: number, endS: number): number
 
 async function labelledWindows(
   dirs: readonly string[],
+  onProgress?: ProgressCallback,
 ): Promise<{ items: Labelled[]; recordings: Recording[] }> {
   const items: Labelled[] = [];
   const recordings: Recording[] = [];
   for (const [i, dir] of dirs.entries()) {
+    onProgress?.('reading scenes', i, dirs.length);
     const rec = await Recording.open(dir);
     recordings.push(rec);
     const { truth } = rec;
@@ -169,7 +184,12 @@ async function labelledWindows(
   return { items, recordings };
 }
 
-async function embedAll(encoders: EncoderSet, items: Labelled[]): Promise<void> {
+async function embedAll(
+  encoders: EncoderSet,
+  items: Labelled[],
+  onProgress?: ProgressCallback,
+): Promise<void> {
+  let before = 0;
   for (const m of SENSOR_MODALITIES) {
     if (!encoders.windows.has(m)) continue;
     const mine = items.filter((x) => x.window.modality === m);
@@ -177,9 +197,26 @@ async function embedAll(encoders: EncoderSet, items: Labelled[]): Promise<void> 
       encoders,
       m,
       mine.map((x) => x.window),
+      { onBatch: (done) => onProgress?.(`embedding ${m} windows`, before + done, items.length) },
     );
+    before += mine.length;
     mine.forEach((x, k) => (x.vector = vecs[k]));
   }
+}
+
+function confusion(
+  items: readonly Labelled[],
+  classes: readonly SimClass[],
+  protos: Map<SimClass, Float32Array>,
+): Confusion {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const counts = classes.map(() => classes.map(() => 0));
+  for (const x of items) {
+    const t = index.get(x.cls);
+    const p = index.get(argmaxClass(x.vector!, protos));
+    if (t !== undefined && p !== undefined) counts[t]![p]!++;
+  }
+  return { classes: [...classes], counts };
 }
 
 function argmaxClass(v: Float32Array, protos: Map<SimClass, Float32Array>): SimClass {
@@ -331,6 +368,7 @@ export interface EvaluateEventsOptions {
   logger: Logger;
   /** Slack when matching events to incidents, ms. Default DEFAULT_TOLERANCE_MS (1000). */
   toleranceMs?: number;
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -352,7 +390,8 @@ export async function evaluateEvents(opts: EvaluateEventsOptions): Promise<Event
   const falseEvents: string[] = [];
   const stateDir = await mkdtemp(join(tmpdir(), 'edgebind-eval-'));
   try {
-    for (const rec of recordings) {
+    for (const [n, rec] of recordings.entries()) {
+      opts.onProgress?.('events: agent replays', n, recordings.length);
       const truth: TruthInterval[] = sceneTruthIntervals(rec.truth).filter((e) => configured.has(e.label));
       const report = await runEval({
         config: await eventsRunConfig(rec, pack, agentConfig, stateDir),
@@ -378,6 +417,7 @@ export async function evaluateEvents(opts: EvaluateEventsOptions): Promise<Event
       for (const g of truth) {
         if (!matchedTruth.has(g)) missed.push(`${scene} ${g.label} ${g.startMs / 1000}-${g.endMs / 1000} s`);
       }
+      opts.onProgress?.('events: agent replays', n + 1, recordings.length);
     }
   } finally {
     await rm(stateDir, { recursive: true, force: true });
@@ -399,7 +439,7 @@ export async function evaluateEvents(opts: EvaluateEventsOptions): Promise<Event
 export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const dirs = await findScenes(opts.data);
-  const { items, recordings } = await labelledWindows(dirs);
+  const { items, recordings } = await labelledWindows(dirs, opts.onProgress);
   const stateDir = await mkdtemp(join(tmpdir(), 'edgebind-eval-'));
   const encoders = await openEncoders({
     config: {
@@ -416,7 +456,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
     logger,
   });
   try {
-    await embedAll(encoders, items);
+    await embedAll(encoders, items, opts.onProgress);
     const result: EvalResult = {
       pack: encoders.pack,
       scenes: dirs.length,
@@ -426,13 +466,16 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
       perClassTop1: {},
       retrievalR1: {},
       fewShot: {},
+      confusion: {},
       events: null,
       msPerWindow: {},
       packBytes: await dirBytes(
         opts.pack === TEST_PACK ? join(stateDir, 'packs', TEST_PACK_NAME) : resolve(opts.pack),
       ),
     };
-    for (const m of SENSOR_MODALITIES) {
+    opts.onProgress?.('timing the encoders', 0, SENSOR_MODALITIES.length);
+    for (const [n, m] of SENSOR_MODALITIES.entries()) {
+      opts.onProgress?.('timing the encoders', n, SENSOR_MODALITIES.length);
       const w = items.find((x) => x.window.modality === m)?.window;
       const enc = encoders.windows.get(m);
       if (!w || !enc) continue;
@@ -445,7 +488,8 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
       times.sort((a, b) => a - b);
       result.msPerWindow[m] = times[Math.floor(times.length / 2)]!;
     }
-    for (const m of SENSOR_MODALITIES) {
+    for (const [done, m] of SENSOR_MODALITIES.entries()) {
+      opts.onProgress?.('zero-shot, few-shot', done, SENSOR_MODALITIES.length);
       const classes = observableClasses(m);
       const mine = items.filter((x) => x.window.modality === m);
       result.windows[m] = mine.length;
@@ -458,6 +502,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
           canon,
         );
       result.perClassTop1[m] = perClass;
+      result.confusion[m] = confusion(mine, classes, canon);
       const n = Math.min(...classes.map((c) => PARAPHRASES[c].length));
       let sum = 0;
       for (let j = 0; j < n; j++)
@@ -476,6 +521,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
           pack: opts.pack,
           agentConfig: opts.agentConfig ?? DEMO_CONFIG,
           logger,
+          ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         });
       }
     }

@@ -11,6 +11,8 @@ export interface ReportContext {
   data: string;
   baselinePack?: string;
   extra?: string[];
+  /** Per modality, the file name of its confusion matrix picture, relative to the report. */
+  confusionImages?: Record<string, string>;
   /** Held-out real recordings (issue 13): this pack, and an earlier pack as the baseline. */
   real?: { main: RealEvalResult; baseline: RealEvalResult | null };
 }
@@ -67,6 +69,40 @@ function renderReal(L: string[], real: NonNullable<ReportContext['real']>, sim: 
   L.push('');
 }
 
+/** Short column heads for the confusion tables: initials of the class name's words. */
+const initials = (c: string) =>
+  c
+    .split('_')
+    .map((w) => w[0])
+    .join('');
+
+function renderConfusion(L: string[], main: EvalResult, images: Record<string, string>): void {
+  const entries = Object.entries(main.confusion ?? {}).filter(([, c]) =>
+    c.counts.some((r) => r.some((v) => v > 0)),
+  );
+  if (entries.length === 0) return;
+  L.push('## Confusion matrices (zero-shot, canonical prompts)');
+  L.push('');
+  L.push('Rows: the class a window shows; columns: the class its nearest prompt names (counts of windows).');
+  L.push('');
+  for (const [m, c] of entries) {
+    L.push(`**${m}**`);
+    L.push('');
+    if (images[m]) {
+      L.push(`![${m} confusion matrix](${images[m]})`);
+      L.push('');
+    }
+    L.push(`| true class → predicted | ${c.classes.map((x) => `${initials(x)}`).join(' | ')} |`);
+    L.push(`|---|${c.classes.map(() => '---').join('|')}|`);
+    c.classes.forEach((x, i) => {
+      L.push(
+        `| ${x} (${initials(x)}) | ${c.counts[i]!.map((v, j) => (i === j ? `**${v}**` : String(v))).join(' | ')} |`,
+      );
+    });
+    L.push('');
+  }
+}
+
 export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# ${main.pack.id} ${main.pack.version}: evaluation report`);
@@ -120,6 +156,7 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
     );
   }
   L.push('');
+  renderConfusion(L, main, ctx.confusionImages ?? {});
   L.push('## Cross-modal retrieval R@1 (%)');
   L.push('');
   L.push('Query: a window of modality A; gallery: the windows of modality B taken at the same moments (only');

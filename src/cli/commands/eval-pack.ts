@@ -3,12 +3,15 @@
  * simulated recordings (src/sim/eval.ts); `--report FILE` writes the markdown report.
  */
 import type { Command } from 'commander';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { evaluatePack, type EvalResult } from '../../sim/eval.js';
 import { evaluateReal, loadRealCard, type RealEvalResult } from '../../sim/real-audio.js';
 import { renderReport } from '../../sim/report.js';
 import type { SimClass } from '../../sim/classes.js';
 import { reportAndExit } from '../errors.js';
+import { confusionSvg } from '../plots.js';
+import { progress } from '../progress.js';
 
 interface EvalCliOptions {
   pack: string;
@@ -24,10 +27,17 @@ interface EvalCliOptions {
   realBaseline?: string;
 }
 
+/** A share as a percentage; a figure these scenes cannot give (no windows, too few scenes) is "–". */
+const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '–');
+
 function summary(r: EvalResult): string {
+  let unmeasured = false;
   const f = (o: Record<string, number>) =>
     Object.entries(o)
-      .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`)
+      .map(([k, v]) => {
+        if (!Number.isFinite(v)) unmeasured = true;
+        return `${k} ${pct(v)}`;
+      })
       .join(', ');
   const lines = [
     `pack ${r.pack.id} ${r.pack.version} on ${r.scenes} scenes`,
@@ -38,11 +48,34 @@ function summary(r: EvalResult): string {
   ];
   if (r.events) {
     lines.push(
-      `events: precision ${(100 * r.events.precision).toFixed(1)}, recall ${(100 * r.events.recall).toFixed(1)} ` +
+      `events: precision ${pct(r.events.precision)}, recall ${pct(r.events.recall)} ` +
         `(${r.events.events} events, ${r.events.incidents} incidents, ${r.events.falsePerTenMinutes.toFixed(1)} false / 10 min)`,
     );
   }
+  if (unmeasured)
+    lines.push(
+      '– : not measurable on these scenes (no window of that modality or class, or no scene left to query once k examples per class are drawn); ' +
+        'write more, e.g. `edgebind simulate --scenario all --repeat 3 --out DIR`',
+    );
   return lines.join('\n');
+}
+
+/**
+ * The confusion matrices as SVG files beside the report (`REPORT-confusion-audio.svg`, …); the
+ * report links them by these relative names.
+ */
+async function writeConfusionImages(report: string, r: EvalResult): Promise<Record<string, string>> {
+  const stem = basename(report).replace(/\.md$/i, '');
+  const out: Record<string, string> = {};
+  for (const [m, c] of Object.entries(r.confusion)) {
+    const name = `${stem}-confusion-${m}.svg`;
+    await writeFile(
+      join(dirname(report), name),
+      confusionSvg({ title: `${r.pack.id} ${r.pack.version}: ${m}, zero-shot (canonical prompts)`, ...c }),
+    );
+    out[m] = name;
+  }
+  return out;
 }
 
 function realSummary(r: RealEvalResult): string {
@@ -87,8 +120,20 @@ export function registerEvalPack(program: Command): void {
           ...(labels ? { labels } : {}),
           ...(opts.config ? { agentConfig: opts.config } : {}),
         };
-        const main = await evaluatePack({ pack: opts.pack, ...common });
-        const baseline = opts.baseline ? await evaluatePack({ pack: opts.baseline, ...common }) : null;
+        const bar = progress('eval', { enabled: !opts.json });
+        const main = await evaluatePack({
+          pack: opts.pack,
+          ...common,
+          onProgress: (phase, done, total) => bar.update(phase, done, total),
+        });
+        const baseline = opts.baseline
+          ? await evaluatePack({
+              pack: opts.baseline,
+              ...common,
+              onProgress: (phase, done, total) => bar.update(`baseline: ${phase}`, done, total),
+            })
+          : null;
+        bar.finish();
         let real: { main: RealEvalResult; baseline: RealEvalResult | null } | undefined;
         if (opts.realCard) {
           const card = loadRealCard(opts.realCard);
@@ -102,9 +147,16 @@ export function registerEvalPack(program: Command): void {
         if (opts.report) {
           const command =
             process.env.EDGEBIND_REPORT_COMMAND ?? `edgebind ${process.argv.slice(2).join(' ')}`;
+          await mkdir(dirname(opts.report), { recursive: true });
+          const confusionImages = await writeConfusionImages(opts.report, main);
           await writeFile(
             opts.report,
-            renderReport(main, baseline, { command, data: opts.data, ...(real ? { real } : {}) }),
+            renderReport(main, baseline, {
+              command,
+              data: opts.data,
+              confusionImages,
+              ...(real ? { real } : {}),
+            }),
           );
         }
         if (opts.json)

@@ -3,10 +3,11 @@
  * (src/sim) as replay recordings with ground truth; docs/simulator.md.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { SCENARIOS, buildScenario, isScenario, type ScenarioName } from '../../sim/scenarios.js';
 import { writeScene } from '../../sim/simulate.js';
 import { reportAndExit } from '../errors.js';
+import { progress } from '../progress.js';
 import { registerEvalPack } from './eval-pack.js';
 
 export interface SimulateOptions {
@@ -19,6 +20,8 @@ export interface SimulateOptions {
   thermalHz?: number;
   depthHz?: number;
   prefix?: string;
+  /** Told after each scene is written: how many of how many, and its directory. */
+  onScene?: (done: number, total: number, dir: string) => void;
 }
 
 /** Renders the scenes; returns the directories written. */
@@ -43,6 +46,7 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
         ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
       });
       dirs.push(dir);
+      opts.onScene?.(dirs.length, names.length * repeat, dir);
     }
   }
   return dirs;
@@ -91,7 +95,13 @@ export function registerSimulate(program: Command): void {
         out: string;
       }) => {
         try {
-          const dirs = await simulate(opts);
+          const bar = progress('simulate');
+          bar.update('rendering', 0, (opts.scenario === 'all' ? SCENARIOS.length : 1) * opts.repeat);
+          const dirs = await simulate({
+            ...opts,
+            onScene: (done, total, dir) => bar.update(`rendered ${basename(dir)}`, done, total),
+          });
+          bar.finish();
           console.log(`wrote ${dirs.length} scene${dirs.length === 1 ? '' : 's'} to ${opts.out}`);
         } catch (err) {
           reportAndExit(err);
