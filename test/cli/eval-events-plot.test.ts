@@ -111,4 +111,29 @@ test('eval-events --plot on the demo recordings: the picture holds the same even
     ),
   );
   assert.match(r.stderr, /events\.svg: 11 labels, 4 truth intervals, \d+ events/);
+  assert.ok(!r.stderr.includes('\r'), 'no progress line into a pipe');
+
+  // On a terminal (`script` gives it one) a progress line counts the windows replayed.
+  const command = [
+    process.execPath,
+    '--import',
+    TSX,
+    CLI,
+    'eval-events',
+    '-c',
+    config,
+    '-t',
+    join(SAMPLES, 'truth.json'),
+  ]
+    .map((a) => `'${a}'`)
+    .join(' ');
+  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  assert.equal(tty.status, 0, tty.stdout);
+  assert.match(tty.stdout, /eval-events: replaying; windows scored \d+ \d:\d\d/);
+  assert.ok(tty.stdout.includes('\r\x1b[2Keval-events: replaying; windows scored '), 'redrawn in place');
+  assert.ok(tty.stdout.includes('\r\x1b[2Klabel '), 'the line is cleared before the table');
 });

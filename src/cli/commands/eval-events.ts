@@ -12,6 +12,7 @@ import { DEFAULT_TOLERANCE_MS, type TruthInterval } from '../../eval/metrics.js'
 import { createLogger } from '../../log.js';
 import { reportAndExit } from '../errors.js';
 import { eventTimelineSvg, type EventTimeline } from '../plots.js';
+import { progress } from '../progress.js';
 import { parseMs } from './classify.js';
 
 /** Truth against detected events, per label, for `--plot`. */
@@ -66,12 +67,16 @@ export function registerEvalEvents(program: Command): void {
         try {
           const config = await loadConfig(opts.config);
           const truth = await readTruth(opts.truth);
+          const bar = progress('eval-events', { enabled: !opts.json });
+          let windows = 0;
           const report = await runEval({
             config,
             truth,
             toleranceMs: opts.toleranceMs,
             logger: createLogger({ level: opts.logLevel }),
+            ...(bar.active ? { onScores: () => bar.update('replaying; windows scored', ++windows) } : {}),
           });
+          bar.finish();
           if (opts.plot !== undefined) {
             const t = report.metrics.total;
             await writeFile(
