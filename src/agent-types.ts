@@ -8,6 +8,7 @@ import type { ResolvedConfig } from './config/load.js';
 import type { LiveReconfigurable } from './config/live.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import type { EncoderSet } from './encoders/types.js';
+import type { HistoryFiles, HistoryStats } from './history/writer.js';
 import type { ScoreInspection } from './fusion/fusion.js';
 import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
 import type { MqttPublisher } from './mqtt/publisher.js';
@@ -28,6 +29,8 @@ export interface AgentDeps {
    * order windows arrive in is otherwise not deterministic.
    */
   deterministic?: boolean;
+  /** The history writer's file calls (tests inject a full disk where no tmpfs can be mounted). */
+  historyFiles?: HistoryFiles;
   /** Prometheus metrics; `edgebind run` passes one when `metrics.enabled`. */
   metrics?: AgentMetrics & { summary?(): MetricsSummary };
 }
@@ -37,6 +40,8 @@ export interface AgentStats {
   sensors: Record<string, SensorHealthPayload>;
   windows: Record<string, { pushed: number; dropped: number; depth: number }>;
   events: number;
+  /** The embedding history's writer; absent when `history.enabled` is false. */
+  history?: HistoryStats;
   mqtt: ReturnType<MqttPublisher['stats']>;
 }
 

@@ -11,9 +11,11 @@
  */
 import type { Agent, AgentDeps, AgentStats } from './agent-types.js';
 import type { LiveOutcome } from './config/live.js';
-import { openEncoders } from './encoders/registry.js';
+import { deviceStateDir } from './config/load.js';
+import { openEncoders, TEST_PACK_NAME } from './encoders/registry.js';
 import { EventStage } from './fusion/event-stage.js';
 import { scoreInspector } from './fusion/score-log.js';
+import { HistoryWriter } from './history/writer.js';
 import type { TrackedEvent } from './fusion/tracker.js';
 import { startEmbeddedBroker } from './mqtt/embedded-broker.js';
 import { startAgentMqtt } from './mqtt/agent-mqtt.js';
@@ -24,6 +26,7 @@ import { WindowHub } from './pipeline/hub.js';
 import { openAgentLabels } from './labels/runtime.js';
 import { SensorSupervisor } from './sensors/supervisor.js';
 import { packageVersion } from './util/package-version.js';
+import { join } from 'node:path';
 
 export async function startAgent(deps: AgentDeps): Promise<Agent> {
   const { config, logger } = deps;
@@ -72,6 +75,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     // Fusion and tracker.
     const stage = new EventStage({ config, labels: labels.set, clock });
 
+    // Embedding history (issue #18): every window's embedding, written off the encode path.
+    const history = openHistory();
+    if (history) cleanups.push(() => history.close());
+
     // Connection, durable outbox, request/response API, discovery, health (issue #5).
     const hub = new WindowHub({ deterministic: deps.deterministic ?? false });
     const mqtt = startAgentMqtt({
@@ -89,6 +96,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       sensors: supervisor.status(stage.freshSensors()),
       windows: hub.stats(),
       events: eventCount,
+      ...(history ? { history: history.stats() } : {}),
     });
     const emit = (tracked: readonly TrackedEvent[]) => {
       for (const ev of tracked) {
@@ -142,6 +150,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         // A window queued before its sensor went down counts this once, not on and on.
         if (supervisor.health.isDown(w.sensorId)) stage.dropSensor(w.sensorId);
         labels.recent.push(w.sensorId, w.modality, vector);
+        history?.push(w, vector);
         inspect(w, window);
         emit(events);
       },
@@ -158,6 +167,29 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     });
     // A failure inside the pipeline is a bug: surface it loudly rather than idle silently.
     done.catch((err: unknown) => logger.error({ err }, `pipeline stopped: ${(err as Error).message}`));
+
+    function openHistory(): HistoryWriter | undefined {
+      if (!config.history.enabled) return undefined;
+      const writer = new HistoryWriter({
+        dir: join(deviceStateDir(config), 'history'),
+        deviceId: config.deviceId,
+        pack: {
+          id: encoders.pack.id,
+          version: encoders.pack.version,
+          dir:
+            config.encoders.pack === 'test'
+              ? join(config.stateDir, 'packs', TEST_PACK_NAME)
+              : config.encoders.pack,
+        },
+        sensors: sensors.map((s) => ({ id: s.id, modality: s.modality })),
+        maxAgeS: config.history.maxAgeS,
+        maxBytes: config.history.maxBytes,
+        ...(deps.historyFiles ? { files: deps.historyFiles } : {}),
+        logger: log('history'),
+      });
+      writer.start();
+      return writer;
+    }
 
     let stopping: Promise<void> | undefined;
     return {

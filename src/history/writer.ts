@@ -60,7 +60,8 @@ export interface HistoryWriterOptions {
   /** The history directory (`<stateDir>/devices/<deviceId>/history`); created if missing. */
   dir: string;
   deviceId: string;
-  dim: number;
+  /** Embedding length; default: the first pushed embedding's (the ring is allocated then, once). */
+  dim?: number;
   pack: { id: string; version: string; dir?: string };
   sensors: readonly { id: string; modality: SensorModality }[];
   maxAgeS: number;
@@ -110,14 +111,15 @@ export class HistoryWriter {
   private readonly o: HistoryWriterOptions;
   private readonly files: HistoryFiles;
   private readonly now: () => number;
-  private readonly recordBytes: number;
+  private dim = 0;
+  private recordBytes = 0;
   private readonly capacity: number;
-  private readonly ring: Buffer;
-  private readonly view: DataView;
-  private readonly ringI8: Int8Array;
+  private ring = Buffer.alloc(0);
+  private view = new DataView(new ArrayBuffer(0));
+  private ringI8 = new Int8Array(0);
   private readonly sensorIndex = new Map<string, number>();
   /** Segments beyond this size are closed early, so that retention by size has some grain. */
-  private readonly segmentMaxBytes: number;
+  private segmentMaxBytes = 0;
   private tail = 0;
   private count = 0;
   private written = 0;
@@ -134,20 +136,25 @@ export class HistoryWriter {
   private closed = false;
 
   constructor(o: HistoryWriterOptions) {
-    if (!Number.isInteger(o.dim) || o.dim < 1)
+    if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1))
       throw new TypeError(`HistoryWriter: dim must be ≥ 1, got ${o.dim}`);
     this.o = o;
     this.files = o.files ?? nodeHistoryFiles;
     this.now = o.now ?? Date.now;
-    this.recordBytes = recordBytesFor(o.dim);
     this.capacity = Math.max(1, o.queueWindows ?? 1024);
+    if (o.dim !== undefined) this.allocate(o.dim);
+    o.sensors.forEach((s, i) => this.sensorIndex.set(s.id, i));
+    mkdirSync(o.dir, { recursive: true });
+    this.retain();
+  }
+
+  private allocate(dim: number): void {
+    this.dim = dim;
+    this.recordBytes = recordBytesFor(dim);
     this.ring = Buffer.alloc(this.capacity * this.recordBytes);
     this.view = new DataView(this.ring.buffer, this.ring.byteOffset, this.ring.byteLength);
     this.ringI8 = new Int8Array(this.ring.buffer, this.ring.byteOffset, this.ring.byteLength);
-    o.sensors.forEach((s, i) => this.sensorIndex.set(s.id, i));
-    this.segmentMaxBytes = Math.max(HEADER_BYTES + this.recordBytes, Math.floor(o.maxBytes / 16));
-    mkdirSync(o.dir, { recursive: true });
-    this.retain();
+    this.segmentMaxBytes = Math.max(HEADER_BYTES + this.recordBytes, Math.floor(this.o.maxBytes / 16));
   }
 
   /** Writes the ring out every `flushIntervalMs` until `close()`. */
@@ -163,7 +170,8 @@ export class HistoryWriter {
    */
   push(w: Window, vector: Float32Array): boolean {
     const sensor = this.sensorIndex.get(w.sensorId);
-    if (this.closed || sensor === undefined || vector.length !== this.o.dim || this.count === this.capacity) {
+    if (this.dim === 0 && vector.length > 0) this.allocate(vector.length);
+    if (this.closed || sensor === undefined || vector.length !== this.dim || this.count === this.capacity) {
       this.dropped++;
       return false;
     }
@@ -305,7 +313,7 @@ export class HistoryWriter {
     const header: SegmentHeader = {
       format: 1,
       encoding: 'int8',
-      dim: this.o.dim,
+      dim: this.dim,
       recordBytes: this.recordBytes,
       deviceId: this.o.deviceId,
       pack: this.o.pack,

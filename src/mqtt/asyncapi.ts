@@ -116,6 +116,22 @@ const health = {
     },
     events: { type: 'integer' },
     labels: { type: 'object', properties: { version: { type: 'integer' }, count: { type: 'integer' } } },
+    history: {
+      type: 'object',
+      description:
+        'The embedding history (docs/history.md); absent when history.enabled is false. `degraded` while its writes fail (a full disk): detection goes on, windows are dropped and counted.',
+      required: ['state', 'written', 'dropped', 'queued', 'bytes', 'segments'],
+      properties: {
+        state: { type: 'string', enum: ['ok', 'degraded'] },
+        code: { type: 'string', enum: ['HISTORY_DISK_FULL', 'HISTORY_WRITE_FAILED'] },
+        reason: { type: 'string' },
+        written: { type: 'integer', description: 'Windows written since start.' },
+        dropped: { type: 'integer', description: 'Windows dropped: the write queue was full.' },
+        queued: { type: 'integer', description: 'Windows waiting to be written.' },
+        bytes: { type: 'integer', description: 'Bytes of the history on disk.' },
+        segments: { type: 'integer', description: 'Segment files on disk.' },
+      },
+    },
     mqtt: {
       type: 'object',
       properties: {
