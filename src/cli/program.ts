@@ -8,6 +8,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerEvalEvents } from './commands/eval-events.js';
 import { registerFeatures } from './commands/features.js';
+import { registerHistory } from './commands/history.js';
 import { registerLabel } from './commands/label.js';
 import { registerRun } from './commands/run.js';
 import { registerSensors } from './commands/sensors.js';
@@ -40,5 +41,6 @@ export function buildProgram(): Command {
   registerClassify(program);
   registerLabel(program);
   registerEvalEvents(program);
+  registerHistory(program);
   return program;
 }

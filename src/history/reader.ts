@@ -80,6 +80,23 @@ export function listSegments(dir: string): SegmentInfo[] {
     .sort((a, b) => a.startWallMs - b.startWallMs || a.name.localeCompare(b.name));
 }
 
+/** The header of one segment file, or a string saying why it cannot be read. */
+export function readSegmentHeader(path: string): SegmentHeader | string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  try {
+    const buf = Buffer.alloc(HEADER_BYTES);
+    const n = readSync(fd, buf, 0, HEADER_BYTES, 0);
+    return decodeHeader(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `Σ q[i]·v[i]` over an int8 vector at `base` of `v`, unrolled by four. */
 export function dotInt8(v: Int8Array, base: number, q: Float32Array, dim: number): number {
   let s0 = 0;

@@ -1,0 +1,245 @@
+/**
+ * `edgebind history search (--text T | --example FILE) [--since 24h] [--sensor …] [--modality …]
+ * [--top K] [--json] [--state-dir DIR]` (issue #18): the moments of an agent's embedding history
+ * that match a text or an example recording. It reads the history's files only (no lock, nothing
+ * written), so it is safe while the agent runs and appends to them.
+ *
+ * The query is embedded with the pack that wrote the history (the newest segment names it), or
+ * `--pack`; a pack of another id or version is refused, since its embeddings live in another space.
+ */
+import { readdirSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { defaultStateDir } from '../../config/load.js';
+import { openEncoders } from '../../encoders/registry.js';
+import type { EncoderSet } from '../../encoders/types.js';
+import { HistoryError } from '../../errors.js';
+import { listSegments, readSegmentHeader } from '../../history/reader.js';
+import { searchHistory, type HistoryQuery, type Moment } from '../../history/search.js';
+import { createLogger } from '../../log.js';
+import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
+import { reportAndExit } from '../errors.js';
+import { parseModality } from './classify.js';
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+
+/** `24h`, `30m`, `90s`, `2d` before now, or an ISO 8601 time: Unix epoch milliseconds. */
+export function parseSince(value: string, now = Date.now()): number {
+  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
+  if (m) return now - Number(m[1]) * UNITS[m[2]!]!;
+  const t = Date.parse(value);
+  if (/^\d{4}-\d{2}-\d{2}/.test(value) && Number.isFinite(t)) return t;
+  throw new InvalidArgumentError(
+    `expected a duration such as 24h, 30m, 90s, 2d or an ISO 8601 time, got "${value}"`,
+  );
+}
+
+function parseTop(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError(`expected 1 to 1000, got "${value}"`);
+  return n;
+}
+
+function parseList(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ];
+}
+
+function parseModalities(value: string, previous: SensorModality[] = []): SensorModality[] {
+  return [...previous, ...parseList(value).map(parseModality)];
+}
+
+/** The device whose history to read: `--device-id`, or the only one in the state directory. */
+function historyDir(stateDir: string, deviceId: string | undefined): string {
+  const devices = join(stateDir, 'devices');
+  if (deviceId !== undefined) return join(devices, deviceId, 'history');
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(devices).filter((id) => {
+      try {
+        return readdirSync(join(devices, id)).includes('history');
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    // reported below
+  }
+  if (ids.length === 1) return join(devices, ids[0]!, 'history');
+  if (ids.length === 0)
+    throw new HistoryError(
+      'HISTORY_UNREADABLE',
+      devices,
+      `no history in ${stateDir} (no devices/<id>/history): give the agent's stateDir with --state-dir`,
+    );
+  throw new InvalidArgumentError(
+    `${stateDir} holds the history of several devices (${ids.join(', ')}): give --device-id`,
+  );
+}
+
+interface SearchOptions {
+  text?: string;
+  example?: string;
+  exampleModality?: SensorModality;
+  since?: number;
+  until?: number;
+  sensor?: string[];
+  modality?: SensorModality[];
+  top: number;
+  json?: boolean;
+  stateDir?: string;
+  deviceId?: string;
+  pack?: string;
+  logLevel: string;
+}
+
+async function runSearch(opts: SearchOptions): Promise<void> {
+  if ((opts.text === undefined) === (opts.example === undefined))
+    throw new InvalidArgumentError('give one of --text or --example');
+  let query: HistoryQuery;
+  if (opts.text !== undefined) {
+    if (opts.text.trim() === '') throw new InvalidArgumentError('--text is empty');
+    query = { text: opts.text };
+  } else {
+    const file = resolve(opts.example!);
+    const modality = opts.exampleModality ?? (extname(file).toLowerCase() === '.wav' ? 'audio' : undefined);
+    if (!modality)
+      throw new InvalidArgumentError(
+        `--example ${opts.example!}: give --example-modality (${SENSOR_MODALITIES.join(', ')})`,
+      );
+    query = { example: file, modality };
+  }
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir());
+  const dir = historyDir(stateDir, opts.deviceId);
+  const segments = listSegments(dir);
+  const newest = segments.at(-1);
+  if (!newest) throw new HistoryError('HISTORY_UNREADABLE', dir, `the history in ${dir} is empty`);
+  const header = readSegmentHeader(newest.path);
+  if (typeof header === 'string')
+    throw new HistoryError('HISTORY_UNREADABLE', newest.path, `${newest.path}: ${header}`);
+  const packDir = opts.pack ?? header.pack.dir;
+  if (!packDir)
+    throw new InvalidArgumentError(
+      `the history does not name its pack directory: give --pack (pack ${header.pack.id} ${header.pack.version})`,
+    );
+  const logger = createLogger({ level: opts.logLevel });
+  const encoders: EncoderSet = await openEncoders({
+    config: {
+      encoders: {
+        pack: resolve(packDir),
+        providers: ['cpu'],
+        intraOpThreads: 1,
+        interOpThreads: 1,
+        maxBatch: 8,
+      },
+      stateDir,
+    },
+    modalities: 'example' in query ? [query.modality] : [],
+    logger,
+  });
+  try {
+    if (encoders.pack.id !== header.pack.id || encoders.pack.version !== header.pack.version)
+      throw new InvalidArgumentError(
+        `the history was written with pack ${header.pack.id} ${header.pack.version}, ${packDir} is ${encoders.pack.id} ${encoders.pack.version}: its embeddings are not comparable`,
+      );
+    const result = await searchHistory({
+      dir,
+      query,
+      encoders,
+      top: opts.top,
+      ...(opts.since !== undefined ? { sinceWallMs: opts.since } : {}),
+      ...(opts.until !== undefined ? { untilWallMs: opts.until } : {}),
+      ...(opts.sensor ? { sensors: opts.sensor } : {}),
+      ...(opts.modality ? { modalities: opts.modality } : {}),
+    });
+    for (const p of result.stats.problems) process.stderr.write(`edgebind: warning: ${p}\n`);
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            query:
+              'text' in query ? { text: query.text } : { example: query.example, modality: query.modality },
+            pack: header.pack,
+            moments: result.moments.map(momentJson),
+            stats: result.stats,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return;
+    }
+    result.moments.forEach((m, i) => process.stdout.write(`${momentLine(i + 1, m)}\n`));
+    if (result.moments.length === 0) process.stdout.write('no matching windows\n');
+    process.stderr.write(
+      `${result.stats.windows} windows in ${result.stats.segments} segments searched in ${result.stats.ms} ms\n`,
+    );
+  } finally {
+    await encoders.close();
+  }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function momentJson(m: Moment) {
+  return {
+    start: new Date(m.startWallMs).toISOString(),
+    end: new Date(m.endWallMs).toISOString(),
+    score: +m.score.toFixed(4),
+    sensors: m.sensors,
+    modalities: m.modalities,
+    windows: m.windows,
+    best: {
+      sensorId: m.best.sensorId,
+      modality: m.best.modality,
+      start: new Date(m.best.startWallMs).toISOString(),
+      end: new Date(m.best.endWallMs).toISOString(),
+    },
+  };
+}
+
+function momentLine(rank: number, m: Moment): string {
+  const seconds = ((m.endWallMs - m.startWallMs) / 1000).toFixed(1);
+  return `${String(rank).padStart(2)}. ${iso(m.startWallMs)} → ${iso(m.endWallMs)} (${seconds} s)  score ${m.score.toFixed(3)}  ${m.sensors.join(', ')} [${m.modalities.join(', ')}]  ${m.windows} windows, best ${m.best.sensorId} at ${iso(m.best.startWallMs)}`;
+}
+
+export function registerHistory(program: Command): void {
+  const history = program
+    .command('history')
+    .description("search an agent's embedding history (docs/history.md)");
+  history
+    .command('search')
+    .description('moments of the history that match a text or an example recording, best first')
+    .option('--text <text>', 'a description, e.g. "glass breaking": matches windows of every modality')
+    .option('--example <file>', 'a recording (WAV, or .ebf with --example-modality): its nearest windows')
+    .option(
+      '--example-modality <m>',
+      `modality of --example (${SENSOR_MODALITIES.join(', ')}; .wav: audio)`,
+      parseModality,
+    )
+    .option('--since <when>', 'only windows since then: 24h, 30m, 2d, or an ISO 8601 time', (v) =>
+      parseSince(v),
+    )
+    .option('--until <when>', 'only windows before then (same forms as --since)', (v) => parseSince(v))
+    .option('--sensor <ids>', 'only these sensor ids (comma-separated, repeatable)', parseList)
+    .option('--modality <m>', 'only these modalities (comma-separated, repeatable)', parseModalities)
+    .option('--top <k>', 'moments to print', parseTop, 10)
+    .option('--json', 'print JSON')
+    .option('--state-dir <dir>', "the agent's stateDir (default: as the agent)")
+    .option('--device-id <id>', 'the device whose history to read (default: the only one in --state-dir)')
+    .option('--pack <dir>', 'model pack to embed the query with (default: the one that wrote the history)')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .action(async (opts: SearchOptions) => {
+      try {
+        await runSearch(opts);
+      } catch (err) {
+        reportAndExit(err);
+      }
+    });
+}
