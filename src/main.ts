@@ -57,6 +57,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       encoders,
       modalities,
       logger: log('labels'),
+      clock,
       apply: (set) => emit(stage.retarget(set)),
       // Both run on requests only, so after everything below exists.
       onChange: (current, removed) => {

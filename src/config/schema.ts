@@ -74,6 +74,26 @@ export const LabelTimingSchema = z.strictObject({
   maxDurationMs: z.int().min(1000).optional(),
 });
 
+export const PROTOTYPE_FORMAT = 'edgebind-prototype';
+
+/**
+ * What `edgebind label from-example` writes (src/fusion/prototype.ts): a few-shot prototype with
+ * the modality and pack it was made with. A label example takes it as it is, as `prototype`.
+ */
+export const PrototypeFileSchema = z.strictObject({
+  format: z.literal(PROTOTYPE_FORMAT),
+  version: z.literal(1),
+  modality: z.enum(SENSOR_MODALITIES),
+  dim: z.int().positive(),
+  /** Pack whose encoder made it; prototypes from another pack live in another space. */
+  pack: z.strictObject({ id: z.string(), version: z.string() }),
+  sources: z.array(z.strictObject({ file: z.string(), windows: z.int().min(1) })).min(1),
+  windows: z.int().min(1),
+  /** Little-endian float32, base64, unit length. */
+  vector: z.string().min(1),
+});
+export type PrototypeFile = z.infer<typeof PrototypeFileSchema>;
+
 export const LabelExampleSchema = z
   .strictObject({
     file: z.string().min(1).optional().meta({
@@ -91,15 +111,46 @@ export const LabelExampleSchema = z
         description:
           'Prototype vector inline: base64 of little-endian float32 values, all finite and not all zero.',
       }),
+    prototype: PrototypeFileSchema.superRefine((p, ctx) => {
+      const problem = exampleVectorProblem(p.vector);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['vector'], message: problem });
+      else if (Buffer.from(p.vector, 'base64').length / 4 !== p.dim)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vector'],
+          message: `${Buffer.from(p.vector, 'base64').length / 4} values, but dim says ${p.dim}`,
+        });
+    })
+      .optional()
+      .meta({
+        description:
+          'A prototype file written by `edgebind label from-example`, as it is (its JSON object); it says its own modality and pack. The way to send one over MQTT, where `file` is refused.',
+      }),
     modality: z.enum(SENSOR_MODALITIES).optional().meta({
       description:
-        'Modality of an inline vector (a file says its own). Default: every modality of the label.',
+        'Modality of an inline vector (a file or prototype says its own). Default: every modality of the label.',
     }),
     weight: z.number().min(-10).max(10).default(1).meta({
       description: 'Weight of this example in the label vector; negative subtracts it.',
     }),
   })
-  .refine((e) => (e.file === undefined) !== (e.base64 === undefined), 'give exactly one of file or base64');
+  .superRefine((e, ctx) => {
+    const given = (['file', 'base64', 'prototype'] as const).filter((k) => e[k] !== undefined);
+    if (given.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          given.length === 0
+            ? 'give one of file, base64 or prototype'
+            : `give only one of file, base64 or prototype, not ${given.join(' and ')}`,
+      });
+    if (e.prototype && e.modality !== undefined && e.modality !== e.prototype.modality)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modality'],
+        message: `the prototype is ${e.prototype.modality}; leave modality out (a prototype says its own)`,
+      });
+  });
 
 /**
  * Home Assistant's binary_sensor device classes

@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { z } from 'zod';
+import { PROTOTYPE_FORMAT, PrototypeFileSchema, type PrototypeFile } from '../config/schema.js';
 import { embedWindows } from '../encoders/embed.js';
 import type { EncoderSet } from '../encoders/types.js';
 import { ConfigError, EncoderError, FormatError } from '../errors.js';
-import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
+import type { SensorModality } from '../pipeline/types.js';
 import { recordingWindows } from '../sensors/replay/recording.js';
 import {
   allFinite,
@@ -19,21 +19,7 @@ import {
   meanDirection,
 } from '../util/vectors.js';
 
-export const PROTOTYPE_FORMAT = 'edgebind-prototype';
-
-export const PrototypeFileSchema = z.strictObject({
-  format: z.literal(PROTOTYPE_FORMAT),
-  version: z.literal(1),
-  modality: z.enum(SENSOR_MODALITIES),
-  dim: z.int().positive(),
-  /** Pack whose encoder made it; prototypes from another pack live in another space. */
-  pack: z.strictObject({ id: z.string(), version: z.string() }),
-  sources: z.array(z.strictObject({ file: z.string(), windows: z.int().min(1) })).min(1),
-  windows: z.int().min(1),
-  /** Little-endian float32, base64, unit length. */
-  vector: z.string().min(1),
-});
-export type PrototypeFile = z.infer<typeof PrototypeFileSchema>;
+export { PROTOTYPE_FORMAT, PrototypeFileSchema, type PrototypeFile } from '../config/schema.js';
 
 export interface Prototype {
   modality: SensorModality;

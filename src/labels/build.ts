@@ -24,7 +24,7 @@ import { ConfigError } from '../errors.js';
 import type { LogitScales, TextEncoder } from '../encoders/types.js';
 import type { SensorModality } from '../pipeline/types.js';
 import type { FusionMode, LabelEmbedding, LabelSet } from '../fusion/label-set.js';
-import { readPrototype } from '../fusion/prototype.js';
+import { decodePrototype, readPrototype } from '../fusion/prototype.js';
 import { labelWarnings, type LabelWarning } from './coverage.js';
 import {
   allFinite,
@@ -137,6 +137,21 @@ export async function buildLabelSet(opts: BuildLabelSetOptions): Promise<BuiltLa
               opts.logger?.warn(
                 { label: l.name, file, prototypePack: p.pack, pack: opts.pack },
                 `label ${l.name}: example ${file} was made with pack ${p.pack.id}@${p.pack.version}, not ${opts.pack.id}@${opts.pack.version}`,
+              );
+            }
+            return {
+              modality: p.modality as SensorModality | undefined,
+              vector: p.vector,
+              weight: ex.weight,
+            };
+          }
+          if (ex.prototype !== undefined) {
+            // A prototype file's content, as `label from-example` wrote it (issue 17 item 10).
+            const p = decodePrototype(ex.prototype, `${where}.prototype`);
+            if (opts.pack && (p.pack.id !== opts.pack.id || p.pack.version !== opts.pack.version)) {
+              opts.logger?.warn(
+                { label: l.name, example: where, prototypePack: p.pack, pack: opts.pack },
+                `label ${l.name}: example ${j} was made with pack ${p.pack.id}@${p.pack.version}, not ${opts.pack.id}@${opts.pack.version}`,
               );
             }
             return {

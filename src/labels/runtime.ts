@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { deviceStateDir, type ResolvedConfig } from '../config/load.js';
 import type { LabelConfig } from '../config/schema.js';
 import type { EncoderSet } from '../encoders/types.js';
+import type { Clock } from '../pipeline/clock.js';
 import type { SensorModality } from '../pipeline/types.js';
 import { buildLabelSet, type BuiltLabelSet } from './build.js';
 import { evaluateLabels } from './evaluate.js';
@@ -26,6 +27,8 @@ export interface AgentLabelsOptions {
   apply: LabelServiceDeps<BuiltLabelSet>['apply'];
   /** After each applied change (the retained label list, discovery). */
   onChange: NonNullable<LabelServiceDeps<BuiltLabelSet>['onChange']>;
+  /** Times the recent windows, so labels/test can say which span it scored. Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface AgentLabels {
@@ -55,7 +58,7 @@ export async function openAgentLabels(o: AgentLabelsOptions): Promise<AgentLabel
     });
   const set = await build(initial.labels);
   logLabelSet(logger, set);
-  const recent = new EmbeddingRing(config.remote.testWindows);
+  const recent = new EmbeddingRing(config.remote.testWindows, o.clock);
   const service = new LabelService<BuiltLabelSet>({
     store,
     limits: config.remote,

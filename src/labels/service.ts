@@ -283,7 +283,8 @@ export class LabelService<
         if (ex.file !== undefined)
           problems.push({
             path: `${at}[${i}].examples[${j}].file`,
-            message: 'not allowed remotely; send base64',
+            message:
+              "not allowed remotely (the agent reads no local files); send the prototype file's content as `prototype`, or `base64` with `modality`",
           });
       });
     });

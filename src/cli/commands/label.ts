@@ -1,7 +1,8 @@
 /**
  * `edgebind label from-example --pack DIR --modality M FILE...`: a few-shot prototype (mean
  * direction of the example files' window embeddings) as JSON with a base64 float32 vector and
- * metadata. Printed, or written with --out; a label uses it as `examples: [{ file: OUT }]`.
+ * metadata. Printed, or written with --out; a label uses it as `examples: [{ file: OUT }]`, or (over
+ * MQTT, where files are refused) as `examples: [{ prototype: <the file's content> }]`.
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -62,7 +63,8 @@ export function registerLabel(program: Command): void {
               await writeFile(opts.out, json);
               process.stderr.write(
                 `${opts.out}: ${proto.modality} prototype from ${proto.windows} windows of ${proto.sources.length} files ` +
-                  `(pack ${proto.pack.id} ${proto.pack.version}); use it as  examples: [{ file: ${opts.out} }]\n`,
+                  `(pack ${proto.pack.id} ${proto.pack.version}); in a config use it as  examples: [{ file: ${opts.out} }];\n` +
+                  `  over MQTT: examples: [{ prototype: <the file's content> }]\n`,
               );
             } else process.stdout.write(json);
           } finally {
