@@ -118,3 +118,35 @@ test('simulate --repeat 2: a progress line on a terminal, none into a pipe', () 
   assert.match(tty.stdout, new RegExp(`${esc(REDRAW)}simulate: rendered demo-1 \\[#{20}\\] 2/2 100%`));
   assert.ok(tty.stdout.includes(`${REDRAW}wrote 2 scenes to `), 'the line is cleared before the result');
 });
+
+test('record: seconds captured on a terminal, nothing into a pipe', () => {
+  const config = join(REPO, 'examples/demo.yaml');
+  const args = ['record', '--config', config, '--seconds', '2'];
+  const piped = spawnSync(
+    process.execPath,
+    ['--import', TSX, CLI, ...args, '--out', join(dir, 'rec-piped')],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.match(piped.stdout, /^mic: .*mic\.wav — \d+ frames, 2\.00 s$/m);
+  assert.ok(!piped.stderr.includes('\r') && !piped.stderr.includes('\x1b'), 'no progress into a pipe');
+
+  const command = [process.execPath, '--import', TSX, CLI, ...args, '--out', join(dir, 'rec-tty')]
+    .map((a) => `'${a}'`)
+    .join(' ');
+  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(tty.status, 0, tty.stdout);
+  assert.match(
+    tty.stdout,
+    new RegExp(`${esc(REDRAW)}record: capturing 4 sensors; seconds \\[[#-]{20}\\] \\d/2`),
+  );
+  assert.ok(tty.stdout.includes(`${REDRAW}mic: `), 'the line is cleared before the summary');
+});

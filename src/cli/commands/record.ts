@@ -19,6 +19,7 @@ import {
 } from '../../sensors/open.js';
 import { recordSensors, recordingFile, type RecordingSummary } from '../../sensors/record.js';
 import { reportAndExit } from '../errors.js';
+import { progress } from '../progress.js';
 
 export interface RecordCliOptions {
   config: string;
@@ -103,6 +104,14 @@ export async function recordAction(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const write = (s: string) => (deps.stdout ?? process.stdout).write(s);
+  // On a terminal, seconds captured so far (issue 17 item 9); nothing into a pipe.
+  const bar = progress('record');
+  const startedMs = systemClock.nowMs();
+  const what = `capturing ${sensors.length} sensor${sensors.length === 1 ? '' : 's'}; seconds`;
+  const tick = () =>
+    bar.update(what, Math.min(seconds, Math.floor((systemClock.nowMs() - startedMs) / 1000)), seconds);
+  const timer = bar.active ? setInterval(tick, 250) : undefined;
+  timer?.unref();
   try {
     const summaries = await recordSensors({
       sensors: sensors.map((c) => ({ id: c.id, modality: c.modality, source: openSensor(c, deps) })),
@@ -111,9 +120,13 @@ export async function recordAction(
       clock: systemClock,
       signal: ac.signal,
       onHealth: (id, h) => {
-        if (h.state !== 'ok') process.stderr.write(`${id}: ${h.state}${h.reason ? ` (${h.reason})` : ''}\n`);
+        if (h.state === 'ok') return;
+        bar.finish(); // the message on a line of its own; the next tick redraws the line
+        process.stderr.write(`${id}: ${h.state}${h.reason ? ` (${h.reason})` : ''}\n`);
       },
     });
+    clearInterval(timer);
+    bar.finish();
     const why = (s: RecordingSummary) =>
       s.health && s.health.state !== 'ok'
         ? ` (${s.health.state}${s.health.reason ? `: ${s.health.reason}` : ''})`
@@ -140,6 +153,8 @@ export async function recordAction(
     }
     return summaries;
   } finally {
+    clearInterval(timer);
+    bar.finish();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
