@@ -11,13 +11,8 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { HistoryError } from '../errors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import {
-  decodeHeader,
-  HEADER_BYTES,
-  RECORD_META_BYTES,
-  segmentStartMs,
-  type SegmentHeader,
-} from './format.js';
+import { decodeHeader, HEADER_BYTES, segmentStartMs, type SegmentHeader } from './format.js';
+import { SegmentScorer } from './kernel.js';
 
 export interface WindowQuery {
   /** Unit query vector; segments of another dimension (another pack) are skipped and counted. */
@@ -30,6 +25,8 @@ export interface WindowQuery {
   modalities?: readonly SensorModality[];
   /** Best windows kept. */
   keep: number;
+  /** `js` forces the JavaScript kernel (tests compare it with WebAssembly). */
+  kernel?: 'auto' | 'js';
 }
 
 export interface WindowHit {
@@ -97,23 +94,6 @@ export function readSegmentHeader(path: string): SegmentHeader | string {
   }
 }
 
-/** `Σ q[i]·v[i]` over an int8 vector at `base` of `v`, unrolled by four. */
-export function dotInt8(v: Int8Array, base: number, q: Float32Array, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < dim; i += 4) {
-    s0 += v[base + i]! * q[i]!;
-    s1 += v[base + i + 1]! * q[i + 1]!;
-    s2 += v[base + i + 2]! * q[i + 2]!;
-    s3 += v[base + i + 3]! * q[i + 3]!;
-  }
-  for (; i < dim; i++) s0 += v[base + i]! * q[i]!;
-  return s0 + s1 + s2 + s3;
-}
-
 /** The best `keep` windows for `query` in the history at `dir`, best first. */
 export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[]; stats: ScanStats } {
   const segments = listSegments(dir);
@@ -131,7 +111,8 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
   const until = query.untilWallMs ?? Number.POSITIVE_INFINITY;
   const wantModality = new Uint8Array(SENSOR_MODALITIES.length).fill(query.modalities ? 0 : 1);
   for (const m of query.modalities ?? []) wantModality[SENSOR_MODALITIES.indexOf(m)] = 1;
-  let buf = Buffer.alloc(0);
+  const scorer = new SegmentScorer(query.vector, { kernel: query.kernel ?? 'auto' });
+  const head = Buffer.alloc(HEADER_BYTES);
   for (let s = 0; s < segments.length; s++) {
     const seg = segments[s]!;
     // A segment holds windows from its name's time until the next one starts (give or take a
@@ -154,15 +135,8 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
     try {
       const size = fstatSync(fd).size;
       if (size < HEADER_BYTES) continue; // being created
-      if (buf.length < size) buf = Buffer.alloc(Math.max(size, buf.length * 2));
-      let got = 0;
-      while (got < size) {
-        const n = readSync(fd, buf, got, size - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      stats.bytes += got;
-      const header = decodeHeader(buf.subarray(0, HEADER_BYTES));
+      stats.bytes += readSync(fd, head, 0, HEADER_BYTES, 0);
+      const header = decodeHeader(head);
       if (typeof header === 'string') {
         stats.skippedSegments++;
         stats.problems.push(`${seg.path}: ${header}`);
@@ -175,19 +149,26 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
         );
         continue;
       }
+      const rb = header.recordBytes;
+      const body = size - HEADER_BYTES;
+      const buf = scorer.buffer(body, rb);
+      let got = 0;
+      while (got < body) {
+        const n = readSync(fd, buf, got, body - got, HEADER_BYTES + got);
+        if (n === 0) break;
+        got += n;
+      }
+      stats.bytes += got;
       stats.segments++;
       const metaIndex = metas.push({ header }) - 1;
       const wantSensor = new Uint8Array(header.sensors.length);
       header.sensors.forEach(
         (x, i) => (wantSensor[i] = !query.sensors || query.sensors.includes(x.id) ? 1 : 0),
       );
-      const rb = header.recordBytes;
-      const records = Math.floor((got - HEADER_BYTES) / rb);
+      const records = Math.floor(got / rb);
       const view = new DataView(buf.buffer, buf.byteOffset, got);
-      const i8 = new Int8Array(buf.buffer, buf.byteOffset, got);
-      const dim = header.dim;
-      const q = query.vector;
-      for (let r = 0, o = HEADER_BYTES; r < records; r++, o += rb) {
+      const dots = scorer.score(0, records, rb);
+      for (let r = 0, o = 0; r < records; r++, o += rb) {
         const start = view.getFloat64(o + 8, true);
         const sensor = view.getUint16(o + 16, true);
         const modality = view.getUint8(o + 18);
@@ -200,7 +181,7 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
         const end = start + view.getUint32(o + 4, true);
         if (end < since || start >= until) continue;
         stats.windows++;
-        const score = scale * dotInt8(i8, o + RECORD_META_BYTES, q, dim);
+        const score = scale * dots[r]!;
         if (heap.accepts(score)) heap.push(score, metaIndex, sensor, modality, start, end);
       }
     } finally {

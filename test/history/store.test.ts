@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { HistoryError } from '../../src/errors.js';
 import { HEADER_BYTES, recordBytesFor } from '../../src/history/format.js';
+import { SegmentScorer } from '../../src/history/kernel.js';
 import { listSegments, scanHistory } from '../../src/history/reader.js';
 import { mergeMoments, searchHistory } from '../../src/history/search.js';
 import { HistoryWriter, nodeHistoryFiles, type HistoryFiles } from '../../src/history/writer.js';
@@ -279,4 +280,26 @@ test('a full disk degrades the history with HISTORY_DISK_FULL, keeps the ring, a
   );
   await w.close();
   assert.equal(scanHistory(dir, { vector: random(64), keep: 100 }).hits.length, 20);
+});
+
+test("the WebAssembly kernel gives the JavaScript kernel's scores within the int16 query rounding", async () => {
+  for (const dim of [64, 100, 1024]) {
+    const dir = tempDir(`history-kernel-${dim}`);
+    const w = writer(dir, { dim, queueWindows: 512 });
+    for (let i = 0; i < 500; i++)
+      w.push(win(i % 2 ? 'thermal' : 'mic', i % 2 ? 'thermal' : 'audio', T0 + i * 1000), random(dim));
+    await w.close();
+    const q = random(dim);
+    const wasm = scanHistory(dir, { vector: q, keep: 500 });
+    const js = scanHistory(dir, { vector: q, keep: 500, kernel: 'js' });
+    assert.equal(wasm.hits.length, 500);
+    const byStart = new Map(js.hits.map((h) => [h.startWallMs, h.score]));
+    for (const h of wasm.hits)
+      assert.ok(Math.abs(h.score - byStart.get(h.startWallMs)!) < 1e-3, `${dim}-d at ${h.startWallMs}`);
+    assert.deepEqual(
+      wasm.hits.slice(0, 5).map((h) => h.startWallMs),
+      js.hits.slice(0, 5).map((h) => h.startWallMs),
+    );
+  }
+  assert.equal(new SegmentScorer(random(8)).kernel, 'wasm');
 });
