@@ -248,12 +248,13 @@ export class HistoryWriter {
           }
         }
         for (let i = 0; i < n; i++) sealRecord(this.ring, first + i * this.recordBytes, this.recordBytes);
-        await this.writeAll(seg, first, n * this.recordBytes);
-        seg.size += n * this.recordBytes;
-        this.bytes += n * this.recordBytes;
-        this.written += n;
-        this.tail = (this.tail + n) % this.capacity;
-        this.count -= n;
+        const { records, err } = await this.writeRecords(seg, first, n);
+        seg.size += records * this.recordBytes;
+        this.bytes += records * this.recordBytes;
+        this.written += records;
+        this.tail = (this.tail + records) % this.capacity;
+        this.count -= records;
+        if (err) throw err;
         if (seg.size >= this.segmentMaxBytes) this.closeSegment();
       }
       if (++this.flushes % (this.o.syncEveryFlushes ?? 5) === 0 && this.segment)
@@ -267,21 +268,32 @@ export class HistoryWriter {
     }
   }
 
-  private async writeAll(seg: OpenSegment, offset: number, length: number): Promise<void> {
+  /**
+   * Writes n records from `offset` of the ring; the records that reached the file whole, and the
+   * error that stopped the rest. A short write before a failure (a disk filling up) keeps the
+   * whole records it wrote and cuts the file back to them.
+   */
+  private async writeRecords(
+    seg: OpenSegment,
+    offset: number,
+    n: number,
+  ): Promise<{ records: number; err?: unknown }> {
+    const length = n * this.recordBytes;
     let done = 0;
     try {
       while (done < length) done += await this.files.write(seg.fd, this.ring, offset + done, length - done);
+      return { records: n };
     } catch (err) {
-      // A short write before the failure leaves part of a record: cut the file back to whole ones.
-      if (done > 0) {
+      const records = Math.floor(done / this.recordBytes);
+      if (done > records * this.recordBytes) {
         try {
           // ftruncate needs no new blocks, so it works on a full disk.
-          ftruncateSync(seg.fd, seg.size);
+          ftruncateSync(seg.fd, seg.size + records * this.recordBytes);
         } catch {
           // Readers skip a torn tail anyway (format.ts).
         }
       }
-      throw err;
+      return { records, err };
     }
   }
 
