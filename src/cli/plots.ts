@@ -283,7 +283,8 @@ export function confusionSvg(opts: {
   const cell = 36;
   const left = 170;
   const top = 150;
-  const width = left + classes.length * cell + 30;
+  // Wide enough for the title too (bold 15 px: about 9 px a character).
+  const width = Math.max(left + classes.length * cell + 30, 20 + opts.title.length * 9);
   const height = top + classes.length * cell + 50;
   const body: string[] = [text({ x: 10, y: 22, 'font-size': 15, 'font-weight': 'bold' }, opts.title)];
   body.push(text({ x: left, y: 44, fill: COLOURS.axis }, 'predicted →  (rows: true class)'));
