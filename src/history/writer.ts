@@ -277,7 +277,7 @@ export class HistoryWriter {
     seg: OpenSegment,
     offset: number,
     n: number,
-  ): Promise<{ records: number; err?: unknown }> {
+  ): Promise<{ records: number; err?: Error }> {
     const length = n * this.recordBytes;
     let done = 0;
     try {
@@ -293,7 +293,7 @@ export class HistoryWriter {
           // Readers skip a torn tail anyway (format.ts).
         }
       }
-      return { records, err };
+      return { records, err: err as Error };
     }
   }
 
