@@ -47,6 +47,11 @@ export interface ScanStats {
   skippedSegments: number;
   /** Records skipped as damaged (zero-filled or torn). */
   damaged: number;
+  /**
+   * Per modality, the mean and standard deviation of the scores of every window scanned: what a
+   * score is against its modality's usual (cosines of different modalities sit at different levels).
+   */
+  scoreStats: Partial<Record<SensorModality, { windows: number; mean: number; std: number }>>;
   /** Bytes read. */
   bytes: number;
   problems: string[];
@@ -106,7 +111,11 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
     damaged: 0,
     bytes: 0,
     problems: [],
+    scoreStats: {},
   };
+  const sum = new Float64Array(SENSOR_MODALITIES.length);
+  const sumSq = new Float64Array(SENSOR_MODALITIES.length);
+  const count = new Float64Array(SENSOR_MODALITIES.length);
   const since = query.sinceWallMs ?? Number.NEGATIVE_INFINITY;
   const until = query.untilWallMs ?? Number.POSITIVE_INFINITY;
   const wantModality = new Uint8Array(SENSOR_MODALITIES.length).fill(query.modalities ? 0 : 1);
@@ -182,12 +191,21 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
         if (end < since || start >= until) continue;
         stats.windows++;
         const score = scale * dots[r]!;
+        sum[modality]! += score;
+        sumSq[modality]! += score * score;
+        count[modality]!++;
         if (heap.accepts(score)) heap.push(score, metaIndex, sensor, modality, start, end);
       }
     } finally {
       closeSync(fd);
     }
   }
+  SENSOR_MODALITIES.forEach((m, i) => {
+    const n = count[i]!;
+    if (n === 0) return;
+    const mean = sum[i]! / n;
+    stats.scoreStats[m] = { windows: n, mean, std: Math.sqrt(Math.max(0, sumSq[i]! / n - mean * mean)) };
+  });
   const hits = heap.sorted().map((k) => {
     const h = metas[heap.meta[k]!]!.header;
     return {

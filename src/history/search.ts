@@ -47,6 +47,12 @@ export interface HistorySearchOptions {
   gapMs?: number;
   /** Best windows merged into moments. Default max(1000, 100 × top). */
   candidates?: number;
+  /**
+   * Only windows scoring at least this many standard deviations above their modality's mean
+   * over the searched windows join a moment (so that a short history does not merge into one
+   * moment of everything); applied where a modality has 100 windows or more. Default 2.
+   */
+  minZ?: number;
 }
 
 export interface HistorySearchResult {
@@ -79,7 +85,13 @@ export async function searchHistory(o: HistorySearchOptions): Promise<HistorySea
     ...(o.sensors ? { sensors: o.sensors } : {}),
     ...(o.modalities ? { modalities: o.modalities } : {}),
   });
-  const moments = mergeMoments(hits, o.gapMs ?? 1000).slice(0, top);
+  const minZ = o.minZ ?? 2;
+  const standing = hits.filter((h) => {
+    const s = stats.scoreStats[h.modality];
+    // Too few windows for the spread to mean anything: keep them all.
+    return !s || s.windows < 100 || s.std === 0 || (h.score - s.mean) / s.std >= minZ;
+  });
+  const moments = mergeMoments(standing, o.gapMs ?? 1000).slice(0, top);
   return { moments, stats: { ...stats, ms: Math.round(performance.now() - t0), queryDim: vector.length } };
 }
 
