@@ -19,6 +19,9 @@ GOLDEN=${GOLDEN:-$REPO/../shared/golden}
 LABELS=${LABELS:-a dog barking,a bird singing,a car engine,glass breaking,a person speaking,an alarm beeping}
 export PYTHONPATH=$IMAGEBIND${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
+for need in "$IMAGEBIND/imagebind/data.py" "$GOLDEN/audio/manifest.json"; do
+  [ -f "$need" ] || { echo "reference-check: $need not found (set IMAGEBIND / GOLDEN)" >&2; exit 1; }
+done
 cd "$REPO"
 mkdir -p "$WORK"
 run() { nice -n 10 /usr/bin/time -f "%e s, peak RSS %M kB" /usr/bin/python3 tools/export-imagebind/reference_check.py "$@"; }
