@@ -132,6 +132,7 @@ for (const [cls, prompt] of Object.entries(CANONICAL) as [SimClass, string][]) {
         fromS: +((r.moment.startWallMs - r.scene.startMs) / 1000).toFixed(1),
         toS: +((r.moment.endWallMs - r.scene.startMs) / 1000).toFixed(1),
         score: +r.moment.score.toFixed(3),
+        z: r.moment.z === null ? null : +r.moment.z.toFixed(2),
         modalities: r.moment.modalities,
         hit: r.hit,
       })),

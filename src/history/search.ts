@@ -18,8 +18,14 @@ import { scanHistory, type ScanStats, type WindowHit } from './reader.js';
 export interface Moment {
   startWallMs: number;
   endWallMs: number;
-  /** Best window score in the moment. */
+  /** Cosine of the moment's best window with the query. */
   score: number;
+  /**
+   * The best window's standard score within its modality (score − mean) / std over the searched
+   * windows; null where the modality had fewer than 30 windows. Moments are ranked by cosine:
+   * ranking by z put scene starts first on simulated scenes (bench/history-recall.ts).
+   */
+  z: number | null;
   sensors: string[];
   modalities: SensorModality[];
   /** Hits merged into it. */
@@ -50,7 +56,7 @@ export interface HistorySearchOptions {
   /**
    * Only windows scoring at least this many standard deviations above their modality's mean
    * over the searched windows join a moment (so that a short history does not merge into one
-   * moment of everything); applied where a modality has 100 windows or more. Default 2.
+   * moment of everything); applied where a modality has 30 windows or more. Default 2.
    */
   minZ?: number;
 }
@@ -86,17 +92,26 @@ export async function searchHistory(o: HistorySearchOptions): Promise<HistorySea
     ...(o.modalities ? { modalities: o.modalities } : {}),
   });
   const minZ = o.minZ ?? 2;
-  const standing = hits.filter((h) => {
+  // Cosines of different modalities sit at different levels: a window counts by how far it stands
+  // above its own modality's windows (too few of them, and the spread means nothing: raw cosine).
+  const zOf = (h: WindowHit): number | null => {
     const s = stats.scoreStats[h.modality];
-    // Too few windows for the spread to mean anything: keep them all.
-    return !s || s.windows < 100 || s.std === 0 || (h.score - s.mean) / s.std >= minZ;
-  });
-  const moments = mergeMoments(standing, o.gapMs ?? 1000).slice(0, top);
+    return !s || s.windows < 30 || s.std === 0 ? null : (h.score - s.mean) / s.std;
+  };
+  const standing = hits.filter((h) => (zOf(h) ?? Number.POSITIVE_INFINITY) >= minZ);
+  const moments = mergeMoments(standing, o.gapMs ?? 1000, zOf).slice(0, top);
   return { moments, stats: { ...stats, ms: Math.round(performance.now() - t0), queryDim: vector.length } };
 }
 
-/** Hits merged into moments (overlapping or within gapMs), best moment first. */
-export function mergeMoments(hits: readonly WindowHit[], gapMs: number): Moment[] {
+/**
+ * Hits merged into moments (overlapping or within gapMs), best moment (highest cosine) first;
+ * `zOf` gives each moment's best window its standard score.
+ */
+export function mergeMoments(
+  hits: readonly WindowHit[],
+  gapMs: number,
+  zOf: (h: WindowHit) => number | null = () => null,
+): Moment[] {
   const byTime = [...hits].sort((a, b) => a.startWallMs - b.startWallMs);
   const out: Moment[] = [];
   let cur: (Moment & { sensorSet: Set<string>; modalitySet: Set<SensorModality> }) | undefined;
@@ -108,6 +123,7 @@ export function mergeMoments(hits: readonly WindowHit[], gapMs: number): Moment[
       cur.modalitySet.add(h.modality);
       if (h.score > cur.score) {
         cur.score = h.score;
+        cur.z = zOf(h);
         cur.best = h;
       }
       continue;
@@ -117,6 +133,7 @@ export function mergeMoments(hits: readonly WindowHit[], gapMs: number): Moment[
       startWallMs: h.startWallMs,
       endWallMs: h.endWallMs,
       score: h.score,
+      z: zOf(h),
       sensors: [],
       modalities: [],
       windows: 1,

@@ -144,7 +144,7 @@ test('an example recording finds the windows it was replayed as, in lines', asyn
   assert.ok(lines.length >= 1 && lines.length <= 2, r.stdout);
   assert.match(
     lines[0]!,
-    /^ 1\. \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ → .* score (0\.\d{3}|1\.000) {2}mic \[audio\] {2}\d+ windows, best mic at /,
+    /^ 1\. \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ → .* score (0\.\d{3}|1\.000)( \(z -?\d+\.\d\))? {2}mic \[audio\] {2}\d+ windows, best mic at /,
   );
   assert.match(r.stderr, /\d+ windows in \d+ segments searched in \d+ ms/);
 });

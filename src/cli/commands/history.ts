@@ -192,6 +192,7 @@ function momentJson(m: Moment) {
     start: new Date(m.startWallMs).toISOString(),
     end: new Date(m.endWallMs).toISOString(),
     score: +m.score.toFixed(4),
+    z: m.z === null ? null : +m.z.toFixed(2),
     sensors: m.sensors,
     modalities: m.modalities,
     windows: m.windows,
@@ -206,7 +207,7 @@ function momentJson(m: Moment) {
 
 function momentLine(rank: number, m: Moment): string {
   const seconds = ((m.endWallMs - m.startWallMs) / 1000).toFixed(1);
-  return `${String(rank).padStart(2)}. ${iso(m.startWallMs)} → ${iso(m.endWallMs)} (${seconds} s)  score ${m.score.toFixed(3)}  ${m.sensors.join(', ')} [${m.modalities.join(', ')}]  ${m.windows} windows, best ${m.best.sensorId} at ${iso(m.best.startWallMs)}`;
+  return `${String(rank).padStart(2)}. ${iso(m.startWallMs)} → ${iso(m.endWallMs)} (${seconds} s)  score ${m.score.toFixed(3)}${m.z === null ? '' : ` (z ${m.z.toFixed(1)})`}  ${m.sensors.join(', ')} [${m.modalities.join(', ')}]  ${m.windows} windows, best ${m.best.sensorId} at ${iso(m.best.startWallMs)}`;
 }
 
 export function registerHistory(program: Command): void {
