@@ -245,7 +245,11 @@ test('the running agent logs the warnings at start and returns them in labels/te
       for (;;) {
         const r = await requester.request(topic(op), body, 20_000).catch(() => undefined);
         if (r) return r as { status: string; warnings?: WireWarning[] };
-        assert.ok(Date.now() < deadline, `no answer to ${op}`);
+        // Say what the agent was doing: a missing answer under load must be diagnosable (#24).
+        assert.ok(
+          Date.now() < deadline,
+          `no answer to ${op}; mqtt ${JSON.stringify(agent.stats().mqtt)}; agent log tail:\n${lines.slice(-15).join('\n')}`,
+        );
       }
     };
     const names = { baby: 'baby', cat: 'cat', dog: 'dog' };
