@@ -66,6 +66,9 @@ export interface CollectorOptions {
 }
 
 const DEFAULT_WAIT_MS = 5000;
+// Starting mosquitto_sub is a process spawn: on a loaded machine it took over 5 s (issue #24);
+// the wait ends as soon as the probe arrives, so the bound only decides when to give up.
+const READY_WAIT_MS = 60_000;
 
 /** Connects an MQTT.js subscriber and resolves once the subscription is granted. */
 export async function startCollector(opts: CollectorOptions): Promise<MqttCollector> {
@@ -126,7 +129,7 @@ export interface CliCollectorOptions {
   qos?: QoS;
   /** More `mosquitto_sub` arguments, e.g. `['-R']` to hide retained messages. */
   extraArgs?: string[];
-  /** How long to wait for the subscription to be live. Default 5000 ms. */
+  /** How long to wait for the subscription to be live. Default 60 s. */
   readyTimeoutMs?: number;
 }
 
@@ -174,7 +177,7 @@ export async function startCliCollector(opts: CliCollectorOptions): Promise<CliC
       topic: probeTopic,
       seen: () => probeSeen,
       exited: () => child.exitCode !== null || child.signalCode !== null,
-      timeoutMs: opts.readyTimeoutMs ?? DEFAULT_WAIT_MS,
+      timeoutMs: opts.readyTimeoutMs ?? READY_WAIT_MS,
     });
   } catch (err) {
     await close();

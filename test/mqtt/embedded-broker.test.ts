@@ -165,7 +165,9 @@ void describe('startEmbeddedBroker', () => {
   });
 });
 
-void describe('EmbeddedBroker.close', { timeout: 15_000 }, () => {
+// A hung close() still fails here; 15 s cancelled the exit test while tsx was starting on a
+// loaded machine (issue #24), though that test bounds its own wait after close().
+void describe('EmbeddedBroker.close', { timeout: 180_000 }, () => {
   void it('is prompt with connected and half-connected clients, idempotent, and leaves no TCP handle', async () => {
     const baseline = tcpHandles();
     const broker = await startEmbeddedBroker({ port: 0 });
