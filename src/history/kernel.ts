@@ -20,54 +20,25 @@
  * )
  */
 import { RECORD_META_BYTES } from './format.js';
+import {
+  I32,
+  V128,
+  align16,
+  bump,
+  lazyModule,
+  oneFunctionModule,
+  op,
+  wasm,
+  WASM_PAGE,
+  type WasmMemory,
+} from '../util/wasm-emit.js';
 
-const PAGE = 65536;
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
 const [REC, N, RB, Q, CHUNKS, OUT, P, QP, C, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-const get = (l: number) => [0x20, l];
-const set = (l: number) => [0x21, l];
-const i32c = (v: number) => [0x41, ...sleb(v)];
-const add = [0x6a];
-const eqz = [0x45];
-const block = [0x02, 0x40];
-const loop = [0x03, 0x40];
-const end = [0x0b];
-const brIf = (d: number) => [0x0d, d];
-const br = (d: number) => [0x0c, d];
-const bump = (l: number, by: number) => [...get(l), ...i32c(by), ...add, ...set(l)];
-const simd = (op: number, ...imm: number[]) => [0xfd, ...leb(op), ...imm];
-const v128Load = simd(0x00, 4, 0);
-const load8x8s = simd(0x01, 3, 0);
-const v128Zero = simd(0x0c, ...new Array<number>(16).fill(0));
-const lane = (k: number) => [...get(ACC), ...simd(0x1b, k)];
-const dotI16x8 = simd(0xba);
-const i32x4Add = simd(0xae);
-const i32Store = [0x36, 2, 0];
+const { get, set, block, loop, end, br, brIf } = op;
+const i32c = op.i32Const;
+const add = op.i32Add;
+const eqz = op.i32Eqz;
+const lane = (k: number) => [...get(ACC), ...op.i32x4ExtractLane(k)];
 
 const body = [
   ...block,
@@ -75,7 +46,7 @@ const body = [
   ...get(N),
   ...eqz,
   ...brIf(1),
-  ...v128Zero,
+  ...op.v128Zero,
   ...set(ACC),
   ...get(REC),
   ...i32c(RECORD_META_BYTES),
@@ -92,11 +63,11 @@ const body = [
   ...brIf(1),
   ...get(ACC),
   ...get(P),
-  ...load8x8s,
+  ...op.load8x8s(3, 0),
   ...get(QP),
-  ...v128Load,
-  ...dotI16x8,
-  ...i32x4Add,
+  ...op.v128Load(4, 0),
+  ...op.i32x4DotI16x8s,
+  ...op.i32x4Add,
   ...set(ACC),
   ...bump(P, 8),
   ...bump(QP, 16),
@@ -112,7 +83,7 @@ const body = [
   ...add,
   ...lane(3),
   ...add,
-  ...i32Store,
+  ...op.i32Store(2, 0),
   ...bump(OUT, 4),
   ...get(REC),
   ...get(RB),
@@ -125,42 +96,19 @@ const body = [
   ...end,
 ];
 
-const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
-const name = (s: string) => [s.length, ...Buffer.from(s, 'ascii')];
-// Locals: 3 × i32 ($p, $qp, $c), 1 × v128 ($acc).
-const funcBody = [2, 3, I32, 1, V128, ...body];
-const MODULE_BYTES = Uint8Array.from([
-  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-  ...section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]),
-  ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 0x01]),
-  ...section(3, [1, 0]),
-  ...section(7, [1, ...name('dots'), 0x00, 0]),
-  ...section(10, [1, ...leb(funcBody.length), ...funcBody]),
-]);
+// Locals after the 6 parameters: 3 × i32 ($p, $qp, $c), 1 × v128 ($acc).
+const MODULE_BYTES = oneFunctionModule({
+  exportName: 'dots',
+  params: 6,
+  locals: [
+    [3, I32],
+    [1, V128],
+  ],
+  body,
+});
+const kernelModule = lazyModule(MODULE_BYTES);
 
 type Dots = (rec: number, n: number, rb: number, q: number, chunks: number, out: number) => void;
-
-/** The part of the WebAssembly JS API used here (the project's type libraries do not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-
-let compiled: object | null | undefined;
-/** The compiled kernel, or null where this runtime has no WebAssembly SIMD. */
-function kernelModule(): object | null {
-  compiled ??= wasm?.validate(MODULE_BYTES) ? new wasm.Module(MODULE_BYTES) : null;
-  return compiled;
-}
-
-const align16 = (n: number) => (n + 15) & ~15;
 
 /**
  * Scores the records of one segment after another against one query. `buffer(size)` gives the
@@ -193,7 +141,7 @@ export class SegmentScorer {
     const qMax = Math.min(32767, Math.floor((2 ** 31 - 1) / (127 * 8 * this.chunks)));
     this.qScale = maxAbs > 0 ? maxAbs / qMax : 1;
     if (mod && wasm) {
-      this.memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(this.qBytes / PAGE)) });
+      this.memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(this.qBytes / WASM_PAGE)) });
       this.dotsFn = new wasm.Instance(mod, { env: { memory: this.memory } }).exports.dots as Dots;
       const q16 = new Int16Array(this.memory.buffer, 0, this.chunks * 8);
       for (let i = 0; i < query.length; i++) q16[i] = Math.round(query[i]! / this.qScale);
@@ -215,7 +163,7 @@ export class SegmentScorer {
     this.segAt = align16(this.outAt + records * 4);
     const need = this.segAt + size + 16;
     if (this.memory.buffer.byteLength < need)
-      this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
+      this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / WASM_PAGE));
     return Buffer.from(this.memory.buffer, this.segAt, size);
   }
 

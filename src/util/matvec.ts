@@ -12,10 +12,10 @@
  * assembled below from its opcodes, with the same loop in JavaScript where WebAssembly SIMD is
  * missing. `multiply()` allocates nothing.
  */
+import { I32, V128, align16, bump, lazyModule, oneFunctionModule, op, wasm, WASM_PAGE } from './wasm-emit.js';
 
 /** Rows per interleaved block. */
 const BLOCK = 8;
-const PAGE = 65536;
 
 // ---- the WebAssembly kernel ------------------------------------------------------------------
 //
@@ -38,44 +38,6 @@ const PAGE = 65536;
 //     v128.store($out, $a0) … ($out + 48, $a3); $out += 64; $blocks -= 1
 //   end end)
 
-/** Signed LEB128 (i32.const immediates). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  br: (depth: number) => [0x0c, depth],
-  brIf: (depth: number) => [0x0d, depth],
-  get: (l: number) => [0x20, l],
-  set: (l: number) => [0x21, l],
-  i32Const: (v: number) => [0x41, ...sleb(v)],
-  i32Eqz: [0x45],
-  i32Add: [0x6a],
-  i32Sub: [0x6b],
-  v128Load: (offset: number) => [0xfd, 0x00, 0x04, offset],
-  v128Store: (offset: number) => [0xfd, 0x0b, 0x04, offset],
-  v128Zero: [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
-  load64Splat: [0xfd, 0x0a, 0x03, 0x00],
-  // Lanes 8-15 (the two high floats) moved to 0-7.
-  highToLow: [0xfd, 0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15],
-  promoteLow: [0xfd, 0x5f],
-  f64x2Add: [0xfd, 0xf0, 0x01],
-  f64x2Mul: [0xfd, 0xf2, 0x01],
-};
 // Locals: params 0-4, then $i 5, $xp 6, $a0-$a3 7-10, $v 11, $xs 12.
 const [M, X, OUT, BLOCKS, DIM, I, XP, A0, A1, A2, A3, V, XS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 
@@ -84,16 +46,10 @@ const accumulate = (acc: number, lanes: number[]) => [
   ...op.get(acc),
   ...op.get(XS),
   ...lanes,
-  ...op.promoteLow,
+  ...op.f64x2PromoteLowF32x4,
   ...op.f64x2Mul,
   ...op.f64x2Add,
   ...op.set(acc),
-];
-const bump = (local: number, by: number) => [
-  ...op.get(local),
-  ...op.i32Const(by),
-  ...op.i32Add,
-  ...op.set(local),
 ];
 
 const body = [
@@ -113,15 +69,15 @@ const body = [
   ...op.i32Eqz,
   ...op.brIf(1),
   ...op.get(XP),
-  ...op.load64Splat,
+  ...op.load64Splat(3, 0),
   ...op.set(XS),
   ...op.get(M),
-  ...op.v128Load(0),
+  ...op.v128Load(4, 0),
   ...op.set(V),
   ...accumulate(A0, op.get(V)),
   ...accumulate(A1, [...op.get(V), ...op.get(V), ...op.highToLow]),
   ...op.get(M),
-  ...op.v128Load(16),
+  ...op.v128Load(4, 16),
   ...op.set(V),
   ...accumulate(A2, op.get(V)),
   ...accumulate(A3, [...op.get(V), ...op.get(V), ...op.highToLow]),
@@ -134,7 +90,7 @@ const body = [
   ...op.br(0),
   ...op.end,
   ...op.end,
-  ...[A0, A1, A2, A3].flatMap((a, k) => [...op.get(OUT), ...op.get(a), ...op.v128Store(16 * k)]),
+  ...[A0, A1, A2, A3].flatMap((a, k) => [...op.get(OUT), ...op.get(a), ...op.v128Store(4, 16 * k)]),
   ...bump(OUT, 64),
   ...op.get(BLOCKS),
   ...op.i32Const(1),
@@ -146,47 +102,19 @@ const body = [
   ...op.end,
 ];
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
-const name = (s: string) => [s.length, ...Buffer.from(s, 'ascii')];
-
-// Two local declarations: 2 × i32 ($i, $xp), 6 × v128.
-const funcBody = [2, 2, I32, 6, V128, ...body];
-const MODULE_BYTES = Uint8Array.from([
-  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-  ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 0]), // type: (i32 ×5) → ()
-  ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 0x01]), // import memory, min 1 page
-  ...section(3, [1, 0]), // function 0 has type 0
-  ...section(7, [1, ...name('mv'), 0x00, 0]), // export "mv"
-  ...section(10, [1, ...leb(funcBody.length), ...funcBody]),
-]);
+// Two local declarations after the 5 parameters: 2 × i32 ($i, $xp), 6 × v128.
+const MODULE_BYTES = oneFunctionModule({
+  exportName: 'mv',
+  params: 5,
+  locals: [
+    [2, I32],
+    [6, V128],
+  ],
+  body,
+});
+const kernelModule = lazyModule(MODULE_BYTES);
 
 type Kernel = (m: number, x: number, out: number, blocks: number, dim: number) => void;
-
-/** The part of the WebAssembly JS API used here (the project's type libraries do not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-
-let wasmModule: object | null | undefined;
-/** The compiled kernel, or null where this runtime has no WebAssembly SIMD. */
-function kernelModule(): object | null {
-  wasmModule ??= wasm?.validate(MODULE_BYTES) ? new wasm.Module(MODULE_BYTES) : null;
-  return wasmModule;
-}
 
 export interface RowMatrixOptions {
   /** Force the JavaScript loop (tests compare it with the WebAssembly kernel). */
@@ -221,7 +149,7 @@ export class RowMatrix {
     if (mod && wasm) {
       // One memory per matrix: [matrix float32][x float64][out float64], all 16-byte aligned.
       const bytes = matrixFloats * 4 + dim * 8 + outFloats * 8 + 16;
-      const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
+      const memory = new wasm.Memory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE)) });
       const instance = new wasm.Instance(mod, { env: { memory } });
       this.mv = instance.exports.mv as Kernel;
       const buf = memory.buffer;
@@ -258,10 +186,6 @@ export class RowMatrix {
     }
     return this.products;
   }
-}
-
-function align16(n: number): number {
-  return (n + 15) & ~15;
 }
 
 /** The kernel's loop in JavaScript: same layout, same order per row. */
