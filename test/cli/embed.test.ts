@@ -3,7 +3,6 @@
  * the test pack, provider fallback, and the pack errors that must stop it at load with exit 2.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,36 +10,15 @@ import { after, before, test } from 'node:test';
 import { generateTestPack } from '../../src/encoders/test-pack.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import type { EmbedResult } from '../../src/cli/commands/embed.js';
-import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const dir = tempDir('embed');
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 const STATE = join(dir, 'state');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function edgebind(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
-    cwd: dir,
-    env: { ...process.env, EDGEBIND_DEBUG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const edgebind = (args: string[]): Promise<Run> => runCli(args, { cwd: dir, killAfterMs: 60_000 });
 
 const embed = (args: string[]) => edgebind(['embed', '--state-dir', STATE, ...args]);
 

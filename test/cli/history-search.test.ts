@@ -5,7 +5,6 @@
  * what is wrong. The CLI takes no lock and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,39 +13,18 @@ import { createLogger } from '../../src/log.js';
 import { startAgent } from '../../src/main.js';
 import type { Agent } from '../../src/agent-types.js';
 import { parseSince } from '../../src/cli/commands/history.js';
-import { loopingMicConfig, REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { loopingMicConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 
 const dir = tempDir('history-cli');
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 const STATE = join(dir, 'state');
 let agent: Agent;
 let historyDir: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function edgebind(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
-    cwd: dir,
-    env: { ...process.env, EDGEBIND_DEBUG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const edgebind = (args: string[]): Promise<Run> => runCli(args, { cwd: dir });
 
 async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
   const t0 = Date.now();

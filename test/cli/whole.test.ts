@@ -7,7 +7,6 @@
  * (shared/golden: its clip sampler over the whole file, padding, centring) to cosine ≥ 0.99999.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,39 +17,18 @@ import { loadPack } from '../../src/encoders/pack.js';
 import { ensureTestPack, TEST_PACK_NAME } from '../../src/encoders/registry.js';
 import { base64ToFloat32, dot, normalizeInPlace } from '../../src/util/vectors.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
-import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { goldenAudioCases, goldenAudioDir, readF32 } from '../helpers/golden.js';
 
 const dir = tempDir('whole');
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 const STATE = join(dir, 'state');
 const PACK = join(STATE, 'packs', TEST_PACK_NAME);
 const GOLDEN = goldenAudioDir();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function edgebind(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
-    cwd: dir,
-    env: { ...process.env, EDGEBIND_DEBUG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const edgebind = (args: string[]): Promise<Run> => runCli(args, { cwd: dir });
 
 function ok(r: Run): string {
   assert.equal(r.code, 0, `exit 0 expected; stderr:\n${r.stderr}`);

@@ -4,7 +4,6 @@
  * pack's sessions run on ImageBind's own features of golden files.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,7 +17,8 @@ import { encodeBatchInt64 } from '../../src/encoders/text/tokenizer.js';
 import { imageBindScores, Scorer, topK } from '../../src/fusion/scoring.js';
 import { buildLabelSet } from '../../src/labels/build.js';
 import { dot } from '../../src/util/vectors.js';
-import { REPO, tempDir } from '../helpers/agent-config.js';
+import { tempDir } from '../helpers/agent-config.js';
+import { runCli } from '../helpers/cli.js';
 import { goldenAudioDir, readF32 } from '../helpers/golden.js';
 import { spectralEncoders } from './helpers/spectral-encoder.js';
 
@@ -26,8 +26,6 @@ const dir = tempDir('imagebind-scores');
 const STATE = join(dir, 'state');
 const PACK = join(STATE, 'packs', TEST_PACK_NAME);
 const GOLDEN = goldenAudioDir();
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 
 before(() => ensureTestPack(PACK));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -114,17 +112,7 @@ test('scoring.mode imagebind rejects labels it cannot score as ImageBind does, n
   );
 });
 
-function edgebind(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
-    cwd: dir,
-    env: { ...process.env, EDGEBIND_DEBUG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const edgebind = (args: string[]) => runCli(args, { cwd: dir });
 
 test('classify --imagebind-scores --whole = softmax(audio @ text.T) of the pack on ImageBind’s own features, to 1e-4', async () => {
   const labels = ['a square wave', 'a dog barking', 'white noise', 'a pure tone'];

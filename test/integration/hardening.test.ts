@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { openEncoders } from '../../src/encoders/registry.js';
 import type { EncoderSet } from '../../src/encoders/types.js';
@@ -21,22 +21,12 @@ import { MAX_REASON_CHARS } from '../../src/printable.js';
 import { encodeFrameFile } from '../../src/sensors/formats/frame-file.js';
 import { SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { captureLogger } from '../helpers/log-capture.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startCollector, type MqttCollector } from '../helpers/mqtt-collector.js';
-import { REPLY_PREFIX, Requester } from '../mqtt/fixtures/api-harness.js';
+import { brokerWithRequester, REPLY_PREFIX } from '../mqtt/fixtures/api-harness.js';
 import { requireTool } from '../sensors/fakes.js';
 import { SerialBoardEmulator } from '../sensors/serial-board.emulator.js';
 
-let broker: Mosquitto;
-let requester: Requester;
-before(async () => {
-  broker = await startMosquitto();
-  requester = await Requester.connect(broker.url);
-});
-after(async () => {
-  await requester.close();
-  await broker.close();
-});
+const mq = brokerWithRequester();
 
 const dir = tempDir('hardening');
 const kettle = {
@@ -61,7 +51,7 @@ async function agentConfig(deviceId: string, extra: Record<string, unknown> = {}
     toYaml({
       deviceId,
       stateDir: join(dir, 'state'),
-      mqtt: { broker: broker.url, protocolVersion: 5, healthIntervalS: 1 },
+      mqtt: { broker: mq.broker.url, protocolVersion: 5, healthIntervalS: 1 },
       remote: { responseTopicPrefixes: [REPLY_PREFIX] },
       sensors: [mic],
       labels: [kettle],
@@ -93,14 +83,14 @@ async function moreEvents(sub: MqttCollector, topic: string, n: number): Promise
 test('a poisoned labels/set is refused, labels/test persists nothing, and events keep flowing', async () => {
   const config = await agentConfig('hard-labels');
   const { logger, lines } = captureLogger('info');
-  const sub = await startCollector({ url: broker.url, filter: 'edgebind/hard-labels/events' });
+  const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/hard-labels/events' });
   const agent = await startAgent({ config, logger });
   const topic = (op: string) => `edgebind/hard-labels/request/${op}`;
   const events = 'edgebind/hard-labels/events';
   try {
     await moreEvents(sub, events, 2);
     for (const bad of [floats(NaN, NaN, NaN, NaN), floats(Infinity, Infinity), floats(1, NaN)]) {
-      const r = await requester.request(topic('labels/set'), {
+      const r = await mq.requester.request(topic('labels/set'), {
         labels: [kettle, { name: 'poison', examples: [{ base64: bad, modality: 'audio' }] }],
       });
       assert.equal(r.code, 'REQUEST_INVALID', JSON.stringify(r));
@@ -109,7 +99,7 @@ test('a poisoned labels/set is refused, labels/test persists nothing, and events
     const cache = join(config.stateDir, 'label-cache');
     const before = existsSync(cache) ? readdirSync(cache).sort() : [];
     for (let i = 0; i < 5; i++) {
-      const r = await requester.request(topic('labels/test'), {
+      const r = await mq.requester.request(topic('labels/test'), {
         labels: [{ name: `t${i}`, prompts: [`a new sound number ${i}`] }],
       });
       assert.equal(r.status, 'ok', JSON.stringify(r));
@@ -117,7 +107,7 @@ test('a poisoned labels/set is refused, labels/test persists nothing, and events
     assert.deepEqual(existsSync(cache) ? readdirSync(cache).sort() : [], before, 'labels/test wrote nothing');
     // The running set still fires: new events, every one with a seq.
     await moreEvents(sub, events, 3);
-    const get = (await requester.request(topic('labels/get'), {})) as ResponsePayload & {
+    const get = (await mq.requester.request(topic('labels/get'), {})) as ResponsePayload & {
       data: { version: number; labels: { name: string }[] };
     };
     assert.equal(get.data.version, 0);
@@ -160,7 +150,7 @@ test('windows an encoder embeds to NaN are dropped and counted on health; events
     close: () => real.close(),
   };
   const sub = await startCollector({
-    url: broker.url,
+    url: mq.broker.url,
     filter: ['edgebind/hard-nan/events', 'edgebind/hard-nan/health'],
   });
   const agent = await startAgent({ config, logger, encoders });
@@ -214,7 +204,7 @@ test('a replay of the wrong shape and a truncated WAV fail once; health says why
   });
   const { logger, lines } = captureLogger('info');
   const sub = await startCollector({
-    url: broker.url,
+    url: mq.broker.url,
     filter: ['edgebind/hard-shape/events', 'edgebind/hard-shape/health'],
   });
   const agent = await startAgent({ config, logger });
@@ -270,7 +260,7 @@ test('a serial line of garbage bytes: health reason is escaped and bounded, neve
     ],
   });
   const { logger, lines } = captureLogger('info');
-  const sub = await startCollector({ url: broker.url, filter: 'edgebind/hard-serial/health' });
+  const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/hard-serial/health' });
   const agent = await startAgent({ config, logger });
   try {
     const m = await sub.waitFor((x) => (x.json as HealthPayload).sensors.board?.state === 'degraded', 15_000);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { loadPack } from '../../src/encoders/pack.js';
@@ -19,8 +19,7 @@ import { startAgent } from '../../src/main.js';
 import { encodeWav16 } from '../../src/sensors/formats/wav.js';
 import { REPO, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
 import { captureLogger } from '../helpers/log-capture.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { REPLY_PREFIX, Requester } from '../mqtt/fixtures/api-harness.js';
+import { brokerWithRequester, REPLY_PREFIX } from '../mqtt/fixtures/api-harness.js';
 
 const CLI = join(REPO, 'src/cli/index.ts');
 const TSX = import.meta.resolve('tsx');
@@ -208,21 +207,12 @@ test('a recording shorter than one window: classify, embed and label from-exampl
   assert.equal(Buffer.from(p.vector, 'base64').length, 128 * 4);
 });
 
-let broker: Mosquitto;
-let requester: Requester;
-before(async () => {
-  broker = await startMosquitto();
-  requester = await Requester.connect(broker.url);
-});
-after(async () => {
-  await requester.close();
-  await broker.close();
-});
+const mq = brokerWithRequester();
 
 test('the running agent logs the warnings at start and returns them in labels/test, set and patch', async () => {
   const file = configFile('agent', babyCatDog, {
     deviceId: 'coverage-agent',
-    mqtt: { broker: broker.url, protocolVersion: 5 },
+    mqtt: { broker: mq.broker.url, protocolVersion: 5 },
     remote: { responseTopicPrefixes: [REPLY_PREFIX] },
   });
   const { logger, lines } = captureLogger('info');
@@ -243,7 +233,7 @@ test('the running agent logs the warnings at start and returns them in labels/te
       // The request subscription follows CONNACK: retry until the agent answers.
       const deadline = Date.now() + 180_000;
       for (;;) {
-        const r = await requester.request(topic(op), body, 20_000).catch(() => undefined);
+        const r = await mq.requester.request(topic(op), body, 20_000).catch(() => undefined);
         if (r) return r as { status: string; warnings?: WireWarning[] };
         // Say what the agent was doing: a missing answer under load must be diagnosable (#24).
         assert.ok(

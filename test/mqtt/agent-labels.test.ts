@@ -7,25 +7,15 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { startAgent } from '../../src/main.js';
 import type { EventPayload } from '../../src/mqtt/payloads.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { labelsHeardBy, sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { REPLY_PREFIX, Requester } from './fixtures/api-harness.js';
+import { brokerWithRequester, REPLY_PREFIX } from './fixtures/api-harness.js';
 
-let broker: Mosquitto;
-let requester: Requester;
-before(async () => {
-  broker = await startMosquitto();
-  requester = await Requester.connect(broker.url);
-});
-after(async () => {
-  await requester.close();
-  await broker.close();
-});
+const mq = brokerWithRequester();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,7 +25,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
   const cfg = sampleConfig({
     stateDir: join(dir, 'state'),
     deviceId: 'agent-labels',
-    mqtt: { broker: broker.url, protocolVersion: 5 },
+    mqtt: { broker: mq.broker.url, protocolVersion: 5 },
     // The test requester's MQTT 5 response topics (test/replies/<uuid>).
     remote: { responseTopicPrefixes: [REPLY_PREFIX] },
   });
@@ -67,7 +57,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
       { windows: number; labels: { name: string; windows: number; maxScore: number }[] } | undefined;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      const r = await requester.request(topic('labels/test'), {
+      const r = await mq.requester.request(topic('labels/test'), {
         labels: [{ name: 'kettle', prompts: ['a kettle whistling'] }],
       });
       assert.equal(r.status, 'ok', JSON.stringify(r));
@@ -85,7 +75,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
       modalities: ['audio'],
       threshold: 0.01,
     };
-    const r = await requester.request(topic('labels/set'), { transaction: 'swap', labels: [kettle] });
+    const r = await mq.requester.request(topic('labels/set'), { transaction: 'swap', labels: [kettle] });
     assert.equal(r.status, 'ok', JSON.stringify(r));
     const swapAt = events.length;
     const until = Date.now() + 20_000;
@@ -113,7 +103,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
     const open = events.filter((e) => e.label === 'kettle' && e.type === 'start' && !ends.has(e.id)).at(-1);
     assert.ok(open, 'a kettle event is open');
     const addAt = events.length;
-    const r2 = await requester.request(topic('labels/set'), {
+    const r2 = await mq.requester.request(topic('labels/set'), {
       labels: [kettle, { name: 'doorbell', prompts: ['a doorbell ringing'], modalities: ['audio'] }],
     });
     assert.equal(r2.status, 'ok', JSON.stringify(r2));
@@ -144,7 +134,7 @@ test('labels/test and labels/set on a running agent; the persisted set survives 
   try {
     await online(again);
     assert.ok(lines.some((l) => l.includes("override the config file's labels")));
-    const got = await requester.request(topic('labels/get'), {});
+    const got = await mq.requester.request(topic('labels/get'), {});
     assert.deepEqual(
       (got.data as { labels: { name: string }[] }).labels.map((l) => l.name),
       ['kettle', 'doorbell'],

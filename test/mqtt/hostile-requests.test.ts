@@ -5,23 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { LabelSchema } from '../../src/config/schema.js';
 import { signRequest } from '../../src/mqtt/signing.js';
 import { tempDir } from '../helpers/agent-config.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Requester, startHarness } from './fixtures/api-harness.js';
+import { brokerWithRequester, startHarness } from './fixtures/api-harness.js';
 
-let broker: Mosquitto;
-let requester: Requester;
-before(async () => {
-  broker = await startMosquitto();
-  requester = await Requester.connect(broker.url);
-});
-after(async () => {
-  await requester.close();
-  await broker.close();
-});
+const mq = brokerWithRequester();
 
 const dog = { name: 'dog', prompts: ['a dog barking'] };
 const floats = (...xs: number[]) => {
@@ -32,7 +22,7 @@ const floats = (...xs: number[]) => {
 
 test('non-finite example vectors and bad prompts are rejected with their JSON path; nothing is applied', async () => {
   const h = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'hostile',
     stateDir: tempDir('hostile'),
     configLabels: [LabelSchema.parse(dog)],
@@ -72,7 +62,7 @@ test('non-finite example vectors and bad prompts are rejected with their JSON pa
       },
     ];
     for (const c of cases) {
-      const r = await requester.request(c.topic, c.body);
+      const r = await mq.requester.request(c.topic, c.body);
       assert.equal(r.status, 'error', JSON.stringify(c.body));
       assert.equal(r.code, 'REQUEST_INVALID');
       assert.ok(
@@ -86,7 +76,7 @@ test('non-finite example vectors and bad prompts are rejected with their JSON pa
       Buffer.from([0xc3, 0x28, 0xff]),
       Buffer.from(' ringing"]}]}'),
     ]);
-    const r = await requester.request(set, raw);
+    const r = await mq.requester.request(set, raw);
     assert.equal(r.code, 'REQUEST_INVALID');
     assert.equal(r.problems?.[0]?.path, '$.labels[0].prompts[0]');
     assert.match(r.problems[0].message, /invalid UTF-8/);
@@ -99,7 +89,7 @@ test('non-finite example vectors and bad prompts are rejected with their JSON pa
 
 test('an empty labels/patch is answered ok and changes nothing: the version does not move', async () => {
   const h = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'empty-patch',
     stateDir: tempDir('empty-patch'),
     configLabels: [LabelSchema.parse(dog)],
@@ -107,7 +97,7 @@ test('an empty labels/patch is answered ok and changes nothing: the version does
   try {
     const patch = h.topics.request('labels/patch');
     for (const body of [{}, { add: [], remove: [], replace: [] }, { ifVersion: 0 }]) {
-      const r = await requester.request(patch, { transaction: 'e', ...body });
+      const r = await mq.requester.request(patch, { transaction: 'e', ...body });
       assert.equal(r.status, 'ok', JSON.stringify(r));
       assert.deepEqual(r.data, {
         version: 0,
@@ -119,7 +109,7 @@ test('an empty labels/patch is answered ok and changes nothing: the version does
     }
     assert.equal(h.service.current().version, 0);
     assert.deepEqual(h.applied, [], 'nothing re-applied');
-    const conflict = await requester.request(patch, { ifVersion: 3 });
+    const conflict = await mq.requester.request(patch, { ifVersion: 3 });
     assert.equal(conflict.code, 'VERSION_CONFLICT', 'ifVersion is still checked');
   } finally {
     await h.stop();
@@ -130,7 +120,7 @@ test('a signed request captured before a restart is refused after it (nonces per
   const keys = generateKeyPairSync('ed25519');
   const stateDir = tempDir('replay-restart');
   const opts = {
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'replay-restart',
     stateDir,
     configLabels: [LabelSchema.parse(dog)],
@@ -150,7 +140,7 @@ test('a signed request captured before a restart is refused after it (nonces per
   );
   let h = await startHarness(opts);
   try {
-    const first = await requester.request(h.topics.request('labels/set'), signed);
+    const first = await mq.requester.request(h.topics.request('labels/set'), signed);
     assert.equal(first.status, 'ok', JSON.stringify(first));
     assert.equal(h.service.current().version, 1);
   } finally {
@@ -158,7 +148,7 @@ test('a signed request captured before a restart is refused after it (nonces per
   }
   h = await startHarness(opts);
   try {
-    const again = await requester.request(h.topics.request('labels/set'), signed);
+    const again = await mq.requester.request(h.topics.request('labels/set'), signed);
     assert.equal(again.status, 'error');
     assert.equal(again.code, 'REQUEST_REPLAYED');
     assert.equal(h.service.current().version, 1, 'not applied twice');

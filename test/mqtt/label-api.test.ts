@@ -7,26 +7,16 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { LabelSchema } from '../../src/config/schema.js';
 import { signedBytes, signRequest, type SignOptions } from '../../src/mqtt/signing.js';
 import type { ResponsePayload } from '../../src/mqtt/payloads.js';
 import { tempDir } from '../helpers/agent-config.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startCollector } from '../helpers/mqtt-collector.js';
-import { Requester, startHarness } from './fixtures/api-harness.js';
+import { brokerWithRequester, startHarness } from './fixtures/api-harness.js';
 
-let broker: Mosquitto;
-let requester: Requester;
-before(async () => {
-  broker = await startMosquitto();
-  requester = await Requester.connect(broker.url);
-});
-after(async () => {
-  await requester.close();
-  await broker.close();
-});
+const mq = brokerWithRequester();
 
 const dog = { name: 'dog', prompts: ['a dog barking'] };
 const alarm = { name: 'alarm', prompts: ['an alarm beeping'], threshold: 0.6 };
@@ -34,14 +24,14 @@ const alarm = { name: 'alarm', prompts: ['an alarm beeping'], threshold: 0.6 };
 test('labels/set, patch, get and test; retained labels and states; persisted and used after a restart', async () => {
   const stateDir = tempDir('api-set');
   const h = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'api-set',
     stateDir,
     configLabels: [LabelSchema.parse(dog)],
   });
-  const sub = await startCollector({ url: broker.url, filter: 'edgebind/api-set/#' });
+  const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/api-set/#' });
   try {
-    const r1 = await requester.request(h.topics.request('labels/set'), {
+    const r1 = await mq.requester.request(h.topics.request('labels/set'), {
       transaction: 't1',
       labels: [dog, alarm],
     });
@@ -57,7 +47,7 @@ test('labels/set, patch, get and test; retained labels and states; persisted and
       (m) => m.topic === 'edgebind/api-set/labels' && (m.json as { version: number }).version === 1,
     );
 
-    const r2 = await requester.request(h.topics.request('labels/patch'), {
+    const r2 = await mq.requester.request(h.topics.request('labels/patch'), {
       transaction: 2,
       remove: ['dog'],
       replace: [{ ...alarm, threshold: 0.7 }],
@@ -71,18 +61,18 @@ test('labels/set, patch, get and test; retained labels and states; persisted and
     // The removed label's retained state is cleared.
     await sub.waitFor((m) => m.topic === 'edgebind/api-set/labels/dog/state' && m.text === '');
 
-    const conflict = await requester.request(h.topics.request('labels/patch'), {
+    const conflict = await mq.requester.request(h.topics.request('labels/patch'), {
       remove: ['alarm'],
       ifVersion: 1,
     });
     assert.equal(conflict.status, 'error');
     assert.equal(conflict.code, 'VERSION_CONFLICT');
 
-    const got = await requester.request(h.topics.request('labels/get'), {});
+    const got = await mq.requester.request(h.topics.request('labels/get'), {});
     assert.equal((got.data as { version: number }).version, 2);
     assert.equal((got.data as { source: string }).source, 'remote');
 
-    const tested = await requester.request(h.topics.request('labels/test'), { labels: [dog] });
+    const tested = await mq.requester.request(h.topics.request('labels/test'), { labels: [dog] });
     assert.equal(tested.status, 'ok');
     assert.equal(h.service.current().version, 2, 'labels/test applies nothing');
   } finally {
@@ -94,7 +84,7 @@ test('labels/set, patch, get and test; retained labels and states; persisted and
   const pinoMod = await import('pino');
   const logger = pinoMod.default({ level: 'info' }, { write: (s: string) => lines.push(s) });
   const again = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'api-set',
     stateDir,
     configLabels: [LabelSchema.parse(dog)],
@@ -114,26 +104,26 @@ test('labels/set, patch, get and test; retained labels and states; persisted and
 
 test('group requests apply to every device in the group; each answers on its own topic', async () => {
   const a = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'grp-a',
     stateDir: tempDir('grp-a'),
     groups: ['kitchen'],
   });
   const b = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'grp-b',
     stateDir: tempDir('grp-b'),
     groups: ['kitchen'],
   });
   const c = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'grp-c',
     stateDir: tempDir('grp-c'),
     groups: ['garage'],
   });
-  const sub = await startCollector({ url: broker.url, filter: 'edgebind/+/response/#' });
+  const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/+/response/#' });
   try {
-    await requester.client.publishAsync(
+    await mq.requester.client.publishAsync(
       'edgebind/groups/kitchen/request/labels/set',
       JSON.stringify({ transaction: 'g1', labels: [dog] }),
       { qos: 1 },
@@ -158,7 +148,7 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
   const other = generateKeyPairSync('ed25519');
   const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
   const h = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'signed',
     stateDir: tempDir('signed'),
     limits: {
@@ -173,12 +163,12 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
   });
   try {
     const topic = h.topics.request('labels/set');
-    const unsigned = await requester.request(topic, { labels: [dog] });
+    const unsigned = await mq.requester.request(topic, { labels: [dog] });
     assert.equal(unsigned.status, 'error');
     assert.equal(unsigned.code, 'SIGNATURE_REQUIRED');
     assert.equal(unsigned.problems?.[0]?.path, '$.signature');
 
-    const forged = await requester.request(
+    const forged = await mq.requester.request(
       topic,
       signRequest('labels/set', { labels: [dog] }, as(other.privateKey)),
     );
@@ -186,17 +176,17 @@ test('with requireSigned, unsigned and forged requests are rejected and answered
 
     const tampered = signRequest('labels/set', { labels: [dog] }, as(trusted.privateKey));
     tampered.labels = [alarm];
-    assert.equal((await requester.request(topic, tampered)).code, 'SIGNATURE_INVALID');
+    assert.equal((await mq.requester.request(topic, tampered)).code, 'SIGNATURE_INVALID');
 
     // Signed for another op: not valid for this one.
     const otherOp = signRequest('labels/test', { labels: [dog] }, as(trusted.privateKey));
-    assert.equal((await requester.request(topic, otherOp)).code, 'SIGNATURE_INVALID');
+    assert.equal((await mq.requester.request(topic, otherOp)).code, 'SIGNATURE_INVALID');
 
     const unknownKey = signRequest('labels/set', { labels: [dog] }, as(trusted.privateKey, 'nobody'));
-    assert.equal((await requester.request(topic, unknownKey)).problems?.[0]?.path, '$.signature.keyId');
+    assert.equal((await mq.requester.request(topic, unknownKey)).problems?.[0]?.path, '$.signature.keyId');
     assert.equal(h.service.current().version, 0, 'nothing was applied');
 
-    const good = await requester.request(
+    const good = await mq.requester.request(
       topic,
       signRequest('labels/set', { transaction: 'ok', labels: [dog] }, as(trusted.privateKey)),
     );
@@ -218,7 +208,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
   const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
   const key: SignOptions = { target: 'device:replay', keyId: 'ops', privateKeyPem: pem(trusted.privateKey) };
   const h = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'replay',
     stateDir: tempDir('replay'),
     limits: {
@@ -235,14 +225,14 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     const first = signRequest('labels/set', { transaction: 'a', labels: [dog] }, key);
     assert.ok(Number.isSafeInteger(first.issuedAt) && Math.abs(Date.now() - first.issuedAt) < 5000);
     assert.match(first.nonce, /^[A-Za-z0-9_-]{8,64}$/);
-    const fresh = await requester.request(set, first);
+    const fresh = await mq.requester.request(set, first);
     assert.equal(fresh.status, 'ok', JSON.stringify(fresh));
     assert.equal(h.service.current().version, 1);
-    const second = await requester.request(set, signRequest('labels/set', { labels: [dog, alarm] }, key));
+    const second = await mq.requester.request(set, signRequest('labels/set', { labels: [dog, alarm] }, key));
     assert.equal(second.status, 'ok', JSON.stringify(second));
 
     // Replaying the captured first set (a roll-back) is refused; the labels stay at version 2.
-    const replayed = await requester.request(set, first);
+    const replayed = await mq.requester.request(set, first);
     assert.equal(replayed.status, 'error');
     assert.equal(replayed.code, 'REQUEST_REPLAYED');
     assert.equal(replayed.transaction, 'a');
@@ -250,8 +240,8 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     assert.equal(replayed.problems?.[0]?.path, '$.nonce');
     // A nonce is used up once its signature checks, even when the request is then refused.
     const conflict = signRequest('labels/set', { labels: [dog], ifVersion: 0 }, key);
-    assert.equal((await requester.request(set, conflict)).code, 'VERSION_CONFLICT');
-    assert.equal((await requester.request(set, conflict)).code, 'REQUEST_REPLAYED');
+    assert.equal((await mq.requester.request(set, conflict)).code, 'VERSION_CONFLICT');
+    assert.equal((await mq.requester.request(set, conflict)).code, 'REQUEST_REPLAYED');
     assert.equal(h.service.current().version, 2);
     assert.deepEqual(
       h.service.current().labels.map((l) => l.name),
@@ -259,7 +249,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     );
 
     // Too old, and too far ahead of the device clock: the same window both ways.
-    const stale = await requester.request(
+    const stale = await mq.requester.request(
       set,
       signRequest('labels/set', { labels: [dog], issuedAt: Date.now() - 301_000 }, key),
     );
@@ -267,7 +257,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     assert.match(stale.error ?? '', /issued 30\d s ago, outside remote\.maxRequestAgeS \(300 s\)/);
     assert.equal(stale.problems?.[0]?.path, '$.issuedAt');
     assert.match(stale.problems?.[0]?.message ?? '', /device's clock/);
-    const future = await requester.request(
+    const future = await mq.requester.request(
       set,
       signRequest('labels/set', { labels: [dog], issuedAt: Date.now() + 301_000 }, key),
     );
@@ -276,7 +266,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     assert.equal(future.problems?.[0]?.path, '$.issuedAt');
     // Inside the window both ways: accepted.
     for (const skewMs of [-290_000, 290_000]) {
-      const r = await requester.request(
+      const r = await mq.requester.request(
         h.topics.request('labels/get'),
         signRequest('labels/get', { issuedAt: Date.now() + skewMs }, key),
       );
@@ -284,7 +274,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     }
 
     // A signer that adds none of the fields (or malformed ones) is told which field.
-    const bare = await requester.request(
+    const bare = await mq.requester.request(
       set,
       signBare('labels/set', { labels: [dog] }, 'ops', trusted.privateKey),
     );
@@ -296,7 +286,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     assert.match(bare.error ?? '', /signed request without a valid target, issuedAt and nonce/);
     for (const p of bare.problems ?? []) assert.match(p.message, /required on signed requests/);
     assert.match(bare.problems?.[0]?.message ?? '', /"device:<deviceId>" or "group:<group>"/);
-    const noTarget = await requester.request(
+    const noTarget = await mq.requester.request(
       set,
       signBare(
         'labels/set',
@@ -311,7 +301,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
       ['$.target'],
     );
     assert.match(noTarget.error ?? '', /without a valid target$/);
-    const noNonce = await requester.request(
+    const noNonce = await mq.requester.request(
       set,
       signBare(
         'labels/set',
@@ -325,7 +315,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
       noNonce.problems?.map((p) => p.path),
       ['$.nonce'],
     );
-    const noIssuedAt = await requester.request(
+    const noIssuedAt = await mq.requester.request(
       set,
       signBare(
         'labels/set',
@@ -338,7 +328,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
       noIssuedAt.problems?.map((p) => p.path),
       ['$.issuedAt'],
     );
-    const iso = await requester.request(
+    const iso = await mq.requester.request(
       set,
       signRequest('labels/set', { labels: [dog], issuedAt: new Date().toISOString() }, key),
     );
@@ -346,7 +336,7 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     assert.equal(iso.problems?.[0]?.path, '$.issuedAt');
     assert.match(iso.problems?.[0]?.message ?? '', /milliseconds since the Unix epoch/);
     for (const nonce of ['short', 'x'.repeat(65), 'has space!', 12345678]) {
-      const r = await requester.request(set, signRequest('labels/set', { labels: [dog], nonce }, key));
+      const r = await mq.requester.request(set, signRequest('labels/set', { labels: [dog], nonce }, key));
       assert.equal(r.code, 'REQUEST_INVALID', String(nonce));
       assert.deepEqual(
         r.problems?.map((p) => p.path),
@@ -357,9 +347,12 @@ test('signed requests carry target, issuedAt and nonce: fresh ones apply; replay
     // A forged request does not use up its nonce (only verified requests reach the cache).
     const nonce = 'forged-then-real-1';
     const forged = signRequest('labels/get', { nonce }, { ...key, privateKeyPem: pem(other.privateKey) });
-    assert.equal((await requester.request(h.topics.request('labels/get'), forged)).code, 'SIGNATURE_INVALID');
+    assert.equal(
+      (await mq.requester.request(h.topics.request('labels/get'), forged)).code,
+      'SIGNATURE_INVALID',
+    );
     const real = signRequest('labels/get', { nonce }, key);
-    assert.equal((await requester.request(h.topics.request('labels/get'), real)).status, 'ok');
+    assert.equal((await mq.requester.request(h.topics.request('labels/get'), real)).status, 'ok');
     assert.equal(h.service.current().version, 2, 'nothing refused was applied');
   } finally {
     await h.stop();
@@ -374,7 +367,7 @@ test('the nonce cache is bounded: once remote.maxNonces fresh nonces are held, s
     privateKeyPem: trusted.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
   const h = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'nonce-cap',
     stateDir: tempDir('nonce-cap'),
     limits: {
@@ -385,21 +378,21 @@ test('the nonce cache is bounded: once remote.maxNonces fresh nonces are held, s
   try {
     const get = h.topics.request('labels/get');
     const accepted = Array.from({ length: 16 }, () => signRequest('labels/get', {}, key));
-    const replies = await Promise.all(accepted.map((r) => requester.request(get, r)));
+    const replies = await Promise.all(accepted.map((r) => mq.requester.request(get, r)));
     assert.ok(
       replies.every((r) => r.status === 'ok'),
       JSON.stringify(replies.find((r) => r.status !== 'ok')),
     );
-    const full = await requester.request(get, signRequest('labels/get', { transaction: 17 }, key));
+    const full = await mq.requester.request(get, signRequest('labels/get', { transaction: 17 }, key));
     assert.equal(full.status, 'error');
     assert.equal(full.code, 'REPLAY_CACHE_FULL');
     assert.equal(full.transaction, 17);
     assert.match(full.error ?? '', /remote\.maxNonces/);
     assert.equal(full.problems?.[0]?.path, '$.nonce');
     // The held nonces are still refused as replays: the cache did not make room by forgetting.
-    assert.equal((await requester.request(get, accepted[0])).code, 'REQUEST_REPLAYED');
+    assert.equal((await mq.requester.request(get, accepted[0])).code, 'REQUEST_REPLAYED');
     // Unsigned requests (remote.requireSigned is off here) do not touch the cache.
-    assert.equal((await requester.request(get, {})).status, 'ok');
+    assert.equal((await mq.requester.request(get, {})).status, 'ok');
   } finally {
     await h.stop();
   }
@@ -417,14 +410,14 @@ test('a signed request is bound to the device or group it was signed for: refuse
   const logB = pinoMod.default({ level: 'info' }, { write: (s: string) => lines.push(s) });
   // mis-a is in kitchen and garage, mis-b only in kitchen; a device is named like the group.
   const a = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'mis-a',
     stateDir: tempDir('mis-a'),
     groups: ['kitchen', 'garage'],
     limits,
   });
   const b = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'mis-b',
     stateDir: tempDir('mis-b'),
     groups: ['kitchen'],
@@ -432,20 +425,20 @@ test('a signed request is bound to the device or group it was signed for: refuse
     logger: logB,
   });
   const named = await startHarness({
-    url: broker.url,
+    url: mq.broker.url,
     deviceId: 'kitchen',
     stateDir: tempDir('mis-kitchen'),
     limits,
   });
-  const sub = await startCollector({ url: broker.url, filter: 'edgebind/+/response/#' });
+  const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/+/response/#' });
   const signer = (target: SignOptions['target']): SignOptions => ({ target, keyId: 'ops', privateKeyPem });
   try {
     // Signed for device mis-a: applies there; captured and replayed to mis-b it is refused,
     // naming both ends, and changes nothing.
     const forA = signRequest('labels/set', { transaction: 'for-a', labels: [dog] }, signer('device:mis-a'));
-    const onA = await requester.request(a.topics.request('labels/set'), forA);
+    const onA = await mq.requester.request(a.topics.request('labels/set'), forA);
     assert.equal(onA.status, 'ok', JSON.stringify(onA));
-    const replayedOnB = await requester.request(b.topics.request('labels/set'), forA);
+    const replayedOnB = await mq.requester.request(b.topics.request('labels/set'), forA);
     assert.equal(replayedOnB.status, 'error');
     assert.equal(replayedOnB.code, 'REQUEST_MISDIRECTED');
     assert.equal(replayedOnB.transaction, 'for-a');
@@ -462,14 +455,14 @@ test('a signed request is bound to the device or group it was signed for: refuse
     // applies where it was addressed.
     const early = signRequest('labels/get', { transaction: 'early' }, signer('device:mis-a'));
     assert.equal(
-      (await requester.request(b.topics.request('labels/get'), early)).code,
+      (await mq.requester.request(b.topics.request('labels/get'), early)).code,
       'REQUEST_MISDIRECTED',
     );
-    assert.equal((await requester.request(a.topics.request('labels/get'), early)).status, 'ok');
+    assert.equal((await mq.requester.request(a.topics.request('labels/get'), early)).status, 'ok');
 
     // Rewriting the target breaks the signature: the target is signed.
     const rewritten = { ...signRequest('labels/get', {}, signer('device:mis-a')), target: 'device:mis-b' };
-    const forged = await requester.request(b.topics.request('labels/get'), rewritten);
+    const forged = await mq.requester.request(b.topics.request('labels/get'), rewritten);
     assert.equal(forged.code, 'SIGNATURE_INVALID');
 
     // Signed for group kitchen and published on its topic: every member applies it.
@@ -479,7 +472,7 @@ test('a signed request is bound to the device or group it was signed for: refuse
       signer('group:kitchen'),
     );
     sub.clear();
-    await requester.client.publishAsync(
+    await mq.requester.client.publishAsync(
       b.topics.groupRequest('kitchen', 'labels/set'),
       JSON.stringify(forKitchen),
       {
@@ -496,11 +489,11 @@ test('a signed request is bound to the device or group it was signed for: refuse
 
     // The same group request replayed onto a device topic, onto another group's topic, and onto
     // the device that has the group's name: refused each time.
-    const onDevice = await requester.request(b.topics.request('labels/set'), forKitchen);
+    const onDevice = await mq.requester.request(b.topics.request('labels/set'), forKitchen);
     assert.equal(onDevice.code, 'REQUEST_MISDIRECTED');
     assert.equal(onDevice.error, 'request is addressed to "group:kitchen" but arrived on "device:mis-b"');
     sub.clear();
-    await requester.client.publishAsync(
+    await mq.requester.client.publishAsync(
       a.topics.groupRequest('garage', 'labels/set'),
       JSON.stringify(forKitchen),
       {
@@ -511,13 +504,13 @@ test('a signed request is bound to the device or group it was signed for: refuse
       .json as ResponsePayload;
     assert.equal(onGarage.code, 'REQUEST_MISDIRECTED');
     assert.equal(onGarage.error, 'request is addressed to "group:kitchen" but arrived on "group:garage"');
-    const onNamesake = await requester.request(named.topics.request('labels/set'), forKitchen);
+    const onNamesake = await mq.requester.request(named.topics.request('labels/set'), forKitchen);
     assert.equal(onNamesake.code, 'REQUEST_MISDIRECTED');
     assert.equal(onNamesake.error, 'request is addressed to "group:kitchen" but arrived on "device:kitchen"');
     // And the other way round: signed for device "kitchen", refused on group kitchen's topic.
     const forNamesake = signRequest('labels/get', { transaction: 'namesake' }, signer('device:kitchen'));
     sub.clear();
-    await requester.client.publishAsync(
+    await mq.requester.client.publishAsync(
       b.topics.groupRequest('kitchen', 'labels/get'),
       JSON.stringify(forNamesake),
       {
@@ -535,10 +528,10 @@ test('a signed request is bound to the device or group it was signed for: refuse
     );
 
     // An unsigned request naming another target is refused too; a malformed target is invalid.
-    const unsigned = await requester.request(b.topics.request('labels/get'), { target: 'device:mis-a' });
+    const unsigned = await mq.requester.request(b.topics.request('labels/get'), { target: 'device:mis-a' });
     assert.equal(unsigned.code, 'REQUEST_MISDIRECTED');
     for (const target of ['mis-b', 'host:mis-b', 'device:', 42]) {
-      const r = await requester.request(b.topics.request('labels/get'), {
+      const r = await mq.requester.request(b.topics.request('labels/get'), {
         ...signRequest('labels/get', {}, signer('device:mis-b')),
         target,
       });
@@ -555,7 +548,7 @@ test('a signed request is bound to the device or group it was signed for: refuse
     // persistent session) is not handled; the log says why.
     b.publisher.subscribe(b.topics.groupRequestFilter('old'));
     await new Promise((r) => setTimeout(r, 100));
-    await requester.client.publishAsync(
+    await mq.requester.client.publishAsync(
       b.topics.groupRequest('old', 'labels/set'),
       JSON.stringify(signRequest('labels/set', { labels: [] }, signer('group:old'))),
       { qos: 1 },
@@ -698,9 +691,11 @@ function badRequests(): fc.Arbitrary<Bad> {
 
 test('1,000 malformed or oversized requests: each answered with its problem; nothing changes', async () => {
   const stateDir = tempDir('fuzz');
-  const h = await startHarness({ url: broker.url, deviceId: 'fuzz', stateDir, limits: LIMITS });
+  const h = await startHarness({ url: mq.broker.url, deviceId: 'fuzz', stateDir, limits: LIMITS });
   try {
-    const ok = await requester.request(h.topics.request('labels/set'), { labels: [label({ name: 'base' })] });
+    const ok = await mq.requester.request(h.topics.request('labels/set'), {
+      labels: [label({ name: 'base' })],
+    });
     assert.equal(ok.status, 'ok');
     const fileBefore = readFileSync(join(stateDir, 'labels.json'));
     const appliedBefore = h.applied.length;
@@ -709,7 +704,7 @@ test('1,000 malformed or oversized requests: each answered with its problem; not
     for (let i = 0; i < cases.length; i += 50) {
       const batch = cases.slice(i, i + 50);
       const replies = await Promise.all(
-        batch.map((c) => requester.request(`edgebind/fuzz/request/${c.op}`, c.payload, 15_000)),
+        batch.map((c) => mq.requester.request(`edgebind/fuzz/request/${c.op}`, c.payload, 15_000)),
       );
       replies.forEach((r, j) => {
         const c = batch[j]!;
@@ -729,7 +724,7 @@ test('1,000 malformed or oversized requests: each answered with its problem; not
       fileBefore,
       'the persisted file is unchanged',
     );
-    const still = await requester.request(h.topics.request('labels/get'), {});
+    const still = await mq.requester.request(h.topics.request('labels/get'), {});
     assert.equal(still.status, 'ok', 'the agent still answers');
   } finally {
     await h.stop();
@@ -737,8 +732,8 @@ test('1,000 malformed or oversized requests: each answered with its problem; not
 });
 
 test('health carries uptime, window counts, outbox depth and publish counters', async () => {
-  const h = await startHarness({ url: broker.url, deviceId: 'health', stateDir: tempDir('health') });
-  const sub = await startCollector({ url: broker.url, filter: 'edgebind/health/health' });
+  const h = await startHarness({ url: mq.broker.url, deviceId: 'health', stateDir: tempDir('health') });
+  const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/health/health' });
   try {
     await h.api.publishHealth();
     const m = await sub.waitFor(() => true);

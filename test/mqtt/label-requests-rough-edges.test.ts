@@ -11,24 +11,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { startAgent } from '../../src/main.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { labelsHeardBy, REPO, sampleConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { REPLY_PREFIX, Requester } from './fixtures/api-harness.js';
+import { brokerWithRequester, REPLY_PREFIX } from './fixtures/api-harness.js';
 
-let broker: Mosquitto;
-let requester: Requester;
-before(async () => {
-  broker = await startMosquitto();
-  requester = await Requester.connect(broker.url);
-});
-after(async () => {
-  await requester.close();
-  await broker.close();
-});
+const mq = brokerWithRequester();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLI = join(REPO, 'src/cli/index.ts');
@@ -41,7 +31,7 @@ test('the label API on a running agent: empty get, request paths, every problem,
   const cfg = sampleConfig({
     stateDir,
     deviceId: 'rough',
-    mqtt: { broker: broker.url, protocolVersion: 5 },
+    mqtt: { broker: mq.broker.url, protocolVersion: 5 },
     remote: { responseTopicPrefixes: [REPLY_PREFIX], testWindows: 8 },
   });
   cfg.sensors = [
@@ -95,7 +85,7 @@ test('the label API on a running agent: empty get, request paths, every problem,
     await sleep(200); // the request subscription follows CONNACK
 
     // labels/get with an empty payload (mosquitto_pub -n).
-    const get = await requester.request(topic('labels/get'), Buffer.alloc(0));
+    const get = await mq.requester.request(topic('labels/get'), Buffer.alloc(0));
     assert.equal(get.status, 'ok', JSON.stringify(get));
     const names = (get.data as { labels: { name: string }[] }).labels.map((l) => l.name);
     assert.deepEqual(
@@ -104,7 +94,7 @@ test('the label API on a running agent: empty get, request paths, every problem,
     );
 
     // A bad add[0]: its path is in the request, not in the merged set.
-    const bad = await requester.request(topic('labels/patch'), {
+    const bad = await mq.requester.request(topic('labels/patch'), {
       add: [{ name: 'Bad Name', prompts: ['x'] }],
     });
     assert.equal(bad.code, 'REQUEST_INVALID');
@@ -114,7 +104,7 @@ test('the label API on a running agent: empty get, request paths, every problem,
     );
 
     // Two problems in one patch: both, in the wording of every op.
-    const two = await requester.request(topic('labels/patch'), {
+    const two = await mq.requester.request(topic('labels/patch'), {
       remove: ['ghost'],
       add: [{ name: 'ok_name', prompts: ['a kettle'], threshold: 0.3, offThreshold: 0.6 }],
     });
@@ -126,27 +116,27 @@ test('the label API on a running agent: empty get, request paths, every problem,
     );
 
     // A local file is refused remotely, and the message says what to send instead.
-    const byFile = await requester.request(topic('labels/patch'), {
+    const byFile = await mq.requester.request(topic('labels/patch'), {
       add: [{ name: 'room', examples: [{ file: protoFile }] }],
     });
     assert.equal(byFile.code, 'REQUEST_INVALID');
     assert.match(byFile.problems![0]!.message, /send the prototype file's content as `prototype`/);
 
     // The prototype file's content, as it is.
-    const added = await requester.request(topic('labels/patch'), {
+    const added = await mq.requester.request(topic('labels/patch'), {
       transaction: 'proto',
       add: [{ name: 'room', examples: [{ prototype }] }],
     });
     assert.equal(added.status, 'ok', JSON.stringify(added));
     assert.deepEqual((added.data as { added: string[] }).added, ['room']);
-    const after = await requester.request(topic('labels/get'), Buffer.alloc(0));
+    const after = await mq.requester.request(topic('labels/get'), Buffer.alloc(0));
     const room = (
       after.data as { labels: { name: string; examples: { prototype?: unknown }[] }[] }
     ).labels.find((l) => l.name === 'room');
     assert.deepEqual(room?.examples[0]?.prototype, prototype, 'kept as sent');
 
     // A prototype whose vector is broken is refused at its path in the request.
-    const broken = await requester.request(topic('labels/patch'), {
+    const broken = await mq.requester.request(topic('labels/patch'), {
       add: [{ name: 'room2', examples: [{ prototype: { ...prototype, vector: 'AAAAAA==' } }] }],
     });
     assert.equal(broken.code, 'REQUEST_INVALID');
@@ -166,7 +156,7 @@ test('the label API on a running agent: empty get, request paths, every problem,
       | undefined;
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
-      const r = await requester.request(topic('labels/test'), {
+      const r = await mq.requester.request(topic('labels/test'), {
         labels: [{ name: 'room', examples: [{ prototype }] }],
       });
       assert.equal(r.status, 'ok', JSON.stringify(r));

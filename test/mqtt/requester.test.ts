@@ -1,7 +1,9 @@
 /**
  * The tests' MQTT 5 requester over a real Mosquitto (issue #24). Tests that run the CLI with
  * spawnSync block their event loop; on a loaded machine for longer than 1.5 keepalives, and the
- * broker then drops the requester. It must come back, or every later request goes unanswered.
+ * broker then drops the requester. It must come back, or every later request goes unanswered,
+ * and keep its reply subscription across the drop (a persistent session), or an answer can
+ * arrive between two connections and be lost.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
