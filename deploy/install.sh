@@ -122,7 +122,7 @@ say "app in $APP_DIR"
 STAGE="$APP_DIR.new"
 run rm -rf "$STAGE"
 run install -d -m 0755 "$STAGE"
-for item in package.json package-lock.json .npmrc dist samples examples systemd deploy docs; do
+for item in package.json package-lock.json dist samples examples systemd deploy docs; do
   if [ -e "$SRC/$item" ]; then run cp -a "$SRC/$item" "$STAGE/"; fi
 done
 # The root `prepare` script builds with tsc, a dev dependency: not wanted (nor possible) here.
@@ -131,7 +131,9 @@ if [ "$COPY_MODULES" -eq 1 ]; then
   [ -d "$SRC/node_modules" ] || die "$SRC/node_modules is missing"
   run cp -a "$SRC/node_modules" "$STAGE/"
 else
-  run npm ci --omit=dev --no-audit --no-fund --prefix "$STAGE"
+  # onnxruntime-node's install script would fetch CUDA libraries from NuGet: package.json denies
+  # it (npm >= 11.16); the variable does the same for older npm.
+  run env ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund --prefix "$STAGE"
 fi
 if [ -d "$APP_DIR" ]; then
   run rm -rf "$APP_DIR.old"
