@@ -34,9 +34,17 @@ before(async () => {
   });
 });
 
-/** Starts the child, kills it with SIGKILL after its `writes`-th report; the last count it reported. */
-async function killAfter(dir: string, writes: number): Promise<number> {
-  const child = spawn(process.execPath, [CHILD, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts the child, kills it with SIGKILL after its `writes`-th report; the last count it reported
+ * and the child's pid (its segment's name ends with it).
+ * Its windows start at the current hour's start: a run that began near the hour and wrote into the
+ * next one would open a second segment (a shake run at 09:00 failed that way).
+ */
+async function killAfter(dir: string, writes: number): Promise<{ reported: number; pid: number }> {
+  const hourStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  const child = spawn(process.execPath, [CHILD, dir, String(hourStart)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = once(child, 'exit');
   let reported = 0;
   let seen = 0;
@@ -49,7 +57,7 @@ async function killAfter(dir: string, writes: number): Promise<number> {
   }
   const [code, signal] = (await exited) as [number | null, string | null];
   assert.equal(signal, 'SIGKILL', `the child exited by itself (code ${String(code)})`);
-  return reported;
+  return { reported, pid: child.pid! };
 }
 
 test('kill -9 during writes, 20 times: the store opens, answers, and keeps every reported window', async () => {
@@ -57,7 +65,7 @@ test('kill -9 during writes, 20 times: the store opens, answers, and keeps every
   const rb = recordBytesFor(128);
   let before = 0;
   for (let run = 0; run < 20; run++) {
-    const reported = await killAfter(dir, 1 + ((run * 7) % 11));
+    const { reported, pid } = await killAfter(dir, 1 + ((run * 7) % 11));
     const segments = listSegments(dir);
     assert.equal(segments.length, run + 1, 'each run writes its own segment');
     let whole = 0;
@@ -68,7 +76,12 @@ test('kill -9 during writes, 20 times: the store opens, answers, and keeps every
         assert.ok(recordIntact(bytes, HEADER_BYTES + r * rb, rb), `${seg.name} record ${r} is intact`);
       whole += records;
     }
-    const newest = Math.floor((readFileSync(segments.at(-1)!.path).length - HEADER_BYTES) / rb);
+    const own = segments.find((seg) => seg.name.endsWith(`-${pid}.ebh`));
+    assert.ok(
+      own,
+      `run ${run}: no segment of child ${pid} among ${segments.map((seg) => seg.name).join(', ')}`,
+    );
+    const newest = Math.floor((readFileSync(own.path).length - HEADER_BYTES) / rb);
     assert.ok(newest >= reported, `run ${run}: ${newest} windows on disk, the child reported ${reported}`);
     const q = new Float32Array(128).fill(1 / Math.sqrt(128));
     const { hits, stats } = scanHistory(dir, { vector: q, keep: 10 });
