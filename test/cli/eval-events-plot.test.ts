@@ -134,6 +134,7 @@ test('eval-events --plot on the demo recordings: the picture holds the same even
   });
   assert.equal(tty.status, 0, tty.stdout);
   assert.match(tty.stdout, /eval-events: replaying; windows scored \d+ \d:\d\d/);
-  assert.ok(tty.stdout.includes('\r\x1b[2Keval-events: replaying; windows scored '), 'redrawn in place');
-  assert.ok(tty.stdout.includes('\r\x1b[2Klabel '), 'the line is cleared before the table');
+  // cli-progress draws from column 1 (ESC [1G) and clears the whole line (ESC [2K) at the end.
+  assert.ok(tty.stdout.includes('\x1b[1Geval-events: replaying; windows scored '), 'redrawn in place');
+  assert.ok(tty.stdout.includes('\x1b[1G\x1b[2Klabel '), 'the line is cleared before the table');
 });

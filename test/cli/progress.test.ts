@@ -1,20 +1,24 @@
 /**
- * Progress lines (issue 17 item 9): drawn on stderr only when it is a terminal, never into a pipe
- * or with --json; one line redrawn in place and cleared at the end. The long commands are run as a
- * user runs them, once under a pseudo-terminal (`script`, util-linux) and once into a pipe.
+ * Progress lines (issue 17 item 9), drawn by cli-progress: on stderr only when it is a terminal,
+ * never into a pipe or with --json; one line redrawn in place and cleared at the end. cli-progress
+ * reads Date.now and setTimeout, so time is mock.timers'. The long commands are run as a user runs
+ * them, once under a pseudo-terminal (`script`, util-linux) and once into a pipe.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { progress, type ProgressStream } from '../../src/cli/progress.js';
 import { REPO, tempDir } from '../helpers/agent-config.js';
 
 const CLI = join(REPO, 'src/cli/index.ts');
 const TSX = import.meta.resolve('tsx');
 const dir = tempDir('progress');
-/** What each redraw starts with: carriage return, then ANSI "erase line". */
-const REDRAW = '\r\x1b[2K';
+/** How cli-progress draws a line: cursor to column 1, the line, erase to its end. */
+const DRAW = '\x1b[1G';
+const END = '\x1b[0K';
+/** How it clears the line when finished: column 1, erase the whole line. */
+const CLEAR = '\x1b[1G\x1b[2K';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function recorder(isTTY: boolean, columns = 100): ProgressStream & { out: string } {
@@ -30,61 +34,125 @@ function recorder(isTTY: boolean, columns = 100): ProgressStream & { out: string
   return s;
 }
 
-test('a terminal gets one line redrawn in place, at most every interval, cleared at the end', () => {
-  let t = 0;
+/** Every line drawn, in order. */
+function frames(out: string): string[] {
+  return [...out.matchAll(new RegExp(`${esc(DRAW)}(.*?)${esc(END)}`, 'g'))].map((m) => m[1]!);
+}
+
+function fakeTime(t: TestContext) {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+}
+
+/** Time passing as it does: mock.timers' tick does not run timers armed during the tick. */
+function advance(t: TestContext, ms: number) {
+  for (let i = 0; i < ms; i += 100) t.mock.timers.tick(Math.min(100, ms - i));
+}
+
+test('a terminal gets one line redrawn in place, with the phase, its count and time, cleared at the end', (t) => {
+  fakeTime(t);
   const stream = recorder(true);
-  const bar = progress('eval', { stream, now: () => t, intervalMs: 100 });
+  const bar = progress('eval', { stream });
   assert.equal(bar.active, true);
   bar.update('embedding audio windows', 0, 12);
-  t = 50;
-  bar.update('embedding audio windows', 3, 12); // within the interval: not drawn
-  t = 3000;
+  advance(t, 3000); // redrawn as the elapsed time changes
   bar.update('embedding audio windows', 3, 12);
-  t = 3010;
-  bar.update('embedding audio windows', 12, 12); // complete: drawn at once
+  advance(t, 100);
+  bar.update('embedding audio windows', 12, 12);
   bar.finish();
-  const frames = stream.out.split('\r\x1b[2K');
-  assert.equal(frames[0], '');
-  assert.deepEqual(frames.slice(1), [
+  assert.deepEqual(frames(stream.out), [
     'eval: embedding audio windows [--------------------] 0/12 0% 0:00',
+    'eval: embedding audio windows [--------------------] 0/12 0% 0:01',
+    'eval: embedding audio windows [--------------------] 0/12 0% 0:02',
+    'eval: embedding audio windows [--------------------] 0/12 0% 0:03',
     'eval: embedding audio windows [#####---------------] 3/12 25% 0:03 (~0:09 left)',
     'eval: embedding audio windows [####################] 12/12 100% 0:03',
-    '',
   ]);
-  assert.doesNotMatch(stream.out, /\n/, 'never a new line: the command output follows on a clean one');
+  assert.ok(stream.out.endsWith(CLEAR), 'cleared: the command output follows on a clean line');
+  assert.doesNotMatch(stream.out, /\n/, 'never a new line');
+  // Nothing is drawn after the end, and nothing is left running.
+  const before = stream.out;
+  advance(t, 5000);
+  assert.equal(stream.out, before);
 });
 
-test('the time left is the current phase’s own pace; a count without total has no bar', () => {
-  let t = 0;
+test('each phase has its own count and time left; a count without total has no bar', (t) => {
+  fakeTime(t);
   const stream = recorder(true);
-  const bar = progress('eval', { stream, now: () => t });
+  const bar = progress('eval', { stream });
   bar.update('reading scenes', 0, 2);
-  t = 60_000;
-  bar.update('embedding', 1, 4); // a new phase starts its own clock
-  t = 70_000;
+  advance(t, 60_000);
+  bar.update('embedding', 1, 4); // a new phase starts its own estimate
+  advance(t, 10_000);
   bar.update('embedding', 2, 4);
+  advance(t, 100);
   bar.update('replaying', 7);
-  const frames = stream.out.split('\r\x1b[2K').slice(1);
-  assert.equal(frames[1], 'eval: embedding [#####---------------] 1/4 25% 1:00');
-  assert.equal(frames[2], 'eval: embedding [##########----------] 2/4 50% 1:10 (~0:10 left)');
-  assert.equal(frames[3], 'eval: replaying 7 1:10');
+  bar.finish();
+  const drawn = frames(stream.out);
+  const at = (line: string) => {
+    const i = drawn.indexOf(line);
+    assert.ok(i >= 0, `drawn: ${line}\n${drawn.join('\n')}`);
+    return i;
+  };
+  const a = at('eval: embedding [#####---------------] 1/4 25% 1:00');
+  const b = at('eval: embedding [##########----------] 2/4 50% 1:10 (~0:20 left)');
+  const c = at('eval: replaying 7 1:10');
+  assert.ok(a < b && b < c);
+  assert.ok(stream.out.endsWith(CLEAR));
 });
 
-test('a line longer than the terminal is cut to its width', () => {
+test('a note follows the count without restarting the estimate; timeLeft false shows none', (t) => {
+  fakeTime(t);
+  for (const timeLeft of [true, false]) {
+    const stream = recorder(true);
+    const bar = progress('simulate', { stream, timeLeft });
+    bar.update('rendering scenes', 0, 4);
+    advance(t, 2000);
+    bar.update('rendering scenes', 1, 4, '(a done)');
+    advance(t, 2000);
+    bar.update('rendering scenes', 2, 4, '(b done)');
+    bar.finish();
+    assert.equal(
+      frames(stream.out).at(-1),
+      `simulate: rendering scenes [##########----------] 2/4 50% 0:04${timeLeft ? ' (~0:04 left)' : ''} (b done)`,
+    );
+  }
+});
+
+test('after finish the next update draws the line again (a message printed between)', (t) => {
+  fakeTime(t);
+  const stream = recorder(true);
+  const bar = progress('record', { stream });
+  bar.update('capturing', 0, 2);
+  bar.finish();
+  stream.write('mic: degraded\n');
+  advance(t, 1000);
+  bar.update('capturing', 1, 2);
+  bar.finish();
+  const i = stream.out.indexOf('mic: degraded\n');
+  assert.ok(stream.out.slice(0, i).endsWith(CLEAR), 'cleared before the message');
+  assert.deepEqual(frames(stream.out.slice(i)), ['record: capturing [##########----------] 1/2 50% 0:01']);
+});
+
+test('a line longer than the terminal is cut one short of its width', (t) => {
+  fakeTime(t);
   const stream = recorder(true, 30);
-  const bar = progress('simulate', { stream, now: () => 0 });
+  const bar = progress('simulate', { stream });
   bar.update('rendered a-very-long-scene-directory-name', 1, 2);
-  assert.equal(stream.out.split('\r\x1b[2K')[1]!.length, 29);
+  bar.finish();
+  assert.equal(frames(stream.out)[0], 'simulate: rendered a-very-lon');
+  assert.equal(frames(stream.out)[0]!.length, 29);
 });
 
-test('no terminal, or --json: nothing is written', () => {
+test('no terminal, or --json: nothing is written', (t) => {
+  fakeTime(t);
   for (const [stream, enabled] of [
     [recorder(false), true],
     [recorder(true), false],
   ] as const) {
-    const bar = progress('eval', { stream, enabled, now: () => 0 });
+    const bar = progress('eval', { stream, enabled });
     assert.equal(bar.active, false);
     bar.update('embedding', 1, 2);
+    advance(t, 1000);
     bar.update('embedding', 2, 2);
     bar.finish();
     assert.equal(stream.out, '');
@@ -114,9 +182,17 @@ test('simulate --repeat 2: a progress line on a terminal, none into a pipe', () 
     env: { ...process.env, COLUMNS: '100' },
   });
   assert.equal(tty.status, 0, tty.stdout);
-  assert.match(tty.stdout, new RegExp(`${esc(REDRAW)}simulate: rendering \\[-{20}\\] 0/2 0%`));
-  assert.match(tty.stdout, new RegExp(`${esc(REDRAW)}simulate: rendered demo-1 \\[#{20}\\] 2/2 100%`));
-  assert.ok(tty.stdout.includes(`${REDRAW}wrote 2 scenes to `), 'the line is cleared before the result');
+  assert.match(
+    tty.stdout,
+    new RegExp(`${esc(DRAW)}simulate: rendering scenes \\[-{20}\\] 0/2 0% 0:00${esc(END)}`),
+  );
+  assert.match(
+    tty.stdout,
+    new RegExp(
+      `${esc(DRAW)}simulate: rendering scenes \\[#{20}\\] 2/2 100% \\d+:\\d\\d \\(demo-1 done\\)${esc(END)}`,
+    ),
+  );
+  assert.ok(tty.stdout.includes(`${CLEAR}wrote 2 scenes to `), 'the line is cleared before the result');
 });
 
 test('record: seconds captured on a terminal, nothing into a pipe', () => {
@@ -146,7 +222,7 @@ test('record: seconds captured on a terminal, nothing into a pipe', () => {
   assert.equal(tty.status, 0, tty.stdout);
   assert.match(
     tty.stdout,
-    new RegExp(`${esc(REDRAW)}record: capturing 4 sensors; seconds \\[[#-]{20}\\] \\d/2`),
+    new RegExp(`${esc(DRAW)}record: capturing 4 sensors; seconds \\[[#-]{20}\\] \\d/2`),
   );
-  assert.ok(tty.stdout.includes(`${REDRAW}mic: `), 'the line is cleared before the summary');
+  assert.ok(tty.stdout.includes(`${CLEAR}mic: `), 'the line is cleared before the summary');
 });

@@ -96,12 +96,12 @@ export function registerSimulate(program: Command): void {
       }) => {
         try {
           const bar = progress('simulate');
-          bar.update('rendering', 0, (opts.scenario === 'all' ? SCENARIOS.length : 1) * opts.repeat);
+          bar.update('rendering scenes', 0, (opts.scenario === 'all' ? SCENARIOS.length : 1) * opts.repeat);
           const dirs = await simulate({
             ...opts,
-            onScene: (done, total, dir) => bar.update(`rendered ${basename(dir)}`, done, total),
-          });
-          bar.finish();
+            onScene: (done, total, dir) =>
+              bar.update('rendering scenes', done, total, `(${basename(dir)} done)`),
+          }).finally(() => bar.finish());
           console.log(`wrote ${dirs.length} scene${dirs.length === 1 ? '' : 's'} to ${opts.out}`);
         } catch (err) {
           reportAndExit(err);
