@@ -36,6 +36,7 @@ import { referenceScore } from './lib/reference-scorer.js';
 import { normalizeInPlace } from '../src/util/vectors.js';
 import { SENSOR_MODALITIES, type Modality } from '../src/pipeline/types.js';
 import { measureProviders } from './lib/providers.js';
+import { progress } from '../src/cli/progress.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { startCollector } from '../test/helpers/mqtt-collector.js';
 
@@ -642,16 +643,22 @@ const parts: Record<string, () => Result | Promise<Result>> = {
   latency,
 };
 const only = values.only?.split(',') ?? Object.keys(parts);
-for (const name of only) {
-  const fn = parts[name];
-  if (!fn) throw new TypeError(`unknown part "${name}"; parts: ${Object.keys(parts).join(', ')}`);
-  process.stderr.write(`bench: ${name}…\n`);
+for (const name of only)
+  if (!parts[name]) throw new TypeError(`unknown part "${name}"; parts: ${Object.keys(parts).join(', ')}`);
+// On a terminal, a line saying which part runs, k of n, and the time so far (issue 17); plain lines
+// otherwise. No time left: parts differ by orders of magnitude. One redraw a second at most, and
+// none while a synchronous part runs, so it barely touches what is measured.
+const bar = progress('bench', { timeLeft: false, intervalMs: 1000 });
+for (const [k, name] of only.entries()) {
+  if (bar.active) bar.update('parts', k, only.length, `running ${name}`);
+  else process.stderr.write(`bench: ${name}…\n`);
   const t0 = performance.now();
   try {
-    results[name] = await fn();
+    results[name] = await parts[name]!();
   } catch (err) {
     results[name] = { error: (err as Error).message };
   }
+  bar.finish(); // the finished part's line stays above the next one's progress
   process.stderr.write(`bench: ${name} done in ${Math.round(performance.now() - t0)} ms\n`);
 }
 
