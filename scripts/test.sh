@@ -9,12 +9,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # mosquitto: real broker for integration tests; mosquitto-clients: mosquitto_sub/pub as a user
 # would run them; socat: pty pairs for serial drivers; python3-torch/-numpy/-onnx: the ImageBind
-# exporter's ONNX-vs-PyTorch check on a stand-in model (Debian's /usr/bin/python3).
+# exporter's ONNX-vs-PyTorch check on a stand-in model (Debian's /usr/bin/python3); python3-tqdm:
+# the trainer's progress bars (test/train/progress.test.ts).
 # systemd: systemd-analyze verify on the unit file.
 # libvulkan1 and the libraries Mesa 25's lavapipe links against (LLVM 15, xcb, wayland-client): the
 # WebGPU tests (issue #15) run onnxruntime's webgpu provider on that software Vulkan driver, which
 # scripts/lavapipe.sh unpacks from bookworm-backports into .cache/lavapipe below.
-packages=(mosquitto mosquitto-clients socat systemd python3-torch python3-numpy python3-onnx
+packages=(mosquitto mosquitto-clients socat systemd python3-torch python3-numpy python3-onnx python3-tqdm
   libvulkan1 libllvm15 libexpat1 libzstd1 zlib1g libwayland-client0 libx11-xcb1 libxcb1 libxcb-dri3-0
   libxcb-present0 libxcb-randr0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxshmfence1)
 missing=()

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models import EMBED_DIM, unit
+from progress import bar
 
 LICENSE_NOTE = "Apache-2.0"
 
@@ -119,7 +120,7 @@ def write_pack(out, txt, encs, meta, vocab_size, context, kind, args, captions, 
         "imu": ImuWrap(encs["imu"], pool["imu"][1]),
     }
     encoders = {}
-    for modality, model in wraps.items():
+    for modality, model in bar(list(wraps.items()), f"export {os.path.basename(os.path.normpath(out))}", "model"):
         file = f"{modality}.onnx"
         export_one(model, modality, os.path.join(out, file))
         name, dtype, dims = SIGNATURES[modality]

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import ImageEncoder, TextEncoder, sensor_encoder, unit  # noqa: E402
 from wordhash import encode  # noqa: E402
 import export  # noqa: E402
+from progress import bar, say  # noqa: E402
 
 SENSORS = ["audio", "thermal", "depth", "imu"]
 VOCAB_SIZE = 8192
@@ -38,7 +39,7 @@ REAL_BALANCE = 0.5  # real classes drawn with probability clips**REAL_BALANCE
 
 
 def log(msg):
-    print(f"[train {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    say(f"[train {time.strftime('%H:%M:%S')}] {msg}")
 
 
 def seed_all(seed):
@@ -104,7 +105,7 @@ def stage1(arrays, labels, bank_ids, steps, batch, gen):
     opt = torch.optim.AdamW([*img.parameters(), *txt.parameters(), log_scale], lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
     n = labels.shape[0]
-    for step in range(steps):
+    for step in bar(range(steps), "stage1"):
         idx = torch.randint(n, (batch,), generator=gen)
         x = augment_rgb(arrays["rgb"][idx], gen)
         ids = sample_captions(bank_ids, labels[idx], gen)
@@ -285,7 +286,7 @@ def stage2_audio(arrays, labels, keep, sim_targets, cap_emb, real, steps, batch,
     draw = real_sampler(real, gen, balance)
     half = batch // 2
     n_cls = len(cap_emb)
-    for step in range(steps):
+    for step in bar(range(steps), "stage2 audio"):
         idx = keep[torch.randint(len(keep), (half,), generator=gen)]
         x = augment_sensor("audio", arrays["audio"][idx], gen)
         loss_sim = clip_loss(unit(enc(x)), sim_targets(idx), 1 / TEMPERATURE)
@@ -324,7 +325,7 @@ def stage2(m, arrays, keep, targets_for, steps, batch, gen):
     enc = sensor_encoder(m)
     opt = torch.optim.AdamW(enc.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
-    for step in range(steps):
+    for step in bar(range(steps), f"stage2 {m}"):
         idx = keep[torch.randint(len(keep), (batch,), generator=gen)]
         x = augment_sensor(m, arrays[m][idx], gen)
         loss = clip_loss(unit(enc(x)), targets_for(idx), 1 / TEMPERATURE)

@@ -53,6 +53,7 @@ test(
     assert.equal(r.code, 0, r.out.slice(-3000));
     assert.match(r.out, /stage1 step/);
     assert.match(r.out, /stage2 imu step/);
+    assert.ok(!r.out.includes('\r'), 'no progress bar when stderr is not a terminal (issue 17)');
     const manifest = await readManifest(pack);
     assert.equal(manifest.tokenizer.kind, 'word-hash');
     assert.equal(manifest.license, 'Apache-2.0');
