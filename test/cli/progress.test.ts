@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { progress, type ProgressStream } from '../../src/cli/progress.js';
-import { REPO, tempDir } from '../helpers/agent-config.js';
+import { parse, stringify } from 'yaml';
+import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
 
 const CLI = join(REPO, 'src/cli/index.ts');
 const TSX = import.meta.resolve('tsx');
@@ -225,4 +227,30 @@ test('record: seconds captured on a terminal, nothing into a pipe', () => {
     new RegExp(`${esc(DRAW)}record: capturing 4 sensors; seconds \\[[#-]{20}\\] \\d/2`),
   );
   assert.ok(tty.stdout.includes(`${CLEAR}mic: `), 'the line is cleared before the summary');
+});
+
+test('eval-events --json on a terminal: the JSON alone, no progress line', () => {
+  const cfg = parse(readFileSync(join(REPO, 'examples/demo.yaml'), 'utf8')) as {
+    encoders: { pack: string };
+    sensors: { file: string }[];
+    stateDir?: string;
+  };
+  cfg.encoders.pack = join(REPO, 'models/mini');
+  for (const s of cfg.sensors) s.file = join(SAMPLES, s.file.replace('../samples/', ''));
+  cfg.stateDir = join(dir, 'state');
+  const config = join(dir, 'demo.yaml');
+  writeFileSync(config, stringify(cfg));
+  const args = ['eval-events', '-c', config, '-t', join(SAMPLES, 'truth.json')];
+  const command = [process.execPath, '--import', TSX, CLI, ...args, '--json'].map((a) => `'${a}'`).join(' ');
+  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, EDGEBIND_DEBUG: '' },
+  });
+  assert.equal(tty.status, 0, tty.stdout);
+  assert.ok(!tty.stdout.includes('\x1b'), 'no escape codes');
+  assert.doesNotMatch(tty.stdout, /replaying/);
+  const report = JSON.parse(tty.stdout) as { metrics: unknown };
+  assert.ok(report.metrics, 'the output is the report');
 });
