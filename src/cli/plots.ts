@@ -1,14 +1,18 @@
 /**
- * The pictures of issue 17 item 9, as SVG (src/util/svg.ts):
+ * The pictures of issue 17 item 9, each a vega-lite spec rendered headless to SVG by vega (no
+ * canvas, no native code):
  *  - `scoreTimelineSvg` (`classify --plot`): one panel per label — its score over time as the
  *    tracker saw it, its on- and off-threshold, and the events it produced as shaded spans;
  *  - `eventTimelineSvg` (`eval-events --plot`): one row per label, ground truth above and the
  *    detected events below, matched events in one colour and false ones in another;
- *  - `confusionSvg` (`eval --report`): a confusion matrix, true class × predicted class.
- * Elements carry `class` and `data-*` attributes with the values drawn, so a test (or a script)
- * can check what a picture shows without rendering it.
+ *  - `confusionSvg` (`eval --report`): a confusion matrix, true class × predicted class;
+ *  - `scoreDistributionSvg` (`eval --report`): per modality, how a label scores when its class is
+ *    shown against when it is not, with the threshold, to pick thresholds from.
+ * Every SVG carries the vega-lite spec it was drawn from, data included, as JSON in
+ * `<metadata id="vega-lite-spec">`, so a test (or a script) can read what a picture shows.
  */
-import { el, num, scale, svgDocument, text, ticks } from '../util/svg.js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
 
 export interface ScoreSeries {
   label: string;
@@ -29,176 +33,202 @@ export interface ScoreTimeline {
   labels: ScoreSeries[];
 }
 
-const WIDTH = 980;
-const LEFT = 190;
-const RIGHT = 24;
-const PANEL_H = 80;
-const PANEL_GAP = 18;
-const TOP = 64;
-const BOTTOM = 44;
+/** Where the spec sits in every SVG written here. */
+export const SPEC_METADATA_ID = 'vega-lite-spec';
+
+const WIDTH = 820;
+const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
 const COLOURS = {
   score: '#1d3557',
   on: '#d62828',
   off: '#2a9d8f',
   event: '#f4a261',
-  truth: '#8d99ae',
+  truthFound: '#6c757d',
+  truthMissed: '#ced4da',
   matched: '#2a9d8f',
-  missed: '#8d99ae',
   false: '#d62828',
-  grid: '#e5e5e5',
-  axis: '#555555',
+  shown: '#2a9d8f',
+  notShown: '#e76f51',
 };
 
-/** Seconds axis along the bottom, with vertical grid lines through `top`…`bottom`. */
-function timeAxis(x: (ms: number) => number, durationMs: number, top: number, bottom: number): string[] {
-  const out: string[] = [];
-  for (const s of ticks(0, durationMs / 1000, 12)) {
-    const px = x(s * 1000);
-    out.push(el('line', { x1: px, y1: top, x2: px, y2: bottom, stroke: COLOURS.grid }));
-    out.push(text({ x: px, y: bottom + 16, 'text-anchor': 'middle', fill: COLOURS.axis }, `${s}`));
+const CONFIG = {
+  font: FONT,
+  title: { fontSize: 15, anchor: 'start', offset: 12 },
+  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e5e5e5' },
+  legend: {
+    labelFontSize: 12,
+    titleFontSize: 12,
+    orient: 'top',
+    labelLimit: 400,
+    titleLimit: 600,
+    symbolOpacity: 1,
+  },
+  header: { labelFontSize: 12, titleFontSize: 12 },
+  view: { stroke: '#999999' },
+} as const;
+
+const secs = (ms: number) => Math.round(ms) / 1000;
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * Compiles a vega-lite spec and renders it to a standalone SVG document: an XML declaration, a
+ * `<title>`, and the spec (with its data) in `<metadata>`.
+ */
+export async function renderSvg(spec: TopLevelSpec, title: string): Promise<string> {
+  const full = { config: CONFIG, background: 'white', ...spec } as TopLevelSpec;
+  // Warnings (a channel a mark cannot take, say) go nowhere near the command's output.
+  const quiet = vega.logger(vega.Error);
+  const view = new vega.View(vega.parse(compile(full, { logger: quiet }).spec), {
+    renderer: 'none',
+    logLevel: vega.Error,
+  });
+  try {
+    const svg = await view.toSVG();
+    const open = svg.indexOf('>') + 1;
+    return (
+      '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      svg.slice(0, open) +
+      `<title>${escapeXml(title)}</title>` +
+      `<metadata id="${SPEC_METADATA_ID}">${escapeXml(JSON.stringify(spec))}</metadata>` +
+      svg.slice(open) +
+      '\n'
+    );
+  } finally {
+    view.finalize();
   }
-  out.push(
-    text(
-      { x: (LEFT + WIDTH - RIGHT) / 2, y: bottom + 34, 'text-anchor': 'middle', fill: COLOURS.axis },
-      'time (s)',
-    ),
-  );
-  return out;
 }
 
-function legend(items: { colour: string; label: string; dash?: string; box?: boolean }[], y: number): string {
-  let x = LEFT;
-  const parts: string[] = [];
-  for (const it of items) {
-    parts.push(
-      it.box
-        ? el('rect', { x, y: y - 9, width: 22, height: 11, fill: it.colour, 'fill-opacity': 0.45 })
-        : el('line', {
-            x1: x,
-            y1: y - 4,
-            x2: x + 22,
-            y2: y - 4,
-            stroke: it.colour,
-            'stroke-width': 2,
-            'stroke-dasharray': it.dash,
-          }),
-    );
-    parts.push(text({ x: x + 28, y }, it.label));
-    x += 40 + it.label.length * 6.6;
-  }
-  return el('g', { class: 'legend' }, parts.join(''));
-}
+/** A colour legend for layers whose series are fixed names, in this order. */
+const series = (title: string | null, items: readonly (readonly [string, string])[]) => ({
+  scale: { domain: items.map(([n]) => n), range: items.map(([, c]) => c) },
+  legend: title === null ? null : { title },
+});
+
+/** One label's events as the picture's data: seconds, peak and why each ended. */
+const events = (s: ScoreSeries) =>
+  s.events.map((e) => {
+    const peak = Math.round(e.peakScore * 100) / 100;
+    const ended = e.endReason ?? 'open';
+    return {
+      series: 'event',
+      startS: secs(e.startMs),
+      endS: secs(e.endMs),
+      peak,
+      ended,
+      note: `peak ${e.peakScore.toFixed(2)}, ${ended}`,
+    };
+  });
 
 /** `classify --plot`: per label, score line, both thresholds, events. */
-export function scoreTimelineSvg(t: ScoreTimeline): string {
-  const n = t.labels.length;
-  const height = TOP + n * (PANEL_H + PANEL_GAP) + BOTTOM;
-  const plotBottom = TOP + n * (PANEL_H + PANEL_GAP) - PANEL_GAP;
-  const durationMs = Math.max(1, t.durationMs);
-  const x = scale(0, durationMs, LEFT, WIDTH - RIGHT);
-  const body: string[] = [
-    text({ x: LEFT, y: 22, 'font-size': 15, 'font-weight': 'bold' }, t.title),
-    legend(
-      [
-        { colour: COLOURS.score, label: 'score' },
-        { colour: COLOURS.on, label: 'threshold (start)', dash: '6 3' },
-        { colour: COLOURS.off, label: 'offThreshold (end)', dash: '2 3' },
-        { colour: COLOURS.event, label: 'event', box: true },
-      ],
-      46,
-    ),
-    ...timeAxis(x, durationMs, TOP, plotBottom),
-  ];
-  t.labels.forEach((s, i) => {
-    const top = TOP + i * (PANEL_H + PANEL_GAP);
-    const y = scale(0, 1, top + PANEL_H, top);
-    const parts: string[] = [
-      el('rect', {
-        x: LEFT,
-        y: top,
-        width: WIDTH - RIGHT - LEFT,
-        height: PANEL_H,
-        fill: 'none',
-        stroke: COLOURS.axis,
-        'stroke-width': 0.5,
-      }),
-    ];
-    for (const e of s.events) {
-      parts.push(
-        el(
-          'rect',
-          {
-            class: 'event',
-            'data-start-s': num(e.startMs / 1000),
-            'data-end-s': num(e.endMs / 1000),
-            'data-end-reason': e.endReason ?? undefined,
-            x: x(e.startMs),
-            y: top,
-            width: Math.max(1, x(e.endMs) - x(e.startMs)),
-            height: PANEL_H,
-            fill: COLOURS.event,
-            'fill-opacity': 0.45,
-          },
-          el(
-            'title',
-            {},
-            `${s.label}: ${num(e.startMs / 1000)}–${num(e.endMs / 1000)} s, peak ${e.peakScore.toFixed(2)}${e.endReason ? `, ended: ${e.endReason}` : ''}`,
-          ),
-        ),
-      );
-    }
-    for (const v of [0, 0.5, 1]) {
-      parts.push(
-        text({ x: LEFT - 6, y: y(v) + 4, 'text-anchor': 'end', fill: COLOURS.axis, 'font-size': 10 }, `${v}`),
-      );
-    }
-    parts.push(
-      el('line', {
-        class: 'threshold on',
-        'data-value': s.onThreshold,
-        x1: LEFT,
-        y1: y(s.onThreshold),
-        x2: WIDTH - RIGHT,
-        y2: y(s.onThreshold),
-        stroke: COLOURS.on,
-        'stroke-width': 1.5,
-        'stroke-dasharray': '6 3',
-      }),
-      el('line', {
-        class: 'threshold off',
-        'data-value': s.offThreshold,
-        x1: LEFT,
-        y1: y(s.offThreshold),
-        x2: WIDTH - RIGHT,
-        y2: y(s.offThreshold),
-        stroke: COLOURS.off,
-        'stroke-width': 1.5,
-        'stroke-dasharray': '2 3',
-      }),
-      el('polyline', {
-        class: 'score',
-        'data-label': s.label,
-        points: s.points
-          .map((p) => `${num(x(p.tMs))},${num(y(Math.min(1, Math.max(0, p.score))))}`)
-          .join(' '),
-        fill: 'none',
-        stroke: COLOURS.score,
-        'stroke-width': 1.6,
-      }),
-      text({ x: 8, y: top + 18, 'font-weight': 'bold' }, s.label),
-      text(
-        { x: 8, y: top + 36, fill: COLOURS.axis, 'font-size': 11 },
-        `threshold ${num(s.onThreshold)} / off ${num(s.offThreshold)}`,
-      ),
-      text(
-        { x: 8, y: top + 52, fill: COLOURS.axis, 'font-size': 11 },
-        `${s.events.length} event${s.events.length === 1 ? '' : 's'}`,
-      ),
-    );
-    body.push(el('g', { class: 'label', 'data-label': s.label }, parts.join('')));
+export function scoreTimelineSvg(t: ScoreTimeline): Promise<string> {
+  const durationS = Math.max(1, t.durationMs) / 1000;
+  // The time axis is titled once, under the last panel.
+  const xOf = (i: number) => ({
+    scale: { domain: [0, durationS], nice: false },
+    title: i === last ? 'time (s)' : null,
   });
-  return svgDocument({ width: WIDTH, height, title: t.title }, body);
+  const colour = series('', [
+    ['score', COLOURS.score],
+    ['threshold (start)', COLOURS.on],
+    ['offThreshold (end)', COLOURS.off],
+    ['event', COLOURS.event],
+  ]);
+  // Same field and domain as the colour, so vega-lite draws one legend with dashed symbols.
+  const dash = {
+    scale: {
+      domain: colour.scale.domain,
+      range: [
+        [1, 0],
+        [6, 3],
+        [2, 3],
+        [1, 0],
+      ],
+    },
+    legend: { title: '', symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300 },
+  };
+  const last = t.labels.length - 1;
+  const panels = t.labels.map((s, i) => ({
+    title: {
+      text: s.label,
+      subtitle: `threshold ${s.onThreshold} / offThreshold ${s.offThreshold}; ${s.events.length} event${s.events.length === 1 ? '' : 's'}`,
+      fontSize: 13,
+      subtitleFontSize: 11,
+      subtitleColor: '#555555',
+    },
+    width: WIDTH,
+    height: 90,
+    layer: [
+      {
+        name: `p${i}_events`,
+        data: { values: events(s) },
+        mark: { type: 'rect', opacity: 0.45 },
+        encoding: {
+          x: { field: 'startS', type: 'quantitative', ...xOf(i) },
+          x2: { field: 'endS' },
+          color: { field: 'series', type: 'nominal', ...colour },
+          tooltip: [{ field: 'startS' }, { field: 'endS' }, { field: 'peak' }, { field: 'ended' }],
+        },
+      },
+      {
+        name: `p${i}_score`,
+        data: {
+          values: s.points.map((p) => ({
+            series: 'score',
+            tS: secs(p.tMs),
+            score: Math.min(1, Math.max(0, p.score)),
+          })),
+        },
+        mark: { type: 'line', strokeWidth: 1.6, interpolate: 'linear' },
+        encoding: {
+          x: { field: 'tS', type: 'quantitative', ...xOf(i) },
+          y: { field: 'score', type: 'quantitative', scale: { domain: [0, 1] }, title: 'score' },
+          color: { field: 'series', type: 'nominal', ...colour },
+          strokeDash: { field: 'series', type: 'nominal', ...dash },
+        },
+      },
+      {
+        name: `p${i}_thresholds`,
+        data: {
+          values: [
+            { series: 'threshold (start)', value: s.onThreshold },
+            { series: 'offThreshold (end)', value: s.offThreshold },
+          ],
+        },
+        mark: { type: 'rule', strokeWidth: 1.5 },
+        encoding: {
+          y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] } },
+          color: { field: 'series', type: 'nominal', ...colour },
+          strokeDash: { field: 'series', type: 'nominal', ...dash },
+          tooltip: [{ field: 'series' }, { field: 'value' }],
+        },
+      },
+      {
+        // Written on the span, so the picture says it without hovering.
+        name: `p${i}_notes`,
+        data: { values: events(s) },
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10, color: '#7a3e00' },
+        encoding: {
+          x: { field: 'startS', type: 'quantitative', ...xOf(i) },
+          y: { datum: 1, type: 'quantitative' },
+          text: { field: 'note' },
+        },
+      },
+    ],
+  }));
+  return renderSvg(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: t.title,
+      vconcat: panels,
+      spacing: 18,
+      resolve: {
+        scale: { color: 'shared', strokeDash: 'shared' },
+        legend: { color: 'shared', strokeDash: 'shared' },
+      },
+    } as TopLevelSpec,
+    t.title,
+  );
 }
 
 export interface EventTimeline {
@@ -211,66 +241,78 @@ export interface EventTimeline {
   }[];
 }
 
-const ROW_H = 44;
+/** Span kinds of `eventTimelineSvg`, in legend order. */
+export const EVENT_KINDS = ['truth, found', 'truth, missed', 'event, matched', 'event, false'] as const;
 
 /** `eval-events --plot`: per label, truth above, detected events below. */
-export function eventTimelineSvg(t: EventTimeline): string {
-  const n = t.labels.length;
-  const plotBottom = TOP + n * ROW_H;
-  const height = plotBottom + BOTTOM;
-  const durationMs = Math.max(1, t.durationMs);
-  const x = scale(0, durationMs, LEFT, WIDTH - RIGHT);
-  const body: string[] = [
-    text({ x: LEFT, y: 22, 'font-size': 15, 'font-weight': 'bold' }, t.title),
-    legend(
-      [
-        { colour: COLOURS.truth, label: 'truth (upper)', box: true },
-        { colour: COLOURS.matched, label: 'event, matched (lower)', box: true },
-        { colour: COLOURS.false, label: 'event, false', box: true },
+export function eventTimelineSvg(t: EventTimeline): Promise<string> {
+  const values = t.labels.flatMap((row) => [
+    ...row.truth.map((g) => ({
+      label: row.label,
+      row: 'truth',
+      kind: g.matched ? EVENT_KINDS[0] : EVENT_KINDS[1],
+      startS: secs(g.startMs),
+      endS: secs(g.endMs),
+    })),
+    ...row.events.map((e) => ({
+      label: row.label,
+      row: 'detected',
+      kind: e.matched ? EVENT_KINDS[2] : EVENT_KINDS[3],
+      startS: secs(e.startMs),
+      endS: secs(e.endMs),
+    })),
+  ]);
+  const labels = t.labels.map((l) => l.label);
+  return renderSvg(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: t.title,
+      width: WIDTH,
+      // Per label row: a truth bar and an event bar of `step` px each.
+      height: { step: 20 } as unknown as number,
+      data: { values },
+      layer: [
+        {
+          name: 'spans',
+          mark: { type: 'bar', stroke: '#333333', strokeWidth: 0.5 },
+          encoding: {
+            x: {
+              field: 'startS',
+              type: 'quantitative',
+              scale: { domain: [0, Math.max(1, t.durationMs) / 1000], nice: false },
+              title: 'time (s)',
+            },
+            x2: { field: 'endS' },
+            y: {
+              field: 'label',
+              type: 'nominal',
+              scale: { domain: labels, paddingInner: 0.35, paddingOuter: 0.2 },
+              sort: labels,
+              title: null,
+              axis: { labelFontSize: 12, labelFontWeight: 'bold', grid: false, ticks: false },
+            },
+            yOffset: {
+              field: 'row',
+              type: 'nominal',
+              scale: { domain: ['truth', 'detected'], paddingInner: 0.15 },
+            },
+            color: {
+              field: 'kind',
+              type: 'nominal',
+              ...series('upper bar: truth; lower bar: detected event', [
+                [EVENT_KINDS[0], COLOURS.truthFound],
+                [EVENT_KINDS[1], COLOURS.truthMissed],
+                [EVENT_KINDS[2], COLOURS.matched],
+                [EVENT_KINDS[3], COLOURS.false],
+              ]),
+            },
+            tooltip: [{ field: 'label' }, { field: 'kind' }, { field: 'startS' }, { field: 'endS' }],
+          },
+        },
       ],
-      46,
-    ),
-    ...timeAxis(x, durationMs, TOP, plotBottom),
-  ];
-  t.labels.forEach((row, i) => {
-    const top = TOP + i * ROW_H;
-    const bar = (
-      cls: string,
-      span: { startMs: number; endMs: number },
-      y: number,
-      fill: string,
-      opacity: number,
-    ): string =>
-      el('rect', {
-        class: cls,
-        'data-start-s': num(span.startMs / 1000),
-        'data-end-s': num(span.endMs / 1000),
-        x: x(span.startMs),
-        y,
-        width: Math.max(2, x(span.endMs) - x(span.startMs)),
-        height: 16,
-        fill,
-        'fill-opacity': opacity,
-      });
-    const parts = [
-      el('line', { x1: LEFT, y1: top + ROW_H, x2: WIDTH - RIGHT, y2: top + ROW_H, stroke: COLOURS.grid }),
-      text({ x: 8, y: top + 26, 'font-weight': 'bold' }, row.label),
-      ...row.truth.map((g) =>
-        bar(g.matched ? 'truth matched' : 'truth missed', g, top + 4, COLOURS.truth, g.matched ? 0.7 : 0.35),
-      ),
-      ...row.events.map((e) =>
-        bar(
-          e.matched ? 'event matched' : 'event false',
-          e,
-          top + 23,
-          e.matched ? COLOURS.matched : COLOURS.false,
-          0.75,
-        ),
-      ),
-    ];
-    body.push(el('g', { class: 'label', 'data-label': row.label }, parts.join('')));
-  });
-  return svgDocument({ width: WIDTH, height, title: t.title }, body);
+    },
+    t.title,
+  );
 }
 
 /** A confusion matrix: rows are the true classes, columns the predicted ones; cells are counts. */
@@ -278,56 +320,166 @@ export function confusionSvg(opts: {
   title: string;
   classes: readonly string[];
   counts: readonly (readonly number[])[];
-}): string {
+}): Promise<string> {
   const { classes, counts } = opts;
-  const cell = 36;
-  const left = 170;
-  const top = 150;
-  // Wide enough for the title too (bold 15 px: about 9 px a character).
-  const width = Math.max(left + classes.length * cell + 30, 20 + opts.title.length * 9);
-  const height = top + classes.length * cell + 50;
-  const body: string[] = [text({ x: 10, y: 22, 'font-size': 15, 'font-weight': 'bold' }, opts.title)];
-  body.push(text({ x: left, y: 44, fill: COLOURS.axis }, 'predicted →  (rows: true class)'));
-  classes.forEach((c, j) => {
-    const cx = left + j * cell + cell / 2;
-    body.push(
-      text({ x: cx, y: top - 8, transform: `rotate(-55 ${num(cx)} ${num(top - 8)})`, 'font-size': 11 }, c),
-    );
-  });
-  classes.forEach((c, i) => {
+  const values = classes.flatMap((t, i) => {
     const total = counts[i]!.reduce((a, b) => a + b, 0);
-    body.push(
-      text({ x: left - 8, y: top + i * cell + cell / 2 + 4, 'text-anchor': 'end', 'font-size': 11 }, c),
-    );
-    counts[i]!.forEach((v, j) => {
-      const share = total > 0 ? v / total : 0;
-      const colour = i === j ? '42,157,143' : '214,40,40';
-      body.push(
-        el(
-          'g',
-          { class: 'cell', 'data-true': c, 'data-predicted': classes[j]!, 'data-count': v },
-          el('rect', {
-            x: left + j * cell,
-            y: top + i * cell,
-            width: cell - 1,
-            height: cell - 1,
-            fill: v === 0 ? '#f7f7f7' : `rgba(${colour},${num(0.15 + 0.85 * share)})`,
-          }) +
-            (v > 0
-              ? text(
-                  {
-                    x: left + j * cell + cell / 2,
-                    y: top + i * cell + cell / 2 + 4,
-                    'text-anchor': 'middle',
-                    'font-size': 11,
-                    fill: share > 0.6 ? '#ffffff' : '#000000',
-                  },
-                  String(v),
-                )
-              : ''),
-        ),
-      );
-    });
+    return classes.map((p, j) => ({
+      true: t,
+      predicted: p,
+      count: counts[i]![j]!,
+      share: total > 0 ? Math.round((1000 * counts[i]![j]!) / total) / 1000 : 0,
+    }));
   });
-  return svgDocument({ width, height, title: opts.title }, body);
+  const axis = (field: string, title: string) => ({
+    field,
+    type: 'nominal',
+    sort: [...classes],
+    scale: { domain: [...classes] },
+    title,
+  });
+  return renderSvg(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: { text: opts.title, subtitle: 'cell colour: share of the row (windows of that true class)' },
+      width: { step: 40 } as unknown as number,
+      height: { step: 40 } as unknown as number,
+      data: { values },
+      encoding: {
+        x: { ...axis('predicted', 'predicted class'), axis: { labelAngle: -45, orient: 'top' } },
+        y: axis('true', 'true class'),
+      },
+      layer: [
+        {
+          name: 'cells',
+          mark: { type: 'rect', stroke: '#ffffff', strokeWidth: 1 },
+          encoding: {
+            color: {
+              condition: { test: 'datum.count === 0', value: '#f4f4f4' },
+              field: 'share',
+              type: 'quantitative',
+              scale: { domain: [0, 1], scheme: 'blues' },
+              legend: { title: 'share of row', format: '.0%', orient: 'right' },
+            },
+            tooltip: [{ field: 'true' }, { field: 'predicted' }, { field: 'count' }],
+          },
+        },
+        {
+          name: 'counts',
+          transform: [{ filter: 'datum.count > 0' }],
+          mark: { type: 'text', fontSize: 12 },
+          encoding: {
+            text: { field: 'count', type: 'quantitative' },
+            color: { condition: { test: 'datum.share > 0.6', value: 'white' }, value: 'black' },
+            tooltip: [{ field: 'true' }, { field: 'predicted' }, { field: 'count' }],
+          },
+        },
+      ],
+    } as TopLevelSpec,
+    opts.title,
+  );
+}
+
+/**
+ * Per modality, scores binned on [0, 1]: `shown[b]` counts the windows whose class is the label
+ * (the score of that label), `notShown[b]` the scores of every label whose class the window does
+ * not show.
+ */
+export interface ScoreHistogram {
+  modality: string;
+  shown: readonly number[];
+  notShown: readonly number[];
+}
+
+/** `eval --report`: score distributions, one panel per modality, with the threshold. */
+export function scoreDistributionSvg(opts: {
+  title: string;
+  threshold: number;
+  histograms: readonly ScoreHistogram[];
+}): Promise<string> {
+  const groups = ['label shown', 'label not shown'] as const;
+  const values = opts.histograms.flatMap((h) =>
+    ([h.shown, h.notShown] as const).flatMap((counts, g) => {
+      const total = counts.reduce((a, b) => a + b, 0);
+      return counts.map((count, b) => ({
+        modality: h.modality,
+        group: groups[g],
+        from: b / counts.length,
+        to: (b + 1) / counts.length,
+        count,
+        share: total > 0 ? Math.round((1000 * count) / total) / 1000 : 0,
+      }));
+    }),
+  );
+  return renderSvg(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: {
+        text: opts.title,
+        subtitle: `bars: share of each group's scores per bin; red line: threshold ${opts.threshold}`,
+      },
+      data: { values },
+      facet: {
+        row: {
+          field: 'modality',
+          type: 'nominal',
+          sort: opts.histograms.map((h) => h.modality),
+          title: null,
+          header: { labelAngle: 0, labelAlign: 'left', labelFontWeight: 'bold', labelFontSize: 13 },
+        },
+      },
+      spacing: 16,
+      spec: {
+        width: 620,
+        height: 110,
+        layer: [
+          {
+            name: 'bins',
+            mark: { type: 'rect', opacity: 0.55, stroke: '#333333', strokeWidth: 0.3 },
+            encoding: {
+              x: {
+                field: 'from',
+                type: 'quantitative',
+                scale: { domain: [0, 1] },
+                title: 'score (softmax at the default temperature)',
+              },
+              x2: { field: 'to' },
+              // A square-root scale, so the few scores on the wrong side of a threshold still show.
+              y: {
+                field: 'share',
+                type: 'quantitative',
+                scale: { type: 'sqrt', domain: [0, 1] },
+                axis: { format: '.0%', values: [0.01, 0.1, 0.25, 0.5, 1] },
+                title: 'share (√ scale)',
+              },
+              y2: { datum: 0 },
+              color: {
+                field: 'group',
+                type: 'nominal',
+                ...series('', [
+                  [groups[0], COLOURS.shown],
+                  [groups[1], COLOURS.notShown],
+                ]),
+              },
+              tooltip: [{ field: 'group' }, { field: 'from' }, { field: 'to' }, { field: 'count' }],
+            },
+          },
+          {
+            // One rule per panel (a datum would draw it once per bin).
+            name: 'threshold',
+            transform: [
+              { aggregate: [{ op: 'count', as: 'bins' }], groupby: ['modality'] },
+              { calculate: String(opts.threshold), as: 'threshold' },
+            ],
+            mark: { type: 'rule', color: COLOURS.on, strokeWidth: 1.5, strokeDash: [6, 3] },
+            encoding: {
+              x: { field: 'threshold', type: 'quantitative' },
+              tooltip: [{ field: 'modality' }, { field: 'threshold' }],
+            },
+          },
+        ],
+      },
+    },
+    opts.title,
+  );
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseConfig, type ResolvedConfig } from '../config/load.js';
+import { ScoringSchema } from '../config/schema.js';
 import { embedWindows } from '../encoders/embed.js';
 import { TEST_PACK_NAME, openEncoders } from '../encoders/registry.js';
 import { ConfigError } from '../errors.js';
@@ -55,6 +56,19 @@ export interface Confusion {
   counts: number[][];
 }
 
+/**
+ * Label scores binned on [0, 1] in `SCORE_BINS` bins: `shown[b]` counts the windows that show a
+ * class scored by that class's label, `notShown[b]` every other label's score of a window.
+ */
+export interface ScoreHistogram {
+  shown: number[];
+  notShown: number[];
+}
+
+export const SCORE_BINS = 20;
+/** The softmax scale of the score histograms: `scoring.temperature`'s default. */
+export const SCORE_TEMPERATURE: number = ScoringSchema.shape.temperature.parse(undefined);
+
 export interface EventsResult {
   precision: number;
   recall: number;
@@ -79,6 +93,8 @@ export interface EvalResult {
   fewShot: Record<string, Record<string, number>>;
   /** Per modality, zero-shot with the canonical prompts: what each class was taken for. */
   confusion: Record<string, Confusion>;
+  /** Per modality, the score distributions a threshold is picked from (issue 17 item 9). */
+  scores: Record<string, ScoreHistogram>;
   events: EventsResult | null;
   /** Median milliseconds to embed one window (agent preprocessing + ONNX), batch 1, one thread. */
   msPerWindow: Record<string, number>;
@@ -217,6 +233,37 @@ function confusion(
     if (t !== undefined && p !== undefined) counts[t]![p]!++;
   }
   return { classes: [...classes], counts };
+}
+
+/**
+ * Each window scored like the agent scores it: softmax at `SCORE_TEMPERATURE` of the cosines to
+ * every observable class's prompt, empty_room's prompt standing in for the background prompts
+ * (it is never a label; the agent's templates are left out). Then per label its score, binned
+ * as shown or not shown.
+ */
+function scoreHistogram(
+  items: readonly Labelled[],
+  classes: readonly SimClass[],
+  protos: Map<SimClass, Float32Array>,
+): ScoreHistogram {
+  const shown = new Array<number>(SCORE_BINS).fill(0);
+  const notShown = new Array<number>(SCORE_BINS).fill(0);
+  const bin = (score: number) => Math.min(SCORE_BINS - 1, Math.floor(score * SCORE_BINS));
+  const logits = new Float64Array(classes.length);
+  for (const x of items) {
+    let max = -Infinity;
+    classes.forEach((c, i) => {
+      logits[i] = SCORE_TEMPERATURE * dot(x.vector!, protos.get(c)!);
+      max = Math.max(max, logits[i]);
+    });
+    let sum = 0;
+    for (let i = 0; i < classes.length; i++) sum += logits[i] = Math.exp(logits[i]! - max);
+    classes.forEach((c, i) => {
+      if (c === 'empty_room') return;
+      (c === x.cls ? shown : notShown)[bin(logits[i]! / sum)]!++;
+    });
+  }
+  return { shown, notShown };
 }
 
 function argmaxClass(v: Float32Array, protos: Map<SimClass, Float32Array>): SimClass {
@@ -467,6 +514,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
       retrievalR1: {},
       fewShot: {},
       confusion: {},
+      scores: {},
       events: null,
       msPerWindow: {},
       packBytes: await dirBytes(
@@ -503,6 +551,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
         );
       result.perClassTop1[m] = perClass;
       result.confusion[m] = confusion(mine, classes, canon);
+      result.scores[m] = scoreHistogram(mine, classes, canon);
       const n = Math.min(...classes.map((c) => PARAPHRASES[c].length));
       let sum = 0;
       for (let j = 0; j < n; j++)

@@ -1,7 +1,8 @@
 /** models/mini/REPORT.md, generated from evaluation results (never edited by hand). */
 import { SENSOR_MODALITIES } from '../pipeline/types.js';
 import { observableClasses } from './classes.js';
-import { FEW_SHOT_K, RETRIEVAL_PAIRS, type EvalResult } from './eval.js';
+import { ScoringSchema } from '../config/schema.js';
+import { FEW_SHOT_K, RETRIEVAL_PAIRS, SCORE_BINS, SCORE_TEMPERATURE, type EvalResult } from './eval.js';
 import { REAL_FEW_SHOT_K, type RealEvalResult } from './real-audio.js';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}`);
@@ -13,6 +14,8 @@ export interface ReportContext {
   extra?: string[];
   /** Per modality, the file name of its confusion matrix picture, relative to the report. */
   confusionImages?: Record<string, string>;
+  /** The score distributions picture, relative to the report. */
+  scoresImage?: string;
   /** Held-out real recordings (issue 13): this pack, and an earlier pack as the baseline. */
   real?: { main: RealEvalResult; baseline: RealEvalResult | null };
 }
@@ -103,6 +106,53 @@ function renderConfusion(L: string[], main: EvalResult, images: Record<string, s
   }
 }
 
+/** The threshold the score distributions are read at: `scoring.threshold`'s default. */
+export const REPORT_THRESHOLD: number = ScoringSchema.shape.threshold.parse(undefined);
+
+function renderScores(L: string[], main: EvalResult, image: string | undefined): void {
+  const entries = Object.entries(main.scores ?? {}).filter(([, h]) => h.shown.some((n) => n > 0));
+  if (entries.length === 0) return;
+  const from = Math.round(REPORT_THRESHOLD * SCORE_BINS);
+  const atOrAbove = (bins: readonly number[]) => {
+    const total = bins.reduce((a, b) => a + b, 0);
+    return total > 0 ? bins.slice(from).reduce((a, b) => a + b, 0) / total : Number.NaN;
+  };
+  L.push('## Score distributions (zero-shot, canonical prompts)');
+  L.push('');
+  L.push(
+    `Each window scored like the agent scores it: softmax at temperature ${SCORE_TEMPERATURE} (\`scoring.temperature\`'s default) of`,
+  );
+  L.push(
+    'its cosines to the canonical prompts of the classes its modality observes, "an empty room" standing in for the',
+  );
+  L.push(
+    'background prompts (the agent also applies prompt templates and your own background prompts, so its scores differ',
+  );
+  L.push(
+    'somewhat). Then every label’s score, split by whether the window shows that label. A threshold does well where',
+  );
+  L.push(
+    'most of the first group is at or above it and little of the second; per label it is `labels[].threshold`',
+  );
+  L.push('(default `scoring.threshold`), and `classify --plot` shows it on one recording.');
+  L.push('');
+  if (image) {
+    L.push(`![score distributions](${image})`);
+    L.push('');
+  }
+  L.push(
+    `| modality | scores when shown | at or above ${REPORT_THRESHOLD} (%) | scores when not shown | at or above ${REPORT_THRESHOLD} (%) |`,
+  );
+  L.push('|---|---|---|---|---|');
+  for (const [m, h] of entries) {
+    const n = (b: readonly number[]) => b.reduce((a, x) => a + x, 0);
+    L.push(
+      `| ${m} | ${n(h.shown)} | ${pct(atOrAbove(h.shown))} | ${n(h.notShown)} | ${pct(atOrAbove(h.notShown))} |`,
+    );
+  }
+  L.push('');
+}
+
 export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# ${main.pack.id} ${main.pack.version}: evaluation report`);
@@ -157,6 +207,7 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
   }
   L.push('');
   renderConfusion(L, main, ctx.confusionImages ?? {});
+  renderScores(L, main, ctx.scoresImage);
   L.push('## Cross-modal retrieval R@1 (%)');
   L.push('');
   L.push('Query: a window of modality A; gallery: the windows of modality B taken at the same moments (only');

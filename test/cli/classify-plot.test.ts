@@ -1,7 +1,8 @@
 /**
  * `classify --plot` (issue 17 item 9), run as a user runs it: the demo recording, the demo
- * config with one label's thresholds pulled apart, and the SVG read back — one score line per
- * label, both thresholds at the configured values, one shaded span per event the tracker made.
+ * config with one label's thresholds pulled apart, and the SVG read back (the vega-lite spec it
+ * carries and the marks vega drew) — one score line per label, both thresholds at the configured
+ * values, one shaded span per event the tracker made.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,13 @@ import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import type { ClassifyResult } from '../../src/cli/commands/classify.js';
 import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
-import { parseSvg, points, withClass } from '../helpers/svg.js';
+import { ariaFields, marks, parseSvg, pathPoints, translateY } from '../helpers/svg.js';
+
+/** One label's panel in the spec `classify --plot` draws (src/cli/plots.ts). */
+interface Panel {
+  title: { text: string; subtitle: string };
+  layer: { name: string; data: { values: Record<string, unknown>[] } }[];
+}
 
 const CLI = join(REPO, 'src/cli/index.ts');
 const TSX = import.meta.resolve('tsx');
@@ -65,48 +72,65 @@ test('classify --config --plot on the demo recording: per label its score line, 
     new RegExp(`${svgFile}: 11 labels, ${result.windows.length} windows, ${events} events`),
   );
 
-  const els = parseSvg(readFileSync(svgFile, 'utf8'));
-  const lines = withClass(els, 'score');
-  assert.deepEqual(
-    lines.map((l) => l.attrs['data-label']),
-    timeline.map((s) => s.label),
-    'one score line per label, in config order',
+  const svg = parseSvg(readFileSync(svgFile, 'utf8'));
+  assert.match(
+    svg.title,
+    /^room-audio\.wav \(audio, pack edgebind-mini [\d.]+\): score per label, thresholds, events$/,
   );
-  for (const s of timeline) {
-    const mine = els.filter((e) => e.label === s.label);
-    const line = withClass(mine, 'score')[0]!;
-    const pts = points(line);
+  const panels = (svg.spec as { vconcat: Panel[] }).vconcat;
+  assert.deepEqual(
+    panels.map((p) => p.title.text),
+    timeline.map((s) => s.label),
+    'one panel per label, in config order',
+  );
+  timeline.forEach((s, i) => {
+    const layer = (name: string) => panels[i]!.layer.find((l) => l.name === `p${i}_${name}`)!.data.values;
+    const line = marks(svg, `p${i}_score`);
+    assert.equal(line.length, 1, `${s.label}: one score line`);
+    const pts = pathPoints(line[0]!);
     assert.equal(pts.length, result.windows.length, `${s.label}: a point per window`);
+    assert.equal(layer('score').length, result.windows.length);
     assert.ok(
-      pts.every((p, i) => i === 0 || p.x > pts[i - 1]!.x),
+      pts.every((p, k) => k === 0 || p.x > pts[k - 1]!.x),
       'time runs left to right',
     );
-    const on = withClass(mine, 'threshold', 'on');
-    const off = withClass(mine, 'threshold', 'off');
+    const rules = marks(svg, `p${i}_thresholds`);
+    const on = rules.filter((r) => ariaFields(r).series === 'threshold (start)');
+    const off = rules.filter((r) => ariaFields(r).series === 'offThreshold (end)');
     assert.equal(on.length, 1);
     assert.equal(off.length, 1);
     const want = s.label === 'person_walking' ? [0.7, 0.3] : [0.5, 0.5];
-    assert.deepEqual([Number(on[0]!.attrs['data-value']), Number(off[0]!.attrs['data-value'])], want);
+    assert.deepEqual([Number(ariaFields(on[0]!).value), Number(ariaFields(off[0]!).value)], want);
+    assert.equal(
+      panels[i]!.title.subtitle.startsWith(`threshold ${want[0]} / offThreshold ${want[1]};`),
+      true,
+    );
     const above = s.points.filter((p) => p.score >= want[0]!);
     const below = s.points.filter((p) => p.score < want[1]!);
-    const yOn = Number(on[0]!.attrs.y1);
-    const yOff = Number(off[0]!.attrs.y1);
+    const yOn = translateY(on[0]!);
+    const yOff = translateY(off[0]!);
     assert.ok(yOn <= yOff, 'the start threshold is drawn above (or on) the end threshold');
-    pts.forEach((p, i) => {
-      if (above.includes(s.points[i]!))
+    pts.forEach((p, k) => {
+      if (above.includes(s.points[k]!))
         assert.ok(p.y <= yOn + 0.01, `${s.label}: a point above threshold is drawn above it`);
-      if (below.includes(s.points[i]!))
+      if (below.includes(s.points[k]!))
         assert.ok(p.y > yOff, `${s.label}: a point below offThreshold is drawn below it`);
     });
-    const spans = withClass(mine, 'event');
+    const spans = marks(svg, `p${i}_events`);
+    assert.equal(spans.length, s.events.length, `${s.label}: one shaded span per event`);
     assert.deepEqual(
-      spans.map((e) => [
-        Number(e.attrs['data-start-s']),
-        Number(e.attrs['data-end-s']),
-        e.attrs['data-end-reason'],
-      ]),
-      s.events.map((e) => [e.startMs / 1000, e.endMs / 1000, e.endReason]),
-      `${s.label}: one span per event`,
+      layer('events').map((e) => [e.startS, e.endS, e.ended]),
+      s.events.map((e) => [e.startMs / 1000, e.endMs / 1000, e.endReason ?? 'open']),
+      `${s.label}: the spans are the events`,
+    );
+    spans.forEach((span, k) => {
+      assert.equal(Number(ariaFields(span).startS), s.events[k]!.startMs / 1000);
+      assert.equal(Number(ariaFields(span).endS), s.events[k]!.endMs / 1000);
+    });
+    // Each span says its peak and why it ended, readable without hovering.
+    assert.deepEqual(
+      marks(svg, `p${i}_notes`).map((n) => n.text),
+      s.events.map((e) => `peak ${e.peakScore.toFixed(2)}, ${e.endReason ?? 'open'}`),
     );
     // No event without a score at or above the label's threshold inside it.
     for (const e of s.events)
@@ -115,7 +139,7 @@ test('classify --config --plot on the demo recording: per label its score line, 
         `${s.label}: its event ${e.startMs}-${e.endMs} holds a window at or above threshold`,
       );
     if (s.points.every((p) => p.score < want[0]!)) assert.equal(spans.length, 0, `${s.label}: never started`);
-  }
+  });
   // The picture shows the demo's scene: each scripted incident the mini pack hears in audio has an
   // event overlapping it.
   for (const g of truth.events) {
@@ -155,19 +179,21 @@ test('classify --labels --threshold --off-threshold --plot: the thresholds given
     WAV,
   );
   assert.equal(r.code, 0, r.stderr);
-  const els = parseSvg(readFileSync(svgFile, 'utf8'));
+  const svg = parseSvg(readFileSync(svgFile, 'utf8'));
   assert.deepEqual(
-    withClass(els, 'score').map((e) => e.attrs['data-label']),
+    (svg.spec as { vconcat: Panel[] }).vconcat.map((p) => p.title.text),
     ['a_dog_barking', 'an_alarm_beeping'],
   );
-  assert.deepEqual(
-    withClass(els, 'threshold', 'on').map((e) => e.attrs['data-value']),
-    ['0.6', '0.6'],
-  );
-  assert.deepEqual(
-    withClass(els, 'threshold', 'off').map((e) => e.attrs['data-value']),
-    ['0.25', '0.25'],
-  );
+  for (const i of [0, 1]) {
+    assert.equal(marks(svg, `p${i}_score`).length, 1);
+    assert.deepEqual(
+      marks(svg, `p${i}_thresholds`).map((r) => [ariaFields(r).series, ariaFields(r).value]),
+      [
+        ['threshold (start)', '0.6'],
+        ['offThreshold (end)', '0.25'],
+      ],
+    );
+  }
 });
 
 test('classify --plot usage errors: exit 2, one line saying what to do', () => {

@@ -1,7 +1,7 @@
 /**
  * `eval-events --plot` (issue 17 item 9): truth against detected events on a timeline, one row
- * per label. Read back from the SVG: every truth interval and every event where it was, marked
- * matched, missed or false as the evaluator decided.
+ * per label. Read back from the SVG (the marks vega drew and the vega-lite spec it carries): every
+ * truth interval and every event where it was, marked matched, missed or false as the evaluator decided.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,15 +13,24 @@ import { eventTimeline } from '../../src/cli/commands/eval-events.js';
 import { eventTimelineSvg } from '../../src/cli/plots.js';
 import { evaluate, type DetectedEvent, type EvalMetrics } from '../../src/eval/metrics.js';
 import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
-import { parseSvg, withClass, type SvgElement } from '../helpers/svg.js';
+import { ariaFields, marks, parseSvg, type ParsedSvg } from '../helpers/svg.js';
 
 const CLI = join(REPO, 'src/cli/index.ts');
 const TSX = import.meta.resolve('tsx');
 const dir = tempDir('eval-events-plot');
 
-const span = (e: SvgElement) => [Number(e.attrs['data-start-s']), Number(e.attrs['data-end-s'])];
+/** The spans vega drew, as [label, kind, startS, endS]. */
+const drawn = (svg: ParsedSvg) =>
+  marks(svg, 'spans').map((m) => {
+    const f = ariaFields(m);
+    return [f.label!, f.kind!, Number(f.startS), Number(f.endS)] as const;
+  });
+const spansOf = (svg: ParsedSvg, label: string, kind: string) =>
+  drawn(svg)
+    .filter((d) => d[0] === label && d[1] === kind)
+    .map((d) => [d[2], d[3]]);
 
-test('the timeline marks matched events, false events and missed truth where they were', () => {
+test('the timeline marks matched events, false events and missed truth where they were', async () => {
   const truth = [
     { label: 'dog', startMs: 1000, endMs: 4000 },
     { label: 'dog', startMs: 10_000, endMs: 12_000 },
@@ -32,27 +41,26 @@ test('the timeline marks matched events, false events and missed truth where the
     { id: 'b', label: 'alarm', startMs: 20_000, endMs: 21_000 },
   ];
   const metrics = evaluate(detected, truth, { labels: ['dog', 'alarm', 'siren'] });
-  const els = parseSvg(eventTimelineSvg(eventTimeline({ detected, metrics }, truth, 'unit')));
-  const rows = withClass(els, 'label').map((g) => g.attrs['data-label']);
-  assert.deepEqual(rows, ['alarm', 'dog', 'siren'], 'one row per label, a label with nothing too');
-  const of = (label: string, ...cls: string[]) =>
-    withClass(
-      els.filter((e) => e.label === label),
-      ...cls,
-    ).map(span);
-  assert.deepEqual(of('dog', 'truth', 'matched'), [[1, 4]]);
-  assert.deepEqual(of('dog', 'truth', 'missed'), [[10, 12]]);
-  assert.deepEqual(of('dog', 'event', 'matched'), [[1.5, 4.5]]);
-  assert.deepEqual(of('alarm', 'truth', 'missed'), [[5, 7]]);
-  assert.deepEqual(of('alarm', 'event', 'false'), [[20, 21]]);
-  assert.equal(els.filter((e) => e.label === 'siren' && e.name === 'rect').length, 0);
-  // Later spans sit further right, longer ones are wider.
-  const dogTruth = withClass(
-    els.filter((e) => e.label === 'dog'),
-    'truth',
-  );
-  assert.ok(Number(dogTruth[1]!.attrs.x) > Number(dogTruth[0]!.attrs.x));
-  assert.ok(Number(dogTruth[0]!.attrs.width) > Number(dogTruth[1]!.attrs.width));
+  const svg = parseSvg(await eventTimelineSvg(eventTimeline({ detected, metrics }, truth, 'unit')));
+  const y = (svg.spec as { layer: { encoding: { y: { scale: { domain: string[] } } } }[] }).layer[0]!.encoding
+    .y;
+  assert.deepEqual(y.scale.domain, ['alarm', 'dog', 'siren'], 'one row per label, a label with nothing too');
+  assert.deepEqual(spansOf(svg, 'dog', 'truth, found'), [[1, 4]]);
+  assert.deepEqual(spansOf(svg, 'dog', 'truth, missed'), [[10, 12]]);
+  assert.deepEqual(spansOf(svg, 'dog', 'event, matched'), [[1.5, 4.5]]);
+  assert.deepEqual(spansOf(svg, 'alarm', 'truth, missed'), [[5, 7]]);
+  assert.deepEqual(spansOf(svg, 'alarm', 'event, false'), [[20, 21]]);
+  assert.equal(drawn(svg).filter((d) => d[0] === 'siren').length, 0);
+  assert.equal(drawn(svg).length, 5, 'every span drawn once');
+  // Bars as vega drew them: later spans further right, longer ones wider; truth above events.
+  const box = (label: string, kind: string) => {
+    const m = marks(svg, 'spans').find((e) => ariaFields(e).label === label && ariaFields(e).kind === kind)!;
+    const [x, yTop, w] = /^M([\d.-]+),([\d.-]+)h([\d.-]+)/.exec(m.attrs.d!)!.slice(1).map(Number);
+    return { x: x!, y: yTop!, w: w! };
+  };
+  assert.ok(box('dog', 'truth, missed').x > box('dog', 'truth, found').x);
+  assert.ok(box('dog', 'truth, found').w > box('dog', 'truth, missed').w);
+  assert.ok(box('dog', 'truth, found').y < box('dog', 'event, matched').y, 'truth above, events below');
 });
 
 test('eval-events --plot on the demo recordings: the picture holds the same events the report counts', () => {
@@ -86,26 +94,36 @@ test('eval-events --plot on the demo recordings: the picture holds the same even
   );
   assert.equal(r.status, 0, r.stderr);
   const { metrics, detected } = JSON.parse(r.stdout) as { metrics: EvalMetrics; detected: DetectedEvent[] };
-  const els = parseSvg(readFileSync(svgFile, 'utf8'));
+  const svg = parseSvg(readFileSync(svgFile, 'utf8'));
+  const y = (svg.spec as { layer: { encoding: { y: { scale: { domain: string[] } } } }[] }).layer[0]!.encoding
+    .y;
   assert.deepEqual(
-    withClass(els, 'label').map((g) => g.attrs['data-label']),
+    y.scale.domain,
     metrics.labels.map((l) => l.label),
   );
   for (const l of metrics.labels) {
-    const mine = els.filter((e) => e.label === l.label);
-    assert.equal(withClass(mine, 'truth').length, l.truth, `${l.label}: truth intervals`);
-    assert.equal(withClass(mine, 'event', 'matched').length, l.truePositives, `${l.label}: matched events`);
-    assert.equal(withClass(mine, 'event', 'false').length, l.falsePositives, `${l.label}: false events`);
+    const mine = drawn(svg).filter((d) => d[0] === l.label);
+    assert.equal(mine.filter((d) => d[1].startsWith('truth')).length, l.truth, `${l.label}: truth intervals`);
+    assert.equal(
+      mine.filter((d) => d[1] === 'event, matched').length,
+      l.truePositives,
+      `${l.label}: matched events`,
+    );
+    assert.equal(
+      mine.filter((d) => d[1] === 'event, false').length,
+      l.falsePositives,
+      `${l.label}: false events`,
+    );
     assert.deepEqual(
-      withClass(mine, 'event').map(span),
+      mine.filter((d) => d[1].startsWith('event')).map((d) => [d[2], d[3]]),
       detected
         .filter((e) => e.label === l.label)
-        .map((e) => [Math.round(e.startMs / 10) / 100, Math.round(e.endMs / 10) / 100]),
+        .map((e) => [Math.round(e.startMs) / 1000, Math.round(e.endMs) / 1000]),
     );
   }
   const t = metrics.total;
   assert.match(
-    els.find((e) => e.name === 'title')!.text,
+    svg.title,
     new RegExp(
       `truth against events \\(${t.truePositives} of ${t.truth} found, ${t.falsePositives} false\\)`,
     ),

@@ -397,7 +397,7 @@ export function scoreTimeline(opts: {
 export function classifyPlot(
   r: ClassifyResult,
   what: { file: string; modality: SensorModality; pack: string },
-): string {
+): Promise<string> {
   return scoreTimelineSvg({
     title: `${basename(what.file)} (${what.modality}, pack ${what.pack}): score per label, thresholds, events`,
     durationMs: r.durationMs ?? 0,
@@ -537,7 +537,10 @@ export function registerClassify(program: Command): void {
             });
             if (opts.plot !== undefined) {
               const packName = `${encoders.pack.id} ${encoders.pack.version}`;
-              await writeFile(opts.plot, classifyPlot(r, { file, modality: opts.modality, pack: packName }));
+              await writeFile(
+                opts.plot,
+                await classifyPlot(r, { file, modality: opts.modality, pack: packName }),
+              );
               const events = (r.timeline ?? []).reduce((n, s) => n + s.events.length, 0);
               process.stderr.write(
                 `${opts.plot}: ${r.timeline?.length ?? 0} labels, ${r.windows.length} windows, ${events} events\n`,

@@ -81,7 +81,7 @@ export function registerEvalEvents(program: Command): void {
             const t = report.metrics.total;
             await writeFile(
               opts.plot,
-              eventTimelineSvg(
+              await eventTimelineSvg(
                 eventTimeline(
                   report,
                   truth,

@@ -7,10 +7,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { evaluatePack, type EvalResult } from '../../sim/eval.js';
 import { evaluateReal, loadRealCard, type RealEvalResult } from '../../sim/real-audio.js';
-import { renderReport } from '../../sim/report.js';
+import { REPORT_THRESHOLD, renderReport } from '../../sim/report.js';
 import type { SimClass } from '../../sim/classes.js';
 import { reportAndExit } from '../errors.js';
-import { confusionSvg } from '../plots.js';
+import { confusionSvg, scoreDistributionSvg } from '../plots.js';
 import { progress } from '../progress.js';
 
 interface EvalCliOptions {
@@ -61,21 +61,39 @@ function summary(r: EvalResult): string {
 }
 
 /**
- * The confusion matrices as SVG files beside the report (`REPORT-confusion-audio.svg`, …); the
- * report links them by these relative names.
+ * The report's pictures as SVG files beside it: the confusion matrices
+ * (`REPORT-confusion-audio.svg`, …) and the score distributions (`REPORT-scores.svg`); the report
+ * links them by these relative names.
  */
-async function writeConfusionImages(report: string, r: EvalResult): Promise<Record<string, string>> {
+async function writeReportImages(
+  report: string,
+  r: EvalResult,
+): Promise<{ confusion: Record<string, string>; scores?: string }> {
   const stem = basename(report).replace(/\.md$/i, '');
-  const out: Record<string, string> = {};
+  const what = `${r.pack.id} ${r.pack.version}`;
+  const confusion: Record<string, string> = {};
   for (const [m, c] of Object.entries(r.confusion)) {
     const name = `${stem}-confusion-${m}.svg`;
     await writeFile(
       join(dirname(report), name),
-      confusionSvg({ title: `${r.pack.id} ${r.pack.version}: ${m}, zero-shot (canonical prompts)`, ...c }),
+      await confusionSvg({ title: `${what}: ${m}, zero-shot (canonical prompts)`, ...c }),
     );
-    out[m] = name;
+    confusion[m] = name;
   }
-  return out;
+  const histograms = Object.entries(r.scores)
+    .filter(([, h]) => h.shown.some((n) => n > 0))
+    .map(([modality, h]) => ({ modality, ...h }));
+  if (histograms.length === 0) return { confusion };
+  const scores = `${stem}-scores.svg`;
+  await writeFile(
+    join(dirname(report), scores),
+    await scoreDistributionSvg({
+      title: `${what}: label scores, window shows the label or not`,
+      threshold: REPORT_THRESHOLD,
+      histograms,
+    }),
+  );
+  return { confusion, scores };
 }
 
 function realSummary(r: RealEvalResult): string {
@@ -148,13 +166,14 @@ export function registerEvalPack(program: Command): void {
           const command =
             process.env.EDGEBIND_REPORT_COMMAND ?? `edgebind ${process.argv.slice(2).join(' ')}`;
           await mkdir(dirname(opts.report), { recursive: true });
-          const confusionImages = await writeConfusionImages(opts.report, main);
+          const images = await writeReportImages(opts.report, main);
           await writeFile(
             opts.report,
             renderReport(main, baseline, {
               command,
               data: opts.data,
-              confusionImages,
+              confusionImages: images.confusion,
+              ...(images.scores ? { scoresImage: images.scores } : {}),
               ...(real ? { real } : {}),
             }),
           );
