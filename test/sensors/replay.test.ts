@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -44,6 +44,38 @@ test('WAV replays as 100 ms frames with continuous times, looping seamlessly', a
     assert.equal(f.rateHz, 16000);
   });
   assert.ok(Math.abs(frames[5]!.data[0]! - frames[0]!.data[0]!) < 1e-4, 'loop restarts the recording');
+});
+
+test('a looping WAV is decoded once: later loops replay the same samples without the file', async () => {
+  const file = join(dir, 'once.wav');
+  writeFileSync(
+    file,
+    encodeWav16({
+      sampleRateHz: 16000,
+      channels: [Float32Array.from({ length: 3200 }, (_, i) => Math.sin(i / 7) / 2)],
+    }),
+  );
+  const it = replayFrames(
+    { sensorId: 'mic', modality: 'audio', file, speed: 0, loop: true, clock: new ManualClock(0) },
+    new AbortController().signal,
+  );
+  // Pulled one by one: `for await … break` would end the generator.
+  const next = async (n: number) => {
+    const out: Frame[] = [];
+    for (let i = 0; i < n; i++) out.push((await it.next()).value as Frame);
+    return out;
+  };
+  const first = await next(2); // the whole recording: two 100 ms frames
+  rmSync(file); // a loop that read the file again would fail now
+  const later = await next(4);
+  assert.deepEqual(
+    later.map((f) => f.tMs),
+    [200, 300, 400, 500],
+  );
+  for (const [i, f] of later.entries()) {
+    assert.deepEqual(f.data, first[i % 2]!.data, `loop frame ${i} has the first pass's samples`);
+    assert.notEqual(f.data, first[i % 2]!.data, 'each frame still owns its data');
+  }
 });
 
 test('real-time pacing: frames arrive no earlier than their capture time', async () => {

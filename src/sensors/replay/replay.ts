@@ -42,7 +42,11 @@ export async function* replayFrames(opts: ReplayOptions, signal: AbortSignal): A
   if (opts.modality !== 'audio' && isWav) {
     throw new FormatError(opts.file, `${opts.modality} replay needs an .ebf frame file, not WAV`);
   }
-  const load = isWav ? () => wavChunks(opts) : () => ebfChunks(opts);
+  // A WAV is decoded once, not once per loop: decoding a 36 s file (3-12 ms, megabytes of
+  // garbage) on the event loop at every loop start delayed every sensor's events behind it, and
+  // was the largest stall the latency benchmark saw (issue #19). Frame files stream from disk.
+  const audio = isWav ? loadAudio(await readFile(opts.file), opts.file) : undefined;
+  const load = audio ? () => wavChunks(audio.channels, opts) : () => ebfChunks(opts);
   const t0 = opts.clock.nowMs();
   let loopOffsetMs = 0;
   let rateHz = 0;
@@ -84,10 +88,15 @@ export async function* replayFrames(opts: ReplayOptions, signal: AbortSignal): A
   } while (opts.loop && !signal.aborted && rateHz > 0);
 }
 
-async function* wavChunks(opts: ReplayOptions): AsyncGenerator<Chunk & { rate: number }> {
-  // The one audio loader (formats/audio-file.ts): every channel at 16 kHz. A multi-channel file
-  // plays as [n, channels] frames, so the features can centre on all channels as ImageBind does.
-  const { channels } = loadAudio(await readFile(opts.file), opts.file);
+/**
+ * `channels` come from the one audio loader (formats/audio-file.ts): every channel at 16 kHz. A
+ * multi-channel file plays as [n, channels] frames, so the features can centre on all channels as
+ * ImageBind does.
+ */
+function* wavChunks(
+  channels: readonly Float32Array[],
+  opts: ReplayOptions,
+): Generator<Chunk & { rate: number }> {
   const length = channels[0]!.length;
   const chunk = Math.max(1, Math.round(((opts.audioChunkMs ?? 100) * AUDIO_RATE_HZ) / 1000));
   for (let i = 0; i < length; i += chunk) {
