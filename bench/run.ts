@@ -113,6 +113,30 @@ function fbank(): Result {
   };
 }
 
+/**
+ * The embedding history (issue #18): bench/history.ts writes 24 h of 4 sensors at 1 window/s
+ * (345,600 windows; 34,560 with --quick) through the real writer and times searches over them,
+ * at 128 (the mini pack) and 1024 dimensions. Goals: search ≤ 100 ms (128-d) and ≤ 1 s (1024-d),
+ * writing ≤ 1 % of one core.
+ */
+function history(): Result {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', TSX, join(ROOT, 'bench/history.ts'), '--windows', quick ? '34560' : '345600'],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  if (run.status !== 0) return { error: (run.stderr || run.stdout).trim().split('\n').slice(-3).join(' ') };
+  const out: Result = {
+    reference:
+      'goals (issue #18): text search <= 100 ms at 128-d and <= 1 s at 1024-d; writing <= 1 % of one core',
+  };
+  for (const line of run.stdout.trim().split('\n')) {
+    const r = JSON.parse(line) as Result & { dim: number };
+    out[`dim${r.dim}`] = r;
+  }
+  return out;
+}
+
 function tokenizer(): Result {
   const vocab = join(ROOT, '../shared/imagebind/bpe_simple_vocab_16e6.txt.gz');
   if (!existsSync(vocab)) return { error: `vocabulary not found at ${vocab}` };
@@ -657,6 +681,7 @@ const parts: Record<string, () => Result | Promise<Result>> = {
   agent: agentOverhead,
   soak,
   latency,
+  history,
 };
 const only = values.only?.split(',') ?? Object.keys(parts);
 for (const name of only)
