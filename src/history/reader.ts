@@ -8,6 +8,7 @@
  * not read; a record with a wrong CRC-free field (zero-filled by a power loss) is skipped.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HistoryError } from '../errors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
@@ -25,6 +26,8 @@ export interface WindowQuery {
   modalities?: readonly SensorModality[];
   /** Best windows kept. */
   keep: number;
+  /** Only segments written with this pack (others live in another space; skipped and named). */
+  pack?: { id: string; version: string };
   /** `js` forces the JavaScript kernel (tests compare it with WebAssembly). */
   kernel?: 'auto' | 'js';
 }
@@ -55,6 +58,11 @@ export interface ScanStats {
   /** Bytes read. */
   bytes: number;
   problems: string[];
+  /**
+   * scanHistoryAsync only: the longest time it held the event loop in one go (scoring one chunk),
+   * milliseconds.
+   */
+  longestSliceMs?: number;
 }
 
 export interface SegmentInfo {
@@ -101,10 +109,97 @@ export function readSegmentHeader(path: string): SegmentHeader | string {
 
 /** The best `keep` windows for `query` in the history at `dir`, best first. */
 export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[]; stats: ScanStats } {
-  const segments = listSegments(dir);
-  const heap = new TopHeap(Math.max(1, query.keep));
-  const metas: { header: SegmentHeader }[] = [];
-  const stats: ScanStats = {
+  const scan = new HistoryScan(query);
+  for (const seg of scan.segmentsOf(dir)) {
+    let fd: number;
+    try {
+      fd = openSync(seg.path, 'r');
+    } catch (err) {
+      scan.openFailed(seg, err);
+      continue;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size < HEADER_BYTES) continue; // being created
+      const head = scan.headerBuffer();
+      scan.stats.bytes += readSync(fd, head, 0, HEADER_BYTES, 0);
+      const buf = scan.begin(seg, head, size);
+      if (!buf) continue;
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, HEADER_BYTES + got);
+        if (n === 0) break;
+        got += n;
+      }
+      scan.score(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return scan.result();
+}
+
+/** Bytes read and scored between two turns of the event loop in `scanHistoryAsync`. */
+export const SCAN_CHUNK_BYTES = 1 << 20;
+
+/**
+ * `scanHistory` for a process that must go on doing other work (the agent answering
+ * history/search): files are read with asynchronous reads (libuv's thread pool) of at most
+ * `chunkBytes`, and after each the event loop runs; only the scoring of one chunk (about 7,000
+ * records at 128-d, 1,000 at 1024-d) runs between two turns. `signal` stops it between chunks.
+ */
+export async function scanHistoryAsync(
+  dir: string,
+  query: WindowQuery,
+  options: { chunkBytes?: number; signal?: AbortSignal } = {},
+): Promise<{ hits: WindowHit[]; stats: ScanStats }> {
+  const scan = new HistoryScan(query);
+  const chunkBytes = Math.max(1, options.chunkBytes ?? SCAN_CHUNK_BYTES);
+  let longest = 0;
+  for (const seg of scan.segmentsOf(dir)) {
+    options.signal?.throwIfAborted();
+    let fh: FileHandle;
+    try {
+      fh = await open(seg.path, 'r');
+    } catch (err) {
+      scan.openFailed(seg, err);
+      continue;
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (size < HEADER_BYTES) continue;
+      const head = scan.headerBuffer();
+      scan.stats.bytes += (await fh.read(head, 0, HEADER_BYTES, 0)).bytesRead;
+      const buf = scan.begin(seg, head, size);
+      if (!buf) continue;
+      const rb = scan.recordBytes;
+      const step = Math.max(rb, Math.floor(chunkBytes / rb) * rb);
+      let got = 0;
+      let scored = 0;
+      while (got < buf.length) {
+        const want = Math.min(step, buf.length - got);
+        const { bytesRead } = await fh.read(buf, got, want, HEADER_BYTES + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+        const whole = got - ((got - scored) % rb);
+        const t0 = performance.now();
+        scan.score(scored, whole);
+        longest = Math.max(longest, performance.now() - t0);
+        scored = whole;
+        options.signal?.throwIfAborted();
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  const result = scan.result();
+  result.stats.longestSliceMs = +longest.toFixed(2);
+  return result;
+}
+
+/** One scan's state: the heap of best windows, the counts, and the segment being scored. */
+class HistoryScan {
+  readonly stats: ScanStats = {
     windows: 0,
     segments: 0,
     skippedSegments: 0,
@@ -113,111 +208,150 @@ export function scanHistory(dir: string, query: WindowQuery): { hits: WindowHit[
     problems: [],
     scoreStats: {},
   };
-  const sum = new Float64Array(SENSOR_MODALITIES.length);
-  const sumSq = new Float64Array(SENSOR_MODALITIES.length);
-  const count = new Float64Array(SENSOR_MODALITIES.length);
-  const since = query.sinceWallMs ?? Number.NEGATIVE_INFINITY;
-  const until = query.untilWallMs ?? Number.POSITIVE_INFINITY;
-  const wantModality = new Uint8Array(SENSOR_MODALITIES.length).fill(query.modalities ? 0 : 1);
-  for (const m of query.modalities ?? []) wantModality[SENSOR_MODALITIES.indexOf(m)] = 1;
-  const scorer = new SegmentScorer(query.vector, { kernel: query.kernel ?? 'auto' });
-  const head = Buffer.alloc(HEADER_BYTES);
-  for (let s = 0; s < segments.length; s++) {
-    const seg = segments[s]!;
+  private readonly heap: TopHeap;
+  private readonly metas: { header: SegmentHeader }[] = [];
+  private readonly sum = new Float64Array(SENSOR_MODALITIES.length);
+  private readonly sumSq = new Float64Array(SENSOR_MODALITIES.length);
+  private readonly count = new Float64Array(SENSOR_MODALITIES.length);
+  private readonly since: number;
+  private readonly until: number;
+  private readonly wantModality: Uint8Array;
+  private readonly scorer: SegmentScorer;
+  private readonly head = Buffer.alloc(HEADER_BYTES);
+  // The segment being scored.
+  private buf: Buffer = Buffer.alloc(0);
+  private wantSensor = new Uint8Array(0);
+  private metaIndex = 0;
+  recordBytes = 0;
+
+  constructor(private readonly query: WindowQuery) {
+    this.heap = new TopHeap(Math.max(1, query.keep));
+    this.since = query.sinceWallMs ?? Number.NEGATIVE_INFINITY;
+    this.until = query.untilWallMs ?? Number.POSITIVE_INFINITY;
+    this.wantModality = new Uint8Array(SENSOR_MODALITIES.length).fill(query.modalities ? 0 : 1);
+    for (const m of query.modalities ?? []) this.wantModality[SENSOR_MODALITIES.indexOf(m)] = 1;
+    this.scorer = new SegmentScorer(query.vector, { kernel: query.kernel ?? 'auto' });
+  }
+
+  /** The segments of `dir` that may hold windows in the query's time range, oldest first. */
+  segmentsOf(dir: string): SegmentInfo[] {
+    const segments = listSegments(dir);
     // A segment holds windows from its name's time until the next one starts (give or take a
     // window's length, for windows cut just before the next segment began).
-    const next = segments[s + 1]?.startWallMs ?? Number.POSITIVE_INFINITY;
-    if (next + 60_000 < since || seg.startWallMs - 60_000 >= until) continue;
-    let fd: number;
-    try {
-      fd = openSync(seg.path, 'r');
-    } catch (err) {
-      // Deleted by retention between the listing and now.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new HistoryError(
-        'HISTORY_UNREADABLE',
-        seg.path,
-        `cannot open ${seg.path}: ${(err as Error).message}`,
-        err,
-      );
+    return segments.filter((seg, s) => {
+      const next = segments[s + 1]?.startWallMs ?? Number.POSITIVE_INFINITY;
+      return !(next + 60_000 < this.since || seg.startWallMs - 60_000 >= this.until);
+    });
+  }
+
+  /** Returns when the segment was deleted by retention since the listing (skip it); else throws. */
+  openFailed(seg: SegmentInfo, err: unknown): void {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new HistoryError(
+      'HISTORY_UNREADABLE',
+      seg.path,
+      `cannot open ${seg.path}: ${(err as Error).message}`,
+      err,
+    );
+  }
+
+  headerBuffer(): Buffer {
+    return this.head;
+  }
+
+  /**
+   * Checks a segment's header (read into headerBuffer()) and returns the buffer to read its
+   * `size - HEADER_BYTES` bytes of records into, or undefined when the segment is skipped.
+   */
+  begin(seg: SegmentInfo, head: Buffer, size: number): Buffer | undefined {
+    const { stats, query } = this;
+    const header = decodeHeader(head);
+    if (typeof header === 'string') {
+      stats.skippedSegments++;
+      stats.problems.push(`${seg.path}: ${header}`);
+      return undefined;
     }
-    try {
-      const size = fstatSync(fd).size;
-      if (size < HEADER_BYTES) continue; // being created
-      stats.bytes += readSync(fd, head, 0, HEADER_BYTES, 0);
-      const header = decodeHeader(head);
-      if (typeof header === 'string') {
-        stats.skippedSegments++;
-        stats.problems.push(`${seg.path}: ${header}`);
-        continue;
-      }
-      if (header.dim !== query.vector.length) {
-        stats.skippedSegments++;
-        stats.problems.push(
-          `${seg.path}: ${header.dim}-d embeddings of pack ${header.pack.id} ${header.pack.version}, the query is ${query.vector.length}-d`,
-        );
-        continue;
-      }
-      const rb = header.recordBytes;
-      const body = size - HEADER_BYTES;
-      const buf = scorer.buffer(body, rb);
-      let got = 0;
-      while (got < body) {
-        const n = readSync(fd, buf, got, body - got, HEADER_BYTES + got);
-        if (n === 0) break;
-        got += n;
-      }
-      stats.bytes += got;
-      stats.segments++;
-      const metaIndex = metas.push({ header }) - 1;
-      const wantSensor = new Uint8Array(header.sensors.length);
-      header.sensors.forEach(
-        (x, i) => (wantSensor[i] = !query.sensors || query.sensors.includes(x.id) ? 1 : 0),
+    if (header.dim !== query.vector.length) {
+      stats.skippedSegments++;
+      stats.problems.push(
+        `${seg.path}: ${header.dim}-d embeddings of pack ${header.pack.id} ${header.pack.version}, the query is ${query.vector.length}-d`,
       );
-      const records = Math.floor(got / rb);
-      const view = new DataView(buf.buffer, buf.byteOffset, got);
-      const dots = scorer.score(0, records, rb);
-      for (let r = 0, o = 0; r < records; r++, o += rb) {
-        const start = view.getFloat64(o + 8, true);
-        const sensor = view.getUint16(o + 16, true);
-        const modality = view.getUint8(o + 18);
-        const scale = view.getFloat32(o + 20, true);
-        if (!(start > 0) || sensor >= wantSensor.length || modality >= wantModality.length || !(scale > 0)) {
-          stats.damaged++;
-          continue;
-        }
-        if (!wantSensor[sensor] || !wantModality[modality]) continue;
-        const end = start + view.getUint32(o + 4, true);
-        if (end < since || start >= until) continue;
-        stats.windows++;
-        const score = scale * dots[r]!;
-        sum[modality]! += score;
-        sumSq[modality]! += score * score;
-        count[modality]!++;
-        if (heap.accepts(score)) heap.push(score, metaIndex, sensor, modality, start, end);
+      return undefined;
+    }
+    if (query.pack && (header.pack.id !== query.pack.id || header.pack.version !== query.pack.version)) {
+      stats.skippedSegments++;
+      stats.problems.push(
+        `${seg.path}: written with pack ${header.pack.id} ${header.pack.version}, the query is embedded with ${query.pack.id} ${query.pack.version}`,
+      );
+      return undefined;
+    }
+    this.recordBytes = header.recordBytes;
+    this.buf = this.scorer.buffer(size - HEADER_BYTES, header.recordBytes);
+    stats.segments++;
+    this.metaIndex = this.metas.push({ header }) - 1;
+    this.wantSensor = new Uint8Array(header.sensors.length);
+    header.sensors.forEach(
+      (x, i) => (this.wantSensor[i] = !query.sensors || query.sensors.includes(x.id) ? 1 : 0),
+    );
+    return this.buf.subarray(0, size - HEADER_BYTES);
+  }
+
+  /** Scores the whole records in bytes [from, to) of the current segment's buffer. */
+  score(from: number, to: number): void {
+    const { stats, heap, wantSensor, wantModality, since, until } = this;
+    const rb = this.recordBytes;
+    stats.bytes += to - from;
+    const first = Math.floor(from / rb);
+    const records = Math.floor(to / rb) - first;
+    if (records <= 0) return;
+    const view = new DataView(this.buf.buffer, this.buf.byteOffset + first * rb, records * rb);
+    const dots = this.scorer.score(first * rb, records, rb);
+    for (let r = 0, o = 0; r < records; r++, o += rb) {
+      const start = view.getFloat64(o + 8, true);
+      const sensor = view.getUint16(o + 16, true);
+      const modality = view.getUint8(o + 18);
+      const scale = view.getFloat32(o + 20, true);
+      if (!(start > 0) || sensor >= wantSensor.length || modality >= wantModality.length || !(scale > 0)) {
+        stats.damaged++;
+        continue;
       }
-    } finally {
-      closeSync(fd);
+      if (!wantSensor[sensor] || !wantModality[modality]) continue;
+      const end = start + view.getUint32(o + 4, true);
+      if (end < since || start >= until) continue;
+      stats.windows++;
+      const score = scale * dots[r]!;
+      this.sum[modality]! += score;
+      this.sumSq[modality]! += score * score;
+      this.count[modality]!++;
+      if (heap.accepts(score)) heap.push(score, this.metaIndex, sensor, modality, start, end);
     }
   }
-  SENSOR_MODALITIES.forEach((m, i) => {
-    const n = count[i]!;
-    if (n === 0) return;
-    const mean = sum[i]! / n;
-    stats.scoreStats[m] = { windows: n, mean, std: Math.sqrt(Math.max(0, sumSq[i]! / n - mean * mean)) };
-  });
-  const hits = heap.sorted().map((k) => {
-    const h = metas[heap.meta[k]!]!.header;
-    return {
-      score: heap.score[k]!,
-      startWallMs: heap.start[k]!,
-      endWallMs: heap.end[k]!,
-      sensorId: h.sensors[heap.sensor[k]!]!.id,
-      modality: SENSOR_MODALITIES[heap.modality[k]!]!,
-      pack: { id: h.pack.id, version: h.pack.version },
-    };
-  });
-  return { hits, stats };
+
+  result(): { hits: WindowHit[]; stats: ScanStats } {
+    const { stats, heap } = this;
+    SENSOR_MODALITIES.forEach((m, i) => {
+      const n = this.count[i]!;
+      if (n === 0) return;
+      const mean = this.sum[i]! / n;
+      stats.scoreStats[m] = {
+        windows: n,
+        mean,
+        std: Math.sqrt(Math.max(0, this.sumSq[i]! / n - mean * mean)),
+      };
+    });
+    const hits = heap.sorted().map((k) => {
+      const h = this.metas[heap.meta[k]!]!.header;
+      return {
+        score: heap.score[k]!,
+        startWallMs: heap.start[k]!,
+        endWallMs: heap.end[k]!,
+        sensorId: h.sensors[heap.sensor[k]!]!.id,
+        modality: SENSOR_MODALITIES[heap.modality[k]!]!,
+        pack: { id: h.pack.id, version: h.pack.version },
+      };
+    });
+    return { hits, stats };
+  }
 }
 
 /** A fixed-capacity min-heap of scores with their windows, in typed arrays. */

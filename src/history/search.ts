@@ -13,7 +13,8 @@ import { embedWindows } from '../encoders/embed.js';
 import type { SensorModality } from '../pipeline/types.js';
 import { cutRecording } from '../sensors/replay/recording.js';
 import { meanDirection, normalizeInPlace } from '../util/vectors.js';
-import { scanHistory, type ScanStats, type WindowHit } from './reader.js';
+export { parseWhen } from './when.js';
+import { scanHistory, scanHistoryAsync, type ScanStats, type WindowHit } from './reader.js';
 
 export interface Moment {
   startWallMs: number;
@@ -59,6 +60,15 @@ export interface HistorySearchOptions {
    * moment of everything); applied where a modality has 30 windows or more. Default 2.
    */
   minZ?: number;
+  /** Only windows with at least this cosine join a moment. */
+  minScore?: number;
+  /** Only segments written with this pack (see WindowQuery.pack). */
+  pack?: { id: string; version: string };
+  /**
+   * Read and score in chunks with the event loop running between them (scanHistoryAsync), for a
+   * process that must go on with other work; `signal` stops it between chunks.
+   */
+  yieldEvery?: { chunkBytes?: number; signal?: AbortSignal };
 }
 
 export interface HistorySearchResult {
@@ -83,14 +93,18 @@ export async function searchHistory(o: HistorySearchOptions): Promise<HistorySea
   const vector = await queryVector(o.query, o.encoders);
   const top = Math.max(1, o.top ?? 10);
   const t0 = performance.now();
-  const { hits, stats } = scanHistory(o.dir, {
+  const windowQuery = {
     vector,
     keep: o.candidates ?? Math.min(100_000, Math.max(1000, 100 * top)),
     ...(o.sinceWallMs !== undefined ? { sinceWallMs: o.sinceWallMs } : {}),
     ...(o.untilWallMs !== undefined ? { untilWallMs: o.untilWallMs } : {}),
     ...(o.sensors ? { sensors: o.sensors } : {}),
     ...(o.modalities ? { modalities: o.modalities } : {}),
-  });
+    ...(o.pack ? { pack: o.pack } : {}),
+  };
+  const { hits, stats } = o.yieldEvery
+    ? await scanHistoryAsync(o.dir, windowQuery, o.yieldEvery)
+    : scanHistory(o.dir, windowQuery);
   const minZ = o.minZ ?? 2;
   // Cosines of different modalities sit at different levels: a window counts by how far it stands
   // above its own modality's windows (too few of them, and the spread means nothing: raw cosine).
@@ -98,9 +112,32 @@ export async function searchHistory(o: HistorySearchOptions): Promise<HistorySea
     const s = stats.scoreStats[h.modality];
     return !s || s.windows < 30 || s.std === 0 ? null : (h.score - s.mean) / s.std;
   };
-  const standing = hits.filter((h) => (zOf(h) ?? Number.POSITIVE_INFINITY) >= minZ);
+  const minScore = o.minScore ?? Number.NEGATIVE_INFINITY;
+  const standing = hits.filter((h) => h.score >= minScore && (zOf(h) ?? Number.POSITIVE_INFINITY) >= minZ);
   const moments = mergeMoments(standing, o.gapMs ?? 1000, zOf).slice(0, top);
   return { moments, stats: { ...stats, ms: Math.round(performance.now() - t0), queryDim: vector.length } };
+}
+
+/**
+ * A moment as `history search --json` prints it and history/search answers it (times ISO 8601,
+ * scores to 4 places); mqtt/payloads.ts has its schema.
+ */
+export function momentRecord(m: Moment) {
+  return {
+    start: new Date(m.startWallMs).toISOString(),
+    end: new Date(m.endWallMs).toISOString(),
+    score: +m.score.toFixed(4),
+    z: m.z === null ? null : +m.z.toFixed(2),
+    sensors: m.sensors,
+    modalities: m.modalities,
+    windows: m.windows,
+    best: {
+      sensorId: m.best.sensorId,
+      modality: m.best.modality,
+      start: new Date(m.best.startWallMs).toISOString(),
+      end: new Date(m.best.endWallMs).toISOString(),
+    },
+  };
 }
 
 /**

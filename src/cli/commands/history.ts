@@ -15,20 +15,22 @@ import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
 import { HistoryError } from '../../errors.js';
 import { listSegments, readSegmentHeader } from '../../history/reader.js';
-import { searchHistory, type HistoryQuery, type Moment } from '../../history/search.js';
+import {
+  momentRecord,
+  parseWhen,
+  searchHistory,
+  type HistoryQuery,
+  type Moment,
+} from '../../history/search.js';
 import { createLogger } from '../../log.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
 import { parseModality } from './classify.js';
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
-
 /** `24h`, `30m`, `90s`, `2d` before now, or an ISO 8601 time: Unix epoch milliseconds. */
 export function parseSince(value: string, now = Date.now()): number {
-  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
-  if (m) return now - Number(m[1]) * UNITS[m[2]!]!;
-  const t = Date.parse(value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value) && Number.isFinite(t)) return t;
+  const t = parseWhen(value, now);
+  if (t !== undefined) return t;
   throw new InvalidArgumentError(
     `expected a duration such as 24h, 30m, 90s, 2d or an ISO 8601 time, got "${value}"`,
   );
@@ -166,7 +168,7 @@ async function runSearch(opts: SearchOptions): Promise<void> {
             query:
               'text' in query ? { text: query.text } : { example: query.example, modality: query.modality },
             pack: header.pack,
-            moments: result.moments.map(momentJson),
+            moments: result.moments.map(momentRecord),
             stats: result.stats,
           },
           null,
@@ -186,24 +188,6 @@ async function runSearch(opts: SearchOptions): Promise<void> {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-function momentJson(m: Moment) {
-  return {
-    start: new Date(m.startWallMs).toISOString(),
-    end: new Date(m.endWallMs).toISOString(),
-    score: +m.score.toFixed(4),
-    z: m.z === null ? null : +m.z.toFixed(2),
-    sensors: m.sensors,
-    modalities: m.modalities,
-    windows: m.windows,
-    best: {
-      sensorId: m.best.sensorId,
-      modality: m.best.modality,
-      start: new Date(m.best.startWallMs).toISOString(),
-      end: new Date(m.best.endWallMs).toISOString(),
-    },
-  };
-}
 
 function momentLine(rank: number, m: Moment): string {
   const seconds = ((m.endWallMs - m.startWallMs) / 1000).toFixed(1);
