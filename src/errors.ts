@@ -153,7 +153,12 @@ export type RequestErrorCode =
   | 'REPLAY_CACHE_FULL'
   | 'VERSION_CONFLICT'
   | 'LABELS_BUILD_FAILED'
-  | 'PERSIST_FAILED';
+  | 'PERSIST_FAILED'
+  // history/search (issue #18): history.enabled is false; the history cannot be read; the query
+  // could not be embedded or the scan failed.
+  | 'HISTORY_DISABLED'
+  | 'HISTORY_UNREADABLE'
+  | 'HISTORY_SEARCH_FAILED';
 
 /**
  * A request is refused whole: the envelope (mqtt/requests.ts) or the label rules

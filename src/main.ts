@@ -15,6 +15,7 @@ import { deviceStateDir } from './config/load.js';
 import { openEncoders, TEST_PACK_NAME } from './encoders/registry.js';
 import { EventStage } from './fusion/event-stage.js';
 import { scoreInspector } from './fusion/score-log.js';
+import { HistorySearchService } from './history/service.js';
 import { HistoryWriter } from './history/writer.js';
 import type { TrackedEvent } from './fusion/tracker.js';
 import { startEmbeddedBroker } from './mqtt/embedded-broker.js';
@@ -87,6 +88,17 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       brokerUrl,
       logger,
       labels: labels.service,
+      // history/search reads the files the writer appends to, off the event path (issue #18).
+      ...(history
+        ? {
+            history: new HistorySearchService({
+              dir: join(deviceStateDir(config), 'history'),
+              encoders,
+              limits: config.remote,
+              logger: log('history'),
+            }),
+          }
+        : {}),
       stats: () => counters(),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),
     });

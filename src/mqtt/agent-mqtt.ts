@@ -3,6 +3,7 @@
  * the request API (answered by the label service that labels/runtime.ts wires), discovery and
  * health.
  */
+import type { HistoryOps } from '../history/service.js';
 import type { HistoryStats } from '../history/writer.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -23,6 +24,8 @@ export interface AgentMqttOptions {
   logger: Logger;
   /** Answers labels/* requests once the envelope checks pass; its current set goes on health. */
   labels: LabelOps;
+  /** Answers history/search (issue #18); absent when history.enabled is false. */
+  history?: HistoryOps;
   stats(): {
     sensors: Record<string, SensorHealthPayload>;
     windows: Record<string, { pushed: number; dropped: number; depth: number }>;
@@ -91,6 +94,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
   const service = o.labels;
   const requests = new RequestRouter({
     labels: service,
+    ...(o.history ? { history: o.history } : {}),
     limits: config.remote,
     nonceFile: join(config.stateDir, 'replay-nonces.log'),
     logger: log('labels'),

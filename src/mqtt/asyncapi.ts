@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import {
   eventJsonSchema,
   HEALTH_STATES,
+  historySearchResultJsonSchema,
   labelListJsonSchema,
   REQUEST_OPS,
   requestJsonSchemas,
@@ -55,6 +56,9 @@ const response = {
         'VERSION_CONFLICT',
         'LABELS_BUILD_FAILED',
         'PERSIST_FAILED',
+        'HISTORY_DISABLED',
+        'HISTORY_UNREADABLE',
+        'HISTORY_SEARCH_FAILED',
       ],
     },
     problems: { type: 'array', items: problem },
@@ -197,6 +201,24 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
     },
   };
   for (const op of REQUEST_OPS) schemas[schemaName(op)] = requests[op];
+  schemas.HistorySearchResult = historySearchResultJsonSchema('draft-7');
+  schemas.HistorySearchResponse = {
+    description:
+      'The answer to history/search: data is a HistorySearchResult when status is ok, {} on error.',
+    allOf: [
+      { $ref: '#/components/schemas/Response' },
+      {
+        properties: {
+          data: {
+            oneOf: [
+              { $ref: '#/components/schemas/HistorySearchResult' },
+              { type: 'object', maxProperties: 0 },
+            ],
+          },
+        },
+      },
+    ],
+  };
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const msg = (name: string, title: string, payload: unknown, contentType = 'application/json') => ({
     name,
@@ -211,9 +233,11 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
     base: { description: 'mqtt.baseTopic; may itself have several levels (e.g. site/edgebind)' },
     deviceId: { description: 'deviceId' },
   };
-  // Every op is labels/<verb>: two topic levels. A parameter stands for one level (what `+`
-  // matches), so the channels spell out `labels/` and {op} is the verb alone (issue 17 item 11).
-  const verbs = REQUEST_OPS.map((op) => {
+  // Every label op is labels/<verb>: two topic levels. A parameter stands for one level (what `+`
+  // matches), so the channels spell out `labels/` and {op} is the verb alone (issue 17 item 11);
+  // history/search has channels of its own.
+  const labelOps = REQUEST_OPS.filter((op) => op.startsWith('labels/'));
+  const verbs = labelOps.map((op) => {
     const [group, verb] = op.split('/');
     if (group !== 'labels' || verb === undefined) throw new TypeError(`op ${op} is not labels/<verb>`);
     return verb;
@@ -287,7 +311,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       description:
         "Requests. MQTT 5 requesters may set a response topic and correlation data: the answer goes there too, if the topic is below {base}/{deviceId}/response/ or one of remote.responseTopicPrefixes (never elsewhere below {base}/, Home Assistant's trees, $ topics, wildcards, over 256 characters). A request naming any other response topic is not handled: it is answered RESPONSE_TOPIC_INVALID on {base}/{deviceId}/response/labels/{op} only. Limits: remote.maxPayloadBytes, remote.maxLabels, remote.maxPromptChars; prompts without control characters or U+FFFD; example vectors finite and not all zero.",
       messages: Object.fromEntries(
-        REQUEST_OPS.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
+        labelOps.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
       ),
     },
     groupRequest: {
@@ -300,7 +324,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       description:
         'Fleet requests: every device in the group applies them and answers on its own response topic.',
       messages: Object.fromEntries(
-        REQUEST_OPS.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
+        labelOps.map((op) => [schemaName(op), msg(schemaName(op), `${op} request`, ref(schemaName(op)))]),
       ),
     },
     response: {
@@ -309,6 +333,44 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       description:
         'Responses (QoS 1, not retained) with the request transaction echoed. A request for an op that does not exist is answered UNKNOWN_OP on response/<the topic levels it used>, so response/# sees those too.',
       messages: { response: msg('response', 'Response', ref('Response')) },
+    },
+    historySearchRequest: {
+      address: '{base}/{deviceId}/request/history/search',
+      parameters: device,
+      description:
+        "Search the device's embedding history (docs/history.md) by text or example embedding: the same envelope, signing, target, replay and response-topic rules as the label requests, and remote.maxPayloadBytes and remote.maxPromptChars (text). Read-only; scanned in 1 MiB chunks with the agent's event loop running between them, one search at a time, after label requests' checks but not in their turn.",
+      messages: {
+        HistorySearchRequest: msg(
+          'HistorySearchRequest',
+          'history/search request',
+          ref('HistorySearchRequest'),
+        ),
+      },
+    },
+    historySearchGroupRequest: {
+      address: '{base}/groups/{group}/request/history/search',
+      parameters: { base: device.base, group: { description: 'a group in remote.groups' } },
+      description: 'history/search for every device in the group; each answers with its own moments.',
+      messages: {
+        HistorySearchRequest: msg(
+          'HistorySearchRequest',
+          'history/search request',
+          ref('HistorySearchRequest'),
+        ),
+      },
+    },
+    historySearchResponse: {
+      address: '{base}/{deviceId}/response/history/search',
+      parameters: device,
+      description:
+        'Answers to history/search (QoS 1, not retained), transaction echoed: the moments best first and the scan figures; errors as for every request, plus HISTORY_DISABLED, HISTORY_UNREADABLE and HISTORY_SEARCH_FAILED.',
+      messages: {
+        historySearchResponse: msg(
+          'historySearchResponse',
+          'history/search response',
+          ref('HistorySearchResponse'),
+        ),
+      },
     },
     haDiscovery: {
       address: 'homeassistant/{component}/{nodeId}/{objectId}/config',
@@ -373,6 +435,16 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
         action: 'receive',
         channel: { $ref: '#/channels/request' },
         reply: { channel: { $ref: '#/channels/response' } },
+      },
+      receiveHistorySearch: {
+        action: 'receive',
+        channel: { $ref: '#/channels/historySearchRequest' },
+        reply: { channel: { $ref: '#/channels/historySearchResponse' } },
+      },
+      receiveGroupHistorySearch: {
+        action: 'receive',
+        channel: { $ref: '#/channels/historySearchGroupRequest' },
+        reply: { channel: { $ref: '#/channels/historySearchResponse' } },
       },
       sendDiscovery: send('haDiscovery'),
       receiveHaStatus: { action: 'receive', channel: { $ref: '#/channels/haStatus' } },

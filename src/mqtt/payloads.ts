@@ -5,7 +5,8 @@
  */
 import type { HistoryStats } from '../history/writer.js';
 import { z } from 'zod';
-import { LabelSchema } from '../config/schema.js';
+import { exampleVectorProblem, LabelSchema, PrototypeFileSchema, promptText } from '../config/schema.js';
+import { parseWhen } from '../history/when.js';
 import type { Problem } from '../errors.js';
 import type { LabelWarning } from '../labels/coverage.js';
 import type { LabelsState } from '../labels/service.js';
@@ -13,7 +14,13 @@ import { NONCE_PATTERN, TARGET_PATTERN } from './signing.js';
 import { END_REASONS, SENSOR_MODALITIES } from '../pipeline/types.js';
 import type { HealthState } from '../sensors/types.js';
 
-export const REQUEST_OPS = ['labels/set', 'labels/patch', 'labels/get', 'labels/test'] as const;
+export const REQUEST_OPS = [
+  'labels/set',
+  'labels/patch',
+  'labels/get',
+  'labels/test',
+  'history/search',
+] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
 
 const transaction = z
@@ -81,16 +88,186 @@ export const LabelsTestRequestSchema = z
   })
   .meta({ title: 'labels/test request' });
 
+/** Most moments a history/search answers. */
+export const HISTORY_MAX_TOP = 100;
+
+const when = (description: string) =>
+  z
+    .string()
+    .max(40)
+    .refine(
+      (v) => parseWhen(v, 0) !== undefined,
+      'expected a duration such as 24h, 30m, 90s, 2d (before now) or an ISO 8601 time',
+    )
+    .optional()
+    .meta({ description });
+
+/** An example embedding as label examples give one inline: a bare vector, or a prototype file. */
+export const HistoryExampleSchema = z
+  .strictObject({
+    base64: z
+      .string()
+      .min(1)
+      .superRefine((text, ctx) => {
+        const problem = exampleVectorProblem(text);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .meta({
+        description:
+          "The example's embedding: base64 of little-endian float32 values (the pack's dimension), finite and not all zero.",
+      }),
+    prototype: PrototypeFileSchema.superRefine((p, ctx) => {
+      const problem = exampleVectorProblem(p.vector);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['vector'], message: problem });
+      else if (Buffer.from(p.vector, 'base64').length / 4 !== p.dim)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vector'],
+          message: `${Buffer.from(p.vector, 'base64').length / 4} values, but dim says ${p.dim}`,
+        });
+    })
+      .optional()
+      .meta({
+        description:
+          'A prototype file written by `edgebind label from-example`, as it is; it says its own modality and pack (which must be the agent’s).',
+      }),
+    modality: z.enum(SENSOR_MODALITIES).optional().meta({
+      description: 'Modality of a base64 vector (required with base64; a prototype says its own).',
+    }),
+  })
+  .superRefine((e, ctx) => {
+    if ((e.base64 === undefined) === (e.prototype === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          e.base64 === undefined
+            ? 'give base64 (with modality) or prototype'
+            : 'give base64 or prototype, not both',
+      });
+    if (e.base64 !== undefined && e.modality === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modality'],
+        message: 'required with base64: the modality of the vector',
+      });
+    if (e.prototype && e.modality !== undefined && e.modality !== e.prototype.modality)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modality'],
+        message: `the prototype is ${e.prototype.modality}; leave modality out (a prototype says its own)`,
+      });
+  });
+
+export const HistorySearchRequestSchema = z
+  .strictObject({
+    ...envelope,
+    text: promptText().optional().meta({
+      description:
+        'What to find, e.g. "glass breaking": embedded with the agent\'s text encoder; matches windows of every modality. At most remote.maxPromptChars characters.',
+    }),
+    example: HistoryExampleSchema.optional().meta({
+      description: 'Find the windows nearest this embedding (in the same or another modality).',
+    }),
+    since: when('Only windows that end at or after this: 24h, 30m, 90s, 2d before now, or an ISO 8601 time.'),
+    until: when('Only windows that start before this (same forms as since).'),
+    sensors: z
+      .array(z.string().min(1).max(64))
+      .max(64)
+      .optional()
+      .meta({ description: 'Only these sensor ids.' }),
+    modalities: z
+      .array(z.enum(SENSOR_MODALITIES))
+      .optional()
+      .meta({ description: 'Only these modalities (an audio example with ["thermal"] searches across).' }),
+    top: z
+      .int()
+      .min(1)
+      .max(HISTORY_MAX_TOP)
+      .default(10)
+      .meta({ description: `Moments answered, best first (at most ${HISTORY_MAX_TOP}).` }),
+    minScore: z
+      .number()
+      .min(-1)
+      .max(1)
+      .optional()
+      .meta({ description: 'Only windows whose cosine with the query is at least this join a moment.' }),
+  })
+  .superRefine((r, ctx) => {
+    if (r.text === undefined && r.example === undefined)
+      ctx.addIssue({ code: 'custom', path: ['text'], message: 'give text or example' });
+    else if (r.text !== undefined && r.example !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['example'], message: 'give text or example, not both' });
+  })
+  .meta({ title: 'history/search request' });
+
 export const REQUEST_SCHEMAS = {
   'labels/set': LabelsSetRequestSchema,
   'labels/patch': LabelsPatchRequestSchema,
   'labels/get': LabelsGetRequestSchema,
   'labels/test': LabelsTestRequestSchema,
+  'history/search': HistorySearchRequestSchema,
 } as const satisfies Record<RequestOp, z.ZodType>;
+
+const modalityList = z.array(z.enum(SENSOR_MODALITIES));
+
+/** One moment of a history/search answer (history/search.ts momentRecord). */
+export const HistoryMomentSchema = z.strictObject({
+  start: z.string().meta({ format: 'date-time', description: 'Start of its first window.' }),
+  end: z.string().meta({ format: 'date-time', description: 'End of its last window.' }),
+  score: z.number().meta({ description: 'Cosine of its best window with the query.' }),
+  z: z.number().nullable().meta({
+    description:
+      "The best window's standard score within its modality over the searched windows; null under 30 windows.",
+  }),
+  sensors: z.array(z.string()),
+  modalities: modalityList,
+  windows: z.int().min(1).meta({ description: 'Matching windows merged into it.' }),
+  best: z.strictObject({
+    sensorId: z.string(),
+    modality: z.enum(SENSOR_MODALITIES),
+    start: z.string().meta({ format: 'date-time' }),
+    end: z.string().meta({ format: 'date-time' }),
+  }),
+});
+
+/** `data` of an ok history/search answer (history/service.ts builds it). */
+export const HistorySearchResultSchema = z
+  .strictObject({
+    query: z.union([
+      z.strictObject({ text: z.string() }),
+      z.strictObject({
+        example: z.strictObject({ modality: z.enum(SENSOR_MODALITIES), dim: z.int().min(1) }),
+      }),
+    ]),
+    pack: z.strictObject({ id: z.string(), version: z.string() }),
+    since: z.string().nullable().meta({ format: 'date-time', description: 'The since it applied, or null.' }),
+    until: z.string().nullable().meta({ format: 'date-time', description: 'The until it applied, or null.' }),
+    moments: z.array(HistoryMomentSchema).meta({ description: 'Best (highest score) first.' }),
+    stats: z.strictObject({
+      windows: z.int().min(0).meta({ description: 'Windows scored (in range, sensors and modalities).' }),
+      segments: z.int().min(0).meta({ description: 'Segment files read.' }),
+      skippedSegments: z
+        .int()
+        .min(0)
+        .meta({ description: 'Segment files skipped: another pack or dimension, or unreadable.' }),
+      damaged: z.int().min(0).meta({ description: 'Records skipped as torn or zero-filled.' }),
+      bytes: z.int().min(0).meta({ description: 'Bytes read.' }),
+      ms: z.int().min(0).meta({ description: 'Wall time of the scan, milliseconds.' }),
+      longestSliceMs: z.number().min(0).meta({
+        description:
+          'Longest time the scan held the agent’s event loop in one go (scoring one 1 MiB chunk), milliseconds.',
+      }),
+      problems: z.array(z.string()).meta({ description: 'Why each skipped segment was skipped.' }),
+    }),
+  })
+  .meta({ title: 'history/search result' });
+export type HistorySearchResult = z.infer<typeof HistorySearchResultSchema>;
 
 export type LabelsSetRequest = z.infer<typeof LabelsSetRequestSchema>;
 export type LabelsPatchRequest = z.infer<typeof LabelsPatchRequestSchema>;
 export type LabelsTestRequest = z.infer<typeof LabelsTestRequestSchema>;
+export type HistorySearchRequest = z.infer<typeof HistorySearchRequestSchema>;
 
 /** Response on `response/<op>`, modelled on Zigbee2MQTT's bridge responses. */
 export interface ResponsePayload {
@@ -271,6 +448,14 @@ export function requestJsonSchemas(
     out[op] = z.toJSONSchema(REQUEST_SCHEMAS[op], { io: 'input', unrepresentable: 'any', target });
   }
   return out;
+}
+
+/** JSON Schema of a history/search answer's `data`. */
+export function historySearchResultJsonSchema(
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+): Record<string, unknown> {
+  const { $schema: _, ...schema } = z.toJSONSchema(HistorySearchResultSchema, { io: 'output', target });
+  return schema;
 }
 
 /** JSON Schema of the label list published on `labels` (the config's LabelSchema). */

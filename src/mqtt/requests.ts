@@ -4,7 +4,9 @@
  * signed request, its freshness (issuedAt, nonce); then the op's zod schema, and an op table that
  * hands the typed request to the label service (labels/service.ts), which applies the label rules.
  * A bad request is answered with every problem and its JSON path; nothing changes. Requests are
- * handled one at a time, so the nonce cache and label versions see them in order.
+ * checked one at a time, so the nonce cache and label versions see them in order; label ops also
+ * run in that turn, while history/search (read-only, issue #18) runs after its checks outside it,
+ * so that a search over a day of history does not hold label requests back.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -12,6 +14,7 @@ import type { z } from 'zod';
 import type { RemoteConfig } from '../config/schema.js';
 import { ConfigError, RequestError, type Problem } from '../errors.js';
 import type { LabelWarning } from '../labels/coverage.js';
+import type { HistoryOps } from '../history/service.js';
 import type { LabelOpResult, LabelOps } from '../labels/service.js';
 import {
   REQUEST_OPS,
@@ -38,6 +41,8 @@ export type RequestLimits = Pick<
 
 export interface RequestRouterDeps {
   labels: LabelOps;
+  /** Answers history/search; absent, it is answered HISTORY_DISABLED. */
+  history?: HistoryOps;
   limits: RequestLimits;
   /**
    * Where nonces of accepted signed requests are recorded (`<stateDir>/replay-nonces.log`), so a
@@ -53,13 +58,25 @@ export type Reply = Omit<ResponsePayload, 'deviceId'>;
 
 type Request<K extends RequestOp> = z.infer<(typeof REQUEST_SCHEMAS)[K]>;
 
+type Services = Pick<RequestRouterDeps, 'labels' | 'history'>;
+
 /** Each op and the service operation that answers it. */
-const OPS: { [K in RequestOp]: (labels: LabelOps, req: Request<K>) => Promise<LabelOpResult> } = {
-  'labels/get': (labels) => Promise.resolve(labels.get()),
-  'labels/test': (labels, req) => labels.test(req),
-  'labels/set': (labels, req) => labels.set(req),
-  'labels/patch': (labels, req) => labels.patch(req),
+const OPS: { [K in RequestOp]: (s: Services, req: Request<K>) => Promise<LabelOpResult> } = {
+  'labels/get': (s) => Promise.resolve(s.labels.get()),
+  'labels/test': (s, req) => s.labels.test(req),
+  'labels/set': (s, req) => s.labels.set(req),
+  'labels/patch': (s, req) => s.labels.patch(req),
+  'history/search': async (s, req) => {
+    if (!s.history)
+      throw new RequestError('HISTORY_DISABLED', 'this device keeps no history (history.enabled is false)', [
+        { path: '$', message: 'history.enabled is false in the agent config' },
+      ]);
+    return { ...(await s.history.search(req)), warnings: [] };
+  },
 };
+
+/** Ops that change nothing and may take long: run after their checks, outside the turn. */
+const OUT_OF_TURN: ReadonlySet<string> = new Set<RequestOp>(['history/search']);
 
 export class RequestRouter {
   private queue: Promise<unknown> = Promise.resolve();
@@ -87,12 +104,18 @@ export class RequestRouter {
    * came on; a signed request must name the same one in its `target`.
    */
   handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
-    const run = this.queue.then(() => this.handleNow(op, payload, arrivedOn));
-    this.queue = run.catch(() => undefined);
+    const checked = this.queue.then(() => this.check(op, payload, arrivedOn));
+    const run = checked.then((c) => ('reply' in c ? c.reply : c.run()));
+    this.queue = (OUT_OF_TURN.has(op) ? checked : run).catch(() => undefined);
     return run;
   }
 
-  private async handleNow(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
+  /** The envelope and schema checks: the error reply, or the op to run. Never throws. */
+  private check(
+    op: string,
+    payload: Buffer,
+    arrivedOn: RequestTarget,
+  ): { reply: Reply } | { run: () => Promise<Reply> } {
     let transaction: string | number | undefined;
     try {
       const obj = this.parse(payload);
@@ -115,29 +138,43 @@ export class RequestRouter {
           problems,
         );
       }
-      const run = OPS[op as RequestOp] as (labels: LabelOps, req: unknown) => Promise<LabelOpResult>;
-      const { data, warnings } = await run(this.deps.labels, parsed.data);
+      const opFn = OPS[op as RequestOp] as (s: Services, req: unknown) => Promise<LabelOpResult>;
+      const tx = transaction;
       return {
-        status: 'ok',
-        data,
-        ...(warnings.length > 0 ? { warnings: warnings.map(wireWarning) } : {}),
-        ...(transaction !== undefined ? { transaction } : {}),
+        run: async (): Promise<Reply> => {
+          try {
+            const { data, warnings } = await opFn(this.deps, parsed.data);
+            return {
+              status: 'ok',
+              data,
+              ...(warnings.length > 0 ? { warnings: warnings.map(wireWarning) } : {}),
+              ...(tx !== undefined ? { transaction: tx } : {}),
+            };
+          } catch (err) {
+            return this.refused(op, err, tx);
+          }
+        },
       };
     } catch (err) {
-      const e = asRequestError(err);
-      this.deps.logger.warn(
-        { op: op.slice(0, 100), code: e.code, problems: e.problems.slice(0, 5) },
-        `request ${op.slice(0, 100)} rejected: ${e.message}`,
-      );
-      return {
-        status: 'error',
-        data: {},
-        error: e.message,
-        code: e.code,
-        problems: e.problems,
-        ...(transaction !== undefined ? { transaction } : {}),
-      };
+      return { reply: this.refused(op, err, transaction) };
     }
+  }
+
+  /** The error reply for a refused request (logged). */
+  private refused(op: string, err: unknown, transaction: string | number | undefined): Reply {
+    const e = asRequestError(err);
+    this.deps.logger.warn(
+      { op: op.slice(0, 100), code: e.code, problems: e.problems.slice(0, 5) },
+      `request ${op.slice(0, 100)} rejected: ${e.message}`,
+    );
+    return {
+      status: 'error',
+      data: {},
+      error: e.message,
+      code: e.code,
+      problems: e.problems,
+      ...(transaction !== undefined ? { transaction } : {}),
+    };
   }
 
   /** Size, JSON, and a JSON object. */

@@ -50,6 +50,9 @@ test('the published request schemas are the validating zod schemas, and every to
     t.request('labels/set'),
     t.response('labels/set'),
     t.groupRequest('g', 'labels/set'),
+    t.request('history/search'),
+    t.response('history/search'),
+    t.groupRequest('g', 'history/search'),
   ])
     assert.ok(addresses.has(topic), `${topic} is described`);
 });
@@ -69,8 +72,13 @@ test('every channel parameter is one topic level, so a + subscription matches it
     .replace('{op}', '+');
   const matches = (f: string, topic: string) =>
     new RegExp(`^${f.replace(/\+/g, '[^/]+').replace(/#$/, '.*')}$`).test(topic);
-  for (const op of REQUEST_OPS)
+  for (const op of REQUEST_OPS.filter((o) => o.startsWith('labels/')))
     assert.ok(matches(filter, t.response(op)), `${filter} matches ${t.response(op)}`);
+  // history/search has its own channels, spelled out whole.
+  assert.equal(
+    doc.channels.historySearchResponse!.address.replace('{base}', 'b').replace('{deviceId}', 'd'),
+    t.response('history/search'),
+  );
 });
 
 test('Home Assistant discovery and birth topics are described', () => {
