@@ -6,6 +6,9 @@ import { FEW_SHOT_K, RETRIEVAL_PAIRS, SCORE_BINS, SCORE_TEMPERATURE, type EvalRe
 import { REAL_FEW_SHOT_K, type RealEvalResult } from './real-audio.js';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}`);
+/** A modality with no window in the data was never timed: "–" as elsewhere, not "NaN ms". */
+const msOrDash = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)} ms`;
 
 export interface ReportContext {
   command: string;
@@ -266,7 +269,7 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
   L.push(
     `Pack files: ${(main.packBytes / 1e6).toFixed(2)} MB. Median time to embed one window on this machine ` +
       '(agent preprocessing + ONNX, batch 1, one thread, CPU): ' +
-      SENSOR_MODALITIES.map((m) => `${m} ${(main.msPerWindow[m] ?? Number.NaN).toFixed(2)} ms`).join(', ') +
+      SENSOR_MODALITIES.map((m) => `${m} ${msOrDash(main.msPerWindow[m])}`).join(', ') +
       '. The ImageBind-size preprocessing (fbank, 224×224 resize) is most of it.',
   );
   L.push('');

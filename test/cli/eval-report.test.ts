@@ -139,3 +139,26 @@ test('eval on one short scene: "–" with the reason instead of NaN; the report 
   assert.equal(threshold.length, drawn.size, 'the threshold in every panel');
   assert.ok(marks(svg, 'bins').length > 0, 'bars drawn');
 });
+
+test('eval --report on scenes without a modality: its timing is "–", not "NaN ms"', () => {
+  // A fire scene: only audio and thermal observe fire, so depth and imu have no window to time.
+  const data = join(dir, 'fire');
+  const sim = edgebind('simulate', '--scenario', 'fire', '--seconds', '12', '--out', data);
+  assert.equal(sim.code, 0, sim.stderr);
+  const report = join(dir, 'fire-out', 'REPORT.md');
+  const r = edgebind(
+    'eval',
+    '--pack',
+    join(REPO, 'models/mini'),
+    '--data',
+    data,
+    '--no-events',
+    '--report',
+    report,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const md = readFileSync(report, 'utf8');
+  assert.match(md, /Windows per modality: audio [1-9]\d*, thermal [1-9]\d*, depth 0, imu 0\./);
+  assert.doesNotMatch(md, /NaN/);
+  assert.match(md, /\): audio \d+\.\d\d ms, thermal \d+\.\d\d ms, depth –, imu –\. /);
+});
