@@ -101,6 +101,9 @@ test('device class: explicit setting first, then the documented words, then audi
   assert.equal(labelDeviceClass(label({ name: 'people-walking' })), 'occupancy');
   assert.equal(labelDeviceClass(label({ name: 'glass_breaking' })), 'tamper');
   assert.equal(labelDeviceClass(label({ name: 'person_fall' })), 'safety', 'first match in table order');
+  // The demo's own labels (examples/demo.yaml): a fall is a safety event, not occupancy.
+  assert.equal(labelDeviceClass(label({ name: 'person_falling' })), 'safety');
+  assert.equal(labelDeviceClass(label({ name: 'device_tampering' })), 'tamper');
   assert.equal(labelDeviceClass(label({ name: 'washing_machine' })), undefined, 'whole words only');
   assert.equal(labelDeviceClass(label({ name: 'dog_barking', modalities: ['audio'] })), 'sound');
   assert.equal(labelDeviceClass(label({ name: 'dog_barking', modalities: ['audio', 'imu'] })), undefined);
