@@ -95,6 +95,8 @@ const markdown = `# Configuration reference
 edgebind reads one YAML file (\`edgebind run --config FILE\`, \`edgebind config check FILE\`).
 This page and [config.schema.json](config.schema.json) are generated from the schema in
 \`src/config/schema.ts\` by \`npm run docs:schema\`; \`npm test\` fails if they are stale.
+The JSON Schema marks restart-only fields with the vendor keyword \`x-restart-required\`; strict
+validators want it declared (Ajv in strict mode: \`ajv.addKeyword('x-restart-required')\`).
 
 - Unknown keys are errors. Every problem is reported with its key path and its line and column,
   e.g. \`sensors[0].window.hopMs: expected number, got string (line 7, column 27)\`; an unknown key
