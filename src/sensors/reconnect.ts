@@ -40,7 +40,8 @@ export interface RejectRateRule {
 }
 
 /**
- * Counts frames, rejections and restarts; calls `onHealth` whenever the state or reason changes.
+ * Counts frames, rejections and restarts; calls `onHealth` whenever the state or reason changes
+ * (and, with a reject-rate rule, on each rejection that leaves it ok, for the count).
  * Without a `RejectRateRule` one rejection makes the sensor degraded and `okAfterFrames` good
  * frames in a row make it ok; with one, the driver reports each accepted item (`accept`) and the
  * rule decides.
@@ -104,6 +105,9 @@ export class HealthTracker {
     // per bad line.
     if (this.h.state === 'ok' && this.ringRejects >= this.rule.degradedAt)
       this.set('degraded', `${this.ringRejects} of the last ${this.ringFill} rejected, latest: ${reason}`);
+    // Below the rule nothing changes, but health must still count it (it read 0 until the next
+    // change): the same state again, which the agent neither logs nor publishes as a change.
+    else if (this.h.state === 'ok') this.onHealth?.(this.snapshot());
   }
 
   down(reason: string): void {

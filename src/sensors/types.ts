@@ -27,7 +27,8 @@ export interface SensorContext {
   clock: Clock;
   signal: AbortSignal;
   /**
-   * Drivers report each change of state or reason here. The agent logs it, sets the sensor's
+   * Drivers report each change of state or reason here (serial-lines also each rejected line that
+   * leaves it ok, with the same state, so the count is current). The agent logs a change, sets the sensor's
    * `edgebind_sensor_up` metric, drops a `down` sensor from fusion at once, and publishes it on
    * `health` (`sensors.<id>`) within about a second (sensors/supervisor.ts).
    */
