@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'STATE_LOCKED'
   | 'HISTORY_DISK_FULL'
   | 'HISTORY_WRITE_FAILED'
-  | 'HISTORY_UNREADABLE';
+  | 'HISTORY_UNREADABLE'
+  | 'HISTORY_EVENT_UNKNOWN';
 
 /** One problem at one place, e.g. `{ path: 'sensors[0].hopMs', message: 'must be > 0' }`. */
 export interface Problem {
@@ -126,7 +127,8 @@ export class StateLockedError extends EdgebindError {
  * The embedding history (src/history/) cannot write or read its store. Writing failures degrade
  * history only, never detection: `HISTORY_DISK_FULL` (ENOSPC, EDQUOT) and `HISTORY_WRITE_FAILED`
  * (any other IO error) show on `health`; `HISTORY_UNREADABLE` is a store a search cannot read (no
- * history directory, a segment with a foreign header). `file` names the file concerned.
+ * history directory, a segment with a foreign header); `HISTORY_EVENT_UNKNOWN` an event id that
+ * `history search --event` cannot find (the agent keeps events only until they are delivered). `file` names the file concerned.
  */
 export class HistoryError extends EdgebindError {
   readonly file: string;

@@ -7,12 +7,18 @@
  * A segment's tail that is not a whole record (an agent is writing it, or was killed mid-write) is
  * not read; a record with a wrong CRC-free field (zero-filled by a power loss) is skipped.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HistoryError } from '../errors.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../pipeline/types.js';
-import { decodeHeader, HEADER_BYTES, segmentStartMs, type SegmentHeader } from './format.js';
+import {
+  decodeHeader,
+  HEADER_BYTES,
+  RECORD_META_BYTES,
+  segmentStartMs,
+  type SegmentHeader,
+} from './format.js';
 import { SegmentScorer } from './kernel.js';
 
 export interface WindowQuery {
@@ -352,6 +358,57 @@ class HistoryScan {
     });
     return { hits, stats };
   }
+}
+
+/**
+ * The embeddings (dequantised from int8) of the windows that lie within [fromWallMs, toWallMs]
+ * on `sensors`, from segments of `pack`: a query made of windows (an event's span, issue #18).
+ */
+export function windowVectors(
+  dir: string,
+  q: {
+    fromWallMs: number;
+    toWallMs: number;
+    sensors?: readonly string[];
+    pack: { id: string; version: string };
+  },
+): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const seg of new HistoryScan({
+    vector: new Float32Array(1),
+    keep: 1,
+    sinceWallMs: q.fromWallMs,
+    untilWallMs: q.toWallMs,
+  }).segmentsOf(dir)) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(seg.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new HistoryError(
+        'HISTORY_UNREADABLE',
+        seg.path,
+        `cannot read ${seg.path}: ${(err as Error).message}`,
+        err,
+      );
+    }
+    const header = decodeHeader(bytes.subarray(0, HEADER_BYTES));
+    if (typeof header === 'string' || header.pack.id !== q.pack.id || header.pack.version !== q.pack.version)
+      continue;
+    const rb = header.recordBytes;
+    for (let o = HEADER_BYTES; o + rb <= bytes.length; o += rb) {
+      const start = bytes.readDoubleLE(o + 8);
+      const end = start + bytes.readUInt32LE(o + 4);
+      const sensor = header.sensors[bytes.readUInt16LE(o + 16)];
+      const scale = bytes.readFloatLE(o + 20);
+      if (!sensor || !(scale > 0) || start < q.fromWallMs || end > q.toWallMs) continue;
+      if (q.sensors && !q.sensors.includes(sensor.id)) continue;
+      const v = new Float32Array(header.dim);
+      for (let i = 0; i < header.dim; i++) v[i] = bytes.readInt8(o + RECORD_META_BYTES + i) * scale;
+      out.push(v);
+    }
+  }
+  return out;
 }
 
 /** A fixed-capacity min-heap of scores with their windows, in typed arrays. */

@@ -62,6 +62,8 @@ export interface HistorySearchOptions {
   minZ?: number;
   /** Only windows with at least this cosine join a moment. */
   minScore?: number;
+  /** Windows overlapping this span join no moment (the event a query was made from). */
+  exclude?: { startWallMs: number; endWallMs: number };
   /** Only segments written with this pack (see WindowQuery.pack). */
   pack?: { id: string; version: string };
   /**
@@ -113,7 +115,13 @@ export async function searchHistory(o: HistorySearchOptions): Promise<HistorySea
     return !s || s.windows < 30 || s.std === 0 ? null : (h.score - s.mean) / s.std;
   };
   const minScore = o.minScore ?? Number.NEGATIVE_INFINITY;
-  const standing = hits.filter((h) => h.score >= minScore && (zOf(h) ?? Number.POSITIVE_INFINITY) >= minZ);
+  const ex = o.exclude;
+  const standing = hits.filter(
+    (h) =>
+      h.score >= minScore &&
+      (zOf(h) ?? Number.POSITIVE_INFINITY) >= minZ &&
+      !(ex && h.endWallMs > ex.startWallMs && h.startWallMs < ex.endWallMs),
+  );
   const moments = mergeMoments(standing, o.gapMs ?? 1000, zOf).slice(0, top);
   return { moments, stats: { ...stats, ms: Math.round(performance.now() - t0), queryDim: vector.length } };
 }

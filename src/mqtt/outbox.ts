@@ -28,6 +28,7 @@
  * flow to a connected broker whatever the disk does; only a crash while records are held in memory
  * loses those (they are counted in `stats().unwritten` while it lasts).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { nodeFiles, writeAll, writeFileAtomic, type FileLayer } from '../util/durable-file.js';
@@ -675,6 +676,28 @@ export class DurableOutbox {
       }
     });
   }
+}
+
+/**
+ * The messages in an outbox's log, oldest first, read without writing or locking (the CLI, while
+ * the agent runs; issue #18 `history search --event`). The log keeps a message until it is
+ * acknowledged and then only until the next compaction (1 MiB of acknowledged records, and every
+ * start), so it holds the recent and undelivered events only. A torn last line is left out;
+ * undefined when there is no log.
+ */
+export function readOutboxMessages(dir: string): string[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, LOG), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return text
+    .split('\n')
+    .map(parseLine)
+    .filter((r) => r !== undefined)
+    .map((r) => r.p);
 }
 
 function parseLine(line: string): { seq: number; t: number; p: string } | undefined {

@@ -130,7 +130,7 @@ test('an example recording finds the windows it was replayed as, in lines', asyn
 test('bad usage exits 2 saying what is wrong; no history exits 1 naming the directory', async () => {
   const neither = await edgebind(['history', 'search', '--state-dir', STATE]);
   assert.equal(neither.code, 2);
-  assert.match(neither.stderr, /give one of --text or --example/);
+  assert.match(neither.stderr, /give one of --text, --example or --event/);
   const since = await edgebind([
     'history',
     'search',
