@@ -452,7 +452,7 @@ export const RemoteSchema = z.strictObject({
   enabled: z
     .boolean()
     .default(true)
-    .meta({ description: 'Answer label requests on <base>/<deviceId>/request/<op>.' }),
+    .meta({ description: 'Answer requests (labels/*, history/search) on <base>/<deviceId>/request/<op>.' }),
   groups: z.array(id('group')).max(32).default([]).meta({
     description: 'Fleet groups: requests on <base>/groups/<group>/request/<op> apply here too.',
   }),
