@@ -220,6 +220,27 @@ describe('history/search on a running agent', () => {
       /^3 values; this device's history holds \d+-d embeddings \(pack edgebind-test /,
     );
 
+    // A prototype file of another pack (as `label from-example` writes one): another space.
+    const foreign = await paths({
+      example: {
+        prototype: {
+          format: 'edgebind-prototype',
+          version: 1,
+          modality: 'audio',
+          dim: 3,
+          pack: { id: 'other', version: '2' },
+          sources: [{ file: 'door.wav', windows: 4 }],
+          windows: 4,
+          vector: Buffer.from(new Float32Array([0, 1, 0]).buffer).toString('base64'),
+        },
+      },
+    });
+    assert.deepEqual(
+      foreign.map((p) => p.path),
+      ['$.example.prototype.pack', '$.example.prototype.vector'],
+    );
+    assert.match(foreign[0]!.message, /made with pack other 2; this device embeds with edgebind-test /);
+
     const unsigned = await mq.requester.request(`edgebind/${DEVICE}/request/history/search`, {
       text: 'glass',
     });
