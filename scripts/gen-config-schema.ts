@@ -108,9 +108,13 @@ validators want it declared (Ajv in strict mode: \`ajv.addKeyword('x-restart-req
 - A label whose \`modalities\` no configured sensor has is an error: it could never fire.
 - Secrets stay out of the file: \`mqtt.passwordEnv\` names an environment variable.
 - "Restart" marks fields a running agent cannot change live. On SIGHUP \`edgebind run\` applies
-  \`log.level\` and \`labels\` (unless a label set persisted by labels/* requests overrides the
-  file's, as at start) and names every other changed key as needing a restart
-  (\`src/config/live.ts\` declares which are live).
+  \`log.level\`, \`labels\` (unless a label set persisted by labels/* requests overrides the
+  file's, as at start), \`scoring\`, \`events\` and \`fusion\`, and names every other changed key
+  as needing a restart (\`src/config/live.ts\` declares which are live). Labels and their
+  settings go through the same swap as a labels/* request: the set is rebuilt, open events of
+  kept labels stay open under their id, and new thresholds and timing apply from the next window
+  (a persisted set keeps its labels and is rebuilt with the new settings). Labels are matched
+  by name, so inserting one at the top leaves the others and their open events as they were.
 - Files are checked with the config, by \`config check\` as by \`run\` (exit 2, key path): the
   recordings of replays, \`mqtt.caFile\`, \`certFile\`, \`keyFile\` and \`passwordFile\` (readable
   files; \`passwordFile\` not together with \`passwordEnv\`), \`encoders.pack\` (a directory with a

@@ -10,7 +10,7 @@
  * mqtt/agent-mqtt.ts the connection and API.
  */
 import type { Agent, AgentDeps, AgentStats } from './agent-types.js';
-import type { LiveOutcome } from './config/live.js';
+import { isSettingsKey, type LiveOutcome, type LiveSettings } from './config/live.js';
 import { deviceStateDir } from './config/load.js';
 import { openEncoders, TEST_PACK_NAME } from './encoders/registry.js';
 import { EventStage } from './fusion/event-stage.js';
@@ -52,6 +52,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const encoders = deps.encoders ?? (await openEncoders({ config, modalities, logger }));
     if (!deps.encoders) cleanups.push(() => encoders.close());
 
+    // Scoring, fusion and events settings in effect: SIGHUP replaces them in the label service's
+    // turn, and each label swap hands them to fusion and the tracker (issue 17 item 1).
+    let settings: LiveSettings = { scoring: config.scoring, events: config.events, fusion: config.fusion };
+
     // Labels: a set persisted by a remote request (issue #5) overrides the config file's.
     const labels = await openAgentLabels({
       config,
@@ -59,7 +63,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       modalities,
       logger: log('labels'),
       clock,
-      apply: (set) => emit(stage.retarget(set)),
+      settings: () => settings,
+      apply: (set) => emit(stage.retarget(set, settings)),
       // Both run on requests only, so after everything below exists.
       onChange: (current, removed) => {
         mqtt.labelsChanged(current, removed);
@@ -146,7 +151,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     // Hub → encoders → fusion → tracker → events.
     const inspect = scoreInspector({
       fusion: stage,
-      topK: config.scoring.inspectTopK,
+      topK: () => settings.scoring.inspectTopK,
       logger: log('scores'),
       ...(deps.onScores ? { onScores: deps.onScores } : {}),
     });
@@ -209,11 +214,21 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       brokerUrl,
       done,
       stats: () => ({ ...counters(), mqtt: mqtt.publisher.stats() }),
-      // SIGHUP (config/live.ts): the config file's labels; log.level is the daemon's own.
+      // SIGHUP (config/live.ts): the config file's labels and the settings they are built and
+      // fused with, through the same swap as a labels/* request; log.level is the daemon's own.
       reconfigure: async (next, keys) => {
-        const outcomes: LiveOutcome[] = [];
-        if (keys.includes('labels'))
-          outcomes.push({ key: 'labels', ...(await labels.service.reloadConfig(next.labels)) });
+        const changed = keys.filter(isSettingsKey);
+        const prev = settings;
+        const adopted: LiveSettings = { ...prev };
+        for (const key of changed) Object.assign(adopted, { [key]: next[key] });
+        const result = await labels.service.reloadConfig({
+          ...(keys.includes('labels') ? { labels: next.labels } : {}),
+          ...(changed.length > 0
+            ? { settings: { adopt: () => void (settings = adopted), revert: () => void (settings = prev) } }
+            : {}),
+        });
+        const outcomes: LiveOutcome[] = changed.map((key) => ({ key, applied: true }));
+        if (result.labels) outcomes.unshift({ key: 'labels', ...result.labels });
         return outcomes;
       },
       stop: () =>

@@ -14,7 +14,15 @@ export type LiveApplier =
    * The agent rebuilds the config file's label set and swaps it in (kept labels keep their open
    * events); a set persisted by labels/* requests overrides the file's, as it does at start.
    */
-  | 'labels';
+  | 'labels'
+  /**
+   * The agent rebuilds the running label set with them (default thresholds, templates, background
+   * prompts, fusion mode) and hands fusion and the tracker the new settings in the same swap as a
+   * label change (issue 17 item 1): open events of kept labels stay open under their id, and the
+   * new thresholds and timing apply from the next window. A set persisted by labels/* requests
+   * keeps its labels and is rebuilt with the file's new settings.
+   */
+  | 'settings';
 
 /** Dotted key paths into the config's objects (arrays are one key: `labels`, not `labels[0]`). */
 export type ConfigPath<T = Config> = T extends readonly unknown[]
@@ -26,9 +34,18 @@ export type ConfigPath<T = Config> = T extends readonly unknown[]
 export const LIVE_KEYS = {
   'log.level': 'logger',
   labels: 'labels',
+  scoring: 'settings',
+  events: 'settings',
+  fusion: 'settings',
 } as const satisfies { readonly [P in ConfigPath]?: LiveApplier };
 
 export type LiveKey = keyof typeof LIVE_KEYS;
+
+/** The live keys the running label set is built and fused with (`LiveApplier` 'settings'). */
+export type LiveSettings = Pick<Config, 'scoring' | 'events' | 'fusion'>;
+
+/** Whether `key` is one of those. */
+export const isSettingsKey = (key: LiveKey): key is keyof LiveSettings => LIVE_KEYS[key] === 'settings';
 
 /**
  * The live key a changed path falls under (`labels[1].threshold` → `labels`), if any. `path` is
@@ -47,10 +64,13 @@ export const needsRestart = (path: string): boolean => liveKeyOf(path) === undef
 /** What a running agent takes on SIGHUP: the new config and the live keys that changed in it. */
 export interface LiveReconfigurable {
   /**
-   * Applies the changed live keys it owns (the labels) and says, per key, what happened; keys it
-   * does not own (`log.level`) are the caller's.
+   * Applies the changed live keys it owns (labels, scoring, events, fusion) and says, per key,
+   * what happened; keys it does not own (`log.level`) are the caller's.
    */
-  reconfigure(config: Pick<Config, 'labels'>, keys: readonly LiveKey[]): Promise<LiveOutcome[]>;
+  reconfigure(
+    config: Pick<Config, 'labels'> & LiveSettings,
+    keys: readonly LiveKey[],
+  ): Promise<LiveOutcome[]>;
 }
 
 /** One applied (or, with a reason, not applied) live key, for the reload's log line. */

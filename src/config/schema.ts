@@ -343,10 +343,10 @@ export const EventsSchema = z.strictObject({
   includeEmbedding: z.boolean().default(false).meta({
     description: 'Add the fused embedding of the peak observation to events (base64 float16).',
   }),
-  print: z
-    .boolean()
-    .default(false)
-    .meta({ description: 'Also print each event as one readable line on stdout.' }),
+  print: z.boolean().default(false).meta({
+    description:
+      '`edgebind run`: print each event as one readable line on stdout even when stdout is no terminal (on a terminal it always does).',
+  }),
 });
 
 const brokerUrl = z.url({

@@ -36,10 +36,17 @@ export function diffConfig(oldConfig: object, newConfig: object): ConfigChanges 
 }
 
 /** `running` with one applied live key taken from `next`, so later reloads compare against it. */
-export function adopt<C extends Pick<Config, 'labels' | 'log'>>(running: C, next: C, key: LiveKey): C {
+export function adopt<C extends Pick<Config, 'labels' | 'log' | 'scoring' | 'events' | 'fusion'>>(
+  running: C,
+  next: C,
+  key: LiveKey,
+): C {
   switch (key) {
     case 'labels':
-      return { ...running, labels: next.labels };
+    case 'scoring':
+    case 'events':
+    case 'fusion':
+      return { ...running, [key]: next[key] };
     case 'log.level':
       return { ...running, log: { ...running.log, level: next.log.level } };
   }

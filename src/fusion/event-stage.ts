@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../pipeline/clock.js';
-import { FusionStage, type ScoreInspection, type WindowRef } from './fusion.js';
+import { FusionStage, type FusionOptions, type ScoreInspection, type WindowRef } from './fusion.js';
 import type { LabelSet } from './label-set.js';
 import type { WindowScores } from './scoring.js';
 import { EventTracker, type TrackedEvent, type TrackedLabel } from './tracker.js';
@@ -25,14 +25,7 @@ export class EventStage {
 
   constructor({ config, labels, clock }: EventStageOptions) {
     this.clock = clock;
-    this.fusion = new FusionStage(labels, {
-      temperature: config.scoring.temperature,
-      toleranceMs: config.fusion.toleranceMs,
-      weights: config.fusion.weights,
-      smoothingWindows: config.scoring.smoothingWindows,
-      smoothing: config.scoring.smoothing,
-      keepEmbeddings: config.events.includeEmbedding,
-    });
+    this.fusion = new FusionStage(labels, fusionOptions(config));
     this.tracker = new EventTracker({
       labels: trackedLabels(labels),
       timing: config.events,
@@ -53,10 +46,13 @@ export class EventStage {
    * Swaps the label set. Both stages retarget in place rather than being rebuilt: kept labels keep
    * their open events (same id), smoothing and every sensor's latest window, so their fused score
    * does not dip at the swap; removed labels' open events end here (returned), so none dangles.
+   * With `config`, the scoring, fusion and events settings change in the same swap (SIGHUP, issue
+   * 17 item 1): they apply from the next window, and open events of kept labels stay open.
    */
-  retarget(set: LabelSet): TrackedEvent[] {
-    const events = this.tracker.retarget(trackedLabels(set), this.dataNowMs());
-    this.fusion.retarget(set);
+  retarget(set: LabelSet, config?: EventStageOptions['config']): TrackedEvent[] {
+    const settings = config && { timing: config.events, includeEmbedding: config.events.includeEmbedding };
+    const events = this.tracker.retarget(trackedLabels(set), this.dataNowMs(), settings);
+    this.fusion.retarget(set, config && fusionOptions(config));
     return events;
   }
 
@@ -86,6 +82,17 @@ export class EventStage {
   private dataNowMs(): number {
     return Math.max(this.clock.nowMs(), this.lastDataMs);
   }
+}
+
+function fusionOptions(config: EventStageOptions['config']): FusionOptions {
+  return {
+    temperature: config.scoring.temperature,
+    toleranceMs: config.fusion.toleranceMs,
+    weights: config.fusion.weights,
+    smoothingWindows: config.scoring.smoothingWindows,
+    smoothing: config.scoring.smoothing,
+    keepEmbeddings: config.events.includeEmbedding,
+  };
 }
 
 /** The tracker's view of a label set: names, thresholds and timing. */

@@ -109,7 +109,7 @@ export class FusionStage {
 
   constructor(
     set: LabelSet,
-    private readonly opts: FusionOptions,
+    private opts: FusionOptions,
   ) {
     this.current = set;
     this.currentScorer = new Scorer(set, { temperature: opts.temperature });
@@ -128,10 +128,18 @@ export class FusionStage {
   /**
    * Replaces the label set in place (a label swap). Every sensor's latest window still counts,
    * re-scored against the new set, so a kept label's fused score does not dip for lack of the
-   * other sensors. Removed labels' smoothing is dropped; added labels start with none.
+   * other sensors. Removed labels' smoothing is dropped; added labels start with none. `opts`
+   * replaces the options in the same swap (SIGHUP, issue 17 item 1).
    */
-  retarget(set: LabelSet): void {
+  retarget(set: LabelSet, opts: FusionOptions = this.opts): void {
     const before = new Map(this.current.labels.map((l) => [l.name, l]));
+    // Scores kept in the rings were measured under the old scale, weights and background; a ring
+    // of another length cannot take them over either.
+    const sameScale =
+      opts.temperature === this.opts.temperature &&
+      (opts.smoothingWindows ?? 1) === (this.opts.smoothingWindows ?? 1) &&
+      sameWeights(opts.weights, this.opts.weights) &&
+      sameBackground(this.current, set);
     const rings = new Map<string, Rings>();
     for (const label of set.labels) {
       const prev = before.get(label.name);
@@ -140,8 +148,9 @@ export class FusionStage {
       // averaging those in would let the old definition start or hold an event for up to N-1 more
       // windows, so such a label restarts its ring: its first score under the new definition is
       // its raw score (no dip, only no smoothing yet). Its open event still goes on in the tracker.
-      if (prev && r && sameEmbedding(prev, label)) rings.set(label.name, r);
+      if (sameScale && prev && r && sameEmbedding(prev, label)) rings.set(label.name, r);
     }
+    this.opts = opts;
     this.current = set;
     this.currentScorer = new Scorer(set, { temperature: this.opts.temperature });
     this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
@@ -316,6 +325,23 @@ function sameEmbedding(a: LabelEmbedding, b: LabelEmbedding): boolean {
     if (!w || w.length !== v.length || v.some((x, i) => x !== w[i])) return false;
   }
   return true;
+}
+
+function sameWeights(a: FusionOptions['weights'], b: FusionOptions['weights']): boolean {
+  const modalities = new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})]) as Set<SensorModality>;
+  return [...modalities].every((m) => (a?.[m] ?? 1) === (b?.[m] ?? 1));
+}
+
+/** Same background vectors and softmax scales per modality. */
+function sameBackground(a: LabelSet, b: LabelSet): boolean {
+  if (a.background.size !== b.background.size) return false;
+  for (const [m, vs] of a.background) {
+    const ws = b.background.get(m);
+    if (!ws || ws.length !== vs.length || vs.some((v, i) => v.some((x, k) => x !== ws[i]![k]))) return false;
+  }
+  const ta = a.temperatures ?? new Map<SensorModality, number>();
+  const tb = b.temperatures ?? new Map<SensorModality, number>();
+  return ta.size === tb.size && [...ta].every(([m, t]) => tb.get(m) === t);
 }
 
 /** The best competitor of label `i`: another applicable label or the background mass. */

@@ -9,16 +9,20 @@ import { formatRanking, type WindowScores } from './scoring.js';
 export interface ScoreLogOptions {
   /** FusionStage or EventStage: whatever scored the window. */
   fusion: Pick<FusionStage, 'inspect'>;
-  /** `scoring.inspectTopK`: rows in the debug log; 0 logs none (onScores then gets 5). */
-  topK: number;
+  /**
+   * `scoring.inspectTopK`: rows in the debug log; 0 logs none (onScores then gets 5). A function
+   * is read per window (SIGHUP changes it).
+   */
+  topK: number | (() => number);
   logger: Logger;
   onScores?: (inspection: ScoreInspection) => void;
 }
 
 /** Returns the per-window hook; it inspects only when someone listens (the check is per window). */
 export function scoreInspector(o: ScoreLogOptions): (w: WindowRef, scores: WindowScores) => void {
-  const k = o.topK;
+  const topK = o.topK;
   return (w, scores) => {
+    const k = typeof topK === 'function' ? topK() : topK;
     if (!o.onScores && !(k > 0 && o.logger.isLevelEnabled('debug'))) return;
     const inspection = o.fusion.inspect(w, scores, k > 0 ? k : 5);
     o.onScores?.(inspection);

@@ -128,10 +128,10 @@ interface State {
 export class EventTracker {
   private states: Map<string, State>;
 
-  private readonly timing: TrackerTiming;
+  private timing: TrackerTiming;
   private readonly toWallMs: (monoMs: number) => number;
   private readonly newId: () => string;
-  private readonly includeEmbedding: boolean;
+  private includeEmbedding: boolean;
 
   constructor(opts: EventTrackerOptions) {
     this.timing = opts.timing;
@@ -147,14 +147,24 @@ export class EventTracker {
    * event (id, start, peak, counters), its cooldown and, if its on-threshold is unchanged, a
    * pending streak; its new thresholds and timing apply from the next observation or `tick`.
    * That holds even if its prompts or thresholds changed: consumers follow the name, and an event
-   * the new definition no longer matches ends by itself after `endWindows` misses.
+   * the new definition no longer matches ends by itself after `endWindows` misses. `settings`
+   * replaces the tracker-wide timing and includeEmbedding in the same swap (SIGHUP, issue 17 item 1).
    */
-  retarget(labels: readonly TrackedLabel[], nowMs: number): TrackedEvent[] {
+  retarget(
+    labels: readonly TrackedLabel[],
+    nowMs: number,
+    settings?: { timing: TrackerTiming; includeEmbedding: boolean },
+  ): TrackedEvent[] {
+    if (settings) {
+      this.timing = settings.timing;
+      this.includeEmbedding = settings.includeEmbedding;
+    }
     const next = this.freshStates(labels);
     for (const [name, s] of next) {
       const prev = this.states.get(name);
       if (!prev) continue;
       s.open = prev.open;
+      if (s.open && !this.includeEmbedding) s.open.peakEmbedding = undefined;
       s.lastEndMs = prev.lastEndMs;
       if (prev.label.onThreshold === s.label.onThreshold) {
         s.hits = prev.hits;

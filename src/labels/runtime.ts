@@ -7,6 +7,7 @@
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { deviceStateDir, type ResolvedConfig } from '../config/load.js';
+import type { LiveSettings } from '../config/live.js';
 import type { LabelConfig } from '../config/schema.js';
 import type { EncoderSet } from '../encoders/types.js';
 import type { Clock } from '../pipeline/clock.js';
@@ -29,6 +30,11 @@ export interface AgentLabelsOptions {
   onChange: NonNullable<LabelServiceDeps<BuiltLabelSet>['onChange']>;
   /** Times the recent windows, so labels/test can say which span it scored. Default: the system clock. */
   clock?: Clock;
+  /**
+   * The scoring and fusion settings in effect, read at every build (SIGHUP changes them, issue 17
+   * item 1). Default: the config's.
+   */
+  settings?: () => Pick<LiveSettings, 'scoring' | 'fusion'>;
 }
 
 export interface AgentLabels {
@@ -41,13 +47,14 @@ export interface AgentLabels {
 
 export async function openAgentLabels(o: AgentLabelsOptions): Promise<AgentLabels> {
   const { config, logger } = o;
+  const settings = o.settings ?? (() => config);
   const store = new LabelStore(deviceStateDir(config));
   const initial = initialLabels(store, config.labels, logger);
   const build = (labels: readonly LabelConfig[], opts: { persist?: boolean } = {}) =>
     buildLabelSet({
       labels,
-      scoring: config.scoring,
-      fusionMode: config.fusion.mode,
+      scoring: settings().scoring,
+      fusionMode: settings().fusion.mode,
       modalities: o.modalities,
       text: o.encoders.text,
       pack: o.encoders.pack,
@@ -64,7 +71,7 @@ export async function openAgentLabels(o: AgentLabelsOptions): Promise<AgentLabel
     limits: config.remote,
     build,
     apply: o.apply,
-    evaluate: (candidate) => evaluateLabels(candidate, recent, config.scoring.temperature),
+    evaluate: (candidate) => evaluateLabels(candidate, recent, settings().scoring.temperature),
     initial: { ...initial, hash: set.hash },
     onChange: o.onChange,
     logger,

@@ -38,6 +38,14 @@ export interface PatchLabels {
   ifVersion?: number | undefined;
 }
 
+/** What a SIGHUP hands the label service (LabelService.reloadConfig). */
+export interface ConfigReload {
+  /** The config file's labels, when they changed. */
+  labels?: LabelConfig[] | undefined;
+  /** Settings that `build` and `apply` read changed: `adopt` makes them current, `revert` undoes it. */
+  settings?: { adopt(): void; revert(): void } | undefined;
+}
+
 /** What an operation answers: the response's `data` and the coverage warnings of its set. */
 export interface LabelOpResult {
   data: unknown;
@@ -155,20 +163,41 @@ export class LabelService<
   }
 
   /**
-   * The config file's labels changed (SIGHUP, issue 16 item 7). They replace the running set as
-   * at start: only while no set persisted by labels/* requests overrides the file's. Nothing is
-   * persisted; the version moves on so that an `ifVersion` taken before sees the change.
+   * SIGHUP (issue 16 item 7, issue 17 item 1), in one turn with the requests. `settings` the set
+   * is built and fused with changed (scoring, fusion, events): they are adopted, then the running
+   * set is rebuilt and swapped in through `apply` as a request's would be, and reverted if that
+   * build fails. The config file's `labels` replace the running set as at start: only while no
+   * set persisted by labels/* requests overrides the file's (that set is then rebuilt with the
+   * new settings, keeping its labels). Nothing is persisted; a new label list moves the version
+   * on so that an `ifVersion` taken before sees the change, new settings alone do not.
    */
-  reloadConfig(labels: LabelConfig[]): Promise<{ applied: boolean; reason?: string }> {
+  reloadConfig(change: ConfigReload): Promise<{ labels?: { applied: boolean; reason?: string } }> {
     return this.inTurn(async () => {
-      if (this.state.source === 'remote')
-        return {
-          applied: false,
-          reason: `the label set persisted by labels/* requests (version ${this.state.version}) overrides the config file's labels`,
-        };
-      const built = await this.deps.build(labels);
-      this.swap(built, labels, 'config');
-      return { applied: true };
+      const remote = this.state.source === 'remote';
+      const labels = change.labels === undefined ? undefined : remote ? undefined : change.labels;
+      const outcome =
+        change.labels === undefined
+          ? {}
+          : remote
+            ? {
+                labels: {
+                  applied: false,
+                  reason: `the label set persisted by labels/* requests (version ${this.state.version}) overrides the config file's labels`,
+                },
+              }
+            : { labels: { applied: true } };
+      if (labels === undefined && !change.settings) return outcome;
+      change.settings?.adopt();
+      let built: T;
+      try {
+        built = await this.deps.build(labels ?? this.state.labels);
+      } catch (err) {
+        change.settings?.revert();
+        throw err;
+      }
+      if (labels !== undefined) this.swap(built, labels, 'config');
+      else this.rebuilt(built);
+      return outcome;
     });
   }
 
@@ -338,6 +367,18 @@ export class LabelService<
       data: { version, hash: built.hash, labels: labels.map((l) => l.name), added, removed },
       warnings: built.warnings ?? [],
     };
+  }
+
+  /** The running labels, rebuilt with new settings: swapped in at the same version. */
+  private rebuilt(built: T): void {
+    this.deps.apply(built, this.state.labels, []);
+    const changed = built.hash !== this.state.hash;
+    this.state = { ...this.state, hash: built.hash };
+    this.deps.logger.info(
+      { version: this.state.version, hash: built.hash.slice(0, 12) },
+      `labels: version ${this.state.version} rebuilt with the new settings (${this.state.labels.length} labels)`,
+    );
+    if (changed) this.deps.onChange?.(this.state, []);
   }
 
   /** Swaps a built set into the pipeline, then tells onChange and the log. */

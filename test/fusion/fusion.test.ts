@@ -330,3 +330,22 @@ test('retarget: a kept label whose vectors changed restarts its smoothing', () =
   assert.ok(Math.abs(scoreOf(got, 'a')! - scoreOf(raw, 'a')!) < 1e-9, 'a: no history from its old vector');
   assert.ok(Math.abs(scoreOf(got, 'b')! - scoreOf(raw, 'b')!) > 0.05, 'b (unchanged) keeps its smoothing');
 });
+
+test('retarget with new options (SIGHUP): the new temperature applies at once, smoothing restarts', () => {
+  const smooth: FusionOptions = { ...opts, smoothingWindows: 3 };
+  const stage = new FusionStage(swapSet(['a', 'b']), smooth);
+  [e([0, 1]), e([2, 1]), e([0, 1])].forEach((v, i) => stage.add(mic((i + 1) * 1000), v));
+  const set = swapSet(['a', 'b']);
+  const sharper: FusionOptions = { ...smooth, temperature: opts.temperature * 2 };
+  stage.retarget(set, sharper);
+  const v = audioVec;
+  const got = stage.add(mic(4000), v);
+  const fresh = new FusionStage(set, sharper).add(mic(4000), v);
+  for (const name of ['a', 'b'])
+    assert.ok(
+      Math.abs(scoreOf(got, name)! - scoreOf(fresh, name)!) < 1e-9,
+      `${name}: scored at the new temperature, with no history from the old one`,
+    );
+  const old = new FusionStage(set, { ...opts }).add(mic(4000), v);
+  assert.ok(Math.abs(scoreOf(got, 'a')! - scoreOf(old, 'a')!) > 1e-3, 'the temperature did change the score');
+});

@@ -477,3 +477,30 @@ test('property: label swaps keep every lifecycle; they end only events of remove
     { numRuns: 300 },
   );
 });
+
+test('retarget with new timing (SIGHUP): the open event keeps its id, the new endWindows and minWindows apply', () => {
+  const tr = new EventTracker({
+    labels: alarmAndDog,
+    timing: { ...timing, minWindows: 1, endWindows: 2, cooldownMs: 0 },
+    toWallMs: (ms) => ms,
+    newId: () => `id-${++counter}`,
+  });
+  const [start] = tr.observe(labelObs('alarm', 0.9, 1000)) as [TrackedEvent];
+  const settings = {
+    timing: { ...timing, minWindows: 3, endWindows: 1, cooldownMs: 0 },
+    includeEmbedding: false,
+  };
+  assert.deepEqual(tr.retarget(alarmAndDog, 1500, settings), [], 'nothing ends at the swap');
+  assert.equal(tr.openCount(), 1);
+  // endWindows 1: one miss ends it, under the id it started with.
+  const [end] = tr.observe(labelObs('alarm', 0.1, 2000)) as [TrackedEvent];
+  assert.equal(end.type, 'end');
+  assert.equal(end.id, start.id);
+  // minWindows 3: two hits start nothing, the third does.
+  const hits = [0.9, 0.9, 0.9].map((s, i) => tr.observe(labelObs('alarm', s, 3000 + i * 1000)));
+  assert.deepEqual(
+    hits.map((h) => h.map((e) => e.type)),
+    [[], [], ['start']],
+  );
+  assert.equal(hits[2]![0]!.windows, 3);
+});

@@ -7,7 +7,8 @@ import { SdNotifier } from '../../daemon/sd-notify.js';
 import { createLogger } from '../../log.js';
 import { startAgent } from '../../main.js';
 import { reportAndExit } from '../errors.js';
-import { eventLinesOnTerminal, logFormatOption, type LogFormat } from '../event-lines.js';
+import { eventLinesOnTerminal, logFormatOption, printEventLine, type LogFormat } from '../event-lines.js';
+import type { EventPayload } from '../../mqtt/payloads.js';
 import { daemonLifecycle, lockStateDir } from '../lifecycle.js';
 
 export function registerRun(program: Command): void {
@@ -43,10 +44,16 @@ export function registerRun(program: Command): void {
           metrics = new Metrics({ port: config.metrics.port, host: config.metrics.host, logger });
           await metrics.listen();
         }
-        // On a terminal, the same event lines as `demo` (issue 17 item 5).
-        const onEvent = eventLinesOnTerminal();
+        // The config in effect: SIGHUP adopts the live keys it applied (below).
+        let current = config;
+        // On a terminal, the same event lines as `demo` (issue 17 item 5); elsewhere with
+        // events.print, which SIGHUP may turn on or off.
+        const onTerminal = eventLinesOnTerminal();
+        const onEvent = (e: EventPayload) => {
+          if (onTerminal || current.events.print) printEventLine(e);
+        };
         const agent = await life.whileStarting(
-          startAgent({ config, logger, ...(metrics ? { metrics } : {}), ...(onEvent ? { onEvent } : {}) }),
+          startAgent({ config, logger, onEvent, ...(metrics ? { metrics } : {}) }),
         );
         let statsTimer: NodeJS.Timeout | undefined;
         if (metrics) {
@@ -65,7 +72,6 @@ export function registerRun(program: Command): void {
         // SIGHUP: live keys (config/live.ts) apply now, every other change is named as needing a
         // restart. The config in effect stays the one compared against: a change not applied is
         // reported again on the next SIGHUP instead of being forgotten.
-        let current = config;
         const onReload = async () => {
           const next = await loadConfig(opts.config, overrides);
           const changes = diffConfig(current, next);
