@@ -110,6 +110,36 @@ export class RequestRouter {
     return run;
   }
 
+  /**
+   * The names a `labels/patch` refers to, read from the raw request when its shape is wrong, so one
+   * answer lists every problem (issue 17 item 10: a bad threshold beside a remove of an unknown
+   * label was answered with the threshold only). Worded as the label service words them; paths the
+   * schema already blamed are left out.
+   */
+  private patchNameProblems(obj: Record<string, unknown>, shape: readonly Problem[]): Problem[] {
+    const existing = new Set(this.deps.labels.current().labels.map((l) => l.name));
+    const blamed = new Set(shape.map((p) => p.path));
+    const list = (key: string): unknown[] => (Array.isArray(obj[key]) ? (obj[key] as unknown[]) : []);
+    const nameOf = (l: unknown) =>
+      typeof l === 'object' && l !== null ? (l as { name?: unknown }).name : undefined;
+    const out: Problem[] = [];
+    const add = (path: string, message: string) => {
+      if (!blamed.has(path)) out.push({ path, message });
+    };
+    list('remove').forEach((n, i) => {
+      if (typeof n === 'string' && !existing.has(n)) add(`$.remove[${i}]`, `no label "${n}"`);
+    });
+    list('replace').forEach((l, i) => {
+      const n = nameOf(l);
+      if (typeof n === 'string' && !existing.has(n)) add(`$.replace[${i}].name`, `no label "${n}"`);
+    });
+    list('add').forEach((l, i) => {
+      const n = nameOf(l);
+      if (typeof n === 'string' && existing.has(n)) add(`$.add[${i}].name`, `label "${n}" exists`);
+    });
+    return out;
+  }
+
   /** The envelope and schema checks: the error reply, or the op to run. Never throws. */
   private check(
     op: string,
@@ -132,6 +162,7 @@ export class RequestRouter {
       const parsed = REQUEST_SCHEMAS[op as RequestOp].safeParse(obj);
       if (!parsed.success) {
         const problems = zodProblems(parsed.error.issues);
+        if (op === 'labels/patch') problems.push(...this.patchNameProblems(obj, problems));
         throw new RequestError(
           'REQUEST_INVALID',
           `invalid ${op} request: ${problems.length} problem(s)`,

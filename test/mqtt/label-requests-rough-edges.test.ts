@@ -3,7 +3,7 @@
  * test pack, a replayed microphone, Mosquitto), each request sent as a client sends it:
  *  - labels/get with an empty payload answers the set;
  *  - a bad `add[0]` is reported at `$.add[0]…`, a path into the request;
- *  - a patch with two problems reports both, worded as every op is;
+ *  - a patch with two problems reports both, worded as every op is, shape and names together;
  *  - a `label from-example` prototype file goes into `examples[].prototype` as it is;
  *  - labels/test says which span of windows it scored.
  */
@@ -113,6 +113,23 @@ test('the label API on a running agent: empty get, request paths, every problem,
     assert.deepEqual(
       two.problems?.map((p) => p.path),
       ['$.remove[0]', '$.add[0].offThreshold'],
+    );
+
+    // A wrong shape beside unknown names: all three at once, the shape's first (the walk-through
+    // of issue 17 item 10 got the threshold alone).
+    const mixed = await mq.requester.request(topic('labels/patch'), {
+      remove: ['missing'],
+      replace: [{ name: 'ghost', prompts: ['a ghost'], threshold: 5 }],
+    });
+    assert.equal(mixed.code, 'REQUEST_INVALID');
+    assert.equal(mixed.error, 'invalid labels/patch request: 3 problem(s)');
+    assert.deepEqual(
+      mixed.problems?.map((p) => [p.path, p.message.startsWith('no label') ? p.message : 'shape']),
+      [
+        ['$.replace[0].threshold', 'shape'],
+        ['$.remove[0]', 'no label "missing"'],
+        ['$.replace[0].name', 'no label "ghost"'],
+      ],
     );
 
     // A local file is refused remotely, and the message says what to send instead.
