@@ -94,38 +94,48 @@ export const PrototypeFileSchema = z.strictObject({
 });
 export type PrototypeFile = z.infer<typeof PrototypeFileSchema>;
 
+/**
+ * An example vector given inline (label examples, history/search's example): base64 of
+ * little-endian float32, checked by exampleVectorProblem. One definition, so a file and a request
+ * are refused in the same words.
+ */
+export const exampleBase64Field = (description: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      const problem = exampleVectorProblem(text);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional()
+    .meta({ description });
+
+/** A prototype file given as its JSON object, its vector checked and matched against its `dim`. */
+export const examplePrototypeField = (description: string) =>
+  PrototypeFileSchema.superRefine((p, ctx) => {
+    const problem = exampleVectorProblem(p.vector);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['vector'], message: problem });
+    else if (Buffer.from(p.vector, 'base64').length / 4 !== p.dim)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vector'],
+        message: `${Buffer.from(p.vector, 'base64').length / 4} values, but dim says ${p.dim}`,
+      });
+  })
+    .optional()
+    .meta({ description });
+
 export const LabelExampleSchema = z
   .strictObject({
     file: z.string().min(1).optional().meta({
       description: 'Prototype JSON written by `edgebind label from-example` (relative to the config file).',
     }),
-    base64: z
-      .string()
-      .min(1)
-      .superRefine((text, ctx) => {
-        const problem = exampleVectorProblem(text);
-        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional()
-      .meta({
-        description:
-          'Prototype vector inline: base64 of little-endian float32 values, all finite and not all zero.',
-      }),
-    prototype: PrototypeFileSchema.superRefine((p, ctx) => {
-      const problem = exampleVectorProblem(p.vector);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['vector'], message: problem });
-      else if (Buffer.from(p.vector, 'base64').length / 4 !== p.dim)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['vector'],
-          message: `${Buffer.from(p.vector, 'base64').length / 4} values, but dim says ${p.dim}`,
-        });
-    })
-      .optional()
-      .meta({
-        description:
-          'A prototype file written by `edgebind label from-example`, as it is (its JSON object); it says its own modality and pack. The way to send one over MQTT, where `file` is refused.',
-      }),
+    base64: exampleBase64Field(
+      'Prototype vector inline: base64 of little-endian float32 values, all finite and not all zero.',
+    ),
+    prototype: examplePrototypeField(
+      'A prototype file written by `edgebind label from-example`, as it is (its JSON object); it says its own modality and pack. The way to send one over MQTT, where `file` is refused.',
+    ),
     modality: z.enum(SENSOR_MODALITIES).optional().meta({
       description:
         'Modality of an inline vector (a file or prototype says its own). Default: every modality of the label.',

@@ -5,7 +5,7 @@
  */
 import type { HistoryStats } from '../history/writer.js';
 import { z } from 'zod';
-import { exampleVectorProblem, LabelSchema, PrototypeFileSchema, promptText } from '../config/schema.js';
+import { exampleBase64Field, examplePrototypeField, LabelSchema, promptText } from '../config/schema.js';
 import { parseWhen } from '../history/when.js';
 import type { Problem } from '../errors.js';
 import type { LabelWarning } from '../labels/coverage.js';
@@ -105,33 +105,12 @@ const when = (description: string) =>
 /** An example embedding as label examples give one inline: a bare vector, or a prototype file. */
 export const HistoryExampleSchema = z
   .strictObject({
-    base64: z
-      .string()
-      .min(1)
-      .superRefine((text, ctx) => {
-        const problem = exampleVectorProblem(text);
-        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional()
-      .meta({
-        description:
-          "The example's embedding: base64 of little-endian float32 values (the pack's dimension), finite and not all zero.",
-      }),
-    prototype: PrototypeFileSchema.superRefine((p, ctx) => {
-      const problem = exampleVectorProblem(p.vector);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['vector'], message: problem });
-      else if (Buffer.from(p.vector, 'base64').length / 4 !== p.dim)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['vector'],
-          message: `${Buffer.from(p.vector, 'base64').length / 4} values, but dim says ${p.dim}`,
-        });
-    })
-      .optional()
-      .meta({
-        description:
-          'A prototype file written by `edgebind label from-example`, as it is; it says its own modality and pack (which must be the agent’s).',
-      }),
+    base64: exampleBase64Field(
+      "The example's embedding: base64 of little-endian float32 values (the pack's dimension), finite and not all zero.",
+    ),
+    prototype: examplePrototypeField(
+      'A prototype file written by `edgebind label from-example`, as it is; it says its own modality and pack (which must be the agent’s).',
+    ),
     modality: z.enum(SENSOR_MODALITIES).optional().meta({
       description: 'Modality of a base64 vector (required with base64; a prototype says its own).',
     }),
