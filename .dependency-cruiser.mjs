@@ -9,7 +9,8 @@
  *   config    config/ (the schema; its sensor union comes from sensors/schemas.ts alone)
  *   stages    sensors/, encoders/ (apart, except that encoders/ reads sensors/formats/)
  *   fusion    fusion/ (scoring, fusion across sensors, tracking); history/ (the embedding history,
- *             issue #18: after the encoders, beside fusion, neither imports the other)
+ *             issue #18: after the encoders, beside fusion, neither imports the other); clips/
+ *             (event clips, issue #18: raw sensor data kept around events, beside history)
  *   labels    labels/
  *   mqtt      mqtt/
  *   offline   eval/, sim/ (eval/ never imports sim/)
@@ -85,6 +86,13 @@ export default {
       severity: 'error',
       from: { path: '^src/history/' },
       to: { path: '^src/(fusion|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
+    },
+    {
+      name: 'clips-below-labels',
+      comment: 'clips/ keeps raw data around events: ground, pipeline, config and stages only.',
+      severity: 'error',
+      from: { path: '^src/clips/' },
+      to: { path: '^src/(fusion|history|labels|mqtt|eval|sim|daemon|cli)/|^src/(main|agent-types)[.]ts$' },
     },
     {
       name: 'labels-below-mqtt',

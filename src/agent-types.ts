@@ -8,6 +8,7 @@ import type { ResolvedConfig } from './config/load.js';
 import type { LiveReconfigurable } from './config/live.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import type { EncoderSet } from './encoders/types.js';
+import type { ClipInfo } from './clips/store.js';
 import type { HistoryFiles, HistoryStats } from './history/writer.js';
 import type { ScoreInspection } from './fusion/fusion.js';
 import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
@@ -31,6 +32,12 @@ export interface AgentDeps {
   deterministic?: boolean;
   /** The history writer's file calls (tests inject a full disk where no tmpfs can be mounted). */
   historyFiles?: HistoryFiles;
+  /**
+   * Called once an event's clip is on disk (issue #18), with its info and the clips directory
+   * (`clipsDir`): e.g. the MQTT layer publishes its picture. Runs off the event path; what it
+   * throws is logged and ignored.
+   */
+  onClip?: (info: ClipInfo, dir: string) => void;
   /** Prometheus metrics; `edgebind run` passes one when `metrics.enabled`. */
   metrics?: AgentMetrics & { summary?(): MetricsSummary };
 }

@@ -19,7 +19,13 @@ export type ErrorCode =
   | 'HISTORY_DISK_FULL'
   | 'HISTORY_WRITE_FAILED'
   | 'HISTORY_UNREADABLE'
-  | 'HISTORY_EVENT_UNKNOWN';
+  | 'HISTORY_EVENT_UNKNOWN'
+  | 'HISTORY_REPLAY_TOO_LARGE'
+  | 'CLIP_NOT_FOUND'
+  | 'CLIP_FILE_NOT_FOUND'
+  | 'CLIP_NAME_INVALID'
+  | 'CLIP_DISK_FULL'
+  | 'CLIP_WRITE_FAILED';
 
 /** One problem at one place, e.g. `{ path: 'sensors[0].hopMs', message: 'must be > 0' }`. */
 export interface Problem {
@@ -128,11 +134,27 @@ export class StateLockedError extends EdgebindError {
  * history only, never detection: `HISTORY_DISK_FULL` (ENOSPC, EDQUOT) and `HISTORY_WRITE_FAILED`
  * (any other IO error) show on `health`; `HISTORY_UNREADABLE` is a store a search cannot read (no
  * history directory, a segment with a foreign header); `HISTORY_EVENT_UNKNOWN` an event id that
- * `history search --event` cannot find (the agent keeps events only until they are delivered). `file` names the file concerned.
+ * `history search --event` cannot find (the agent keeps events only until they are delivered);
+ * `HISTORY_REPLAY_TOO_LARGE` a replay of labels over more windows than its cap allows. `file` names the file concerned.
  */
 export class HistoryError extends EdgebindError {
   readonly file: string;
   constructor(code: Extract<ErrorCode, `HISTORY_${string}`>, file: string, message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.file = file;
+  }
+}
+
+/**
+ * Event clips (src/clips/, issue #18). Reading: `CLIP_NOT_FOUND` (no clip for that event id),
+ * `CLIP_FILE_NOT_FOUND` (the clip has no file of that name), `CLIP_NAME_INVALID` (an event id or
+ * file name that is not a plain name, e.g. `../x`: refused before any path is built). Writing
+ * degrades clips only, never detection: `CLIP_DISK_FULL` (ENOSPC, EDQUOT), `CLIP_WRITE_FAILED`
+ * (any other IO error). `file` names the file or directory concerned.
+ */
+export class ClipError extends EdgebindError {
+  readonly file: string;
+  constructor(code: Extract<ErrorCode, `CLIP_${string}`>, file: string, message: string, cause?: unknown) {
     super(code, message, { cause });
     this.file = file;
   }
@@ -160,7 +182,11 @@ export type RequestErrorCode =
   // could not be embedded or the scan failed.
   | 'HISTORY_DISABLED'
   | 'HISTORY_UNREADABLE'
-  | 'HISTORY_SEARCH_FAILED';
+  | 'HISTORY_SEARCH_FAILED'
+  // labels/test with since (a replay over the history): more windows in the range than
+  // remote.maxReplayWindows; the replay failed otherwise.
+  | 'HISTORY_REPLAY_TOO_LARGE'
+  | 'HISTORY_REPLAY_FAILED';
 
 /**
  * A request is refused whole: the envelope (mqtt/requests.ts) or the label rules
