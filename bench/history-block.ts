@@ -13,23 +13,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { scanHistory, scanHistoryAsync } from '../src/history/reader.js';
-import { HistoryWriter } from '../src/history/writer.js';
-import type { SensorModality, Window } from '../src/pipeline/types.js';
 import { normalizeInPlace } from '../src/util/vectors.js';
+import { benchWindow, benchWriter } from './lib/history-writer.js';
 
 const { values } = parseArgs({
   options: { windows: { type: 'string', default: '345600' }, dims: { type: 'string', default: '128,1024' } },
 });
 const N = Number(values.windows);
-const SENSORS: { id: string; modality: SensorModality }[] = [
-  { id: 'mic', modality: 'audio' },
-  { id: 'thermal', modality: 'thermal' },
-  { id: 'depth', modality: 'depth' },
-  { id: 'imu', modality: 'imu' },
-];
-const T0 = Date.UTC(2026, 11, 5, 0, 0, 0);
 let seed = 1;
 const rnd = () => {
   seed = (seed * 1664525 + 1013904223) >>> 0;
@@ -66,35 +57,10 @@ async function probed<T>(
 
 async function measure(dim: number) {
   const dir = mkdtempSync(join(tmpdir(), `edgebind-history-block-${dim}-`));
-  const writer = new HistoryWriter({
-    dir,
-    deviceId: 'bench',
-    dim,
-    pack: { id: 'bench', version: '1' },
-    sensors: SENSORS,
-    maxAgeS: 366 * 24 * 3600,
-    maxBytes: 64 * 1024 * 1024 * 1024,
-    queueWindows: 4096,
-    now: () => T0 + 25 * 3600_000,
-    logger: pino({ level: 'silent' }),
-  });
+  const writer = benchWriter(dir, dim);
   const pool = Array.from({ length: 1024 }, () => normalizeInPlace(Float32Array.from({ length: dim }, rnd)));
   for (let i = 0; i < N; i++) {
-    const s = SENSORS[i % 4]!;
-    const start = T0 + Math.floor(i / 4) * 1000;
-    const w: Window = {
-      sensorId: s.id,
-      modality: s.modality,
-      seq: i,
-      startMs: 0,
-      endMs: 2000,
-      startWallMs: start,
-      endWallMs: start + 2000,
-      rateHz: 1,
-      data: new Float32Array(0),
-      shape: [0],
-    };
-    writer.push(w, pool[(i * 7919) % 1024]!);
+    writer.push(benchWindow(i, new Float32Array(0)), pool[(i * 7919) % 1024]!);
     if ((i + 1) % 4096 === 0) await writer.flush();
   }
   await writer.close();

@@ -21,14 +21,12 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { scanHistory } from '../src/history/reader.js';
 import { mergeMoments } from '../src/history/search.js';
-import { HistoryWriter } from '../src/history/writer.js';
-import type { SensorModality, Window } from '../src/pipeline/types.js';
 import { normalizeInPlace } from '../src/util/vectors.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { benchWindow, benchWriter, SENSORS, T0 } from './lib/history-writer.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,14 +39,6 @@ const { values } = parseArgs({
 const N = Number(values.windows);
 const RUNS = Number(values.runs);
 const QUERIES = Number(values.queries);
-const SENSORS: { id: string; modality: SensorModality }[] = [
-  { id: 'mic', modality: 'audio' },
-  { id: 'thermal', modality: 'thermal' },
-  { id: 'depth', modality: 'depth' },
-  { id: 'imu', modality: 'imu' },
-];
-const T0 = Date.UTC(2026, 11, 5, 0, 0, 0);
-
 let seed = 1;
 const rnd = () => {
   seed = (seed * 1664525 + 1013904223) >>> 0;
@@ -76,35 +66,8 @@ function measure(dim: number) {
   );
   const exact = queries.map(() => new Float32Array(N));
   const dir = mkdtempSync(join(tmpdir(), `edgebind-history-bench-${dim}-`));
-  const writer = new HistoryWriter({
-    dir,
-    deviceId: 'bench',
-    dim,
-    pack: { id: 'bench', version: '1' },
-    sensors: SENSORS,
-    maxAgeS: 366 * 24 * 3600,
-    maxBytes: 64 * 1024 * 1024 * 1024,
-    queueWindows: 4096,
-    now: () => T0 + 25 * 3600_000,
-    logger: pino({ level: 'silent' }),
-  });
+  const writer = benchWriter(dir, dim);
   const v = new Float32Array(dim);
-  const window = (i: number): Window => {
-    const s = SENSORS[i % 4]!;
-    const start = T0 + Math.floor(i / 4) * 1000;
-    return {
-      sensorId: s.id,
-      modality: s.modality,
-      seq: i,
-      startMs: 0,
-      endMs: 2000,
-      startWallMs: start,
-      endWallMs: start + 2000,
-      rateHz: 1,
-      data: v,
-      shape: [0],
-    };
-  };
   let writeCpu = 0;
   return (async () => {
     for (let i = 0; i < N; i++) {
@@ -119,7 +82,7 @@ function measure(dim: number) {
         exact[k]![i] = a;
       });
       const t = cpuMs();
-      writer.push(window(i), v);
+      writer.push(benchWindow(i, v), v);
       if ((i + 1) % 4096 === 0) await writer.flush();
       writeCpu += cpuMs() - t;
     }
