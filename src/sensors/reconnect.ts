@@ -40,6 +40,13 @@ export interface RejectRateRule {
 }
 
 /**
+ * When a camera or an I2C chip counts as degraded: 3 rejected frames among its last 100; ok again
+ * at 1 or none. A lone bad frame (bus noise, one torn image) is not a fault, and a thermal array
+ * at 4 Hz must not flap between ok and degraded on it, as a serial board must not on one bad line.
+ */
+export const FRAME_REJECT_RATE: RejectRateRule = { windowItems: 100, degradedAt: 3, okAt: 1 };
+
+/**
  * Counts frames, rejections and restarts; calls `onHealth` whenever the state or reason changes
  * (and, with a reject-rate rule, on each rejection that leaves it ok, for the count).
  * Without a `RejectRateRule` one rejection makes the sensor degraded and `okAfterFrames` good

@@ -165,11 +165,31 @@ export function runI2cDriverContract(name: string, opts: ContractOptions): void 
       const h = new Harness(source);
       try {
         await h.framesAfter(1, wait(1));
-        device.garbageNext(3);
-        await h.until('rejections', () => (h.lastHealth?.rejected ?? 0) >= 1, wait(6));
+        // Random bytes (seeded) on the next 12 data reads; some may pass as a plausible frame. Three
+        // bad frames among the last 100 (FRAME_REJECT_RATE) make it degraded.
+        device.garbageNext(12);
+        await h.until('rejections', () => (h.lastHealth?.rejected ?? 0) >= 3, wait(6));
         assert.equal(h.lastHealth?.state, 'degraded');
+        assert.match(h.lastHealth?.reason ?? '', /^3 of the last \d+ rejected, latest: /);
         const after = await h.framesAfter(3, wait(6));
         for (const f of after) opts.checkFrame(f);
+      } finally {
+        await h.stop();
+      }
+      assert.equal(h.error, undefined);
+    });
+
+    test('one bad frame is counted but leaves the sensor ok', async () => {
+      const { device, source } = opts.make({});
+      const h = new Harness(source);
+      try {
+        await h.framesAfter(1, wait(1));
+        device.garbageNext(1);
+        await h.until('rejection', () => (h.lastHealth?.rejected ?? 0) >= 1, wait(6));
+        assert.equal(h.lastHealth?.state, 'ok', 'a lone bad frame is noise, not a fault');
+        const after = await h.framesAfter(2, wait(6));
+        for (const f of after) opts.checkFrame(f);
+        assert.equal(h.lastHealth?.state, 'ok');
       } finally {
         await h.stop();
       }

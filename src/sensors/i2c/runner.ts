@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { DeviceError } from '../../errors.js';
 import type { Frame } from '../../pipeline/types.js';
 import type { Clock } from '../../pipeline/clock.js';
-import { messageOf, reconnectingSource, type HealthTracker } from '../reconnect.js';
+import { FRAME_REJECT_RATE, messageOf, reconnectingSource, type HealthTracker } from '../reconnect.js';
 import type { FrameSource } from '../types.js';
 import { isI2cDisconnect, type I2cBus, type OpenI2cBus } from '../bus/i2c.js';
 
@@ -62,8 +62,6 @@ export interface DeviceFramesOptions<L> {
   sensorId: string;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  /** Good frames in a row after a rejection before health returns from degraded to ok. Default 10. */
-  recoverAfterFrames?: number;
   /** Opens the transport (an I2C bus, a serial port…); closed after each session. */
   openLink(): Promise<L>;
   open(link: L, signal: AbortSignal, ids: { clock: Clock; sensorId: string }): Promise<DeviceSession>;
@@ -89,7 +87,7 @@ export function deviceFrames<L extends { close(): Promise<void> }>(
     sensorId: opts.sensorId,
     reconnectMinMs: opts.reconnectMinMs,
     reconnectMaxMs: opts.reconnectMaxMs,
-    okAfterFrames: opts.recoverAfterFrames,
+    rejectRate: FRAME_REJECT_RATE,
     isFatal: (err) => !isRecoverable(err),
     session: (signal, health, ctx) => deviceSession(opts, health, signal, ctx.clock),
   });
@@ -115,7 +113,10 @@ async function* deviceSession<L extends { close(): Promise<void> }>(
         await session.resync?.();
       }
       if (out instanceof RejectedFrame) health.reject(out.reason);
-      else yield out;
+      else {
+        health.accept();
+        yield out;
+      }
     }
   } finally {
     await link.close().catch(() => undefined);

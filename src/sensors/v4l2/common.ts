@@ -10,7 +10,13 @@ import type { Clock } from '../../pipeline/clock.js';
 import type { Frame, SensorModality } from '../../pipeline/types.js';
 import { ChildExitError } from '../bus/child.js';
 import type { VideoDevice } from '../bus/video.js';
-import { SampleTimer, reconnectFields, reconnectingSource, type HealthTracker } from '../reconnect.js';
+import {
+  FRAME_REJECT_RATE,
+  SampleTimer,
+  reconnectFields,
+  reconnectingSource,
+  type HealthTracker,
+} from '../reconnect.js';
 import type { FrameSource } from '../types.js';
 
 export const v4l2Fields = {
@@ -68,6 +74,7 @@ export function v4l2Frames(config: V4l2SessionConfig, format: V4l2Format, video:
     reconnectMaxMs: config.reconnectMaxMs,
     // Only a missing executable is final; everything else is retried.
     isFatal: (err) => err instanceof DeviceError && !err.disconnected,
+    rejectRate: FRAME_REJECT_RATE,
     session: (signal, health, ctx) => session(config, format, video, ctx.clock, health, signal),
   });
 }
@@ -116,6 +123,7 @@ async function* session(
         timer.stamp(1);
         continue;
       }
+      health.accept();
       yield {
         sensorId: config.id,
         modality: format.modality,
