@@ -6,7 +6,7 @@
  * Parts: fbank, tokenizer, preprocess, inference, providers, scoring, agent, soak, latency.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,7 @@ import { SENSOR_MODALITIES, type Modality } from '../src/pipeline/types.js';
 import { measureProviders } from './lib/providers.js';
 import { progress } from '../src/cli/progress.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
+import { lavapipeEnv, lavapipeMissing } from '../test/helpers/lavapipe.js';
 import { startCollector } from '../test/helpers/mqtt-collector.js';
 
 const { values } = parseArgs({
@@ -56,6 +57,32 @@ const { values } = parseArgs({
 });
 const quick = values.quick;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+// The providers part compares webgpu with cpu. Without a GPU's Vulkan driver it runs on lavapipe
+// (software Vulkan, scripts/lavapipe.sh), as the tests do; the loader reads VK_ICD_FILENAMES and
+// LD_LIBRARY_PATH only at process start, so the bench starts itself again with them set. A
+// run that already names a driver (bench/gpu.sh names NVIDIA's) is left as it is.
+if (
+  (values.only?.split(',') ?? ['providers']).includes('providers') &&
+  values.providers.split(',').includes('webgpu') &&
+  !process.env.VK_ICD_FILENAMES &&
+  !process.env.VK_DRIVER_FILES &&
+  !systemVulkanDriver() &&
+  lavapipeMissing() === undefined
+) {
+  process.stderr.write('bench: no Vulkan driver installed; webgpu runs on lavapipe (.cache/lavapipe)\n');
+  const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: lavapipeEnv(),
+  });
+  process.exit(again.status ?? 1);
+}
+
+function systemVulkanDriver(): boolean {
+  return ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'].some(
+    (d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.json')),
+  );
+}
 const SAMPLES = join(ROOT, 'samples');
 const TSX = import.meta.resolve('tsx');
 const work = join(tmpdir(), `edgebind-bench-${process.pid}`);
