@@ -6,19 +6,16 @@
  * holds exits 1 saying why.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Agent } from '../../src/agent-types.js';
-import { deviceStateDir, loadConfig } from '../../src/config/load.js';
 import { eventQuery } from '../../src/history/event.js';
 import { listSegments, readSegmentHeader } from '../../src/history/reader.js';
-import { createLogger } from '../../src/log.js';
-import { startAgent } from '../../src/main.js';
 import type { EventPayload } from '../../src/mqtt/payloads.js';
-import { loopingMicConfig, tempDir, toYaml } from '../helpers/agent-config.js';
+import { tempDir } from '../helpers/agent-config.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
+import { startLoopingAgent, until } from '../helpers/looping-agent.js';
 
 const dir = tempDir('history-event');
 const STATE = join(dir, 'state');
@@ -26,39 +23,19 @@ let agent: Agent;
 let historyDir: string;
 const ended: EventPayload[] = [];
 
-async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 before(async () => {
-  const file = join(dir, 'agent.yaml');
-  writeFileSync(
-    file,
-    toYaml({
-      ...loopingMicConfig({
-        deviceId: 'hist-event',
-        stateDir: STATE,
-        mqtt: { broker: 'embedded', embeddedPort: await freePort(), healthIntervalS: 0 },
-      }),
+  ({ agent, historyDir } = await startLoopingAgent(dir, {
+    deviceId: 'hist-event',
+    stateDir: STATE,
+    mqtt: { broker: 'embedded', embeddedPort: await freePort(), healthIntervalS: 0 },
+    config: {
       labels: [{ name: 'anything', prompts: ['an alarm beeping'], threshold: 0 }],
       events: { maxDurationMs: 3000, cooldownMs: 0, includeEmbedding: true },
-      encoders: { pack: 'test' },
-      log: { level: 'silent' },
-    }),
-  );
-  const config = await loadConfig(file);
-  historyDir = join(deviceStateDir(config), 'history');
-  agent = await startAgent({
-    config,
-    logger: createLogger({ level: 'silent', format: 'json' }),
+    },
     onEvent: (ev) => {
       if (ev.type === 'end') ended.push(ev);
     },
-  });
+  }));
   // The first event's windows are on disk once the history has written well past its end.
   await until('an event ended', () => ended.length >= 1);
   const written = agent.stats().history!.written;

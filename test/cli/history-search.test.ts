@@ -5,17 +5,15 @@
  * what is wrong. The CLI takes no lock and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { deviceStateDir, loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
-import { startAgent } from '../../src/main.js';
 import type { Agent } from '../../src/agent-types.js';
 import { parseSince } from '../../src/cli/commands/history.js';
-import { loopingMicConfig, SAMPLES, tempDir, toYaml } from '../helpers/agent-config.js';
+import { SAMPLES, tempDir } from '../helpers/agent-config.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
+import { startLoopingAgent, until } from '../helpers/looping-agent.js';
 
 const dir = tempDir('history-cli');
 const STATE = join(dir, 'state');
@@ -26,34 +24,12 @@ type Run = CliRun;
 
 const edgebind = (args: string[]): Promise<Run> => runCli(args, { cwd: dir });
 
-async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 before(async () => {
-  const file = join(dir, 'agent.yaml');
-  writeFileSync(
-    file,
-    toYaml({
-      ...loopingMicConfig({
-        deviceId: 'hist-cli',
-        stateDir: STATE,
-        mqtt: { broker: 'embedded', embeddedPort: await freePort(), healthIntervalS: 0 },
-      }),
-      encoders: { pack: 'test' },
-      log: { level: 'silent' },
-    }),
-  );
-  const config = await loadConfig(file);
-  historyDir = join(deviceStateDir(config), 'history');
-  agent = await startAgent({
-    config,
-    logger: createLogger({ level: 'silent', format: 'json' }),
-  });
+  ({ agent, historyDir } = await startLoopingAgent(dir, {
+    deviceId: 'hist-cli',
+    stateDir: STATE,
+    mqtt: { broker: 'embedded', embeddedPort: await freePort(), healthIntervalS: 0 },
+  }));
   await until('10 windows written', () => (agent.stats().history?.written ?? 0) >= 10);
 });
 after(async () => {

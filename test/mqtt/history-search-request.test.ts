@@ -10,18 +10,16 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Agent } from '../../src/agent-types.js';
-import { deviceStateDir, loadConfig } from '../../src/config/load.js';
 import { HEADER_BYTES } from '../../src/history/format.js';
 import { listSegments, readSegmentHeader } from '../../src/history/reader.js';
-import { createLogger } from '../../src/log.js';
-import { startAgent } from '../../src/main.js';
 import { HistorySearchResultSchema, type ResponsePayload } from '../../src/mqtt/payloads.js';
 import { signRequest } from '../../src/mqtt/signing.js';
-import { loopingMicConfig, tempDir, toYaml } from '../helpers/agent-config.js';
+import { tempDir } from '../helpers/agent-config.js';
+import { startLoopingAgent, until } from '../helpers/looping-agent.js';
 import { brokerWithRequester, REPLY_PREFIX, startHarness } from './fixtures/api-harness.js';
 
 const mq = brokerWithRequester();
@@ -32,15 +30,6 @@ const dir = tempDir('history-mqtt');
 let agent: Agent;
 let historyDir: string;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Signs and sends one request to this device; the answer. */
 function ask(op: string, body: Record<string, unknown>): Promise<ResponsePayload> {
   const signed = signRequest(op, body, { target: `device:${DEVICE}`, keyId: 'ops', privateKeyPem });
@@ -50,28 +39,19 @@ function ask(op: string, body: Record<string, unknown>): Promise<ResponsePayload
 // Inside a suite: its hooks run after the file's (the broker's) own.
 describe('history/search on a running agent', () => {
   before(async () => {
-    const file = join(dir, 'agent.yaml');
-    writeFileSync(
-      file,
-      toYaml({
-        ...loopingMicConfig({
-          deviceId: DEVICE,
-          stateDir: join(dir, 'state'),
-          mqtt: { broker: mq.broker.url, protocolVersion: 5, healthIntervalS: 0 },
-        }),
+    ({ agent, historyDir } = await startLoopingAgent(dir, {
+      deviceId: DEVICE,
+      stateDir: join(dir, 'state'),
+      mqtt: { broker: mq.broker.url, protocolVersion: 5, healthIntervalS: 0 },
+      config: {
         remote: {
           responseTopicPrefixes: [REPLY_PREFIX],
           requireSigned: true,
           publicKeys: [{ id: 'ops', key: keys.publicKey.export({ format: 'pem', type: 'spki' }).toString() }],
           maxPromptChars: 40,
         },
-        encoders: { pack: 'test' },
-        log: { level: 'silent' },
-      }),
-    );
-    const config = await loadConfig(file);
-    historyDir = join(deviceStateDir(config), 'history');
-    agent = await startAgent({ config, logger: createLogger({ level: 'silent', format: 'json' }) });
+      },
+    }));
     await until('connected', () => agent.stats().mqtt.connected);
     await until('10 windows in the history', () => (agent.stats().history?.written ?? 0) >= 10);
   });
