@@ -55,11 +55,12 @@ export interface HistorySearchOptions {
   /** Best windows merged into moments. Default max(1000, 100 × top). */
   candidates?: number;
   /**
-   * Only windows scoring at least this many standard deviations above their modality's mean
-   * over the searched windows join a moment (so that a short history does not merge into one
-   * moment of everything); applied where a modality has 30 windows or more. Default 2.
+   * Only windows that stand out join a moment (so that a short history does not merge into one
+   * moment of everything): those scoring at least this share of the way from their modality's
+   * mean score over the searched windows to its best; applied where a modality has 30 windows or
+   * more. Default 0.5.
    */
-  minZ?: number;
+  minRise?: number;
   /** Only windows with at least this cosine join a moment. */
   minScore?: number;
   /** Windows overlapping this span join no moment (the event a query was made from). */
@@ -107,19 +108,30 @@ export async function searchHistory(o: HistorySearchOptions): Promise<HistorySea
   const { hits, stats } = o.yieldEvery
     ? await scanHistoryAsync(o.dir, windowQuery, o.yieldEvery)
     : scanHistory(o.dir, windowQuery);
-  const minZ = o.minZ ?? 2;
-  // Cosines of different modalities sit at different levels: a window counts by how far it stands
-  // above its own modality's windows (too few of them, and the spread means nothing: raw cosine).
   const zOf = (h: WindowHit): number | null => {
     const s = stats.scoreStats[h.modality];
     return !s || s.windows < 30 || s.std === 0 ? null : (h.score - s.mean) / s.std;
   };
+  // Cosines of different modalities sit at different levels: a window counts by how far it stands
+  // above its own modality's windows (too few of them, and the level means nothing: raw cosine).
+  // Not by standard deviations: where a class fills a tenth of a modality's windows its scores
+  // widen the spread so much that 2 σ lay above its best window (audio for "an alarm beeping" on
+  // simulated scenes: mean 0.18, σ 0.31, alarm windows 0.66-0.73, all left out).
+  const best = new Map<SensorModality, number>();
+  for (const h of hits) if (h.score > (best.get(h.modality) ?? -Infinity)) best.set(h.modality, h.score);
+  const minRise = o.minRise ?? 0.5;
+  const floorOf = (m: SensorModality): number => {
+    const s = stats.scoreStats[m];
+    if (!s || s.windows < 30) return Number.NEGATIVE_INFINITY;
+    return s.mean + minRise * (best.get(m)! - s.mean);
+  };
+  const floors = new Map([...best.keys()].map((m) => [m, floorOf(m)]));
   const minScore = o.minScore ?? Number.NEGATIVE_INFINITY;
   const ex = o.exclude;
   const standing = hits.filter(
     (h) =>
       h.score >= minScore &&
-      (zOf(h) ?? Number.POSITIVE_INFINITY) >= minZ &&
+      h.score >= floors.get(h.modality)! &&
       !(ex && h.endWallMs > ex.startWallMs && h.startWallMs < ex.endWallMs),
   );
   const moments = mergeMoments(standing, o.gapMs ?? 1000, zOf).slice(0, top);
