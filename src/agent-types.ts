@@ -8,6 +8,7 @@ import type { ResolvedConfig } from './config/load.js';
 import type { LiveReconfigurable } from './config/live.js';
 import type { AgentMetrics, MetricsSummary } from './daemon/metrics.js';
 import type { EncoderSet } from './encoders/types.js';
+import type { ClipFiles, ClipStats } from './clips/recorder.js';
 import type { ClipInfo } from './clips/store.js';
 import type { HistoryFiles, HistoryStats } from './history/writer.js';
 import type { ScoreInspection } from './fusion/fusion.js';
@@ -32,6 +33,8 @@ export interface AgentDeps {
   deterministic?: boolean;
   /** The history writer's file calls (tests inject a full disk where no tmpfs can be mounted). */
   historyFiles?: HistoryFiles;
+  /** The clip recorder's file calls (tests inject a full disk, as for the history). */
+  clipFiles?: ClipFiles;
   /**
    * Called once an event's clip is on disk (issue #18), with its info and the clips directory
    * (`clipsDir`): e.g. the MQTT layer publishes its picture. Runs off the event path; what it
@@ -49,6 +52,8 @@ export interface AgentStats {
   events: number;
   /** The embedding history's writer; absent when `history.enabled` is false. */
   history?: HistoryStats;
+  /** Event clips' recorder; absent when `clips.enabled` is false. */
+  clips?: ClipStats;
   mqtt: ReturnType<MqttPublisher['stats']>;
 }
 

@@ -11,6 +11,8 @@
  */
 import type { Agent, AgentDeps, AgentStats } from './agent-types.js';
 import { isSettingsKey, type LiveOutcome, type LiveSettings } from './config/live.js';
+import { ClipRecorder } from './clips/recorder.js';
+import { clipsDir } from './clips/store.js';
 import { deviceStateDir } from './config/load.js';
 import { openEncoders, TEST_PACK_NAME } from './encoders/registry.js';
 import { EventStage } from './fusion/event-stage.js';
@@ -22,6 +24,7 @@ import { startEmbeddedBroker } from './mqtt/embedded-broker.js';
 import { startAgentMqtt } from './mqtt/agent-mqtt.js';
 import type { EventPayload } from './mqtt/payloads.js';
 import { systemClock } from './pipeline/clock.js';
+import type { Frame } from './pipeline/types.js';
 import { runEncodeLoop } from './pipeline/encode-loop.js';
 import { WindowHub } from './pipeline/hub.js';
 import { openAgentLabels } from './labels/runtime.js';
@@ -109,12 +112,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     });
     cleanups.push(() => mqtt.stop());
 
+    // Event clips (issue #18): raw data around each event, written off the event path. Closed
+    // before the connection, so a clip finished at stop still reaches onClip.
+    const clips = await openClips();
+    if (clips) cleanups.push(() => clips.close());
+
     let eventCount = 0;
     const counters = (): Omit<AgentStats, 'mqtt'> => ({
       sensors: supervisor.status(stage.freshSensors()),
       windows: hub.stats(),
       events: eventCount,
       ...(history ? { history: history.stats() } : {}),
+      ...(clips ? { clips: clips.stats() } : {}),
     });
     const emit = (tracked: readonly TrackedEvent[]) => {
       for (const ev of tracked) {
@@ -123,7 +132,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           deviceId: config.deviceId,
           // id and version only: EventSchema's pack is strict (the logit scales are the scorer's).
           pack: { id: encoders.pack.id, version: encoders.pack.version },
+          // The clip is stored under the event's id; fetchable once written (EventSchema).
+          ...(clips ? { clip: ev.id } : {}),
         });
+        clips?.event(payload);
         eventCount++;
         deps.metrics?.observeEvent(payload.label, payload.type, payload.score);
         deps.onEvent?.(payload);
@@ -138,6 +150,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       hub,
       clock,
       logger: log('sensors'),
+      ...(clips ? { onFrame: (f: Frame) => clips.frame(f) } : {}),
       onChange: (id, state, prev) => {
         if (state === 'down') stage.dropSensor(id);
         if (state === prev) return;
@@ -207,6 +220,24 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       });
       writer.start();
       return writer;
+    }
+
+    async function openClips(): Promise<ClipRecorder | undefined> {
+      if (!config.clips.enabled) return undefined;
+      const recorder = new ClipRecorder({
+        dir: clipsDir(deviceStateDir(config)),
+        sensors: sensors.map((s) => ({ id: s.id, modality: s.modality })),
+        ...config.clips,
+        clock,
+        logger: log('clips'),
+        ...(deps.clipFiles ? { files: deps.clipFiles } : {}),
+        ...(deps.onClip ? { onClip: deps.onClip } : {}),
+      });
+      // A clips directory that cannot be made degrades clips (health), never the agent.
+      await recorder
+        .start()
+        .catch((err: unknown) => logger.warn({ err }, `clips: cannot start: ${(err as Error).message}`));
+      return recorder;
     }
 
     let stopping: Promise<void> | undefined;

@@ -616,6 +616,43 @@ export const HistorySchema = z.strictObject({
     }),
 });
 
+export const ClipsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).meta({
+      description:
+        "Keep each event's raw sensor data (WAV audio, PNG heat maps of thermal and depth, CSV of IMU, and event.json) in <stateDir>/devices/<deviceId>/clips/<eventId>/ for `edgebind clips` (docs/history.md). Unlike the history these are recordings of the room: see the privacy notes there. false: no ring is kept, nothing is written.",
+    }),
+    preRollS: z.number().min(0).max(60).default(5).meta({
+      description:
+        "Seconds before the event's start the clip begins with (each sensor keeps this much of its recent data in memory).",
+    }),
+    postRollS: z.number().min(0).max(60).default(5).meta({
+      description: "Seconds after the event's end the clip goes on for.",
+    }),
+    maxClipS: z.number().min(1).max(600).default(60).meta({
+      description:
+        'Longest clip, seconds, pre-roll included; a longer event is cut there (event.json says truncated) and written at once.',
+    }),
+    maxAgeS: z
+      .int()
+      .min(60)
+      .max(366 * 24 * 3600)
+      .default(7 * 24 * 3600)
+      .meta({ description: 'Clips of events that started longer ago than this (seconds) are deleted.' }),
+    maxBytes: z
+      .int()
+      .min(1024 * 1024)
+      .default(256 * 1024 * 1024)
+      .meta({
+        description:
+          'Bytes the clips may take on disk; beyond that the oldest clips are deleted. A 15 s clip of the demo (16 kHz audio, two heat-map PNGs each of thermal and depth, 100 Hz IMU) takes about 0.6 MB.',
+      }),
+  })
+  .refine((c) => c.preRollS < c.maxClipS, {
+    path: ['preRollS'],
+    message: 'must be less than maxClipS',
+  });
+
 export const ConfigSchema = z
   .strictObject({
     deviceId: id('deviceId').optional().meta({
@@ -637,6 +674,7 @@ export const ConfigSchema = z
     remote: RemoteSchema.default(RemoteSchema.parse({})),
     homeAssistant: HomeAssistantSchema.default(HomeAssistantSchema.parse({})),
     history: HistorySchema.default(HistorySchema.parse({})),
+    clips: ClipsSchema.default(ClipsSchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
@@ -696,5 +734,6 @@ export type EventsConfig = z.infer<typeof EventsSchema>;
 export type ScoringConfig = z.infer<typeof ScoringSchema>;
 export type FusionConfig = z.infer<typeof FusionSchema>;
 export type HistoryConfig = z.infer<typeof HistorySchema>;
+export type ClipsConfig = z.infer<typeof ClipsSchema>;
 export type LabelExampleConfig = z.infer<typeof LabelExampleSchema>;
 export type LabelTimingConfig = z.infer<typeof LabelTimingSchema>;

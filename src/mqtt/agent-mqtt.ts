@@ -4,6 +4,7 @@
  * health.
  */
 import type { HistoryOps } from '../history/service.js';
+import type { ClipStats } from '../clips/recorder.js';
 import type { HistoryStats } from '../history/writer.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -31,6 +32,7 @@ export interface AgentMqttOptions {
     windows: Record<string, { pushed: number; dropped: number; depth: number }>;
     events: number;
     history?: HistoryStats;
+    clips?: ClipStats;
   };
   /** More figures for the health topic (the Prometheus summary when metrics are on). */
   extraHealth?: () => unknown;
@@ -128,6 +130,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
           outboxUnwritten: m.outboxUnwritten,
         },
         ...(s.history ? { history: s.history } : {}),
+        ...(s.clips ? { clips: s.clips } : {}),
         ...(o.extraHealth ? { metrics: o.extraHealth() } : {}),
       };
     },

@@ -136,6 +136,23 @@ const health = {
         segments: { type: 'integer', description: 'Segment files on disk.' },
       },
     },
+    clips: {
+      type: 'object',
+      description:
+        'Event clips (docs/history.md#event-clips); absent when clips.enabled is false. `degraded` while their writes fail (a full disk): detection goes on, the clips are lost and counted.',
+      required: ['state', 'written', 'failed', 'dropped', 'recording', 'bytes', 'clips'],
+      properties: {
+        state: { type: 'string', enum: ['ok', 'degraded'] },
+        code: { type: 'string', enum: ['CLIP_DISK_FULL', 'CLIP_WRITE_FAILED'] },
+        reason: { type: 'string' },
+        written: { type: 'integer', description: 'Clips written since start.' },
+        failed: { type: 'integer', description: 'Clips whose write failed (disk full, IO error).' },
+        dropped: { type: 'integer', description: 'Clips dropped: too many waited to be written.' },
+        recording: { type: 'integer', description: 'Events being recorded now.' },
+        bytes: { type: 'integer', description: 'Bytes of the clips on disk.' },
+        clips: { type: 'integer', description: 'Clips on disk.' },
+      },
+    },
     mqtt: {
       type: 'object',
       properties: {

@@ -26,6 +26,8 @@ export interface SupervisorOptions {
   clock: Clock;
   logger: Logger;
   onChange?: SensorBooksOptions['onChange'];
+  /** Gets every frame as it arrives, before windowing (event clips copy it into their rings, issue #18). */
+  onFrame?: (frame: Frame) => void;
   /** Opens a sensor's frame source; sensors/registry.ts by default (tests inject scripted ones). */
   open?: (sensor: SensorConfig, ctx: SensorContext) => AsyncIterable<Frame>;
   /** Waits between restarts; pipeline/clock.ts `sleep` by default. */
@@ -75,7 +77,13 @@ export class SensorSupervisor {
     const open = this.opts.open ?? sensorFrames;
     const sleep = this.opts.sleep ?? realSleep;
     const onHealth: SensorContext['onHealth'] = (h) => this.health.report(s.id, h);
-    const onFrame = () => this.health.frame(s.id);
+    const tap = this.opts.onFrame;
+    const onFrame = tap
+      ? (f: Frame) => {
+          this.health.frame(s.id);
+          tap(f);
+        }
+      : () => this.health.frame(s.id);
     const backoff = new Backoff(this.opts.restartMinMs ?? 1000, this.opts.restartMaxMs ?? 30_000);
     const pool = this.pools.pool(s.id);
     while (!signal.aborted) {
