@@ -5,13 +5,12 @@
  * values, one shaded span per event the tracker made.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parse, stringify } from 'yaml';
 import type { ClassifyResult } from '../../src/cli/commands/classify.js';
-import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { localDemoConfig, REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { runCliSync } from '../helpers/cli.js';
 import { ariaFields, marks, parseSvg, pathPoints, translateY } from '../helpers/svg.js';
 
 /** One label's panel in the spec `classify --plot` draws (src/cli/plots.ts). */
@@ -20,38 +19,25 @@ interface Panel {
   layer: { name: string; data: { values: Record<string, unknown>[] } }[];
 }
 
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 const dir = tempDir('classify-plot');
 const WAV = join(SAMPLES, 'room-audio.wav');
 
 function edgebind(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', TSX, CLI, ...args], {
+  const r = runCliSync(args, {
     cwd: dir,
-    encoding: 'utf8',
-    timeout: 240_000,
-    env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache'), EDGEBIND_DEBUG: '' },
+    timeoutMs: 240_000,
+    env: { XDG_CACHE_HOME: join(dir, 'cache'), EDGEBIND_DEBUG: '' },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** examples/demo.yaml with absolute paths, its own stateDir, and person_walking at 0.7 / 0.3. */
 function demoConfig(): string {
-  const cfg = parse(readFileSync(join(REPO, 'examples/demo.yaml'), 'utf8')) as {
-    encoders: { pack: string };
-    sensors: { file: string }[];
-    labels: { name: string; threshold?: number; offThreshold?: number }[];
-    stateDir?: string;
-  };
-  cfg.encoders.pack = join(REPO, 'models/mini');
-  for (const s of cfg.sensors) s.file = join(SAMPLES, s.file.replace('../samples/', ''));
-  const walking = cfg.labels.find((l) => l.name === 'person_walking')!;
-  walking.threshold = 0.7;
-  walking.offThreshold = 0.3;
-  cfg.stateDir = join(dir, 'state');
-  const file = join(dir, 'demo.yaml');
-  writeFileSync(file, stringify(cfg));
-  return file;
+  return localDemoConfig(dir, (cfg) => {
+    const walking = cfg.labels.find((l) => l.name === 'person_walking')!;
+    walking.threshold = 0.7;
+    walking.offThreshold = 0.3;
+  });
 }
 
 test('classify --config --plot on the demo recording: per label its score line, both thresholds and its events', () => {

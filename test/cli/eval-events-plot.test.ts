@@ -4,19 +4,16 @@
  * truth interval and every event where it was, marked matched, missed or false as the evaluator decided.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parse, stringify } from 'yaml';
 import { eventTimeline } from '../../src/cli/commands/eval-events.js';
 import { eventTimelineSvg } from '../../src/cli/plots.js';
 import { evaluate, type DetectedEvent, type EvalMetrics } from '../../src/eval/metrics.js';
-import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { localDemoConfig, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { runCliOnTerminal, runCliSync } from '../helpers/cli.js';
 import { ariaFields, marks, parseSvg, type ParsedSvg } from '../helpers/svg.js';
 
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 const dir = tempDir('eval-events-plot');
 
 /** The spans vega drew, as [label, kind, startS, endS]. */
@@ -64,33 +61,11 @@ test('the timeline marks matched events, false events and missed truth where the
 });
 
 test('eval-events --plot on the demo recordings: the picture holds the same events the report counts', () => {
-  const cfg = parse(readFileSync(join(REPO, 'examples/demo.yaml'), 'utf8')) as {
-    encoders: { pack: string };
-    sensors: { file: string }[];
-    stateDir?: string;
-  };
-  cfg.encoders.pack = join(REPO, 'models/mini');
-  for (const s of cfg.sensors) s.file = join(SAMPLES, s.file.replace('../samples/', ''));
-  cfg.stateDir = join(dir, 'state');
-  const config = join(dir, 'demo.yaml');
-  writeFileSync(config, stringify(cfg));
+  const config = localDemoConfig(dir);
   const svgFile = join(dir, 'events.svg');
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      TSX,
-      CLI,
-      'eval-events',
-      '-c',
-      config,
-      '-t',
-      join(SAMPLES, 'truth.json'),
-      '--plot',
-      svgFile,
-      '--json',
-    ],
-    { cwd: dir, encoding: 'utf8', timeout: 240_000, env: { ...process.env, EDGEBIND_DEBUG: '' } },
+  const r = runCliSync(
+    ['eval-events', '-c', config, '-t', join(SAMPLES, 'truth.json'), '--plot', svgFile, '--json'],
+    { cwd: dir, timeoutMs: 240_000, env: { EDGEBIND_DEBUG: '' } },
   );
   assert.equal(r.status, 0, r.stderr);
   const { metrics, detected } = JSON.parse(r.stdout) as { metrics: EvalMetrics; detected: DetectedEvent[] };
@@ -132,23 +107,9 @@ test('eval-events --plot on the demo recordings: the picture holds the same even
   assert.ok(!r.stderr.includes('\r'), 'no progress line into a pipe');
 
   // On a terminal (`script` gives it one) a progress line counts the windows replayed.
-  const command = [
-    process.execPath,
-    '--import',
-    TSX,
-    CLI,
-    'eval-events',
-    '-c',
-    config,
-    '-t',
-    join(SAMPLES, 'truth.json'),
-  ]
-    .map((a) => `'${a}'`)
-    .join(' ');
-  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+  const tty = runCliOnTerminal(['eval-events', '-c', config, '-t', join(SAMPLES, 'truth.json')], {
     cwd: dir,
-    encoding: 'utf8',
-    timeout: 240_000,
+    timeoutMs: 240_000,
   });
   assert.equal(tty.status, 0, tty.stdout);
   assert.match(tty.stdout, /eval-events: replaying; windows scored \d+ \d:\d\d/);

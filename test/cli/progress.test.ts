@@ -5,16 +5,12 @@
  * them, once under a pseudo-terminal (`script`, util-linux) and once into a pipe.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { progress, type ProgressStream } from '../../src/cli/progress.js';
-import { parse, stringify } from 'yaml';
-import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { localDemoConfig, REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { runCliOnTerminal, runCliSync } from '../helpers/cli.js';
 
-const CLI = join(REPO, 'src/cli/index.ts');
-const TSX = import.meta.resolve('tsx');
 const dir = tempDir('progress');
 /** How cli-progress draws a line: cursor to column 1, the line, erase to its end. */
 const DRAW = '\x1b[1G';
@@ -163,25 +159,16 @@ test('no terminal, or --json: nothing is written', (t) => {
 
 test('simulate --repeat 2: a progress line on a terminal, none into a pipe', () => {
   const args = ['simulate', '--scenario', 'demo', '--repeat', '2', '--seconds', '6'];
-  const piped = spawnSync(process.execPath, ['--import', TSX, CLI, ...args, '--out', join(dir, 'piped')], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 240_000,
-  });
+  const piped = runCliSync([...args, '--out', join(dir, 'piped')], { cwd: dir, timeoutMs: 240_000 });
   assert.equal(piped.status, 0, piped.stderr);
   assert.equal(piped.stdout, `wrote 2 scenes to ${join(dir, 'piped')}\n`);
   assert.ok(!piped.stderr.includes('\r') && !piped.stderr.includes('\x1b'), 'no progress into a pipe');
   assert.doesNotMatch(piped.stderr, /rendered/);
 
-  // `script` gives the command a pseudo-terminal, as a user's shell would.
-  const command = [process.execPath, '--import', TSX, CLI, ...args, '--out', join(dir, 'tty')]
-    .map((a) => `'${a}'`)
-    .join(' ');
-  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+  const tty = runCliOnTerminal([...args, '--out', join(dir, 'tty')], {
     cwd: dir,
-    encoding: 'utf8',
-    timeout: 240_000,
-    env: { ...process.env, COLUMNS: '100' },
+    timeoutMs: 240_000,
+    env: { COLUMNS: '100' },
   });
   assert.equal(tty.status, 0, tty.stdout);
   assert.match(
@@ -200,27 +187,12 @@ test('simulate --repeat 2: a progress line on a terminal, none into a pipe', () 
 test('record: seconds captured on a terminal, nothing into a pipe', () => {
   const config = join(REPO, 'examples/demo.yaml');
   const args = ['record', '--config', config, '--seconds', '2'];
-  const piped = spawnSync(
-    process.execPath,
-    ['--import', TSX, CLI, ...args, '--out', join(dir, 'rec-piped')],
-    {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 120_000,
-    },
-  );
+  const piped = runCliSync([...args, '--out', join(dir, 'rec-piped')], { cwd: dir, timeoutMs: 120_000 });
   assert.equal(piped.status, 0, piped.stderr);
   assert.match(piped.stdout, /^mic: .*mic\.wav — \d+ frames, 2\.00 s$/m);
   assert.ok(!piped.stderr.includes('\r') && !piped.stderr.includes('\x1b'), 'no progress into a pipe');
 
-  const command = [process.execPath, '--import', TSX, CLI, ...args, '--out', join(dir, 'rec-tty')]
-    .map((a) => `'${a}'`)
-    .join(' ');
-  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const tty = runCliOnTerminal([...args, '--out', join(dir, 'rec-tty')], { cwd: dir, timeoutMs: 120_000 });
   assert.equal(tty.status, 0, tty.stdout);
   assert.match(
     tty.stdout,
@@ -230,23 +202,12 @@ test('record: seconds captured on a terminal, nothing into a pipe', () => {
 });
 
 test('eval-events --json on a terminal: the JSON alone, no progress line', () => {
-  const cfg = parse(readFileSync(join(REPO, 'examples/demo.yaml'), 'utf8')) as {
-    encoders: { pack: string };
-    sensors: { file: string }[];
-    stateDir?: string;
-  };
-  cfg.encoders.pack = join(REPO, 'models/mini');
-  for (const s of cfg.sensors) s.file = join(SAMPLES, s.file.replace('../samples/', ''));
-  cfg.stateDir = join(dir, 'state');
-  const config = join(dir, 'demo.yaml');
-  writeFileSync(config, stringify(cfg));
+  const config = localDemoConfig(dir);
   const args = ['eval-events', '-c', config, '-t', join(SAMPLES, 'truth.json')];
-  const command = [process.execPath, '--import', TSX, CLI, ...args, '--json'].map((a) => `'${a}'`).join(' ');
-  const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+  const tty = runCliOnTerminal([...args, '--json'], {
     cwd: dir,
-    encoding: 'utf8',
-    timeout: 240_000,
-    env: { ...process.env, EDGEBIND_DEBUG: '' },
+    timeoutMs: 240_000,
+    env: { EDGEBIND_DEBUG: '' },
   });
   assert.equal(tty.status, 0, tty.stdout);
   assert.ok(!tty.stdout.includes('\x1b'), 'no escape codes');

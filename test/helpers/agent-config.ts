@@ -1,9 +1,9 @@
 /** Configs for tests that run the whole agent on the bundled samples. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { ConfigInput } from '../../src/config/schema.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -57,6 +57,29 @@ export function loopingMicConfig(
     log: { level: 'info' },
     ...overrides,
   };
+}
+
+/** The parts of examples/demo.yaml that tests change. */
+export interface DemoConfig {
+  encoders: { pack: string };
+  sensors: { file: string }[];
+  labels: { name: string; threshold?: number; offThreshold?: number }[];
+  stateDir?: string;
+}
+
+/**
+ * examples/demo.yaml as `dir/demo.yaml`, with absolute paths to the mini pack and the samples and
+ * its own stateDir in `dir` (after `edit`, if given, has changed it); its path.
+ */
+export function localDemoConfig(dir: string, edit?: (cfg: DemoConfig) => void): string {
+  const cfg = parse(readFileSync(join(REPO, 'examples/demo.yaml'), 'utf8')) as DemoConfig;
+  cfg.encoders.pack = join(REPO, 'models/mini');
+  for (const s of cfg.sensors) s.file = join(SAMPLES, s.file.replace('../samples/', ''));
+  edit?.(cfg);
+  cfg.stateDir = join(dir, 'state');
+  const file = join(dir, 'demo.yaml');
+  writeFileSync(file, stringify(cfg));
+  return file;
 }
 
 export function toYaml(cfg: ConfigInput): string {
