@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'CLIP_FILE_NOT_FOUND'
   | 'CLIP_NAME_INVALID'
   | 'CLIP_DISK_FULL'
-  | 'CLIP_WRITE_FAILED';
+  | 'CLIP_WRITE_FAILED'
+  | 'CLIP_EXPORT_EXISTS';
 
 /** One problem at one place, e.g. `{ path: 'sensors[0].hopMs', message: 'must be > 0' }`. */
 export interface Problem {
@@ -150,7 +151,8 @@ export class HistoryError extends EdgebindError {
  * `CLIP_FILE_NOT_FOUND` (the clip has no file of that name), `CLIP_NAME_INVALID` (an event id or
  * file name that is not a plain name, e.g. `../x`: refused before any path is built). Writing
  * degrades clips only, never detection: `CLIP_DISK_FULL` (ENOSPC, EDQUOT), `CLIP_WRITE_FAILED`
- * (any other IO error). `file` names the file or directory concerned.
+ * (any other IO error). `edgebind clips export`: `CLIP_EXPORT_EXISTS` (it never overwrites a file).
+ * `file` names the file or directory concerned.
  */
 export class ClipError extends EdgebindError {
   readonly file: string;

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerClassify } from './commands/classify.js';
+import { registerClips } from './commands/clips.js';
 import { registerConfig } from './commands/config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -42,5 +43,6 @@ export function buildProgram(): Command {
   registerLabel(program);
   registerEvalEvents(program);
   registerHistory(program);
+  registerClips(program);
   return program;
 }
