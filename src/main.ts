@@ -114,7 +114,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
     // Event clips (issue #18): raw data around each event, written off the event path. Closed
     // before the connection, so a clip finished at stop still reaches onClip.
-    const clips = await openClips();
+    const clips = openClips();
     if (clips) cleanups.push(() => clips.close());
 
     let eventCount = 0;
@@ -222,7 +222,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       return writer;
     }
 
-    async function openClips(): Promise<ClipRecorder | undefined> {
+    function openClips(): ClipRecorder | undefined {
       if (!config.clips.enabled) return undefined;
       const recorder = new ClipRecorder({
         dir: clipsDir(deviceStateDir(config)),
@@ -233,8 +233,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         ...(deps.clipFiles ? { files: deps.clipFiles } : {}),
         ...(deps.onClip ? { onClip: deps.onClip } : {}),
       });
-      // A clips directory that cannot be made degrades clips (health), never the agent.
-      await recorder
+      // Not awaited: nothing here may wait between the connection and the counters health reads
+      // (an await let health run into them). A clips directory that cannot be made degrades
+      // clips, never the agent.
+      void recorder
         .start()
         .catch((err: unknown) => logger.warn({ err }, `clips: cannot start: ${(err as Error).message}`));
       return recorder;
