@@ -13,7 +13,8 @@ import type { EventPayload } from '../mqtt/payloads.js';
 
 const hms = (d: Date): string => d.toTimeString().slice(0, 8);
 
-const REASONS: Record<NonNullable<EventPayload['endReason']>, string> = {
+/** How an end reason reads on a terminal (event lines, `history replay`). */
+export const END_REASON_WORDS: Record<NonNullable<EventPayload['endReason']>, string> = {
   belowThreshold: 'below threshold',
   unseen: 'not seen',
   maxDuration: 'maximum duration reached',
@@ -31,7 +32,7 @@ export function formatEventLine(e: EventPayload, now: Date = new Date()): string
   const start = Date.parse(e.startTime);
   const end = Date.parse(e.endTime ?? e.timestamp);
   const lasted = `${((end - start) / 1000).toFixed(1)} s`;
-  const why = e.endReason ? REASONS[e.endReason] : 'ended';
+  const why = e.endReason ? END_REASON_WORDS[e.endReason] : 'ended';
   const since =
     e.endReason === 'belowThreshold' || e.endReason === 'unseen' ? ` since ${hms(new Date(end))}` : '';
   return `${head} peak ${e.peakScore.toFixed(2)}, lasted ${lasted}, ${why}${since}  ${tail}`;

@@ -519,6 +519,10 @@ export const RemoteSchema = z.strictObject({
     .max(1024)
     .default(32)
     .meta({ description: 'Recent window embeddings kept for labels/test.' }),
+  maxReplayWindows: z.int().min(100).max(10_000_000).default(100_000).meta({
+    description:
+      'Most history windows a labels/test with since replays (about 7 h of 4 sensors at 1 window/s); a range holding more is refused (HISTORY_REPLAY_TOO_LARGE).',
+  }),
 });
 
 export const HomeAssistantSchema = z.strictObject({

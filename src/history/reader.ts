@@ -203,6 +203,136 @@ export async function scanHistoryAsync(
   return result;
 }
 
+/** One window of the history as the agent embedded it (dequantised from int8, not re-normalised). */
+export interface HistoryWindow {
+  sensorId: string;
+  modality: SensorModality;
+  startWallMs: number;
+  endWallMs: number;
+  /** A view into its chunk's array: copy it to keep it past the next chunk's turn. */
+  embedding: Float32Array;
+}
+
+/** The windows of one chunk of one segment, in the order the agent wrote (and fused) them. */
+export interface HistoryWindowChunk {
+  segment: SegmentInfo;
+  /** The writing agent's process id (from the segment name): another one means a restart. */
+  writerPid: number | undefined;
+  windows: HistoryWindow[];
+}
+
+export interface HistoryWindowFilter {
+  sinceWallMs?: number;
+  untilWallMs?: number;
+  sensors?: readonly string[];
+  modalities?: readonly SensorModality[];
+  /** Only segments of this pack and dimension; others are skipped and named in `stats.problems`. */
+  pack: { id: string; version: string };
+  dim: number;
+}
+
+/**
+ * Every window of the history in the filter's range, oldest segment first and within a segment
+ * in the order the agent wrote them (the order its fusion saw them: a replay of labels over the
+ * past, issue #18). Read as `scanHistoryAsync` reads, in chunks of at most `chunkBytes` with the
+ * event loop running between them; `stats` counts as a scan does (windows = windows yielded).
+ */
+export async function* historyWindows(
+  dir: string,
+  filter: HistoryWindowFilter,
+  stats: ScanStats,
+  options: { chunkBytes?: number; signal?: AbortSignal } = {},
+): AsyncGenerator<HistoryWindowChunk> {
+  const since = filter.sinceWallMs ?? Number.NEGATIVE_INFINITY;
+  const until = filter.untilWallMs ?? Number.POSITIVE_INFINITY;
+  const chunkBytes = Math.max(1, options.chunkBytes ?? SCAN_CHUNK_BYTES);
+  const segments = new HistoryScan({
+    vector: new Float32Array(1),
+    keep: 1,
+    sinceWallMs: since,
+    untilWallMs: until,
+  }).segmentsOf(dir);
+  const head = Buffer.alloc(HEADER_BYTES);
+  for (const seg of segments) {
+    options.signal?.throwIfAborted();
+    let fh: FileHandle;
+    try {
+      fh = await open(seg.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted by retention
+      throw new HistoryError(
+        'HISTORY_UNREADABLE',
+        seg.path,
+        `cannot open ${seg.path}: ${(err as Error).message}`,
+        err,
+      );
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (size < HEADER_BYTES) continue; // being created
+      stats.bytes += (await fh.read(head, 0, HEADER_BYTES, 0)).bytesRead;
+      const header = decodeHeader(head);
+      const skip =
+        typeof header === 'string'
+          ? header
+          : header.pack.id !== filter.pack.id || header.pack.version !== filter.pack.version
+            ? `written with pack ${header.pack.id} ${header.pack.version}, not ${filter.pack.id} ${filter.pack.version}`
+            : header.dim !== filter.dim
+              ? `${header.dim}-d embeddings, not ${filter.dim}-d`
+              : undefined;
+      if (skip !== undefined || typeof header === 'string') {
+        stats.skippedSegments++;
+        stats.problems.push(`${seg.path}: ${skip}`);
+        continue;
+      }
+      stats.segments++;
+      const { recordBytes: rb, dim } = header;
+      const sensorOk = header.sensors.map((x) => !filter.sensors || filter.sensors.includes(x.id));
+      const step = Math.max(rb, Math.floor(chunkBytes / rb) * rb);
+      const buf = Buffer.alloc(step);
+      const writerPid = /-(\d+)\.ebh$/.exec(seg.name)?.[1];
+      for (let pos = HEADER_BYTES; pos + rb <= size; pos += step) {
+        const want = Math.min(step, Math.floor((size - pos) / rb) * rb);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        stats.bytes += bytesRead;
+        const records = Math.floor(bytesRead / rb);
+        // One array per chunk: fusion keeps each sensor's latest embedding past this turn.
+        const vectors = new Float32Array(records * dim);
+        const windows: HistoryWindow[] = [];
+        for (let r = 0, o = 0; r < records; r++, o += rb) {
+          const start = buf.readDoubleLE(o + 8);
+          const sensor = buf.readUInt16LE(o + 16);
+          const modality = SENSOR_MODALITIES[buf.readUInt8(o + 18)];
+          const scale = buf.readFloatLE(o + 20);
+          if (!(start > 0) || sensor >= sensorOk.length || modality === undefined || !(scale > 0)) {
+            stats.damaged++;
+            continue;
+          }
+          const end = start + buf.readUInt32LE(o + 4);
+          if (!sensorOk[sensor] || (filter.modalities && !filter.modalities.includes(modality))) continue;
+          if (end < since || start >= until) continue;
+          const v = vectors.subarray(windows.length * dim, (windows.length + 1) * dim);
+          const base = o + RECORD_META_BYTES;
+          for (let i = 0; i < dim; i++) v[i] = buf.readInt8(base + i) * scale;
+          windows.push({
+            sensorId: header.sensors[sensor]!.id,
+            modality,
+            startWallMs: start,
+            endWallMs: end,
+            embedding: v,
+          });
+        }
+        stats.windows += windows.length;
+        if (windows.length > 0)
+          yield { segment: seg, writerPid: writerPid === undefined ? undefined : Number(writerPid), windows };
+        options.signal?.throwIfAborted();
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
 /** One scan's state: the heap of best windows, the counts, and the segment being scored. */
 class HistoryScan {
   readonly stats: ScanStats = {

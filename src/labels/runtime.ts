@@ -14,6 +14,7 @@ import type { Clock } from '../pipeline/clock.js';
 import type { SensorModality } from '../pipeline/types.js';
 import { buildLabelSet, type BuiltLabelSet } from './build.js';
 import { evaluateLabels } from './evaluate.js';
+import { replayForRequest, setDim } from './replay.js';
 import { EmbeddingRing } from './recent.js';
 import { initialLabels, LabelService, type LabelServiceDeps } from './service.js';
 import { LabelStore } from './store.js';
@@ -34,7 +35,9 @@ export interface AgentLabelsOptions {
    * The scoring and fusion settings in effect, read at every build (SIGHUP changes them, issue 17
    * item 1). Default: the config's.
    */
-  settings?: () => Pick<LiveSettings, 'scoring' | 'fusion'>;
+  settings?: () => Pick<LiveSettings, 'scoring' | 'fusion' | 'events'>;
+  /** Current time for labels/test's since and until (default Date.now). */
+  now?: () => number;
 }
 
 export interface AgentLabels {
@@ -66,12 +69,33 @@ export async function openAgentLabels(o: AgentLabelsOptions): Promise<AgentLabel
   const set = await build(initial.labels);
   logLabelSet(logger, set);
   const recent = new EmbeddingRing(config.remote.testWindows, o.clock);
+  // labels/test with since replays the history (issue #18), one replay at a time: two at once
+  // would only share the same core.
+  const historyDir = config.history.enabled ? join(deviceStateDir(config), 'history') : undefined;
+  let replayTurn: Promise<unknown> = Promise.resolve();
+  const replay: LabelServiceDeps<BuiltLabelSet>['replay'] = (built, req) => {
+    const now = (o.now ?? Date.now)();
+    const run = replayTurn.then(() =>
+      replayForRequest(req, {
+        dir: historyDir!,
+        set: built,
+        settings: settings(),
+        pack: { id: o.encoders.pack.id, version: o.encoders.pack.version },
+        dim: setDim(built),
+        maxWindows: config.remote.maxReplayWindows,
+        now,
+      }),
+    );
+    replayTurn = run.catch(() => undefined);
+    return run;
+  };
   const service = new LabelService<BuiltLabelSet>({
     store,
     limits: config.remote,
     build,
     apply: o.apply,
     evaluate: (candidate) => evaluateLabels(candidate, recent, settings().scoring.temperature),
+    ...(historyDir !== undefined ? { replay } : {}),
     initial: { ...initial, hash: set.hash },
     onChange: o.onChange,
     logger,

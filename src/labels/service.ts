@@ -24,6 +24,17 @@ export interface LabelsState {
   labels: LabelConfig[];
 }
 
+/**
+ * labels/test: a candidate set scored against the recent windows or, with `since`, replayed over
+ * the embedding history (issue #18).
+ */
+export interface TestLabels {
+  labels: LabelConfig[];
+  since?: string | undefined;
+  until?: string | undefined;
+  sensors?: string[] | undefined;
+}
+
 /** labels/set: the complete new set, applied only at `ifVersion` when given. */
 export interface SetLabels {
   labels: LabelConfig[];
@@ -56,7 +67,7 @@ export interface LabelOpResult {
 export interface LabelOps {
   current(): LabelsState;
   get(): LabelOpResult;
-  test(req: { labels: LabelConfig[] }): Promise<LabelOpResult>;
+  test(req: TestLabels): Promise<LabelOpResult>;
   set(req: SetLabels): Promise<LabelOpResult>;
   patch(req: PatchLabels): Promise<LabelOpResult>;
 }
@@ -73,6 +84,11 @@ export interface LabelServiceDeps<T> {
   apply(built: T, labels: readonly LabelConfig[], removed: readonly string[]): void;
   /** Scores a built candidate set against recent windows (labels/test). */
   evaluate(built: T, labels: readonly LabelConfig[]): unknown;
+  /**
+   * Replays a built candidate set over the history (labels/test with since or until or sensors);
+   * throws RequestError (HISTORY_DISABLED where the agent keeps none). Absent: HISTORY_DISABLED.
+   */
+  replay?(built: T, req: Omit<TestLabels, 'labels'>): Promise<unknown>;
   /** The label set the agent started with. */
   initial: { labels: LabelConfig[]; version: number; source: 'config' | 'remote'; hash: string };
   /** Called after each applied change (publish retained labels, discovery). */
@@ -138,15 +154,21 @@ export class LabelService<
     return { data: this.state, warnings: [] };
   }
 
-  /** Scores a candidate set against recent windows; never applied, nothing written (issue 14). */
-  async test(req: { labels: LabelConfig[] }): Promise<LabelOpResult> {
-    const { labels } = req;
+  /**
+   * Scores a candidate set against recent windows, or replays it over the history when the request
+   * names a range; never applied, nothing written (issue 14, issue #18).
+   */
+  async test(req: TestLabels): Promise<LabelOpResult> {
+    const { labels, ...range } = req;
     refuse('labels/test', this.labelProblems(labels, '$.labels', labels));
+    const history = range.since !== undefined || range.until !== undefined || range.sensors !== undefined;
+    if (history && !this.deps.replay)
+      throw new RequestError('HISTORY_DISABLED', 'this device keeps no history (history.enabled is false)', [
+        { path: '$.since', message: 'history.enabled is false in the agent config' },
+      ]);
     const built = await this.buildAt(labels, { persist: false });
-    return {
-      data: { hash: built.hash, result: this.deps.evaluate(built, labels) },
-      warnings: built.warnings ?? [],
-    };
+    const result = history ? await this.deps.replay!(built, range) : this.deps.evaluate(built, labels);
+    return { data: { hash: built.hash, result }, warnings: built.warnings ?? [] };
   }
 
   set(req: SetLabels): Promise<LabelOpResult> {

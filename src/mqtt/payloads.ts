@@ -82,16 +82,6 @@ export const LabelsPatchRequestSchema = z
 
 export const LabelsGetRequestSchema = z.strictObject({ ...envelope }).meta({ title: 'labels/get request' });
 
-export const LabelsTestRequestSchema = z
-  .strictObject({
-    ...envelope,
-    labels: labelList.meta({ description: 'Candidate label set, scored but not applied.' }),
-  })
-  .meta({ title: 'labels/test request' });
-
-/** Most moments a history/search answers. */
-export const HISTORY_MAX_TOP = 100;
-
 const when = (description: string) =>
   z
     .string()
@@ -102,6 +92,26 @@ const when = (description: string) =>
     )
     .optional()
     .meta({ description });
+
+export const LabelsTestRequestSchema = z
+  .strictObject({
+    ...envelope,
+    labels: labelList.meta({ description: 'Candidate label set, scored but not applied.' }),
+    // Retroactive labels (issue #18): with since, the set is replayed over the embedding history.
+    since: when(
+      'Replay the set over the embedding history from then on (1h, 30m, 2d before now, or an ISO 8601 time) instead of scoring the recent windows: answers the events it would have made. Needs history.enabled.',
+    ),
+    until: when('With since: replay up to then (same forms). Default: up to the newest window.'),
+    sensors: z
+      .array(z.string().min(1).max(64))
+      .max(64)
+      .optional()
+      .meta({ description: "With since: only these sensor ids' windows." }),
+  })
+  .meta({ title: 'labels/test request' });
+
+/** Most moments a history/search answers. */
+export const HISTORY_MAX_TOP = 100;
 
 /** An example embedding as label examples give one inline: a bare vector, or a prototype file. */
 export const HistoryExampleSchema = z

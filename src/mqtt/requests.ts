@@ -5,8 +5,9 @@
  * hands the typed request to the label service (labels/service.ts), which applies the label rules.
  * A bad request is answered with every problem and its JSON path; nothing changes. Requests are
  * checked one at a time, so the nonce cache and label versions see them in order; label ops also
- * run in that turn, while history/search (read-only, issue #18) runs after its checks outside it,
- * so that a search over a day of history does not hold label requests back.
+ * run in that turn, while history/search and labels/test with since (read-only, issue #18) run
+ * after their checks outside it, so that a scan of a day of history does not hold label requests
+ * back.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -75,8 +76,15 @@ const OPS: { [K in RequestOp]: (s: Services, req: Request<K>) => Promise<LabelOp
   },
 };
 
-/** Ops that change nothing and may take long: run after their checks, outside the turn. */
-const OUT_OF_TURN: ReadonlySet<string> = new Set<RequestOp>(['history/search']);
+/**
+ * Requests that change nothing and may take long run after their checks, outside the turn:
+ * history/search, and labels/test replaying the history (with since, issue #18).
+ */
+function outOfTurn(op: RequestOp, req: unknown): boolean {
+  if (op === 'history/search') return true;
+  const r = req as { since?: unknown; until?: unknown; sensors?: unknown };
+  return op === 'labels/test' && (r.since !== undefined || r.until !== undefined || r.sensors !== undefined);
+}
 
 export class RequestRouter {
   private queue: Promise<unknown> = Promise.resolve();
@@ -106,7 +114,9 @@ export class RequestRouter {
   handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
     const checked = this.queue.then(() => this.check(op, payload, arrivedOn));
     const run = checked.then((c) => ('reply' in c ? c.reply : c.run()));
-    this.queue = (OUT_OF_TURN.has(op) ? checked : run).catch(() => undefined);
+    this.queue = checked
+      .then((c) => ('outOfTurn' in c && c.outOfTurn ? undefined : run))
+      .catch(() => undefined);
     return run;
   }
 
@@ -145,7 +155,7 @@ export class RequestRouter {
     op: string,
     payload: Buffer,
     arrivedOn: RequestTarget,
-  ): { reply: Reply } | { run: () => Promise<Reply> } {
+  ): { reply: Reply } | { run: () => Promise<Reply>; outOfTurn: boolean } {
     let transaction: string | number | undefined;
     try {
       const obj = this.parse(payload);
@@ -172,6 +182,7 @@ export class RequestRouter {
       const opFn = OPS[op as RequestOp] as (s: Services, req: unknown) => Promise<LabelOpResult>;
       const tx = transaction;
       return {
+        outOfTurn: outOfTurn(op as RequestOp, parsed.data),
         run: async (): Promise<Reply> => {
           try {
             const { data, warnings } = await opFn(this.deps, parsed.data);

@@ -8,13 +8,30 @@
  * The query is embedded with the pack that wrote the history (the newest segment names it), or
  * `--pack`; a pack of another id or version is refused, since its embeddings live in another space.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { defaultStateDir } from '../../config/load.js';
+import {
+  defaultStateDir,
+  deviceStateDir,
+  formatIssues,
+  loadConfig,
+  type ResolvedConfig,
+} from '../../config/load.js';
+import {
+  EventsSchema,
+  FusionSchema,
+  LabelSchema,
+  ScoringSchema,
+  type LabelConfig,
+} from '../../config/schema.js';
+import { buildLabelSet } from '../../labels/build.js';
+import { historySensors, replayLabels, type ReplayResult } from '../../labels/replay.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { openEncoders } from '../../encoders/registry.js';
 import type { EncoderSet } from '../../encoders/types.js';
-import { HistoryError } from '../../errors.js';
+import { ConfigError, HistoryError } from '../../errors.js';
 import { listSegments, readSegmentHeader } from '../../history/reader.js';
 import { eventQuery } from '../../history/event.js';
 import {
@@ -30,7 +47,8 @@ import { readOutboxMessages } from '../../mqtt/outbox.js';
 import { EventSchema, type EventPayload } from '../../mqtt/payloads.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
-import { parseModality } from './classify.js';
+import { parseModality, parseScore } from './classify.js';
+import { END_REASON_WORDS } from '../event-lines.js';
 
 /** `24h`, `30m`, `90s`, `2d` before now, or an ISO 8601 time: Unix epoch milliseconds. */
 export function parseSince(value: string, now = Date.now()): number {
@@ -240,6 +258,220 @@ function momentLine(rank: number, m: Moment): string {
   return `${String(rank).padStart(2)}. ${iso(m.startWallMs)} → ${iso(m.endWallMs)} (${seconds} s)  score ${m.score.toFixed(3)}${m.z === null ? '' : ` (z ${m.z.toFixed(1)})`}  ${m.sensors.join(', ')} [${m.modalities.join(', ')}]  ${m.windows} windows, best ${m.best.sensorId} at ${iso(m.best.startWallMs)}`;
 }
 
+interface ReplayCliOptions {
+  label?: string;
+  prompt?: string[];
+  threshold?: number;
+  offThreshold?: number;
+  labels?: string;
+  config?: string;
+  since: number;
+  until?: number;
+  sensor?: string[];
+  json?: boolean;
+  stateDir?: string;
+  deviceId?: string;
+  pack?: string;
+  logLevel: string;
+}
+
+/** `--labels FILE`: a YAML or JSON list of labels (or `{labels: [...]}`), as a config file has them. */
+function readLabelsFile(file: string): LabelConfig[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+  } catch (err) {
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError('CONFIG_PARSE', `--labels ${file}: ${reason}`, { file, cause: err });
+  }
+  const list =
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'labels' in raw
+      ? (raw).labels
+      : raw;
+  const parsed = z.array(LabelSchema).min(1).safeParse(list);
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error.issues).map((p) => ({
+      ...p,
+      path: `labels${p.path.startsWith('[') || p.path === '' ? p.path : `.${p.path}`}`,
+    }));
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `--labels ${file}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      { file, problems },
+    );
+  }
+  return parsed.data;
+}
+
+/** The candidate labels: --label (with --prompt, thresholds), --labels FILE, or the config's. */
+function replayLabelConfigs(opts: ReplayCliOptions, config: ResolvedConfig | undefined): LabelConfig[] {
+  const given = [opts.label, opts.labels].filter((x) => x !== undefined).length;
+  if (given > 1) throw new InvalidArgumentError('give --label or --labels, not both');
+  if (
+    opts.label === undefined &&
+    (opts.prompt || opts.threshold !== undefined || opts.offThreshold !== undefined)
+  )
+    throw new InvalidArgumentError('--prompt, --threshold and --off-threshold go with --label NAME');
+  if (opts.threshold !== undefined && opts.offThreshold !== undefined && opts.offThreshold > opts.threshold)
+    throw new InvalidArgumentError(
+      `--off-threshold ${opts.offThreshold} must not exceed --threshold ${opts.threshold}`,
+    );
+  if (opts.labels !== undefined) return readLabelsFile(resolve(opts.labels));
+  if (opts.label !== undefined) {
+    const label = LabelSchema.safeParse({
+      name: opts.label,
+      // A name alone is its own prompt: glass_breaking → "glass breaking".
+      prompts: opts.prompt ?? [opts.label.replace(/[_-]+/g, ' ')],
+      ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
+      ...(opts.offThreshold !== undefined ? { offThreshold: opts.offThreshold } : {}),
+    });
+    if (!label.success)
+      throw new InvalidArgumentError(
+        formatIssues(label.error.issues)
+          .map(
+            (p) =>
+              `--${p.path.startsWith('prompts') ? 'prompt' : p.path === 'name' ? 'label' : p.path}: ${p.message}`,
+          )
+          .join('; '),
+      );
+    return [label.data];
+  }
+  if (config) {
+    if (config.labels.length === 0)
+      throw new InvalidArgumentError(`${config.source} has no labels: give --label or --labels`);
+    return config.labels;
+  }
+  throw new InvalidArgumentError('give --label NAME [--prompt TEXT], --labels FILE or --config FILE');
+}
+
+async function runReplay(opts: ReplayCliOptions): Promise<void> {
+  const config = opts.config !== undefined ? await loadConfig(opts.config) : undefined;
+  const labels = replayLabelConfigs(opts, config);
+  if (opts.until !== undefined && opts.until <= opts.since)
+    throw new InvalidArgumentError(
+      `--until ${new Date(opts.until).toISOString()} is not after --since ${new Date(opts.since).toISOString()}`,
+    );
+  if (config && !config.history.enabled && opts.stateDir === undefined)
+    throw new HistoryError(
+      'HISTORY_UNREADABLE',
+      config.source,
+      `history.enabled is false in ${config.source}: that agent keeps no history to replay`,
+    );
+  const stateDir = resolve(opts.stateDir ?? config?.stateDir ?? defaultStateDir());
+  const dir =
+    opts.deviceId === undefined && config && opts.stateDir === undefined
+      ? join(deviceStateDir(config), 'history')
+      : historyDir(stateDir, opts.deviceId ?? config?.deviceId);
+  const newest = listSegments(dir).at(-1);
+  if (!newest) throw new HistoryError('HISTORY_UNREADABLE', dir, `the history in ${dir} is empty`);
+  const header = readSegmentHeader(newest.path);
+  if (typeof header === 'string')
+    throw new HistoryError('HISTORY_UNREADABLE', newest.path, `${newest.path}: ${header}`);
+  const pack = { id: header.pack.id, version: header.pack.version };
+  const known = historySensors(dir, pack);
+  for (const id of opts.sensor ?? [])
+    if (!known.has(id))
+      throw new InvalidArgumentError(
+        `--sensor ${id}: no such sensor in the history at ${dir} (${[...known.keys()].join(', ')})`,
+      );
+  const packDir =
+    opts.pack ??
+    header.pack.dir ??
+    (config && config.encoders.pack !== 'test' ? config.encoders.pack : undefined);
+  if (!packDir)
+    throw new InvalidArgumentError(
+      `the history does not name its pack directory: give --pack (pack ${header.pack.id} ${header.pack.version})`,
+    );
+  const logger = createLogger({ level: opts.logLevel });
+  const encoders: EncoderSet = await openEncoders({
+    config: {
+      encoders: {
+        pack: resolve(packDir),
+        providers: ['cpu'],
+        intraOpThreads: 1,
+        interOpThreads: 1,
+        maxBatch: 8,
+      },
+      stateDir,
+    },
+    modalities: [],
+    logger,
+  });
+  try {
+    if (encoders.pack.id !== header.pack.id || encoders.pack.version !== header.pack.version)
+      throw new InvalidArgumentError(
+        `the history was written with pack ${header.pack.id} ${header.pack.version}, ${packDir} is ${encoders.pack.id} ${encoders.pack.version}: its embeddings are not comparable`,
+      );
+    const settings = {
+      scoring: config?.scoring ?? ScoringSchema.parse({}),
+      fusion: config?.fusion ?? FusionSchema.parse({}),
+      events: config?.events ?? EventsSchema.parse({}),
+    };
+    const set = await buildLabelSet({
+      labels,
+      scoring: settings.scoring,
+      fusionMode: settings.fusion.mode,
+      modalities: [...new Set(known.values())],
+      text: encoders.text,
+      pack: encoders.pack,
+      cacheDir: join(stateDir, 'label-cache'),
+      // Read-only against the agent's state directory: nothing is cached on disk.
+      persist: false,
+      baseDir:
+        opts.labels !== undefined
+          ? dirname(resolve(opts.labels))
+          : config
+            ? dirname(config.source)
+            : process.cwd(),
+      logger,
+    });
+    for (const w of set.warnings ?? []) process.stderr.write(`edgebind: warning: ${w.message}\n`);
+    const result = await replayLabels({
+      dir,
+      set,
+      settings,
+      pack,
+      dim: header.dim,
+      range: { sinceWallMs: opts.since, untilWallMs: opts.until, sensors: opts.sensor },
+    });
+    printReplay(opts, pack, result);
+  } finally {
+    await encoders.close();
+  }
+}
+
+const hmsUtc = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/** One line per event the set would have made, then one per label; --json: the whole result. */
+function printReplay(opts: ReplayCliOptions, pack: unknown, r: ReplayResult): void {
+  for (const p of r.stats.problems) process.stderr.write(`edgebind: warning: ${p}\n`);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ pack, ...r }, null, 2)}\n`);
+    return;
+  }
+  const events = r.labels.flatMap((l) => l.events).sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+  const width = Math.max(16, ...r.labels.map((l) => l.name.length));
+  for (const e of events) {
+    const start = Date.parse(e.start);
+    const end = Date.parse(e.end);
+    const why = e.endReason ? END_REASON_WORDS[e.endReason] : 'still on at the end of the range';
+    process.stdout.write(
+      `${iso(start)} → ${hmsUtc(end)} (${((end - start) / 1000).toFixed(1)} s)  ${e.label.padEnd(width)} peak ${e.peakScore.toFixed(2)}  [${e.modalities.join('+')}] ${e.sensors.join(', ')}  ${e.windows} windows, ${why}\n`,
+    );
+  }
+  if (events.length === 0) process.stdout.write('no label would have fired\n');
+  for (const l of r.labels)
+    process.stdout.write(
+      `${l.name.padEnd(width)} ${String(l.events.length).padStart(3)} event${l.events.length === 1 ? ' ' : 's'}  max ${l.maxScore.toFixed(2)}  mean ${l.meanScore.toFixed(2)}  ${l.matches} of ${l.windows} windows at or above its threshold\n`,
+    );
+  const span = r.span ? `${iso(Date.parse(r.span.from))} → ${iso(Date.parse(r.span.to))}` : 'no window';
+  const per = r.span?.sensors.map((s) => `${s.sensorId} ${s.windows}`).join(', ') ?? '';
+  process.stderr.write(
+    `${r.windows} windows replayed (${span}${per ? `; ${per}` : ''}) from ${r.stats.segments} segments, ${r.stats.runs} agent run${r.stats.runs === 1 ? '' : 's'}, in ${r.stats.ms} ms; the history keeps int8 embeddings, so scores may differ from the live agent's by about 0.01\n`,
+  );
+}
+
 export function registerHistory(program: Command): void {
   const history = program
     .command('history')
@@ -273,6 +505,48 @@ export function registerHistory(program: Command): void {
     .action(async (opts: SearchOptions) => {
       try {
         await runSearch(opts);
+      } catch (err) {
+        reportAndExit(err);
+      }
+    });
+  history
+    .command('replay')
+    .description(
+      'retroactive labels: the events a label set would have made over the history, as the agent fuses and tracks',
+    )
+    .option(
+      '--label <name>',
+      'one label to replay, e.g. glass_breaking (its prompt: --prompt, else the name)',
+    )
+    .option('--prompt <text>', 'a prompt of --label (repeatable)', (v: string, prev: string[] = []) => [
+      ...prev,
+      v,
+    ])
+    .option('--threshold <score>', 'on-threshold of --label (default scoring.threshold)', parseScore)
+    .option('--off-threshold <score>', 'off-threshold of --label (default: its threshold)', parseScore)
+    .option(
+      '--labels <file>',
+      'a YAML or JSON list of labels, as labels[] of a config (or labels/test sends)',
+    )
+    .option(
+      '-c, --config <file>',
+      'an agent config: its scoring, fusion and events settings, its stateDir and deviceId, and its labels unless --label or --labels',
+    )
+    .requiredOption('--since <when>', 'replay from then: 1h, 30m, 2d, or an ISO 8601 time', (v) =>
+      parseSince(v),
+    )
+    .option('--until <when>', 'replay up to then (same forms; default: the newest window)', (v) =>
+      parseSince(v),
+    )
+    .option('--sensor <ids>', 'only these sensor ids (comma-separated, repeatable)', parseList)
+    .option('--json', 'print JSON')
+    .option('--state-dir <dir>', "the agent's stateDir (default: --config's, else as the agent)")
+    .option('--device-id <id>', "the device whose history to read (default: --config's, else the only one)")
+    .option('--pack <dir>', 'model pack to embed the labels with (default: the one that wrote the history)')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .action(async (opts: ReplayCliOptions) => {
+      try {
+        await runReplay(opts);
       } catch (err) {
         reportAndExit(err);
       }
