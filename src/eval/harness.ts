@@ -100,6 +100,40 @@ export async function runEval(opts: EvalRunOptions): Promise<EvalReport> {
   return { events, detected, metrics, table: formatMetrics(metrics) };
 }
 
+/**
+ * Plays `config`'s replay sensors once at speed 0 through the real agent in `config.stateDir`
+ * (kept: its embedding history is what the caller reads), with windows stamped from wall time
+ * `wallOriginMs` on: recordings replayed one after another at different origins land in one
+ * history at separate times, as a day of the agent's would (issue #18 recall evaluation).
+ */
+export async function replayThroughAgent(opts: {
+  config: ResolvedConfig;
+  wallOriginMs: number;
+  encoders?: EncoderSet;
+  logger?: Logger;
+}): Promise<void> {
+  for (const s of opts.config.sensors) {
+    if ((s.driver as string) !== 'replay')
+      throw new TypeError(`a replay run needs replay sensors; ${s.id} is not one`);
+  }
+  const agent = await startAgent({
+    config: {
+      ...opts.config,
+      sensors: opts.config.sensors.map((s) => ({ ...s, speed: 0, loop: false })),
+      mqtt: { ...opts.config.mqtt, broker: 'embedded', embeddedPort: 0 },
+    },
+    logger: opts.logger ?? pino({ level: 'silent' }),
+    clock: new ManualClock(0, opts.wallOriginMs),
+    deterministic: true,
+    ...(opts.encoders ? { encoders: opts.encoders } : {}),
+  });
+  try {
+    await agent.done;
+  } finally {
+    await agent.stop();
+  }
+}
+
 /** One DetectedEvent per event id (its end message; times relative to the recordings' start). */
 export function detectedEvents(events: readonly EventPayload[]): DetectedEvent[] {
   const out: DetectedEvent[] = [];

@@ -23,6 +23,7 @@ import { DEFAULT_TOLERANCE_MS, sceneTruthIntervals, type TruthInterval } from '.
 import { SENSOR_MODALITIES, type SensorModality, type Window } from '../pipeline/types.js';
 import { OBSERVED_BY, SIM_CLASSES, TRANSIENT, observableClasses, type SimClass } from './classes.js';
 import { MINI_WINDOWS } from './pack-params.js';
+import { evaluateHistoryRecall, type HistoryRecallResult } from './history-recall.js';
 import { CANONICAL, PARAPHRASES } from './prompts.js';
 import { Rng } from './random.js';
 import { Recording } from './recording.js';
@@ -42,6 +43,8 @@ export interface EvalOptions {
   agentConfig?: string;
   /** Skip the agent run (events metric). */
   events?: boolean;
+  /** Skip the history search figures (another agent run over every scene). */
+  history?: boolean;
   logger?: Logger;
   /** Told what is being done and how far it got (a progress line on a terminal). */
   onProgress?: ProgressCallback;
@@ -96,6 +99,8 @@ export interface EvalResult {
   /** Per modality, the score distributions a threshold is picked from (issue 17 item 9). */
   scores: Record<string, ScoreHistogram>;
   events: EventsResult | null;
+  /** Text and cross-modal search of a history of every scene (sim/history-recall.ts, issue #18). */
+  historySearch: HistoryRecallResult | null;
   /** Median milliseconds to embed one window (agent preprocessing + ONNX), batch 1, one thread. */
   msPerWindow: Record<string, number>;
   /** Bytes of every file in the pack directory. */
@@ -516,6 +521,7 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
       confusion: {},
       scores: {},
       events: null,
+      historySearch: null,
       msPerWindow: {},
       packBytes: await dirBytes(
         opts.pack === TEST_PACK ? join(stateDir, 'packs', TEST_PACK_NAME) : resolve(opts.pack),
@@ -573,6 +579,16 @@ export async function evaluatePack(opts: EvalOptions): Promise<EvalResult> {
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         });
       }
+    }
+    if (opts.history ?? true) {
+      result.historySearch = await evaluateHistoryRecall({
+        recordings,
+        pack: opts.pack,
+        encoders,
+        logger,
+        ...(opts.labels ? { labels: opts.labels } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
     }
     return result;
   } finally {

@@ -4,6 +4,7 @@ import { observableClasses } from './classes.js';
 import { ScoringSchema } from '../config/schema.js';
 import { FEW_SHOT_K, RETRIEVAL_PAIRS, SCORE_BINS, SCORE_TEMPERATURE, type EvalResult } from './eval.js';
 import { REAL_FEW_SHOT_K, type RealEvalResult } from './real-audio.js';
+import type { HistoryRecallResult } from './history-recall.js';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}`);
 /** A modality with no window in the data was never timed: "–" as elsewhere, not "NaN ms". */
@@ -72,6 +73,57 @@ function renderReal(L: string[], real: NonNullable<ReportContext['real']>, sim: 
     L.push(
       `| before | ${REAL_FEW_SHOT_K.map((k) => pct(b.fewShot[String(k)])).join(' | ')} | ${pct(b.simulatorAudio?.canonical)} / ${pct(b.simulatorAudio?.paraphrased)} |`,
     );
+  L.push('');
+}
+
+function renderHistorySearch(L: string[], h: HistoryRecallResult): void {
+  const k = h.k;
+  const tol = `±${h.toleranceMs / 1000} s`;
+  L.push('## History search on simulated scenes');
+  L.push('');
+  L.push(
+    `The agent replays all ${h.scenes} scenes one after another (a minute apart) into one embedding history, as a day of`,
+  );
+  L.push(
+    `its would hold them (windows: ${Object.entries(h.windows)
+      .map(([m, n]) => `${m} ${n}`)
+      .join(', ')}), which is searched as \`edgebind history search\` searches it`,
+  );
+  L.push(
+    `([docs/history.md](../../docs/history.md#search)). A moment is true when it overlaps (${tol}) a ground-truth interval of the`,
+  );
+  L.push(
+    `class. Precision@${k}: of the first ${k} moments, the share that are true (a search that returns fewer counts the rest`,
+  );
+  L.push(
+    `as misses), so a class with fewer than ${k} incidents cannot reach 1; found: the incidents the first ${k} overlap.`,
+  );
+  L.push('');
+  L.push(`| class | prompt | incidents | precision@${k} | found in the first ${k} | first true moment |`);
+  L.push('|---|---|---|---|---|---|');
+  for (const [c, t] of Object.entries(h.text)) {
+    L.push(
+      `| ${c} | "${t.prompt}" | ${t.incidents} | ${t.precisionAtK.toFixed(1)} | ${t.incidentsFound} | ${t.firstTrueRank ?? '–'} |`,
+    );
+  }
+  L.push('');
+  const cm = h.crossModal;
+  L.push(
+    `Cross-modal: for each incident both audio and thermal observe, the mean of its audio windows (as \`--event\` and`,
+  );
+  L.push(
+    `\`--example\` query) searched over thermal windows only. Same incident: its own thermal moment is first, or among`,
+  );
+  L.push(`the first ${k}; precision@${k}: the share of the first ${k} that are an incident of its class.`);
+  L.push('');
+  L.push(`| class | incidents | same incident in the first ${k} (%) | precision@${k} (%) |`);
+  L.push('|---|---|---|---|');
+  for (const [c, p] of Object.entries(cm.perClass)) {
+    L.push(`| ${c} | ${p.queries} | ${pct(p.sameIncidentAtK)} | ${pct(p.classPrecisionAtK)} |`);
+  }
+  L.push(
+    `| **all** | ${cm.queries} | ${pct(cm.sameIncidentAtK)} (first: ${pct(cm.sameIncidentAt1)}) | ${pct(cm.classPrecisionAtK)} |`,
+  );
   L.push('');
 }
 
@@ -264,6 +316,7 @@ export function renderReport(main: EvalResult, baseline: EvalResult | null, ctx:
     if (ev.falseEvents.length > 0) L.push(`False events: ${ev.falseEvents.join('; ')}.`);
   }
   L.push('');
+  if (main.historySearch) renderHistorySearch(L, main.historySearch);
   L.push('## Size and speed');
   L.push('');
   L.push(

@@ -22,6 +22,7 @@ interface EvalCliOptions {
   report?: string;
   config?: string;
   events: boolean;
+  history: boolean;
   realCard?: string;
   realClips: string;
   realBaseline?: string;
@@ -50,6 +51,18 @@ function summary(r: EvalResult): string {
     lines.push(
       `events: precision ${pct(r.events.precision)}, recall ${pct(r.events.recall)} ` +
         `(${r.events.events} events, ${r.events.incidents} incidents, ${r.events.falsePerTenMinutes.toFixed(1)} false / 10 min)`,
+    );
+  }
+  const h = r.historySearch;
+  if (h) {
+    const text = Object.entries(h.text)
+      .map(([c, t]) => `${c} ${t.precisionAtK.toFixed(1)}`)
+      .join(', ');
+    const cm = h.crossModal;
+    lines.push(
+      `history search, text precision@${h.k}: ${text}`,
+      `history search, audio → thermal (${cm.queries} incidents): same incident first ${pct(cm.sameIncidentAt1)}, ` +
+        `in the first ${h.k} ${pct(cm.sameIncidentAtK)}; precision@${h.k} (its class) ${pct(cm.classPrecisionAtK)}`,
     );
   }
   if (unmeasured)
@@ -118,6 +131,7 @@ export function registerEvalPack(program: Command): void {
     .option('--report <file>', 'write the markdown report here')
     .option('--config <file>', 'agent config for the events metric (default examples/demo.yaml)')
     .option('--no-events', 'skip running the agent (events metric)')
+    .option('--no-history', 'skip the history search figures (text and cross-modal, this pack only)')
     .option(
       '--real-card <file>',
       'also evaluate on the held-out real recordings of this data card (train/data/real-audio.json)',
@@ -142,12 +156,14 @@ export function registerEvalPack(program: Command): void {
         const main = await evaluatePack({
           pack: opts.pack,
           ...common,
+          history: opts.history,
           onProgress: (phase, done, total) => bar.update(phase, done, total),
         });
         const baseline = opts.baseline
           ? await evaluatePack({
               pack: opts.baseline,
               ...common,
+              history: false,
               onProgress: (phase, done, total) => bar.update(`baseline: ${phase}`, done, total),
             })
           : null;
