@@ -71,3 +71,22 @@ test('a YAML alias bomb exits 2 naming the file, without expanding it', () => {
   assert.ok(r.out.includes(r.file), r.out);
   assert.match(r.out, /alias/i);
 });
+
+test('config check: clips keys (#18) are accepted, and wrong values exit 2 naming the key', () => {
+  const ok = check(
+    'clips-ok',
+    `${SENSORS}clips: { enabled: true, preRollS: 3, postRollS: 4, maxClipS: 30, maxAgeS: 86400, maxBytes: 104857600 }\n`,
+  );
+  assert.equal(ok.code, 0, ok.out);
+  for (const [name, body, path, message] of [
+    ['clips-roll', 'clips: { preRollS: 30, maxClipS: 20 }', 'clips.preRollS', /must be less than maxClipS/],
+    ['clips-age', 'clips: { maxAgeS: 10 }', 'clips.maxAgeS', /must be ≥ 60/],
+    ['clips-key', 'clips: { preroll: 5 }', 'clips', /preroll/],
+  ] as const) {
+    const r = check(name, `${SENSORS}${body}\n`);
+    assert.equal(r.code, 2, r.out);
+    assert.ok(r.out.includes(r.file), r.out);
+    assert.ok(r.out.includes(`${path}`), `${name} names ${path}: ${r.out}`);
+    assert.match(r.out, message);
+  }
+});
