@@ -86,11 +86,22 @@ test('a label that matches nothing fires nothing; human output names it', async 
   assert.match(r.stderr, /int8 embeddings/); // the summary goes to stderr, like the scan figures
 });
 
-test('bad usage exits 2 or 1 naming what is wrong', async () => {
+test('bad usage, a history disabled or absent: exits non-zero naming what is wrong', async () => {
   const bad = await edgebind(['--config', CONFIG, '--since', 'yesterday']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /since/i);
   const sensor = await edgebind(['--config', CONFIG, '--since', '2d', '--sensor', 'nope']);
   assert.notEqual(sensor.code, 0);
   assert.match(sensor.stderr, /nope/);
+  const off = join(dir, 'off.yaml');
+  writeFileSync(
+    off,
+    stringify({ ...(parse(readFileSync(CONFIG, 'utf8')) as object), history: { enabled: false } }),
+  );
+  const disabled = await edgebind(['--config', off, '--since', '1h']);
+  assert.notEqual(disabled.code, 0);
+  assert.match(disabled.stderr, /history\.enabled is false/);
+  const empty = await edgebind(['--label', 'a', '--since', '1h', '--state-dir', join(dir, 'none')]);
+  assert.notEqual(empty.code, 0);
+  assert.match(empty.stderr, /no history in/);
 });
