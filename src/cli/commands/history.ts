@@ -286,9 +286,7 @@ function readLabelsFile(file: string): LabelConfig[] {
     throw new ConfigError('CONFIG_PARSE', `--labels ${file}: ${reason}`, { file, cause: err });
   }
   const list =
-    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'labels' in raw
-      ? (raw).labels
-      : raw;
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'labels' in raw ? raw.labels : raw;
   const parsed = z.array(LabelSchema).min(1).safeParse(list);
   if (!parsed.success) {
     const problems = formatIssues(parsed.error.issues).map((p) => ({
