@@ -188,7 +188,16 @@ export type RequestErrorCode =
   // labels/test with since (a replay over the history): more windows in the range than
   // remote.maxReplayWindows; the replay failed otherwise.
   | 'HISTORY_REPLAY_TOO_LARGE'
-  | 'HISTORY_REPLAY_FAILED';
+  | 'HISTORY_REPLAY_FAILED'
+  // events/clip (issue #18): clips.enabled is false; no clip for the event id; the clip has no
+  // such file; an id or file name that is not a plain name (e.g. ../x); an offset past the file's
+  // end; a clip that cannot be read (IO error).
+  | 'CLIPS_DISABLED'
+  | 'CLIP_NOT_FOUND'
+  | 'CLIP_FILE_NOT_FOUND'
+  | 'CLIP_NAME_INVALID'
+  | 'CLIP_OFFSET_INVALID'
+  | 'CLIP_UNREADABLE';
 
 /**
  * A request is refused whole: the envelope (mqtt/requests.ts) or the label rules

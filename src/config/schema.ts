@@ -449,6 +449,15 @@ export const MqttSchema = z.strictObject({
     description:
       'Seconds between health messages (also sent within a second of a sensor going down or coming back); 0 = none.',
   }),
+  maxClipMessageBytes: z
+    .int()
+    .min(16 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(128 * 1024)
+    .meta({
+      description:
+        "Largest payload the agent publishes for event clips, bytes (issue #18): an events/clip answer sends a file in base64 chunks that fit, and lists as many clips as fit; the Home Assistant picture of the last event is not published when larger. Keep it at or under the broker's limit (Mosquitto message_size_limit, AWS IoT 128 KB).",
+    }),
 });
 
 export const PublicKeySchema = z.strictObject({
@@ -459,10 +468,9 @@ export const PublicKeySchema = z.strictObject({
 });
 
 export const RemoteSchema = z.strictObject({
-  enabled: z
-    .boolean()
-    .default(true)
-    .meta({ description: 'Answer requests (labels/*, history/search) on <base>/<deviceId>/request/<op>.' }),
+  enabled: z.boolean().default(true).meta({
+    description: 'Answer requests (labels/*, history/search, events/clip) on <base>/<deviceId>/request/<op>.',
+  }),
   groups: z.array(id('group')).max(32).default([]).meta({
     description: 'Fleet groups: requests on <base>/groups/<group>/request/<op> apply here too.',
   }),

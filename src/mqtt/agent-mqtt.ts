@@ -3,6 +3,7 @@
  * the request API (answered by the label service that labels/runtime.ts wires), discovery and
  * health.
  */
+import { readClipFile, type ClipInfo } from '../clips/store.js';
 import type { HistoryOps } from '../history/service.js';
 import type { ClipStats } from '../clips/recorder.js';
 import type { HistoryStats } from '../history/writer.js';
@@ -13,6 +14,7 @@ import { brokerSecrets } from '../config/secrets.js';
 import { packageVersion } from '../util/package-version.js';
 import type { LabelOps } from '../labels/service.js';
 import { MqttApi } from './api.js';
+import { clipPicture, ClipRequestService } from './clips.js';
 import { DurableOutbox } from './outbox.js';
 import type { LabelsPayload, SensorHealthPayload } from './payloads.js';
 import { MqttPublisher } from './publisher.js';
@@ -27,6 +29,8 @@ export interface AgentMqttOptions {
   labels: LabelOps;
   /** Answers history/search (issue #18); absent when history.enabled is false. */
   history?: HistoryOps;
+  /** Event clips (issue #18): where they are (clipsDir); absent when clips.enabled is false. */
+  clips?: { dir: string };
   stats(): {
     sensors: Record<string, SensorHealthPayload>;
     windows: Record<string, { pushed: number; dropped: number; depth: number }>;
@@ -52,6 +56,12 @@ export interface AgentMqtt {
    * fleet tools see an unplug at once.
    */
   sensorStateChanged(): void;
+  /**
+   * A clip is on disk (AgentDeps.onClip): its thermal or depth picture goes to Home Assistant's
+   * image entity, read asynchronously; a picture over mqtt.maxClipMessageBytes is left out.
+   * Never throws; failures are logged.
+   */
+  clipWritten(info: ClipInfo, dir: string): void;
   stop(): Promise<void>;
 }
 
@@ -97,6 +107,15 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
   const requests = new RequestRouter({
     labels: service,
     ...(o.history ? { history: o.history } : {}),
+    ...(o.clips
+      ? {
+          clips: new ClipRequestService({
+            dir: o.clips.dir,
+            maxMessageBytes: config.mqtt.maxClipMessageBytes,
+            logger: log('clips'),
+          }),
+        }
+      : {}),
     limits: config.remote,
     nonceFile: join(config.stateDir, 'replay-nonces.log'),
     logger: log('labels'),
@@ -135,6 +154,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
       };
     },
     homeAssistant: config.homeAssistant,
+    clips: o.clips !== undefined,
     sensors: {
       enabled: config.sensors.filter((s) => s.enabled).map((s) => s.id),
       disabled: config.sensors.filter((s) => !s.enabled).map((s) => s.id),
@@ -159,6 +179,25 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     },
     labelsChanged: (current, removed) => api.labelsChanged(current, removed),
     sensorStateChanged: () => api.sensorStatesChanged(),
+    clipWritten: (info, clipDir) => {
+      if (!config.homeAssistant.enabled) return;
+      const picture = clipPicture(info, config.mqtt.maxClipMessageBytes);
+      if (!picture) {
+        log('clips').debug(
+          { eventId: info.eventId },
+          `clip ${info.eventId}: no PNG of at most ${config.mqtt.maxClipMessageBytes} bytes to show`,
+        );
+        return;
+      }
+      readClipFile(clipDir, info.eventId, picture.name).then(
+        (png) => api.clipPicture(png),
+        (err: unknown) =>
+          log('clips').warn(
+            { eventId: info.eventId, file: picture.name },
+            `clip ${info.eventId}: cannot read ${picture.name} for Home Assistant: ${(err as Error).message}`,
+          ),
+      );
+    },
     stop: async () => {
       api.stop();
       await publisher.stop();

@@ -8,6 +8,8 @@ import type { HomeAssistantConfig } from '../config/schema.js';
 import { deviceTarget, groupTarget, type RequestTarget } from './signing.js';
 import type { HealthState } from '../sensors/types.js';
 import {
+  clipImageDiscoveryMessage,
+  clipImageRemovalMessage,
   discoveryMessages,
   removalMessages,
   sensorDiscoveryMessages,
@@ -48,6 +50,12 @@ export interface MqttApiDeps {
   homeAssistant?: HomeAssistantConfig;
   /** Sensor ids for Home Assistant's connectivity entities: announced (enabled) or removed. */
   sensors?: { enabled: readonly string[]; disabled: readonly string[] };
+  /**
+   * Event clips are kept (clips.enabled, issue #18): with discovery on, Home Assistant gets the
+   * image entity of the last clip's picture; false removes it and its retained picture; absent
+   * leaves both alone.
+   */
+  clips?: boolean;
   swVersion: string;
   logger: Logger;
   /** Response topics allowed besides `<base>/<deviceId>/response/…` (responseTopicProblem). */
@@ -92,6 +100,8 @@ export class MqttApi {
   private readonly announced = new Map<string, string>();
   /** Sensor states as last published on `sensors/<id>/state`. */
   private readonly sensorStates = new Map<string, HealthState>();
+  /** The last clip picture published, sent again on a connect (a broker without persistence). */
+  private picture: Buffer | undefined;
 
   constructor(private readonly deps: MqttApiDeps) {
     const ha = deps.homeAssistant;
@@ -120,6 +130,7 @@ export class MqttApi {
           this.deps.logger.info('Home Assistant came online: re-announcing discovery');
           this.announce(true);
           this.announceSensors();
+          this.announceClipImage(false);
         }
         return;
       }
@@ -139,6 +150,7 @@ export class MqttApi {
     publisher.onConnect(() => {
       this.announce(true);
       this.announceSensors();
+      this.announceClipImage(true);
       this.healthSoon();
     });
     if (this.deps.healthIntervalS > 0) {
@@ -222,6 +234,17 @@ export class MqttApi {
     this.healthSoon();
   }
 
+  /**
+   * The picture of a clip just written (a PNG of at most mqtt.maxClipMessageBytes): retained on
+   * `clips/last/image` for Home Assistant's image entity. Only while discovery and clips are on:
+   * these are pictures of the room, published for the entity that shows them.
+   */
+  clipPicture(png: Buffer): void {
+    if (!this.discovery || this.deps.clips !== true) return;
+    this.picture = png;
+    void this.deps.publisher.publish(this.deps.topics.clipImage, png, { qos: 1, retain: true });
+  }
+
   async publishHealth(): Promise<void> {
     const payload: HealthPayload = {
       deviceId: this.deps.topics.deviceId,
@@ -268,6 +291,25 @@ export class MqttApi {
       ...sensorRemovalMessages(this.discovery, sensors.disabled),
     ])
       void this.deps.publisher.publish(m.topic, m.payload, { retain: true });
+  }
+
+  /**
+   * The clip picture's image entity (clips on) or its removal with the retained picture (clips
+   * off). `picture`: on a connect, the last picture again, in case the broker lost it.
+   */
+  private announceClipImage(picture: boolean): void {
+    const { clips, publisher, topics } = this.deps;
+    if (!this.discovery || clips === undefined) return;
+    if (clips) {
+      const m = clipImageDiscoveryMessage(this.discovery);
+      void publisher.publish(m.topic, m.payload, { retain: true });
+      if (picture && this.picture)
+        void publisher.publish(topics.clipImage, this.picture, { qos: 1, retain: true });
+    } else {
+      const m = clipImageRemovalMessage(this.discovery);
+      void publisher.publish(m.topic, m.payload, { retain: true });
+      void publisher.publish(topics.clipImage, '', { retain: true });
+    }
   }
 
   /** Retained `sensors/<id>/state` of each sensor on health: all, or those that changed. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import {
   eventJsonSchema,
+  eventsClipResultJsonSchemas,
   HEALTH_STATES,
   historySearchResultJsonSchema,
   labelListJsonSchema,
@@ -59,6 +60,12 @@ const response = {
         'HISTORY_DISABLED',
         'HISTORY_UNREADABLE',
         'HISTORY_SEARCH_FAILED',
+        'CLIPS_DISABLED',
+        'CLIP_NOT_FOUND',
+        'CLIP_FILE_NOT_FOUND',
+        'CLIP_NAME_INVALID',
+        'CLIP_OFFSET_INVALID',
+        'CLIP_UNREADABLE',
       ],
     },
     problems: { type: 'array', items: problem },
@@ -236,6 +243,27 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       },
     ],
   };
+  const clip = eventsClipResultJsonSchemas('draft-7');
+  schemas.EventsClipList = clip.list;
+  schemas.EventsClipChunk = clip.chunk;
+  schemas.EventsClipResponse = {
+    description:
+      'The answer to events/clip: data is an EventsClipList (request without file) or an EventsClipChunk (with file) when status is ok, {} on error.',
+    allOf: [
+      { $ref: '#/components/schemas/Response' },
+      {
+        properties: {
+          data: {
+            oneOf: [
+              { $ref: '#/components/schemas/EventsClipList' },
+              { $ref: '#/components/schemas/EventsClipChunk' },
+              { type: 'object', maxProperties: 0 },
+            ],
+          },
+        },
+      },
+    ],
+  };
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const msg = (name: string, title: string, payload: unknown, contentType = 'application/json') => ({
     name,
@@ -252,7 +280,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
   };
   // Every label op is labels/<verb>: two topic levels. A parameter stands for one level (what `+`
   // matches), so the channels spell out `labels/` and {op} is the verb alone (issue 17 item 11);
-  // history/search has channels of its own.
+  // history/search and events/clip have channels of their own.
   const labelOps = REQUEST_OPS.filter((op) => op.startsWith('labels/'));
   const verbs = labelOps.map((op) => {
     const [group, verb] = op.split('/');
@@ -389,14 +417,49 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
         ),
       },
     },
+    eventsClipRequest: {
+      address: '{base}/{deviceId}/request/events/clip',
+      parameters: device,
+      description:
+        "List the device's event clips (docs/history.md) or fetch a file of one in base64 chunks: the same envelope, signing, target, replay and response-topic rules as the label requests. Without file: one clip (eventId) or the newest (since, until, label, limit). With eventId and file: bytes offset.. of the file, at most length and at most what fits in mqtt.maxClipMessageBytes; ask again at next until it is null. Read-only, after label requests' checks but not in their turn.",
+      messages: {
+        EventsClipRequest: msg('EventsClipRequest', 'events/clip request', ref('EventsClipRequest')),
+      },
+    },
+    eventsClipGroupRequest: {
+      address: '{base}/groups/{group}/request/events/clip',
+      parameters: { base: device.base, group: { description: 'a group in remote.groups' } },
+      description: 'events/clip for every device in the group; each answers with its own clips.',
+      messages: {
+        EventsClipRequest: msg('EventsClipRequest', 'events/clip request', ref('EventsClipRequest')),
+      },
+    },
+    eventsClipResponse: {
+      address: '{base}/{deviceId}/response/events/clip',
+      parameters: device,
+      description:
+        'Answers to events/clip (QoS 1, not retained, at most mqtt.maxClipMessageBytes), transaction echoed; errors as for every request, plus CLIPS_DISABLED, CLIP_NOT_FOUND, CLIP_FILE_NOT_FOUND, CLIP_NAME_INVALID, CLIP_OFFSET_INVALID and CLIP_UNREADABLE.',
+      messages: {
+        eventsClipResponse: msg('eventsClipResponse', 'events/clip response', ref('EventsClipResponse')),
+      },
+    },
+    clipImage: {
+      address: '{base}/{deviceId}/clips/last/image',
+      parameters: device,
+      description:
+        "Retained PNG (raw bytes) of the last event clip's thermal or depth picture, for Home Assistant's image entity; published only with homeAssistant.enabled and clips.enabled, when a clip with a picture of at most mqtt.maxClipMessageBytes is written; emptied when clips are turned off.",
+      messages: {
+        clipImage: msg('clipImage', 'Last clip picture', { type: 'string', format: 'binary' }, 'image/png'),
+      },
+    },
     haDiscovery: {
       address: 'homeassistant/{component}/{nodeId}/{objectId}/config',
       parameters: {
-        component: { enum: ['binary_sensor', 'event', 'sensor'] },
+        component: { enum: ['binary_sensor', 'event', 'sensor', 'image'] },
         nodeId: { description: 'edgebind_<deviceId>, characters other than A-Za-z0-9_- as _' },
         objectId: {
           description:
-            'per label: <label> (binary_sensor, with a device class where one fits), <label>_event (event), _score_<label> (score sensor); per sensor: _sensor_<id> (connectivity binary_sensor)',
+            'per label: <label> (binary_sensor, with a device class where one fits), <label>_event (event), _score_<label> (score sensor); per sensor: _sensor_<id> (connectivity binary_sensor); with clips on: _clip_image (image of the last clip)',
         },
       },
       description:
@@ -463,6 +526,17 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
         channel: { $ref: '#/channels/historySearchGroupRequest' },
         reply: { channel: { $ref: '#/channels/historySearchResponse' } },
       },
+      receiveEventsClip: {
+        action: 'receive',
+        channel: { $ref: '#/channels/eventsClipRequest' },
+        reply: { channel: { $ref: '#/channels/eventsClipResponse' } },
+      },
+      receiveGroupEventsClip: {
+        action: 'receive',
+        channel: { $ref: '#/channels/eventsClipGroupRequest' },
+        reply: { channel: { $ref: '#/channels/eventsClipResponse' } },
+      },
+      sendClipImage: send('clipImage'),
       sendDiscovery: send('haDiscovery'),
       receiveHaStatus: { action: 'receive', channel: { $ref: '#/channels/haStatus' } },
       receiveGroupRequest: {

@@ -6,6 +6,7 @@
  * `<prefix>/<component>/<nodeId>/<objectId>/config`; an empty retained config removes an entity.
  * All follow the agent's availability (`status`). Per sensor a diagnostic `binary_sensor` with
  * device class `connectivity`, read from the retained `sensors/<id>/state`: OFF while it is down.
+ * With clips on (issue #18), an `image` entity showing the last event's thermal or depth picture.
  */
 import type { HaBinarySensorClass, LabelConfig } from '../config/schema.js';
 import type { DeviceTopics } from './topics.js';
@@ -187,4 +188,30 @@ export function sensorRemovalMessages(o: DiscoveryOptions, sensorIds: readonly s
     topic: configTopic(o, 'binary_sensor', sensorObjectId(sensorId)),
     payload: '',
   }));
+}
+
+/** The clip picture's entity id (the leading `_` keeps it apart from labels', as for sensors). */
+const CLIP_IMAGE_OBJECT_ID = '_clip_image';
+
+/**
+ * Discovery config of the `image` entity that shows the last event clip's picture (issue #18):
+ * raw PNG bytes from the retained `clips/last/image`.
+ */
+export function clipImageDiscoveryMessage(o: DiscoveryOptions): RetainedMessage {
+  const id = nodeId(o.topics.deviceId);
+  return {
+    topic: configTopic(o, 'image', CLIP_IMAGE_OBJECT_ID),
+    payload: JSON.stringify({
+      name: 'last event picture',
+      unique_id: `${id}_${CLIP_IMAGE_OBJECT_ID}`,
+      image_topic: o.topics.clipImage,
+      content_type: 'image/png',
+      ...common(o),
+    }),
+  };
+}
+
+/** The empty retained config that removes the clip picture entity (clips turned off). */
+export function clipImageRemovalMessage(o: DiscoveryOptions): RetainedMessage {
+  return { topic: configTopic(o, 'image', CLIP_IMAGE_OBJECT_ID), payload: '' };
 }

@@ -21,6 +21,7 @@ export const REQUEST_OPS = [
   'labels/get',
   'labels/test',
   'history/search',
+  'events/clip',
 ] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
 
@@ -191,12 +192,71 @@ export const HistorySearchRequestSchema = z
   })
   .meta({ title: 'history/search request' });
 
+/** Most clips one events/clip list answers. */
+export const CLIPS_MAX_LIMIT = 100;
+
+/**
+ * events/clip (issue #18): without `file`, a list (one clip by `eventId`, or the newest clips);
+ * with `eventId` and `file`, one chunk of that file. Ids and names are checked as plain names by
+ * the clip store (CLIP_NAME_INVALID), not here, so a traversal attempt gets its own code.
+ */
+export const EventsClipRequestSchema = z
+  .strictObject({
+    ...envelope,
+    eventId: z.string().min(1).max(256).optional().meta({
+      description:
+        "The event's id (the id of its events messages). Alone: that clip's entry; with file: that file.",
+    }),
+    file: z.string().min(1).max(256).optional().meta({
+      description:
+        'A file of the clip, as its entry lists it (e.g. event.json, a .wav, .png or .csv): fetch it.',
+    }),
+    offset: z.int().min(0).optional().meta({
+      description:
+        "With file: the first byte to send (default 0); the previous answer's next. At most the file's size.",
+    }),
+    length: z.int().min(1).optional().meta({
+      description:
+        'With file: most bytes to send (default and cap: what fits in mqtt.maxClipMessageBytes as base64).',
+    }),
+    since: when('Listing: only clips of events that started at or after this (24h, 30m, 2d, or ISO 8601).'),
+    until: when('Listing: only clips of events that started at or before this (same forms).'),
+    label: z.string().min(1).max(64).optional().meta({ description: "Listing: only this label's clips." }),
+    limit: z
+      .int()
+      .min(1)
+      .max(CLIPS_MAX_LIMIT)
+      .optional()
+      .meta({ description: `Listing: most clips, newest first (default 20, at most ${CLIPS_MAX_LIMIT}).` }),
+  })
+  .superRefine((r, ctx) => {
+    if (r.file !== undefined && r.eventId === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eventId'],
+        message: 'required with file: the clip the file is in',
+      });
+    for (const key of ['offset', 'length'] as const)
+      if (r[key] !== undefined && r.file === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'only with file' });
+    if (r.eventId !== undefined)
+      for (const key of ['since', 'until', 'label', 'limit'] as const)
+        if (r[key] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'only when listing (without eventId): an eventId names one clip',
+          });
+  })
+  .meta({ title: 'events/clip request' });
+
 export const REQUEST_SCHEMAS = {
   'labels/set': LabelsSetRequestSchema,
   'labels/patch': LabelsPatchRequestSchema,
   'labels/get': LabelsGetRequestSchema,
   'labels/test': LabelsTestRequestSchema,
   'history/search': HistorySearchRequestSchema,
+  'events/clip': EventsClipRequestSchema,
 } as const satisfies Record<RequestOp, z.ZodType>;
 
 const modalityList = z.array(z.enum(SENSOR_MODALITIES));
@@ -253,6 +313,76 @@ export const HistorySearchResultSchema = z
   })
   .meta({ title: 'history/search result' });
 export type HistorySearchResult = z.infer<typeof HistorySearchResultSchema>;
+
+/** One file of a clip (clips/store.ts ClipFile). */
+export const ClipFileSchema = z.strictObject({
+  name: z.string().meta({ description: 'File name: event.json, or a media file.' }),
+  bytes: z.int().min(0),
+  mediaType: z.string().meta({ description: 'e.g. audio/wav, image/png, text/csv, application/json.' }),
+  sensorId: z.string().optional(),
+  modality: z.enum(SENSOR_MODALITIES).optional(),
+});
+
+/** One clip (clips/store.ts ClipInfo). */
+export const ClipInfoSchema = z.strictObject({
+  eventId: z.string(),
+  label: z.string(),
+  start: z.string().meta({ format: 'date-time', description: 'When the event started.' }),
+  end: z
+    .string()
+    .nullable()
+    .meta({ format: 'date-time', description: 'When it ended; null if it never did.' }),
+  files: z.array(ClipFileSchema).meta({ description: 'event.json first, then the media files.' }),
+  bytes: z.int().min(0).meta({ description: 'Bytes of all its files.' }),
+});
+
+/** `data` of an ok events/clip answer without file. */
+export const EventsClipListSchema = z
+  .strictObject({
+    clips: z.array(ClipInfoSchema).meta({ description: 'Newest first.' }),
+    more: z.boolean().meta({
+      description:
+        'More clips match than are listed (limit, or what fits in mqtt.maxClipMessageBytes): ask again with until set to the start of the last one listed.',
+    }),
+  })
+  .meta({ title: 'events/clip list' });
+
+/** `data` of an ok events/clip answer with file: one chunk. */
+export const EventsClipChunkSchema = z
+  .strictObject({
+    eventId: z.string(),
+    file: z.string(),
+    mediaType: z.string(),
+    total: z.int().min(0).meta({ description: "The file's size, bytes." }),
+    offset: z.int().min(0).meta({ description: 'Where this chunk starts in the file.' }),
+    length: z.int().min(0).meta({ description: 'Bytes in this chunk (before base64).' }),
+    next: z
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: 'offset of the next chunk; null: this was the last.' }),
+    sha256: z
+      .string()
+      .meta({ description: 'SHA-256 of the whole file (hex), to check the reassembled file.' }),
+    base64: z.string().meta({ description: 'The chunk, base64.' }),
+  })
+  .meta({ title: 'events/clip chunk' });
+
+export type EventsClipRequest = z.infer<typeof EventsClipRequestSchema>;
+export type EventsClipList = z.infer<typeof EventsClipListSchema>;
+export type EventsClipChunk = z.infer<typeof EventsClipChunkSchema>;
+
+/** JSON Schema of an events/clip answer's `data` (a list or a chunk). */
+export function eventsClipResultJsonSchemas(target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12'): {
+  list: Record<string, unknown>;
+  chunk: Record<string, unknown>;
+} {
+  const strip = (schema: z.ZodType) => {
+    const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'output', target });
+    return rest;
+  };
+  return { list: strip(EventsClipListSchema), chunk: strip(EventsClipChunkSchema) };
+}
 
 export type LabelsSetRequest = z.infer<typeof LabelsSetRequestSchema>;
 export type LabelsPatchRequest = z.infer<typeof LabelsPatchRequestSchema>;

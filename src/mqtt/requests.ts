@@ -5,9 +5,9 @@
  * hands the typed request to the label service (labels/service.ts), which applies the label rules.
  * A bad request is answered with every problem and its JSON path; nothing changes. Requests are
  * checked one at a time, so the nonce cache and label versions see them in order; label ops also
- * run in that turn, while history/search and labels/test with since (read-only, issue #18) run
- * after their checks outside it, so that a scan of a day of history does not hold label requests
- * back.
+ * run in that turn, while history/search, labels/test with since and events/clip (read-only, issue
+ * #18) run after their checks outside it, so that a scan of a day of history or a clip read does
+ * not hold label requests back.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -16,6 +16,7 @@ import type { RemoteConfig } from '../config/schema.js';
 import { ConfigError, RequestError, type Problem } from '../errors.js';
 import type { LabelWarning } from '../labels/coverage.js';
 import type { HistoryOps } from '../history/service.js';
+import type { ClipOps } from './clips.js';
 import type { LabelOpResult, LabelOps } from '../labels/service.js';
 import {
   REQUEST_OPS,
@@ -44,6 +45,8 @@ export interface RequestRouterDeps {
   labels: LabelOps;
   /** Answers history/search; absent, it is answered HISTORY_DISABLED. */
   history?: HistoryOps;
+  /** Answers events/clip; absent, it is answered CLIPS_DISABLED. */
+  clips?: ClipOps;
   limits: RequestLimits;
   /**
    * Where nonces of accepted signed requests are recorded (`<stateDir>/replay-nonces.log`), so a
@@ -59,7 +62,7 @@ export type Reply = Omit<ResponsePayload, 'deviceId'>;
 
 type Request<K extends RequestOp> = z.infer<(typeof REQUEST_SCHEMAS)[K]>;
 
-type Services = Pick<RequestRouterDeps, 'labels' | 'history'>;
+type Services = Pick<RequestRouterDeps, 'labels' | 'history' | 'clips'>;
 
 /** Each op and the service operation that answers it. */
 const OPS: { [K in RequestOp]: (s: Services, req: Request<K>) => Promise<LabelOpResult> } = {
@@ -74,14 +77,21 @@ const OPS: { [K in RequestOp]: (s: Services, req: Request<K>) => Promise<LabelOp
       ]);
     return { ...(await s.history.search(req)), warnings: [] };
   },
+  'events/clip': async (s, req) => {
+    if (!s.clips)
+      throw new RequestError('CLIPS_DISABLED', 'this device keeps no clips (clips.enabled is false)', [
+        { path: '$', message: 'clips.enabled is false in the agent config' },
+      ]);
+    return { ...(await s.clips.clip(req)), warnings: [] };
+  },
 };
 
 /**
  * Requests that change nothing and may take long run after their checks, outside the turn:
- * history/search, and labels/test replaying the history (with since, issue #18).
+ * history/search, events/clip, and labels/test replaying the history (with since, issue #18).
  */
 function outOfTurn(op: RequestOp, req: unknown): boolean {
-  if (op === 'history/search') return true;
+  if (op === 'history/search' || op === 'events/clip') return true;
   const r = req as { since?: unknown; until?: unknown; sensors?: unknown };
   return op === 'labels/test' && (r.since !== undefined || r.until !== undefined || r.sensors !== undefined);
 }

@@ -34,6 +34,11 @@ export interface DeviceTopics {
   labelEvent(slug: string): string;
   /** Retained `ok`/`degraded`/`down` per sensor (Home Assistant's connectivity entities read it). */
   sensorState(sensorId: string): string;
+  /**
+   * Retained PNG of the last event clip's thermal or depth picture (issue #18), raw bytes, which
+   * Home Assistant's image entity shows.
+   */
+  readonly clipImage: string;
   request(op: RequestOp): string;
   /** Responses; `op` may be an unknown op a request named (its error response goes there). */
   response(op: string): string;
@@ -63,6 +68,7 @@ export function deviceTopics(baseTopic: string, deviceId: string): DeviceTopics 
     labelState: (slug) => `${root}/labels/${slug}/state`,
     labelEvent: (slug) => `${root}/labels/${slug}/event`,
     sensorState: (sensorId) => `${root}/sensors/${sensorId}/state`,
+    clipImage: `${root}/clips/last/image`,
     request: (op) => `${requestPrefix}${op}`,
     response: (op) => `${root}/response/${op}`,
     requestFilter: `${requestPrefix}#`,
@@ -125,6 +131,8 @@ export interface TopicMap {
   'labels/<slug>/state': LabelState;
   'labels/<slug>/event': LabelEventMessage;
   'sensors/<sensorId>/state': HealthState;
+  /** PNG bytes, not JSON. */
+  'clips/last/image': Buffer;
   'response/<op>': ResponsePayload;
   'request/<op>': unknown;
 }
