@@ -107,6 +107,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
             }),
           }
         : {}),
+      // events/clip reads the clip store, off the event path (issue #18).
+      ...(config.clips.enabled ? { clips: { dir: clipsDir(deviceStateDir(config)) } } : {}),
       stats: () => counters(),
       ...(deps.metrics?.summary ? { extraHealth: () => deps.metrics!.summary!() } : {}),
     });
@@ -231,7 +233,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         clock,
         logger: log('clips'),
         ...(deps.clipFiles ? { files: deps.clipFiles } : {}),
-        ...(deps.onClip ? { onClip: deps.onClip } : {}),
+        // Home Assistant's picture of the last event, then the caller's hook.
+        onClip: (info, dir) => {
+          mqtt.clipWritten(info, dir);
+          deps.onClip?.(info, dir);
+        },
       });
       // Not awaited: nothing here may wait between the connection and the counters health reads
       // (an await let health run into them). A clips directory that cannot be made degrades
