@@ -295,11 +295,12 @@ function asRequestError(err: unknown): unknown {
 
 /**
  * The picture of a clip for Home Assistant: a PNG of a thermal sensor, else of a depth one, else
- * any PNG, the key frame before a contact sheet (a name with `key` in it), each at most `maxBytes`.
+ * any PNG, the key frame (`<sensorId>.png`) before a contact sheet (`<sensorId>-sheet.png`), each
+ * at most `maxBytes`.
  */
 export function clipPicture(info: ClipInfo, maxBytes: number): ClipFile | undefined {
   const rank = (f: ClipFile) =>
-    (f.modality === 'thermal' ? 0 : f.modality === 'depth' ? 2 : 4) + (/key/i.test(f.name) ? 0 : 1);
+    (f.modality === 'thermal' ? 0 : f.modality === 'depth' ? 2 : 4) + (/sheet/i.test(f.name) ? 1 : 0);
   return info.files
     .filter((f) => f.mediaType === 'image/png' && f.bytes > 0 && f.bytes <= maxBytes)
     .sort((a, b) => rank(a) - rank(b))[0];

@@ -73,7 +73,8 @@ const now = Date.now();
 writeClip('0190a0a0-0000-7000-8000-000000000001', 'glass_breaking', now - 3_600_000, { 'mic.wav': wav });
 writeClip('0190a0a0-0000-7000-8000-000000000002', 'person_falling', now - 60_000, {
   'mic.wav': wav.subarray(0, 1000),
-  'thermal-key.png': png,
+  'thermal-sheet.png': Buffer.concat([png, png]),
+  'thermal.png': png,
 });
 const [OLD, NEW] = ['0190a0a0-0000-7000-8000-000000000001', '0190a0a0-0000-7000-8000-000000000002'];
 
@@ -107,7 +108,7 @@ describe('events/clip', () => {
     assert.equal(list.more, false);
     assert.deepEqual(
       list.clips[0]!.files.map((f) => f.name),
-      ['event.json', 'mic.wav', 'thermal-key.png'],
+      ['event.json', 'mic.wav', 'thermal-sheet.png', 'thermal.png'],
     );
     const one = EventsClipListSchema.parse((await ask({ limit: 1 })).data);
     assert.deepEqual([one.clips.length, one.more], [1, true]);
@@ -208,7 +209,7 @@ describe('events/clip', () => {
   test('Home Assistant: the image entity, and the retained picture equals the PNG', async () => {
     const info = await getClip(dir, NEW);
     const picked = clipPicture(info, MAX)!;
-    assert.equal(picked.name, 'thermal-key.png');
+    assert.equal(picked.name, 'thermal.png', 'the key frame before the contact sheet');
     assert.equal(clipPicture(info, 100), undefined, 'over the cap: none');
     h.api.clipPicture(readFileSync(join(dir, NEW, picked.name)));
     const client = await mqtt.connectAsync(mq.broker.url);
