@@ -108,7 +108,11 @@ test('harness on the bundled recordings with the test pack is deterministic acro
     { label: 'person', startMs: 8000, endMs: 20_000 },
   ];
   const strip = (r: Awaited<ReturnType<typeof runEval>>) =>
-    r.events.map(({ id: _id, seq: _seq, ...rest }: { id: string; seq?: number }) => rest);
+    r.events.map(({ id, seq: _seq, clip, ...rest }: { id: string; seq?: number; clip?: string }) => {
+      // Ids are UUIDv7s (new each run); an event's clip is named by its id.
+      assert.equal(clip, id);
+      return rest;
+    });
   const run = async () => {
     const scores: ScoreInspection[] = [];
     const report = await runEval({ config, truth, onScores: (s) => scores.push(s) });
