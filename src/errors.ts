@@ -166,38 +166,42 @@ export class ClipError extends EdgebindError {
  * Why a request on `request/<op>` was refused: the `code` of its error response, part of the MQTT
  * contract (docs/mqtt.md), so never rename one.
  */
-export type RequestErrorCode =
-  | 'REQUEST_TOO_LARGE'
-  | 'REQUEST_PARSE'
-  | 'REQUEST_INVALID'
-  | 'UNKNOWN_OP'
-  | 'SIGNATURE_REQUIRED'
-  | 'SIGNATURE_INVALID'
-  | 'REQUEST_MISDIRECTED'
-  | 'REQUEST_EXPIRED'
-  | 'REQUEST_REPLAYED'
-  | 'REPLAY_CACHE_FULL'
-  | 'VERSION_CONFLICT'
-  | 'LABELS_BUILD_FAILED'
-  | 'PERSIST_FAILED'
+export const REQUEST_ERROR_CODES = [
+  'REQUEST_TOO_LARGE',
+  'REQUEST_PARSE',
+  'REQUEST_INVALID',
+  'UNKNOWN_OP',
+  'SIGNATURE_REQUIRED',
+  'SIGNATURE_INVALID',
+  'REQUEST_MISDIRECTED',
+  'REQUEST_EXPIRED',
+  'REQUEST_REPLAYED',
+  'REPLAY_CACHE_FULL',
+  'VERSION_CONFLICT',
+  'LABELS_BUILD_FAILED',
+  'PERSIST_FAILED',
+  // A request naming an MQTT 5 response topic it may not use: answered on the default topic only.
+  'RESPONSE_TOPIC_INVALID',
   // history/search (issue #18): history.enabled is false; the history cannot be read; the query
   // could not be embedded or the scan failed.
-  | 'HISTORY_DISABLED'
-  | 'HISTORY_UNREADABLE'
-  | 'HISTORY_SEARCH_FAILED'
+  'HISTORY_DISABLED',
+  'HISTORY_UNREADABLE',
+  'HISTORY_SEARCH_FAILED',
   // labels/test with since (a replay over the history): more windows in the range than
   // remote.maxReplayWindows; the replay failed otherwise.
-  | 'HISTORY_REPLAY_TOO_LARGE'
-  | 'HISTORY_REPLAY_FAILED'
+  'HISTORY_REPLAY_TOO_LARGE',
+  'HISTORY_REPLAY_FAILED',
   // events/clip (issue #18): clips.enabled is false; no clip for the event id; the clip has no
   // such file; an id or file name that is not a plain name (e.g. ../x); an offset past the file's
   // end; a clip that cannot be read (IO error).
-  | 'CLIPS_DISABLED'
-  | 'CLIP_NOT_FOUND'
-  | 'CLIP_FILE_NOT_FOUND'
-  | 'CLIP_NAME_INVALID'
-  | 'CLIP_OFFSET_INVALID'
-  | 'CLIP_UNREADABLE';
+  'CLIPS_DISABLED',
+  'CLIP_NOT_FOUND',
+  'CLIP_FILE_NOT_FOUND',
+  'CLIP_NAME_INVALID',
+  'CLIP_OFFSET_INVALID',
+  'CLIP_UNREADABLE',
+] as const;
+export type RequestErrorCode = (typeof REQUEST_ERROR_CODES)[number];
 
 /**
  * A request is refused whole: the envelope (mqtt/requests.ts) or the label rules

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { REQUEST_ERROR_CODES } from '../errors.js';
 import {
   eventJsonSchema,
   eventsClipResultJsonSchemas,
@@ -42,32 +43,7 @@ const response = {
     status: { enum: ['ok', 'error'] },
     data: { description: 'Result of the operation; {} on error.' },
     error: { type: 'string', description: 'One-line summary (error only).' },
-    code: {
-      enum: [
-        'REQUEST_TOO_LARGE',
-        'REQUEST_PARSE',
-        'REQUEST_INVALID',
-        'UNKNOWN_OP',
-        'SIGNATURE_REQUIRED',
-        'SIGNATURE_INVALID',
-        'REQUEST_MISDIRECTED',
-        'REQUEST_EXPIRED',
-        'REQUEST_REPLAYED',
-        'REPLAY_CACHE_FULL',
-        'VERSION_CONFLICT',
-        'LABELS_BUILD_FAILED',
-        'PERSIST_FAILED',
-        'HISTORY_DISABLED',
-        'HISTORY_UNREADABLE',
-        'HISTORY_SEARCH_FAILED',
-        'CLIPS_DISABLED',
-        'CLIP_NOT_FOUND',
-        'CLIP_FILE_NOT_FOUND',
-        'CLIP_NAME_INVALID',
-        'CLIP_OFFSET_INVALID',
-        'CLIP_UNREADABLE',
-      ],
-    },
+    code: { enum: [...REQUEST_ERROR_CODES] },
     problems: { type: 'array', items: problem },
     warnings: {
       type: 'array',

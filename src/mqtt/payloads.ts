@@ -8,7 +8,7 @@ import type { HistoryStats } from '../history/writer.js';
 import { z } from 'zod';
 import { exampleBase64Field, examplePrototypeField, LabelSchema, promptText } from '../config/schema.js';
 import { parseWhen } from '../history/when.js';
-import type { Problem } from '../errors.js';
+import type { Problem, RequestErrorCode } from '../errors.js';
 import type { LabelWarning } from '../labels/coverage.js';
 import type { LabelsState } from '../labels/service.js';
 import { NONCE_PATTERN, TARGET_PATTERN } from './signing.js';
@@ -395,8 +395,8 @@ export interface ResponsePayload {
   data: unknown;
   /** One-line summary (error only). */
   error?: string;
-  /** Stable error code from src/errors.ts or the API (error only). */
-  code?: string;
+  /** Stable error code (error only): one of REQUEST_ERROR_CODES. */
+  code?: RequestErrorCode;
   /** Every problem found, each with the JSON path (`$.labels[0].name`) it is about. */
   problems?: Problem[];
   /**

@@ -10,6 +10,7 @@ import { ASYNCAPI_FILE, renderAsyncApi } from '../../src/mqtt/asyncapi.js';
 import { REQUEST_OPS, requestJsonSchemas } from '../../src/mqtt/payloads.js';
 import { discoveryMessages } from '../../src/mqtt/discovery.js';
 import { deviceTopics } from '../../src/mqtt/topics.js';
+import { REQUEST_ERROR_CODES } from '../../src/errors.js';
 
 test('docs/asyncapi.yaml is up to date (run: node --import tsx src/mqtt/asyncapi.ts --write)', () => {
   // Compared as data: prettier may re-quote the YAML.
@@ -97,4 +98,18 @@ test('Home Assistant discovery and birth topics are described', () => {
   for (const c of published) assert.ok(components.includes(c), `component ${c} is described`);
   // The connectivity entities' retained topic is described too.
   assert.ok(addresses.includes('{base}/{deviceId}/sensors/{sensorId}/state'));
+});
+
+test('every request error code is in the AsyncAPI code enum and explained in docs/mqtt.md', () => {
+  const doc = parse(readFileSync(ASYNCAPI_FILE, 'utf8')) as {
+    components: { schemas: Record<string, { properties?: { code?: { enum?: string[] } } }> };
+  };
+  const enums = Object.values(doc.components.schemas)
+    .map((s) => s.properties?.code?.enum)
+    .filter((e): e is string[] => Array.isArray(e) && e.includes('REQUEST_INVALID'));
+  assert.equal(enums.length, 1, 'one response schema carries the request error codes');
+  assert.deepEqual(enums[0], [...REQUEST_ERROR_CODES]);
+  const mqttDoc = readFileSync(new URL('../../docs/mqtt.md', import.meta.url), 'utf8');
+  const undocumented = REQUEST_ERROR_CODES.filter((code) => !mqttDoc.includes(`\`${code}\``));
+  assert.deepEqual(undocumented, [], 'codes docs/mqtt.md does not name');
 });
