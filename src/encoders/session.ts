@@ -32,6 +32,30 @@ ort.env.logLevel = 'error';
 /** ORT severity: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. */
 const ORT_LOG_ERROR = 3;
 
+/** The onnxruntime-node build this process loaded, as `doctor` reports it (issue #21). */
+export interface OnnxruntimeBuild {
+  /** onnxruntime-node's version, e.g. `1.30.0`. */
+  version: string;
+  /** Execution providers the loaded binary was built with, e.g. `['cpu', 'webgpu']`. */
+  bundled: string[];
+  /** Providers it knows but whose libraries are not bundled (cuda, tensorrt: installed apart). */
+  external: string[];
+}
+
+/**
+ * Asks the loaded binding which providers it was built with. The npm package's binaries differ
+ * per platform: linux-x64 has cpu and webgpu built in and loads cuda and tensorrt from separate
+ * libraries; linux-arm64 has cpu only; a Jetson build from source adds its own (deploy/gpu.md).
+ */
+export function onnxruntimeBuild(): OnnxruntimeBuild {
+  const backends = ort.listSupportedBackends();
+  return {
+    version: ort.env.versions.node ?? ort.env.versions.common,
+    bundled: backends.filter((b) => b.bundled).map((b) => b.name),
+    external: backends.filter((b) => !b.bundled).map((b) => b.name),
+  };
+}
+
 /** What an encoder session needs from its manifest entry. */
 export interface SessionSpec {
   input: TensorSpec;

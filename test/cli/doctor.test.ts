@@ -68,7 +68,13 @@ test('a good config: every check passes, exit 0', async () => {
   );
   assert.equal(r.code, 0, r.out);
   assert.match(line(r.out, 'node'), /^ {2}ok\s+node\s+v\d+/);
-  assert.match(line(r.out, 'onnxruntime'), /ok\s+onnxruntime\s+onnxruntime-node \d+\.\d+\.\d+/);
+  assert.match(line(r.out, 'arch'), new RegExp(`ok\\s+arch\\s+${process.arch} \\(${process.platform}\\)$`));
+  // The binary's own list (issue #21). The suite runs on linux-x64, whose binary builds in cpu
+  // and webgpu; scripts/arm64/arm64.test.ts checks the linux-arm64 one (cpu only).
+  assert.match(
+    line(r.out, 'onnxruntime'),
+    /ok\s+onnxruntime\s+onnxruntime-node \d+\.\d+\.\d+; providers built in: cpu, webgpu; with their own libraries: cuda, tensorrt$/,
+  );
   assert.match(line(r.out, 'provider cpu'), /ok\s+provider cpu\s+tiny session ran in \d+ ms/);
   assert.match(line(r.out, 'sensor mic'), /ok\s+sensor mic\s+replay: \S+room-audio\.wav/);
   assert.match(line(r.out, 'broker'), new RegExp(`ok\\s+broker\\s+${broker.url}: connected as edge`));

@@ -4,9 +4,8 @@
  * is invalid. Warnings (a fallback provider, little disk) do not fail.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { access, constants, mkdtemp, readdir, readFile, rm, statfs } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,7 +17,7 @@ import { brokerSecrets, type BrokerSecrets } from '../../config/secrets.js';
 import { writeModel } from '../../encoders/onnx/writer.js';
 import { MANIFEST_FILE, verifyPack } from '../../encoders/pack.js';
 import { openEncoders, TEST_PACK_NAME } from '../../encoders/registry.js';
-import { EncoderSession } from '../../encoders/session.js';
+import { EncoderSession, onnxruntimeBuild } from '../../encoders/session.js';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../../errors.js';
 import { checkLabelCoverage } from '../../labels/check.js';
 import { LabelStore } from '../../labels/store.js';
@@ -60,12 +59,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     major >= NODE_MIN_MAJOR ? 'ok' : 'fail',
     `v${process.versions.node}${major >= NODE_MIN_MAJOR ? '' : ` (needs >= ${NODE_MIN_MAJOR})`}`,
   );
-  const ortVersion = onnxruntimeVersion();
-  add(
-    'onnxruntime',
-    ortVersion ? 'ok' : 'fail',
-    ortVersion ? `onnxruntime-node ${ortVersion}` : 'onnxruntime-node not found',
-  );
+  // The npm binaries are tested on linux x64 and arm64 (the latter under emulation, issue #21).
+  const tested = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
+  add('arch', tested ? 'ok' : 'warn', `${process.arch} (${process.platform})${tested ? '' : ': untested'}`);
+  const runtime = onnxruntime();
+  add('onnxruntime', runtime.ok ? 'ok' : 'fail', runtime.detail);
 
   let config: ResolvedConfig | undefined;
   let configInvalid = false;
@@ -96,7 +94,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     gpu.length > 0 ? gpu.join('; ') : 'no NVIDIA GPU found',
   );
   checks.push(await vulkanCheck(configured.includes('webgpu')));
-  if (ortVersion)
+  if (runtime.ok)
     checks.push(...(await providerChecks(configured, opts.providers ?? [...EXECUTION_PROVIDERS])));
 
   if (config) {
@@ -104,7 +102,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     checks.push(await brokerCheck(config, opts.brokerTimeoutMs ?? 3000));
     const pack = await packCheck(config);
     checks.push(pack);
-    if (pack.status === 'ok' && ortVersion) checks.push(...(await encoderChecks(config)));
+    if (pack.status === 'ok' && runtime.ok) checks.push(...(await encoderChecks(config)));
     checks.push(await labelsCheck(config));
     checks.push(await diskCheck(config.stateDir));
   }
@@ -155,20 +153,18 @@ export function registerDoctor(program: Command): void {
     });
 }
 
-function onnxruntimeVersion(): string | undefined {
+/** The loaded onnxruntime-node and the providers its binary bundles, from encoders/session.ts. */
+function onnxruntime(): { ok: boolean; detail: string } {
   try {
-    // The package's exports hide package.json; find it from the entry point instead.
-    let dir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
-    for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-      const file = join(dir, 'package.json');
-      if (!existsSync(file)) continue;
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'onnxruntime-node') return pkg.version;
-    }
-  } catch {
-    // not installed
+    const b = onnxruntimeBuild();
+    const external = b.external.length > 0 ? `; with their own libraries: ${b.external.join(', ')}` : '';
+    return {
+      ok: true,
+      detail: `onnxruntime-node ${b.version}; providers built in: ${b.bundled.join(', ')}${external}`,
+    };
+  } catch (err) {
+    return { ok: false, detail: `onnxruntime-node unusable: ${(err as Error).message.split('\n')[0]}` };
   }
-  return undefined;
 }
 
 async function detectGpu(): Promise<string[]> {
