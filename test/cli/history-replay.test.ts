@@ -105,3 +105,41 @@ test('bad usage, a history disabled or absent: exits non-zero naming what is wro
   assert.notEqual(empty.code, 0);
   assert.match(empty.stderr, /no history in/);
 });
+
+test('--modality narrows --label to the sensors that can observe it; a label that matched but made no event gets a hint', async () => {
+  const audio = await edgebind([
+    ...['--label', 'alarm', '--prompt', 'an alarm beeping', '--modality', 'audio'],
+    ...['--config', CONFIG, '--since', '2d', '--json'],
+  ]);
+  assert.equal(audio.code, 0, audio.stderr);
+  const alarm = (JSON.parse(audio.stdout) as ReplayJson).labels.find((l) => l.name === 'alarm')!;
+  assert.ok(alarm.events.length >= 1, 'an audio-only alarm label fires on the alarm');
+  for (const e of alarm.events) assert.deepEqual(e.sensors, ['mic']);
+  // Windows at the threshold that never make an event (here: events.minWindows longer than any
+  // incident) are explained, not left as a bare "0 events".
+  const strict = join(dir, 'strict.yaml');
+  const cfg = parse(readFileSync(CONFIG, 'utf8')) as { events: object };
+  writeFileSync(strict, stringify({ ...cfg, events: { ...cfg.events, minWindows: 50 } }));
+  const none = await edgebind(['--config', strict, '--since', '2d']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout, /no label would have fired/);
+  assert.match(
+    none.stderr,
+    /hint: alarm_beeping: \d+ windows reached its threshold but no event formed.*events\.minWindows.*--modality/,
+  );
+  const alone = await edgebind(['--config', CONFIG, '--since', '2d', '--modality', 'audio']);
+  assert.notEqual(alone.code, 0);
+  assert.match(alone.stderr, /--modality go with --label/);
+  const bad = await edgebind([
+    '--label',
+    'alarm',
+    '--modality',
+    'sound',
+    '--config',
+    CONFIG,
+    '--since',
+    '2d',
+  ]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /sound/);
+});

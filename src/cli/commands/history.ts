@@ -263,6 +263,8 @@ interface ReplayCliOptions {
   prompt?: string[];
   threshold?: number;
   offThreshold?: number;
+  /** Modalities --label listens to (its `modalities`); default every one. */
+  modality?: SensorModality[];
   labels?: string;
   config?: string;
   since: number;
@@ -308,9 +310,11 @@ function replayLabelConfigs(opts: ReplayCliOptions, config: ResolvedConfig | und
   if (given > 1) throw new InvalidArgumentError('give --label or --labels, not both');
   if (
     opts.label === undefined &&
-    (opts.prompt || opts.threshold !== undefined || opts.offThreshold !== undefined)
+    (opts.prompt || opts.threshold !== undefined || opts.offThreshold !== undefined || opts.modality)
   )
-    throw new InvalidArgumentError('--prompt, --threshold and --off-threshold go with --label NAME');
+    throw new InvalidArgumentError(
+      '--prompt, --threshold, --off-threshold and --modality go with --label NAME',
+    );
   if (opts.threshold !== undefined && opts.offThreshold !== undefined && opts.offThreshold > opts.threshold)
     throw new InvalidArgumentError(
       `--off-threshold ${opts.offThreshold} must not exceed --threshold ${opts.threshold}`,
@@ -323,6 +327,7 @@ function replayLabelConfigs(opts: ReplayCliOptions, config: ResolvedConfig | und
       prompts: opts.prompt ?? [opts.label.replace(/[_-]+/g, ' ')],
       ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
       ...(opts.offThreshold !== undefined ? { offThreshold: opts.offThreshold } : {}),
+      ...(opts.modality ? { modalities: opts.modality } : {}),
     });
     if (!label.success)
       throw new InvalidArgumentError(
@@ -463,6 +468,13 @@ function printReplay(opts: ReplayCliOptions, pack: unknown, r: ReplayResult): vo
     process.stdout.write(
       `${l.name.padEnd(width)} ${String(l.events.length).padStart(3)} event${l.events.length === 1 ? ' ' : 's'}  max ${l.maxScore.toFixed(2)}  mean ${l.meanScore.toFixed(2)}  ${l.matches} of ${l.windows} windows at or above its threshold\n`,
     );
+  // Windows that matched but never made an event: usually a label fused over sensors that cannot
+  // observe it (a sound's label averaged with thermal, depth and IMU scores), as the live agent
+  // would fuse it too. Say what to change rather than leave "0 events" unexplained.
+  for (const l of r.labels.filter((x) => x.events.length === 0 && x.matches > 0))
+    process.stderr.write(
+      `edgebind: hint: ${l.name}: ${l.matches} windows reached its threshold but no event formed: an event needs events.minWindows fused scores in a row at or above it, and a label's score is fused over every sensor of the modalities it listens to, so those that cannot observe it pull it down; narrow it with --modality (a label's modalities:) or --sensor\n`,
+    );
   const span = r.span ? `${iso(Date.parse(r.span.from))} → ${iso(Date.parse(r.span.to))}` : 'no window';
   const per = r.span?.sensors.map((s) => `${s.sensorId} ${s.windows}`).join(', ') ?? '';
   process.stderr.write(
@@ -522,6 +534,11 @@ export function registerHistory(program: Command): void {
     ])
     .option('--threshold <score>', 'on-threshold of --label (default scoring.threshold)', parseScore)
     .option('--off-threshold <score>', 'off-threshold of --label (default: its threshold)', parseScore)
+    .option(
+      '--modality <m>',
+      'modalities --label listens to, e.g. audio for a sound (comma-separated, repeatable; default every one)',
+      parseModalities,
+    )
     .option(
       '--labels <file>',
       'a YAML or JSON list of labels, as labels[] of a config (or labels/test sends)',
