@@ -24,7 +24,7 @@ export interface Moment {
   /**
    * The best window's standard score within its modality (score − mean) / std over the searched
    * windows; null where the modality had fewer than 30 windows. Moments are ranked by cosine:
-   * ranking by z put scene starts first on simulated scenes (bench/history-recall.ts).
+   * ranking by z put scene starts first on simulated scenes (docs/history.md, recall).
    */
   z: number | null;
   sensors: string[];
