@@ -122,7 +122,8 @@ say "app in $APP_DIR"
 STAGE="$APP_DIR.new"
 run rm -rf "$STAGE"
 run install -d -m 0755 "$STAGE"
-for item in package.json package-lock.json dist samples examples systemd deploy docs; do
+# models/: the mini pack the example config runs (a working pack out of the box, not `test`).
+for item in package.json package-lock.json dist models samples examples systemd deploy docs; do
   if [ -e "$SRC/$item" ]; then run cp -a "$SRC/$item" "$STAGE/"; fi
 done
 # The root `prepare` script builds with tsc, a dev dependency: not wanted (nor possible) here.

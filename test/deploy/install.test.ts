@@ -1,7 +1,16 @@
 /** deploy/install.sh and uninstall.sh in --dry-run: what they would do, and that they change nothing. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parse } from 'yaml';
@@ -35,6 +44,7 @@ for (const d of ['deploy', 'systemd']) cpSync(join(REPO, d), join(src, d), { rec
 mkdirSync(join(src, 'dist/cli'), { recursive: true });
 writeFileSync(join(src, 'dist/cli/index.js'), '');
 writeFileSync(join(src, 'package.json'), '{}');
+mkdirSync(join(src, 'models/mini'), { recursive: true });
 after(() => rmSync(join(src, '..'), { recursive: true, force: true }));
 
 test('install --dry-run prints each step and changes nothing', () => {
@@ -48,6 +58,7 @@ test('install --dry-run prints each step and changes nothing', () => {
     o,
     /install -D -m 0644 \S+\/edgebind\/deploy\/99-edgebind\.rules \S+\/etc\/udev\/rules\.d\/99-edgebind\.rules/,
   );
+  assert.match(o, /cp -a \S+\/edgebind\/models \S+\/opt\/edgebind\.new\/\n/);
   assert.match(o, /npm ci --omit=dev .*--prefix \S+\/opt\/edgebind\.new/);
   assert.match(o, /mv \S+\/opt\/edgebind\.new \S+\/opt\/edgebind\n/);
   assert.match(
@@ -109,6 +120,23 @@ test('the example config the installer copies is valid', () => {
   const raw: unknown = parse(readFileSync(join(REPO, 'deploy/edgebind.example.yaml'), 'utf8'));
   const r = ConfigSchema.safeParse(raw);
   assert.equal(r.success, true, r.error?.message);
+});
+
+test('every /opt/edgebind path of the example config is a file of the repository that the installer copies', () => {
+  const install = readFileSync(join(REPO, 'deploy/install.sh'), 'utf8');
+  const copied = /^for item in (.*); do$/m.exec(install)![1]!.split(' ');
+  const files = readFileSync(join(REPO, 'deploy/edgebind.example.yaml'), 'utf8').match(
+    /\/opt\/edgebind\/\S+/g,
+  )!;
+  assert.ok(files.includes('/opt/edgebind/models/mini'), 'the example runs the bundled mini pack');
+  const pkgFiles = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { files: string[] })
+    .files;
+  for (const f of files) {
+    const rel = f.slice('/opt/edgebind/'.length);
+    assert.ok(existsSync(join(REPO, rel)), `${rel} exists`);
+    assert.ok(copied.includes(rel.split('/')[0]!), `install.sh copies ${rel.split('/')[0]}`);
+    assert.ok(pkgFiles.includes(rel.split('/')[0]!), `package.json files has ${rel.split('/')[0]}`);
+  }
 });
 
 test('udev rules: every rule matches on SUBSYSTEM and assigns a group the unit grants', () => {
