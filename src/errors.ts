@@ -225,5 +225,7 @@ export const EXIT_CONFIG = 2;
 
 /** Config and pack errors cannot heal by restarting; everything else may. */
 export function exitCodeFor(err: unknown): number {
-  return err instanceof ConfigError || err instanceof PackError ? EXIT_CONFIG : EXIT_FAILURE;
+  // An event id or file name that is not a plain name is the caller's mistake, like bad config.
+  const badName = err instanceof ClipError && err.code === 'CLIP_NAME_INVALID';
+  return err instanceof ConfigError || err instanceof PackError || badName ? EXIT_CONFIG : EXIT_FAILURE;
 }

@@ -126,7 +126,7 @@ test('clips: unknown event, bad id and a state directory without clips are refus
     '--state-dir',
     STATE,
   ]);
-  assert.notEqual(unknown.code, 0);
+  assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no clip for event no-such-event in .*clips-cli/);
 
   const traversal = await edgebind([
@@ -138,7 +138,7 @@ test('clips: unknown event, bad id and a state directory without clips are refus
     '--state-dir',
     STATE,
   ]);
-  assert.notEqual(traversal.code, 0);
+  assert.equal(traversal.code, 2, 'a bad id is bad usage');
   assert.match(traversal.stderr, /event id "\.\.\/x" is not a plain name/);
 
   const empty = join(dir, 'empty');
