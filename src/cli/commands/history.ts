@@ -170,31 +170,14 @@ async function runSearch(opts: SearchOptions): Promise<void> {
       );
     return;
   }
-  const packDir = opts.pack ?? header.pack.dir;
-  if (!packDir)
-    throw new InvalidArgumentError(
-      `the history does not name its pack directory: give --pack (pack ${header.pack.id} ${header.pack.version})`,
-    );
-  const logger = createLogger({ level: opts.logLevel });
-  const encoders: EncoderSet = await openEncoders({
-    config: {
-      encoders: {
-        pack: resolve(packDir),
-        providers: ['cpu'],
-        intraOpThreads: 1,
-        interOpThreads: 1,
-        maxBatch: 8,
-      },
-      stateDir,
-    },
-    modalities: 'example' in query ? [query.modality] : [],
-    logger,
-  });
+  const encoders = await openHistoryPack(
+    header.pack,
+    opts.pack ?? header.pack.dir,
+    stateDir,
+    'example' in query ? [query.modality] : [],
+    opts.logLevel,
+  );
   try {
-    if (encoders.pack.id !== header.pack.id || encoders.pack.version !== header.pack.version)
-      throw new InvalidArgumentError(
-        `the history was written with pack ${header.pack.id} ${header.pack.version}, ${packDir} is ${encoders.pack.id} ${encoders.pack.version}: its embeddings are not comparable`,
-      );
     const result = await searchHistory({ dir, query, encoders, ...filters });
     print(
       opts,
@@ -252,6 +235,45 @@ function print(opts: SearchOptions, query: unknown, pack: unknown, result: Histo
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * Opens the pack a history was written with (CPU, one thread: a CLI beside a running agent) for
+ * the given sensor modalities besides text; refuses another pack, whose embeddings live in
+ * another space.
+ */
+async function openHistoryPack(
+  written: { id: string; version: string },
+  packDir: string | undefined,
+  stateDir: string,
+  modalities: SensorModality[],
+  logLevel: string,
+): Promise<EncoderSet> {
+  if (!packDir)
+    throw new InvalidArgumentError(
+      `the history does not name its pack directory: give --pack (pack ${written.id} ${written.version})`,
+    );
+  const encoders = await openEncoders({
+    config: {
+      encoders: {
+        pack: resolve(packDir),
+        providers: ['cpu'],
+        intraOpThreads: 1,
+        interOpThreads: 1,
+        maxBatch: 8,
+      },
+      stateDir,
+    },
+    modalities,
+    logger: createLogger({ level: logLevel }),
+  });
+  if (encoders.pack.id !== written.id || encoders.pack.version !== written.version) {
+    await encoders.close();
+    throw new InvalidArgumentError(
+      `the history was written with pack ${written.id} ${written.version}, ${packDir} is ${encoders.pack.id} ${encoders.pack.version}: its embeddings are not comparable`,
+    );
+  }
+  return encoders;
+}
 
 function momentLine(rank: number, m: Moment): string {
   const seconds = ((m.endWallMs - m.startWallMs) / 1000).toFixed(1);
@@ -378,34 +400,16 @@ async function runReplay(opts: ReplayCliOptions): Promise<void> {
       throw new InvalidArgumentError(
         `--sensor ${id}: no such sensor in the history at ${dir} (${[...known.keys()].join(', ')})`,
       );
-  const packDir =
+  const encoders = await openHistoryPack(
+    header.pack,
     opts.pack ??
-    header.pack.dir ??
-    (config && config.encoders.pack !== 'test' ? config.encoders.pack : undefined);
-  if (!packDir)
-    throw new InvalidArgumentError(
-      `the history does not name its pack directory: give --pack (pack ${header.pack.id} ${header.pack.version})`,
-    );
-  const logger = createLogger({ level: opts.logLevel });
-  const encoders: EncoderSet = await openEncoders({
-    config: {
-      encoders: {
-        pack: resolve(packDir),
-        providers: ['cpu'],
-        intraOpThreads: 1,
-        interOpThreads: 1,
-        maxBatch: 8,
-      },
-      stateDir,
-    },
-    modalities: [],
-    logger,
-  });
+      header.pack.dir ??
+      (config && config.encoders.pack !== 'test' ? config.encoders.pack : undefined),
+    stateDir,
+    [],
+    opts.logLevel,
+  );
   try {
-    if (encoders.pack.id !== header.pack.id || encoders.pack.version !== header.pack.version)
-      throw new InvalidArgumentError(
-        `the history was written with pack ${header.pack.id} ${header.pack.version}, ${packDir} is ${encoders.pack.id} ${encoders.pack.version}: its embeddings are not comparable`,
-      );
     const settings = {
       scoring: config?.scoring ?? ScoringSchema.parse({}),
       fusion: config?.fusion ?? FusionSchema.parse({}),
@@ -427,7 +431,7 @@ async function runReplay(opts: ReplayCliOptions): Promise<void> {
           : config
             ? dirname(config.source)
             : process.cwd(),
-      logger,
+      logger: createLogger({ level: opts.logLevel }),
     });
     for (const w of set.warnings ?? []) process.stderr.write(`edgebind: warning: ${w.message}\n`);
     const result = await replayLabels({
