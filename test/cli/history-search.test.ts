@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Agent } from '../../src/agent-types.js';
 import { parseSince } from '../../src/cli/commands/history.js';
-import { SAMPLES, tempDir } from '../helpers/agent-config.js';
+import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { startLoopingAgent, until } from '../helpers/looping-agent.js';
@@ -125,6 +125,16 @@ test('bad usage exits 2 saying what is wrong; no history exits 1 naming the dire
   const ebf = await edgebind(['history', 'search', '--example', 'x.ebf', '--state-dir', STATE]);
   assert.equal(ebf.code, 2);
   assert.match(ebf.stderr, /--example x\.ebf: give --example-modality/);
+  // Another pack's embeddings live in another space: refused, naming both.
+  const other = await edgebind([
+    ...['history', 'search', '--text', 'x', '--pack', join(REPO, 'models/mini')],
+    ...['--state-dir', STATE],
+  ]);
+  assert.equal(other.code, 2);
+  assert.match(
+    other.stderr,
+    /the history was written with pack edgebind-test \S+, .*models\/mini is edgebind-mini \S+: its embeddings are not comparable/,
+  );
   const empty = join(dir, 'empty');
   const none = await edgebind(['history', 'search', '--text', 'x', '--state-dir', empty]);
   assert.equal(none.code, 1);
