@@ -17,7 +17,7 @@ import { brokerSecrets, type BrokerSecrets } from '../../config/secrets.js';
 import { writeModel } from '../../encoders/onnx/writer.js';
 import { MANIFEST_FILE, verifyPack } from '../../encoders/pack.js';
 import { openEncoders, TEST_PACK_NAME } from '../../encoders/registry.js';
-import { EncoderSession, onnxruntimeBuild } from '../../encoders/session.js';
+import { EncoderSession, onnxruntimeBuild, type OnnxruntimeBuild } from '../../encoders/session.js';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../../errors.js';
 import { checkLabelCoverage } from '../../labels/check.js';
 import { LabelStore } from '../../labels/store.js';
@@ -95,7 +95,9 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   );
   checks.push(await vulkanCheck(configured.includes('webgpu')));
   if (runtime.ok)
-    checks.push(...(await providerChecks(configured, opts.providers ?? [...EXECUTION_PROVIDERS])));
+    checks.push(
+      ...(await providerChecks(configured, opts.providers ?? [...EXECUTION_PROVIDERS], runtime.build)),
+    );
 
   if (config) {
     checks.push(...(await sensorChecks(config)));
@@ -154,12 +156,13 @@ export function registerDoctor(program: Command): void {
 }
 
 /** The loaded onnxruntime-node and the providers its binary bundles, from encoders/session.ts. */
-function onnxruntime(): { ok: boolean; detail: string } {
+function onnxruntime(): { ok: boolean; detail: string; build?: OnnxruntimeBuild } {
   try {
     const b = onnxruntimeBuild();
     const external = b.external.length > 0 ? `; with their own libraries: ${b.external.join(', ')}` : '';
     return {
       ok: true,
+      build: b,
       detail: `onnxruntime-node ${b.version}; providers built in: ${b.bundled.join(', ')}${external}`,
     };
   } catch (err) {
@@ -244,8 +247,15 @@ async function encoderChecks(config: ResolvedConfig): Promise<Check[]> {
   }
 }
 
-/** Creates and runs a one-op model on each provider alone. */
-async function providerChecks(configured: readonly string[], extra: readonly string[]): Promise<Check[]> {
+/**
+ * Creates and runs a one-op model on each provider alone. A provider the binary does not know at
+ * all (webgpu, cuda and tensorrt on the npm linux-arm64 build) is reported without a session.
+ */
+async function providerChecks(
+  configured: readonly string[],
+  extra: readonly string[],
+  build: OnnxruntimeBuild | undefined,
+): Promise<Check[]> {
   const dir = await mkdtemp(join(tmpdir(), 'edgebind-doctor-'));
   const file = join(dir, 'identity.onnx');
   const checks: Check[] = [];
@@ -262,7 +272,18 @@ async function providerChecks(configured: readonly string[], extra: readonly str
       output: { name: 'y', dim: 4 },
     };
     const results = new Map<string, string | undefined>();
+    const known = build ? new Set([...build.bundled, ...build.external]) : undefined;
     for (const provider of [...new Set([...configured, ...extra])]) {
+      if (known && !known.has(provider)) {
+        const reason = `not in this onnxruntime-node build (built in: ${build!.bundled.join(', ')})`;
+        results.set(provider, reason);
+        checks.push({
+          name: `provider ${provider}`,
+          status: configured.includes(provider) ? 'warn' : 'info',
+          detail: `unavailable: ${reason}`,
+        });
+        continue;
+      }
       const t0 = performance.now();
       try {
         const s = await EncoderSession.open(file, spec, {
