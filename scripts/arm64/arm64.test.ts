@@ -8,6 +8,7 @@
  *   runs the mini pack's IMU encoder (equal to x86-64 within float error), serialport talks across
  *   a socat pty pair, i2c-bus reports a missing bus the way bus/i2c.ts documents (ENOENT on the
  *   first transfer).
+ * - `edgebind doctor` (the built CLI) names the architecture and the CPU-only onnxruntime build.
  * - The demo's first SPAN_MS, replayed through the real agent from the same install, publishes the
  *   same events on arm64 Node as on x86-64 Node (scripts/arm64/replay.mjs).
  *
@@ -141,6 +142,24 @@ test('arm64 Node loads every native module: onnxruntime-node, serialport, i2c-bu
   assert.equal(smoke.i2c.code, 'ENOENT', smoke.i2c.message);
   assert.match(smoke.i2c.message!, new RegExp(`/dev/i2c-${smoke.i2c.bus}`));
   assert.equal(smoke.i2c.disconnect, true);
+});
+
+test('edgebind doctor on arm64 Node: the architecture and the CPU-only onnxruntime build', async (t) => {
+  const r = await run(ARM64_NODE, [join(APP, 'dist/cli/index.js'), 'doctor', '--json']);
+  t.diagnostic(`doctor on arm64 Node: ${r.ms} ms`);
+  const report = JSON.parse(r.stdout) as { checks: { name: string; status: string; detail: string }[] };
+  const check = (name: string) => report.checks.find((c) => c.name === name);
+  assert.deepEqual(check('arch'), { name: 'arch', status: 'ok', detail: 'arm64 (linux)' });
+  assert.match(
+    check('onnxruntime')?.detail ?? '',
+    /^onnxruntime-node \d+\.\d+\.\d+; providers built in: cpu$/,
+  );
+  for (const provider of ['tensorrt', 'cuda', 'webgpu'])
+    assert.match(
+      check(`provider ${provider}`)?.detail ?? '',
+      /^unavailable: not in this onnxruntime-node build \(built in: cpu\)$/,
+    );
+  assert.equal(check('provider cpu')?.status, 'ok');
 });
 
 /** The bundled recordings cut to their first `SPAN_MS` into `out`, by the formats' own code. */
