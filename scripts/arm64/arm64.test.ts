@@ -46,7 +46,11 @@ before(() => {
     [join(APP, 'dist/cli/index.js'), 'scripts/arm64/install.sh'],
     [join(APP, 'node_modules/i2c-bus/build/Release/i2c.node'), 'scripts/arm64/install.sh'],
   ].filter(([file]) => !existsSync(file!));
-  assert.deepEqual(missing, [], `missing; run the script named (or scripts/arm64/check.sh)`);
+  assert.equal(
+    missing.length,
+    0,
+    `missing: ${missing.map(([file, by]) => `${file} (run ${by})`).join('; ')}`,
+  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
