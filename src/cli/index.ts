@@ -10,7 +10,7 @@ import './startup-signals.js';
 
 const { buildProgram } = await import('./program.js');
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv)).parseAsync(process.argv);
 } catch (err) {
   // A command that lets an error escape still gets one line, never a stack trace (issue 17 item 4).
   const { reportAndExit } = await import('./errors.js');

@@ -77,7 +77,18 @@ test('--version and --help', async () => {
   assert.match(v.stdout, /^\d+\.\d+\.\d+/);
   const h = await edgebind(['--help']);
   assert.equal(h.code, 0);
-  for (const cmd of ['run', 'demo', 'config']) assert.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
+  // Only the command being run is loaded (cli/program.ts); help still lists every one.
+  const commands = [
+    ...['run', 'demo', 'config', 'tokenize', 'features', 'bench', 'sensors', 'record', 'simulate'],
+    ...['eval', 'doctor', 'embed', 'classify', 'label', 'eval-events', 'history', 'clips'],
+  ];
+  for (const cmd of commands) assert.match(h.stdout, new RegExp(`^  ${cmd} `, 'm'), cmd);
+  const sub = await edgebind(['history', 'replay', '--help']);
+  assert.equal(sub.code, 0);
+  assert.match(sub.stdout, /^Usage: edgebind history replay/);
+  const typo = await edgebind(['histroy']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown command 'histroy'[\s\S]*Did you mean history\?/);
 });
 
 test('config check: a valid file passes', async () => {

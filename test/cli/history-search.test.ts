@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Agent } from '../../src/agent-types.js';
-import { parseSince } from '../../src/cli/commands/history.js';
+import { parseSince } from '../../src/cli/since.js';
 import { REPO, SAMPLES, tempDir } from '../helpers/agent-config.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';

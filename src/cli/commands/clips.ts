@@ -13,7 +13,7 @@ import { defaultStateDir } from '../../config/load.js';
 import { ClipError } from '../../errors.js';
 import { reportAndExit } from '../errors.js';
 import { deviceDir } from '../state-dir.js';
-import { parseSince } from './history.js';
+import { parseSince } from '../since.js';
 
 interface Located {
   stateDir?: string;

@@ -36,7 +36,6 @@ import { listSegments, readSegmentHeader } from '../../history/reader.js';
 import { eventQuery } from '../../history/event.js';
 import {
   momentRecord,
-  parseWhen,
   searchHistory,
   type HistoryQuery,
   type HistorySearchResult,
@@ -47,17 +46,9 @@ import { readOutboxMessages } from '../../mqtt/outbox.js';
 import { EventSchema, type EventPayload } from '../../mqtt/payloads.js';
 import { SENSOR_MODALITIES, type SensorModality } from '../../pipeline/types.js';
 import { reportAndExit } from '../errors.js';
+import { parseSince } from '../since.js';
 import { parseModality, parseScore } from './classify.js';
 import { END_REASON_WORDS } from '../event-lines.js';
-
-/** `24h`, `30m`, `90s`, `2d` before now, or an ISO 8601 time: Unix epoch milliseconds. */
-export function parseSince(value: string, now = Date.now()): number {
-  const t = parseWhen(value, now);
-  if (t !== undefined) return t;
-  throw new InvalidArgumentError(
-    `expected a duration such as 24h, 30m, 90s, 2d or an ISO 8601 time, got "${value}"`,
-  );
-}
 
 function parseTop(value: string): number {
   const n = Number(value);

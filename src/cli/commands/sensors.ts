@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { probeSensors, type ProbeDeps } from '../../sensors/probe.js';
-import { registerRecord } from './record.js';
 
 export interface SensorsDeps extends ProbeDeps {
   stdout?: { write(chunk: string): unknown };
@@ -26,5 +25,4 @@ export function registerSensors(program: Command, deps: SensorsDeps = {}): void 
     .action(async () => {
       await probeAction(deps);
     });
-  registerRecord(program);
 }

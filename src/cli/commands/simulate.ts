@@ -8,7 +8,6 @@ import { SCENARIOS, buildScenario, isScenario, type ScenarioName } from '../../s
 import { writeScene } from '../../sim/simulate.js';
 import { reportAndExit } from '../errors.js';
 import { progress } from '../progress.js';
-import { registerEvalPack } from './eval-pack.js';
 
 export interface SimulateOptions {
   scenario: string;
@@ -66,7 +65,6 @@ const integer = (what: string) => (v: string) => {
 
 /** Registers `simulate` and `eval` (src/cli/index.ts has one line for the simulator's commands). */
 export function registerSimulate(program: Command): void {
-  registerEvalPack(program);
   program
     .command('simulate')
     .description(
