@@ -17,6 +17,8 @@ export interface EventStageOptions {
   clock: Clock;
 }
 
+const NONE: TrackedEvent[] = Object.freeze([]) as unknown as TrackedEvent[];
+
 export class EventStage {
   private readonly fusion: FusionStage;
   private readonly tracker: EventTracker;
@@ -37,9 +39,14 @@ export class EventStage {
   /** Scores and fuses one window; returns the events it caused and the window's own scores. */
   add(w: WindowRef, embedding: Float32Array): { events: TrackedEvent[]; window: WindowScores } {
     const fused = this.fusion.add(w, embedding);
-    const events = fused.observations.flatMap((o) => this.tracker.observe(o));
+    // Allocates only when an event happens: most windows return the tracker's empty array.
+    let events: TrackedEvent[] | undefined;
+    for (const o of fused.observations) {
+      const e = this.tracker.observe(o);
+      if (e.length > 0) (events ??= []).push(...e);
+    }
     this.lastDataMs = Math.max(this.lastDataMs, w.endMs);
-    return { events, window: fused.window };
+    return { events: events ?? NONE, window: fused.window };
   }
 
   /**

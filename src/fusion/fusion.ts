@@ -46,6 +46,10 @@ export interface WindowRef {
 }
 
 export interface FusionResult {
+  /**
+   * One observation per label the window's modality can see. The array and its observations are
+   * reused by the next `add` (no allocation per window): read them, or copy, before then.
+   */
   observations: Observation[];
   /**
    * This window's own scores (before fusion), for inspection. Valid until the next window of the
@@ -68,12 +72,44 @@ interface Latest extends WindowRef {
   scores: WindowScores;
 }
 
+type Source = { sensorId: string; modality: SensorModality };
+
+/** A label's observation, handed out again every window with its arrays refilled in place. */
+interface Slot extends Observation {
+  sources: Source[];
+  contributions: Contribution[];
+}
+
+const newSlot = (label: string): Slot => ({
+  label,
+  score: 0,
+  startMs: 0,
+  endMs: 0,
+  sources: [],
+  contributions: [],
+  gate: true,
+  hold: true,
+});
+
+/** Ascending by sensor id, so fused sums add up in the same order whatever the arrival order. */
+function insertBySensorId(list: Latest[], l: Latest): void {
+  let k = list.length;
+  list.push(l);
+  while (k > 0 && list[k - 1]!.sensorId > l.sensorId) {
+    list[k] = list[k - 1]!;
+    k--;
+  }
+  list[k] = l;
+}
+
 class Ring {
   private readonly values: Float64Array;
+  private readonly sorted: Float64Array;
   private next = 0;
   private count = 0;
   constructor(size: number) {
     this.values = new Float64Array(size);
+    this.sorted = new Float64Array(size);
   }
   push(x: number): void {
     this.values[this.next] = x;
@@ -85,10 +121,14 @@ class Ring {
     for (let i = 0; i < this.count; i++) s += this.values[i]!;
     return s / this.count;
   }
+  /** Sorted into a scratch array (unfilled slots as +Infinity, last): nothing allocated. */
   median(): number {
-    const a = Array.from(this.values.subarray(0, this.count)).sort((x, y) => x - y);
-    const m = a.length >> 1;
-    return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+    const a = this.sorted;
+    a.set(this.values);
+    a.fill(Infinity, this.count);
+    a.sort();
+    const m = this.count >> 1;
+    return this.count % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
   }
 }
 
@@ -106,6 +146,13 @@ export class FusionStage {
   private labelIndex: Map<string, number>;
   /** One score buffer per sensor, sized for the current label set (issue #19). */
   private buffers = new Map<string, ScoreBuffer>();
+  /** Per label index, the observation `add` hands out (reused: no allocation per window). */
+  private slots: Slot[];
+  private readonly observations: Observation[] = [];
+  private readonly result: FusionResult = { observations: this.observations, window: undefined! };
+  /** Scratch: a label's contributing sensors, by sensor id. */
+  private readonly contributors: Latest[] = [];
+  private readonly smoothed = { score: 0, runnerUp: 0, cosine: 0 };
 
   constructor(
     set: LabelSet,
@@ -114,6 +161,7 @@ export class FusionStage {
     this.current = set;
     this.currentScorer = new Scorer(set, { temperature: opts.temperature });
     this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
+    this.slots = set.labels.map((l) => newSlot(l.name));
   }
 
   /** The active label set (replaced by `retarget`). */
@@ -154,6 +202,7 @@ export class FusionStage {
     this.current = set;
     this.currentScorer = new Scorer(set, { temperature: this.opts.temperature });
     this.labelIndex = new Map(set.labels.map((l, i) => [l.name, i]));
+    this.slots = set.labels.map((l) => newSlot(l.name));
     this.rings = rings;
     this.buffers = new Map();
     for (const [id, l] of this.latest)
@@ -186,77 +235,105 @@ export class FusionStage {
     return [...this.latest.keys()].sort();
   }
 
+  /**
+   * Scores the window, then fuses it per label with every fresh sensor's latest window. In the
+   * default score fusion nothing is allocated in steady state (issue #19: hot paths allocate
+   * nothing per window); embedding fusion and kept embeddings make a fused vector per window.
+   */
   add(w: WindowRef, embedding: Float32Array): FusionResult {
     // Encoders return unit vectors; re-normalise anything that is not (scaled model outputs).
     let n2 = 0;
     for (let i = 0; i < embedding.length; i++) n2 += embedding[i]! * embedding[i]!;
     if (Math.abs(n2 - 1) > 1e-3) embedding = normalizeInPlace(Float32Array.from(embedding));
     const own = this.scorer.score(w.modality, embedding, this.bufferOf(w.sensorId));
-    this.latest.set(w.sensorId, {
-      sensorId: w.sensorId,
-      modality: w.modality,
-      startMs: w.startMs,
-      endMs: w.endMs,
-      embedding,
-      scores: own,
-    });
+    const mine = this.latest.get(w.sensorId);
+    if (mine) {
+      mine.modality = w.modality;
+      mine.startMs = w.startMs;
+      mine.endMs = w.endMs;
+      mine.embedding = embedding;
+      mine.scores = own;
+    } else
+      this.latest.set(w.sensorId, {
+        sensorId: w.sensorId,
+        modality: w.modality,
+        startMs: w.startMs,
+        endMs: w.endMs,
+        embedding,
+        scores: own,
+      });
     for (const [id, l] of this.latest) if (w.endMs - l.endMs > this.opts.toleranceMs) this.latest.delete(id);
 
-    const observations: Observation[] = [];
-    const fusedCache = new Map<string, { vector: Float32Array; scores: WindowScores }>();
-    this.set.labels.forEach((label, i) => {
-      if (!label.modalities.has(w.modality)) return;
-      const contributors = [...this.latest.values()].filter(
-        (l) => label.modalities.has(l.modality) && this.weightOf(l.modality) > 0,
-      );
-      if (contributors.length === 0) return;
-      contributors.sort((a, b) => (a.sensorId < b.sensorId ? -1 : a.sensorId > b.sensorId ? 1 : 0));
-      const weights = contributors.map((c) => this.weightOf(c.modality));
-      const contributions: Contribution[] = contributors.map((c, k) => ({
-        sensorId: c.sensorId,
-        modality: c.modality,
-        score: c.scores.scores[i]!,
-        weight: weights[k]!,
-      }));
+    const observations = this.observations;
+    observations.length = 0;
+    let fusedCache: Map<string, { vector: Float32Array; scores: WindowScores }> | undefined;
+    const labels = this.set.labels;
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i]!;
+      if (!label.modalities.has(w.modality)) continue;
+      const contributors = this.contributors;
+      contributors.length = 0;
+      for (const l of this.latest.values())
+        if (label.modalities.has(l.modality) && this.weightOf(l.modality) > 0)
+          insertBySensorId(contributors, l);
+      if (contributors.length === 0) continue;
+
+      const slot = this.slots[i]!;
+      slot.sources.length = contributors.length;
+      slot.contributions.length = contributors.length;
+      let sumW = 0;
+      let startMs = Infinity;
+      for (let k = 0; k < contributors.length; k++) {
+        const c = contributors[k]!;
+        const weight = this.weightOf(c.modality);
+        sumW += weight;
+        startMs = Math.min(startMs, c.startMs);
+        const src = (slot.sources[k] ??= { sensorId: c.sensorId, modality: c.modality });
+        src.sensorId = c.sensorId;
+        src.modality = c.modality;
+        const con = (slot.contributions[k] ??= { sensorId: '', modality: c.modality, score: 0, weight: 0 });
+        con.sensorId = c.sensorId;
+        con.modality = c.modality;
+        con.score = c.scores.scores[i]!;
+        con.weight = weight;
+      }
 
       let score: number;
       let runnerUp: number;
       let cosine: number;
-      let fused: Float32Array | undefined;
+      let fused: { vector: Float32Array; scores: WindowScores } | undefined;
+      if (label.fusion === 'embedding' || this.opts.keepEmbeddings)
+        fused = this.fuseEmbeddings(contributors, (fusedCache ??= new Map()));
       if (label.fusion === 'embedding') {
-        const f = this.fuseEmbeddings(contributors, weights, fusedCache);
-        fused = f.vector;
-        score = f.scores.scores[i]!;
-        cosine = f.scores.cosines[i]!;
-        runnerUp = runnerUpOf(f.scores, i);
+        score = fused!.scores.scores[i]!;
+        cosine = fused!.scores.cosines[i]!;
+        runnerUp = runnerUpOf(fused!.scores, i);
       } else {
-        const sumW = weights.reduce((a, b) => a + b, 0);
         score = 0;
         runnerUp = 0;
         cosine = 0;
-        contributors.forEach((c, k) => {
-          score += (weights[k]! * c.scores.scores[i]!) / sumW;
-          cosine += (weights[k]! * c.scores.cosines[i]!) / sumW;
-          runnerUp += (weights[k]! * runnerUpOf(c.scores, i)) / sumW;
-        });
-        if (this.opts.keepEmbeddings) fused = this.fuseEmbeddings(contributors, weights, fusedCache).vector;
+        for (let k = 0; k < contributors.length; k++) {
+          const c = contributors[k]!;
+          const weight = this.weightOf(c.modality);
+          score += (weight * c.scores.scores[i]!) / sumW;
+          cosine += (weight * c.scores.cosines[i]!) / sumW;
+          runnerUp += (weight * runnerUpOf(c.scores, i)) / sumW;
+        }
       }
 
       const smoothed = this.smooth(label, score, runnerUp, cosine);
-      const obs: Observation = {
-        label: label.name,
-        score: smoothed.score,
-        startMs: Math.min(...contributors.map((c) => c.startMs)),
-        endMs: w.endMs,
-        sources: contributors.map((c) => ({ sensorId: c.sensorId, modality: c.modality })),
-        gate: smoothed.score - smoothed.runnerUp >= label.margin - 1e-9 && smoothed.cosine >= label.minCosine,
-        hold: smoothed.cosine >= label.minCosine,
-        contributions,
-      };
-      if (fused && this.opts.keepEmbeddings) obs.embedding = fused;
-      observations.push(obs);
-    });
-    return { observations, window: own };
+      slot.label = label.name;
+      slot.score = smoothed.score;
+      slot.startMs = startMs;
+      slot.endMs = w.endMs;
+      slot.gate =
+        smoothed.score - smoothed.runnerUp >= label.margin - 1e-9 && smoothed.cosine >= label.minCosine;
+      slot.hold = smoothed.cosine >= label.minCosine;
+      slot.embedding = fused && this.opts.keepEmbeddings ? fused.vector : undefined;
+      observations.push(slot);
+    }
+    this.result.window = own;
+    return this.result;
   }
 
   /** Top-k of the window just added (its own, unfused scores). */
@@ -276,9 +353,9 @@ export class FusionStage {
 
   private fuseEmbeddings(
     contributors: readonly Latest[],
-    weights: readonly number[],
     cache: Map<string, { vector: Float32Array; scores: WindowScores }>,
   ): { vector: Float32Array; scores: WindowScores } {
+    const weights = contributors.map((c) => this.weightOf(c.modality));
     const key = contributors.map((c, k) => `${c.sensorId}:${weights[k]}`).join(',');
     let f = cache.get(key);
     if (!f) {
@@ -303,7 +380,13 @@ export class FusionStage {
     cosine: number,
   ): { score: number; runnerUp: number; cosine: number } {
     const n = this.opts.smoothingWindows ?? 1;
-    if (n <= 1) return { score, runnerUp, cosine };
+    const out = this.smoothed;
+    if (n <= 1) {
+      out.score = score;
+      out.runnerUp = runnerUp;
+      out.cosine = cosine;
+      return out;
+    }
     let r = this.rings.get(label.name);
     if (!r) {
       r = { score: new Ring(n), runnerUp: new Ring(n), cosine: new Ring(n) };
@@ -312,8 +395,11 @@ export class FusionStage {
     r.score.push(score);
     r.runnerUp.push(runnerUp);
     r.cosine.push(cosine);
-    const agg = (ring: Ring) => (this.opts.smoothing === 'median' ? ring.median() : ring.mean());
-    return { score: agg(r.score), runnerUp: agg(r.runnerUp), cosine: agg(r.cosine) };
+    const median = this.opts.smoothing === 'median';
+    out.score = median ? r.score.median() : r.score.mean();
+    out.runnerUp = median ? r.runnerUp.median() : r.runnerUp.mean();
+    out.cosine = median ? r.cosine.median() : r.cosine.mean();
+    return out;
   }
 }
 

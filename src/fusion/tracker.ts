@@ -125,6 +125,9 @@ interface State {
   open: Open | undefined;
 }
 
+/** What observe() returns when nothing happened; frozen so that no caller can fill it. */
+const NO_EVENTS: TrackedEvent[] = Object.freeze([]) as unknown as TrackedEvent[];
+
 export class EventTracker {
   private states: Map<string, State>;
 
@@ -179,13 +182,17 @@ export class EventTracker {
     return out;
   }
 
-  /** Feeds one observation; returns the events it causes (0 or 1, 2 when an event is cut at max duration). */
+  /**
+   * Feeds one observation; returns the events it causes (0 or 1, 2 when an event is cut at max
+   * duration). No event: a shared empty array, never to be added to.
+   */
   observe(o: Observation): TrackedEvent[] {
     const s = this.states.get(o.label);
     if (!s) throw new TypeError(`unknown label "${o.label}"`);
     const { label, timing } = s;
     const t = o.endMs;
-    const out: TrackedEvent[] = [];
+    // Most observations cause no event: they share one empty array (no allocation per window).
+    let out = NO_EVENTS;
     if (!s.open) {
       if (o.score >= label.onThreshold && o.gate !== false) {
         if (s.hits === 0) s.firstHitMs = o.startMs;
@@ -208,7 +215,7 @@ export class EventTracker {
         };
         recordContributions(s.open, o);
         s.hits = 0;
-        out.push(this.event('start', s, s.open, null, null));
+        (out = out === NO_EVENTS ? [] : out).push(this.event('start', s, s.open, null, null));
       }
       return out;
     }
@@ -228,12 +235,12 @@ export class EventTracker {
     } else ev.misses++;
 
     if (ev.misses >= timing.endWindows) {
-      out.push(this.close(s, ev.lastSeenMs, 'belowThreshold'));
+      (out = out === NO_EVENTS ? [] : out).push(this.close(s, ev.lastSeenMs, 'belowThreshold'));
     } else if (t - ev.startMs + SLACK_MS >= timing.maxDurationMs) {
-      out.push(this.close(s, t, 'maxDuration'));
+      (out = out === NO_EVENTS ? [] : out).push(this.close(s, t, 'maxDuration'));
     } else if (timing.updateIntervalMs > 0 && t - ev.lastUpdateMs + SLACK_MS >= timing.updateIntervalMs) {
       ev.lastUpdateMs = t;
-      out.push(this.event('update', s, ev, null, null));
+      (out = out === NO_EVENTS ? [] : out).push(this.event('update', s, ev, null, null));
     }
     return out;
   }

@@ -349,3 +349,46 @@ test('retarget with new options (SIGHUP): the new temperature applies at once, s
   const old = new FusionStage(set, { ...opts }).add(mic(4000), v);
   assert.ok(Math.abs(scoreOf(got, 'a')! - scoreOf(old, 'a')!) > 1e-3, 'the temperature did change the score');
 });
+
+test('score fusion hands out the same observations every window (no allocation per window), refilled', () => {
+  const stage = new FusionStage(labelSet('score'), opts);
+  const first = stage.add(mic(1000), audioVec);
+  const observations = first.observations;
+  const objects = [...observations];
+  const fresh = new FusionStage(labelSet('score'), opts);
+  fresh.add(mic(1000), audioVec);
+  const expected = fresh.add(cam(1000), thermalVec).observations.map((o) => ({
+    ...o,
+    sources: [...o.sources],
+    contributions: [...o.contributions!],
+  }));
+  const second = stage.add(cam(1000), thermalVec);
+  assert.equal(second.observations, observations, 'the same array');
+  second.observations.forEach((o, i) => assert.equal(o, objects[i], 'the same observation object'));
+  assert.deepEqual(
+    second.observations.map((o) => ({ ...o, sources: [...o.sources], contributions: [...o.contributions!] })),
+    expected,
+    'refilled with what a new stage computes',
+  );
+  // A sensor that drops out shortens the arrays in place.
+  stage.dropSensor('cam');
+  const third = stage.add(mic(2000), audioVec);
+  for (const o of third.observations) assert.deepEqual(o.sources, [{ sensorId: 'mic', modality: 'audio' }]);
+});
+
+test('median smoothing is exact while the ring fills and once it is full', () => {
+  // Label a's score for these windows alone, then smoothed over 4 windows by median.
+  const vectors = [e([0, 1]), e([7, 1]), e([0, 1], [7, 1]), e([7, 1]), e([0, 1]), e([0, 1])];
+  const raw = vectors.map((v, i) => {
+    const s = new FusionStage(labelSet('score'), opts);
+    return s.add(mic((i + 1) * 1000), v).observations.find((o) => o.label === 'a')!.score;
+  });
+  const stage = new FusionStage(labelSet('score'), { ...opts, smoothingWindows: 4, smoothing: 'median' });
+  vectors.forEach((v, i) => {
+    const got = stage.add(mic((i + 1) * 1000), v).observations.find((o) => o.label === 'a')!.score;
+    const last = raw.slice(Math.max(0, i - 3), i + 1).sort((x, y) => x - y);
+    const m = last.length >> 1;
+    const want = last.length % 2 ? last[m]! : (last[m - 1]! + last[m]!) / 2;
+    assert.ok(Math.abs(got - want) < 1e-12, `window ${i}: ${got} vs ${want}`);
+  });
+});
