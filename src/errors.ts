@@ -177,6 +177,8 @@ export const REQUEST_ERROR_CODES = [
   'REQUEST_EXPIRED',
   'REQUEST_REPLAYED',
   'REPLAY_CACHE_FULL',
+  // More than remote.maxPendingRequests requests waiting or running: answered at once, unread.
+  'REQUEST_BUSY',
   'VERSION_CONFLICT',
   'LABELS_BUILD_FAILED',
   'PERSIST_FAILED',

@@ -486,6 +486,10 @@ export const RemoteSchema = z.strictObject({
     description:
       'Replay protection for signed requests: refuse one whose issuedAt is more than this many seconds before or after the device clock; its nonce is remembered that long.',
   }),
+  maxPendingRequests: z.int().min(1).max(10_000).default(64).meta({
+    description:
+      'Most requests waiting or running at once (the label turn plus searches, replays and clip reads); one more is answered REQUEST_BUSY at once, unread, so a flood of requests cannot queue up memory or CPU.',
+  }),
   maxNonces: z.int().min(16).max(100_000).default(10_000).meta({
     description:
       'Most signed-request nonces remembered at once; while full, further signed requests are refused (REPLAY_CACHE_FULL) until old ones expire.',

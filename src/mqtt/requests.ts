@@ -38,7 +38,7 @@ import {
 
 export type RequestLimits = Pick<
   RemoteConfig,
-  'maxPayloadBytes' | 'requireSigned' | 'publicKeys' | 'maxRequestAgeS' | 'maxNonces'
+  'maxPayloadBytes' | 'requireSigned' | 'publicKeys' | 'maxRequestAgeS' | 'maxNonces' | 'maxPendingRequests'
 >;
 
 export interface RequestRouterDeps {
@@ -98,6 +98,10 @@ function outOfTurn(op: RequestOp, req: unknown): boolean {
 
 export class RequestRouter {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Requests handed to `handle` and not yet answered. */
+  private pending = 0;
+  private busy = 0;
+  private busyLoggedMs = -Infinity;
   private readonly keys = new Map<string, KeyObject>();
   private readonly now: () => Date;
   private readonly replay: ReplayGuard;
@@ -122,12 +126,43 @@ export class RequestRouter {
    * came on; a signed request must name the same one in its `target`.
    */
   handle(op: string, payload: Buffer, arrivedOn: RequestTarget): Promise<Reply> {
+    // Requests wait in one queue (label ops in turn) and out-of-turn ones run beside it; without a
+    // bound a flood would hold every payload in memory and queue up CPU for minutes.
+    const max = this.deps.limits.maxPendingRequests;
+    if (this.pending >= max) {
+      this.busy++;
+      const now = Date.now();
+      if (now - this.busyLoggedMs >= 10_000) {
+        this.busyLoggedMs = now;
+        this.deps.logger.warn(
+          { op: op.slice(0, 100), pending: this.pending, refused: this.busy },
+          `request refused: ${max} requests are waiting or running (remote.maxPendingRequests); ${this.busy} refused so far`,
+        );
+      }
+      return Promise.resolve({
+        status: 'error',
+        data: {},
+        error: `busy: ${max} requests are waiting or running (remote.maxPendingRequests); retry later`,
+        code: 'REQUEST_BUSY',
+        problems: [{ path: '$', message: `more than ${max} requests at once` }],
+      });
+    }
+    this.pending++;
     const checked = this.queue.then(() => this.check(op, payload, arrivedOn));
     const run = checked.then((c) => ('reply' in c ? c.reply : c.run()));
     this.queue = checked
       .then((c) => ('outOfTurn' in c && c.outOfTurn ? undefined : run))
       .catch(() => undefined);
+    const done = () => {
+      this.pending--;
+    };
+    run.then(done, done);
     return run;
+  }
+
+  /** Requests refused REQUEST_BUSY since the start. */
+  get busyRefused(): number {
+    return this.busy;
   }
 
   /**

@@ -26,6 +26,7 @@ const LIMITS: RequestLimits & { maxLabels: number; maxPromptChars: number } = {
   publicKeys: [],
   maxRequestAgeS: 300,
   maxNonces: 100,
+  maxPendingRequests: 64,
 };
 const label = (name: string) => ({ name, prompts: [`a ${name}`] });
 
@@ -172,4 +173,31 @@ test('issue 17 item 10: a label that fails to build is reported where the reques
   assert.deepEqual(r.problems, [{ path: '$.add[0].examples', message: 'dimension mismatch' }]);
   const s = await ask('labels/set', { labels: [label('a'), label('bad')] });
   assert.deepEqual(s.problems, [{ path: '$.labels[1].examples', message: 'dimension mismatch' }]);
+});
+
+test('more than remote.maxPendingRequests at once: the next is answered REQUEST_BUSY at once, unread', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { ask, router } = setup({
+    limits: { maxPendingRequests: 2 },
+    build: async () => {
+      await gate;
+      return { hash: 'h' };
+    },
+  });
+  const slow = ask('labels/set', { transaction: 's', labels: [label('dog')] });
+  const queued = ask('labels/get', { transaction: 'q' });
+  // Not even parsed: a malformed payload is busy too, not REQUEST_PARSE.
+  const busy = await ask('labels/get', '{not json');
+  assert.equal(busy.status, 'error');
+  assert.equal(busy.code, 'REQUEST_BUSY');
+  assert.match(busy.error!, /2 requests are waiting or running \(remote\.maxPendingRequests\)/);
+  assert.equal(router.busyRefused, 1);
+  release();
+  assert.equal((await slow).status, 'ok');
+  assert.equal((await queued).transaction, 'q');
+  // Answered ones no longer count.
+  const after = await ask('labels/get', { transaction: 'a' });
+  assert.equal(after.status, 'ok');
+  assert.equal(router.busyRefused, 1);
 });
