@@ -20,6 +20,7 @@ import type {
   HealthPayload,
   LabelEventMessage,
   LabelsPayload,
+  RequestCounts,
   RequestOp,
   ResponsePayload,
 } from './payloads.js';
@@ -89,6 +90,8 @@ function transactionOf(payload: Buffer): string | number | undefined {
 export class MqttApi {
   /** Requests refused since start because of their response topic (each is also logged). */
   refusedResponseTopics = 0;
+  /** Requests answered since start: ok, and refused by code (on `health` as `requests`). */
+  private readonly requests: RequestCounts = { answered: 0, ok: 0, refused: {} };
   private readonly states = new Map<string, LabelState>();
   private healthTimer: NodeJS.Timeout | undefined;
   private soonTimer: NodeJS.Timeout | undefined;
@@ -251,6 +254,7 @@ export class MqttApi {
       timestamp: new Date().toISOString(),
       uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
       ...this.deps.health(),
+      ...(this.deps.remote ? { requests: { ...this.requests, refused: { ...this.requests.refused } } } : {}),
     };
     await this.deps.publisher.publish(this.deps.topics.health, JSON.stringify(payload), { qos: 0 });
   }
@@ -372,6 +376,9 @@ export class MqttApi {
         ...(transaction !== undefined ? { transaction } : {}),
       };
     }
+    this.requests.answered++;
+    if (reply.status === 'ok') this.requests.ok++;
+    else if (reply.code) this.requests.refused[reply.code] = (this.requests.refused[reply.code] ?? 0) + 1;
     const body = JSON.stringify({ ...reply, deviceId: topics.deviceId } satisfies ResponsePayload);
     const safeOp = /^[A-Za-z0-9_/-]{1,64}$/.test(op) ? op : 'invalid';
     await publisher.publish(topics.response(safeOp), body, { qos: 1 });

@@ -119,6 +119,21 @@ const health = {
         segments: { type: 'integer', description: 'Segment files on disk.' },
       },
     },
+    requests: {
+      type: 'object',
+      description:
+        'Requests on request/<op> answered since start (absent when remote.enabled is false): ok, and error answers by code, e.g. a flood refused REQUEST_BUSY or forged requests SIGNATURE_INVALID.',
+      required: ['answered', 'ok', 'refused'],
+      properties: {
+        answered: { type: 'integer' },
+        ok: { type: 'integer' },
+        refused: {
+          type: 'object',
+          propertyNames: { enum: [...REQUEST_ERROR_CODES] },
+          additionalProperties: { type: 'integer' },
+        },
+      },
+    },
     clips: {
       type: 'object',
       description:

@@ -487,6 +487,16 @@ export interface HealthPayload {
   history?: HistoryStats;
   /** Event clips (issue #18); absent when `clips.enabled` is false. */
   clips?: ClipStats;
+  /** Requests answered since start; absent when `remote.enabled` is false. */
+  requests?: RequestCounts;
+}
+
+/** Requests on `request/<op>` answered since the agent started, on `health`. */
+export interface RequestCounts {
+  answered: number;
+  ok: number;
+  /** Error answers by code (REQUEST_BUSY, SIGNATURE_INVALID, …); only codes seen. */
+  refused: Partial<Record<RequestErrorCode, number>>;
 }
 
 const isoTime = (description: string) => z.string().meta({ format: 'date-time', description });

@@ -735,11 +735,16 @@ test('health carries uptime, window counts, outbox depth and publish counters', 
   const h = await startHarness({ url: mq.broker.url, deviceId: 'health', stateDir: tempDir('health') });
   const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/health/health' });
   try {
+    assert.equal((await mq.requester.request(h.topics.request('labels/get'), {})).status, 'ok');
+    const unknown = await mq.requester.request(h.topics.request('labels/nope'), {});
+    assert.equal(unknown.code, 'UNKNOWN_OP');
     await h.api.publishHealth();
     const m = await sub.waitFor(() => true);
     const payload = m.json as Record<string, unknown>;
     for (const key of ['deviceId', 'timestamp', 'uptimeS', 'windows', 'events', 'labels', 'mqtt'])
       assert.ok(key in payload, `health has ${key}`);
+    // Requests answered since start, refusals by code (a flood or forged requests show here).
+    assert.deepEqual(payload.requests, { answered: 2, ok: 1, refused: { UNKNOWN_OP: 1 } });
     const mqttStats = payload.mqtt as Record<string, unknown>;
     for (const key of ['connected', 'outboxDepth', 'published', 'dropped'])
       assert.equal(typeof mqttStats[key], key === 'connected' ? 'boolean' : 'number');
