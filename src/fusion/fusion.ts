@@ -74,6 +74,12 @@ interface Latest extends WindowRef {
 
 type Source = { sensorId: string; modality: SensorModality };
 
+/** A weighted sum of contributors' embeddings, re-normalised, and its scores. */
+interface FusedVector {
+  vector: Float32Array;
+  scores: WindowScores;
+}
+
 /** A label's observation, handed out again every window with its arrays refilled in place. */
 interface Slot extends Observation {
   sources: Source[];
@@ -266,7 +272,7 @@ export class FusionStage {
 
     const observations = this.observations;
     observations.length = 0;
-    let fusedCache: Map<string, { vector: Float32Array; scores: WindowScores }> | undefined;
+    let fusedCache: Map<string, FusedVector> | undefined;
     const labels = this.set.labels;
     for (let i = 0; i < labels.length; i++) {
       const label = labels[i]!;
@@ -301,9 +307,9 @@ export class FusionStage {
       let score: number;
       let runnerUp: number;
       let cosine: number;
-      let fused: { vector: Float32Array; scores: WindowScores } | undefined;
+      let fused: FusedVector | undefined;
       if (label.fusion === 'embedding' || this.opts.keepEmbeddings)
-        fused = this.fuseEmbeddings(contributors, (fusedCache ??= new Map()));
+        fused = this.fuseEmbeddings(contributors, (fusedCache ??= new Map<string, FusedVector>()));
       if (label.fusion === 'embedding') {
         score = fused!.scores.scores[i]!;
         cosine = fused!.scores.cosines[i]!;

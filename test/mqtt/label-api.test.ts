@@ -736,7 +736,8 @@ test('health carries uptime, window counts, outbox depth and publish counters', 
   const sub = await startCollector({ url: mq.broker.url, filter: 'edgebind/health/health' });
   try {
     assert.equal((await mq.requester.request(h.topics.request('labels/get'), {})).status, 'ok');
-    const unknown = await mq.requester.request(h.topics.request('labels/nope'), {});
+    // An op no agent knows: its topic as a client would spell it.
+    const unknown = await mq.requester.request(h.topics.request('labels/get').replace(/get$/, 'nope'), {});
     assert.equal(unknown.code, 'UNKNOWN_OP');
     await h.api.publishHealth();
     const m = await sub.waitFor(() => true);
