@@ -32,6 +32,9 @@ export interface StatsInput {
     outboxState?: 'ok' | 'degraded';
     outboxUnwritten?: number;
   };
+  /** The embedding history and the event clips (issue #18), when enabled. */
+  history?: { state: 'ok' | 'degraded'; written: number; dropped: number; bytes: number };
+  clips?: { state: 'ok' | 'degraded'; written: number; failed: number; dropped: number; bytes: number };
 }
 
 /** What the pipeline reports as it runs; `Metrics` implements it, tests can pass a recorder. */
@@ -101,6 +104,11 @@ export class Metrics implements AgentMetrics {
   private readonly connected: Gauge;
   private readonly published: Counter;
   private readonly publishDropped: Counter;
+  /** History and clips (issue #18): written/lost counters, degraded and bytes gauges, by store. */
+  private readonly storeWritten: Counter<'store'>;
+  private readonly storeLost: Counter<'store'>;
+  private readonly storeDegraded: Gauge<'store'>;
+  private readonly storeBytes: Gauge<'store'>;
   private last: { atMs: number; stats: StatsInput } | undefined;
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly encoders = new Map<
@@ -205,6 +213,30 @@ export class Metrics implements AgentMetrics {
       help: 'Events dropped by an outbox bound before they were ever sent (the gaps in seq).',
       registers,
     });
+    this.storeWritten = new Counter({
+      name: 'edgebind_store_written_total',
+      help: 'Written to disk: windows (store="history"), clips (store="clips").',
+      labelNames: ['store'],
+      registers,
+    });
+    this.storeLost = new Counter({
+      name: 'edgebind_store_lost_total',
+      help: 'Lost: history windows dropped (ring full, disk stalled); clips failed or dropped.',
+      labelNames: ['store'],
+      registers,
+    });
+    this.storeDegraded = new Gauge({
+      name: 'edgebind_store_degraded',
+      help: '1 while the store cannot write (e.g. a full disk); detection goes on.',
+      labelNames: ['store'],
+      registers,
+    });
+    this.storeBytes = new Gauge({
+      name: 'edgebind_store_bytes',
+      help: 'Bytes of the store on disk, as of its last retention pass.',
+      labelNames: ['store'],
+      registers,
+    });
   }
 
   observeEncode(modality: string, provider: string, ms: number): void {
@@ -278,13 +310,45 @@ export class Metrics implements AgentMetrics {
     this.connected.set(m.connected ? 1 : 0);
     this.published.inc(Math.max(0, m.published - (prev?.stats.mqtt.published ?? 0)));
     this.publishDropped.inc(Math.max(0, m.dropped - (prev?.stats.mqtt.dropped ?? 0)));
+    const h = stats.history;
+    const hb = prev?.stats.history;
+    if (h) this.setStore('history', h, h.dropped, hb && { written: hb.written, lost: hb.dropped });
+    const c = stats.clips;
+    const cb = prev?.stats.clips;
+    if (c)
+      this.setStore(
+        'clips',
+        c,
+        c.failed + c.dropped,
+        cb && { written: cb.written, lost: cb.failed + cb.dropped },
+      );
     this.mqtt = {
       connected: m.connected,
       outboxDepth: m.outboxDepth,
       published: m.published,
       dropped: m.dropped,
     };
-    this.last = { atMs, stats: { windows: structuredClone(stats.windows), mqtt: { ...stats.mqtt } } };
+    this.last = {
+      atMs,
+      stats: {
+        windows: structuredClone(stats.windows),
+        mqtt: { ...stats.mqtt },
+        ...(stats.history ? { history: { ...stats.history } } : {}),
+        ...(stats.clips ? { clips: { ...stats.clips } } : {}),
+      },
+    };
+  }
+
+  private setStore(
+    store: 'history' | 'clips',
+    now: { state: 'ok' | 'degraded'; written: number; bytes: number },
+    lost: number,
+    before: { written: number; lost: number } | undefined,
+  ): void {
+    this.storeWritten.inc({ store }, Math.max(0, now.written - (before?.written ?? 0)));
+    this.storeLost.inc({ store }, Math.max(0, lost - (before?.lost ?? 0)));
+    this.storeDegraded.set({ store }, now.state === 'degraded' ? 1 : 0);
+    this.storeBytes.set({ store }, now.bytes);
   }
 
   summary(): MetricsSummary {

@@ -87,3 +87,27 @@ test('per-label active and score gauges follow events and the label set; build_i
   m.setBuildInfo({ version: '1.2.3', packId: 'mini', packVersion: '0.5' });
   assert.equal((await m.text()).match(/^edgebind_build_info\{/gm)?.length, 1);
 });
+
+test('history and clips: written and lost counters follow the totals, degraded and bytes gauges', async () => {
+  const m = new Metrics({ port: 0, processMetrics: false });
+  const url = await m.listen();
+  const withStores = (written: number, lost: number, state: 'ok' | 'degraded'): StatsInput => ({
+    ...stats(0, 0, true),
+    history: { state, written, dropped: lost, bytes: 1000 + written },
+    clips: { state: 'ok', written: written / 10, failed: lost, dropped: 1, bytes: 5000 },
+  });
+  try {
+    m.setStats(withStores(100, 0, 'ok'));
+    m.setStats(withStores(250, 3, 'degraded'));
+    const body = await (await fetch(url)).text();
+    assert.match(body, /^edgebind_store_written_total\{store="history"\} 250$/m);
+    assert.match(body, /^edgebind_store_lost_total\{store="history"\} 3$/m);
+    assert.match(body, /^edgebind_store_degraded\{store="history"\} 1$/m);
+    assert.match(body, /^edgebind_store_bytes\{store="history"\} 1250$/m);
+    assert.match(body, /^edgebind_store_written_total\{store="clips"\} 25$/m);
+    assert.match(body, /^edgebind_store_lost_total\{store="clips"\} 4$/m, 'failed + dropped');
+    assert.match(body, /^edgebind_store_degraded\{store="clips"\} 0$/m);
+  } finally {
+    await m.close();
+  }
+});
