@@ -12,7 +12,7 @@ import type { ClipFiles, ClipStats } from './clips/recorder.js';
 import type { ClipInfo } from './clips/store.js';
 import type { HistoryFiles, HistoryStats } from './history/writer.js';
 import type { ScoreInspection } from './fusion/fusion.js';
-import type { EventPayload, SensorHealthPayload } from './mqtt/payloads.js';
+import type { EventPayload, RequestCounts, SensorHealthPayload } from './mqtt/payloads.js';
 import type { MqttPublisher } from './mqtt/publisher.js';
 import type { Clock } from './pipeline/clock.js';
 
@@ -55,6 +55,8 @@ export interface AgentStats {
   /** Event clips' recorder; absent when `clips.enabled` is false. */
   clips?: ClipStats;
   mqtt: ReturnType<MqttPublisher['stats']>;
+  /** Requests answered since start; absent when `remote.enabled` is false. */
+  requests?: RequestCounts;
 }
 
 /** A running agent; SIGHUP's live keys it owns (config/live.ts) go through `reconfigure`. */

@@ -252,7 +252,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     return {
       brokerUrl,
       done,
-      stats: () => ({ ...counters(), mqtt: mqtt.publisher.stats() }),
+      stats: () => {
+        const requests = mqtt.requestCounts();
+        return { ...counters(), mqtt: mqtt.publisher.stats(), ...(requests ? { requests } : {}) };
+      },
       // SIGHUP (config/live.ts): the config file's labels and the settings they are built and
       // fused with, through the same swap as a labels/* request; log.level is the daemon's own.
       reconfigure: async (next, keys) => {

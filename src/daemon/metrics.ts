@@ -35,6 +35,8 @@ export interface StatsInput {
   /** The embedding history and the event clips (issue #18), when enabled. */
   history?: { state: 'ok' | 'degraded'; written: number; dropped: number; bytes: number };
   clips?: { state: 'ok' | 'degraded'; written: number; failed: number; dropped: number; bytes: number };
+  /** Requests answered since start: ok, and error answers by code (mqtt/payloads.ts RequestCounts). */
+  requests?: { ok: number; refused: Partial<Record<string, number>> };
 }
 
 /** What the pipeline reports as it runs; `Metrics` implements it, tests can pass a recorder. */
@@ -109,6 +111,7 @@ export class Metrics implements AgentMetrics {
   private readonly storeLost: Counter<'store'>;
   private readonly storeDegraded: Gauge<'store'>;
   private readonly storeBytes: Gauge<'store'>;
+  private readonly requests: Counter<'result'>;
   private last: { atMs: number; stats: StatsInput } | undefined;
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly encoders = new Map<
@@ -211,6 +214,12 @@ export class Metrics implements AgentMetrics {
     this.publishDropped = new Counter({
       name: 'edgebind_mqtt_dropped_total',
       help: 'Events dropped by an outbox bound before they were ever sent (the gaps in seq).',
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'edgebind_requests_total',
+      help: 'Requests on request/<op> answered: result="ok", or the error code (REQUEST_BUSY, SIGNATURE_INVALID, …).',
+      labelNames: ['result'],
       registers,
     });
     this.storeWritten = new Counter({
@@ -322,6 +331,13 @@ export class Metrics implements AgentMetrics {
         c.failed + c.dropped,
         cb && { written: cb.written, lost: cb.failed + cb.dropped },
       );
+    const r = stats.requests;
+    if (r) {
+      const rb = prev?.stats.requests;
+      this.requests.inc({ result: 'ok' }, Math.max(0, r.ok - (rb?.ok ?? 0)));
+      for (const [code, n] of Object.entries(r.refused))
+        this.requests.inc({ result: code }, Math.max(0, (n ?? 0) - (rb?.refused[code] ?? 0)));
+    }
     this.mqtt = {
       connected: m.connected,
       outboxDepth: m.outboxDepth,
@@ -335,6 +351,9 @@ export class Metrics implements AgentMetrics {
         mqtt: { ...stats.mqtt },
         ...(stats.history ? { history: { ...stats.history } } : {}),
         ...(stats.clips ? { clips: { ...stats.clips } } : {}),
+        ...(stats.requests
+          ? { requests: { ok: stats.requests.ok, refused: { ...stats.requests.refused } } }
+          : {}),
       },
     };
   }

@@ -16,7 +16,7 @@ import type { LabelOps } from '../labels/service.js';
 import { MqttApi } from './api.js';
 import { clipPicture, ClipRequestService } from './clips.js';
 import { DurableOutbox } from './outbox.js';
-import type { LabelsPayload, SensorHealthPayload } from './payloads.js';
+import type { LabelsPayload, RequestCounts, SensorHealthPayload } from './payloads.js';
 import { MqttPublisher } from './publisher.js';
 import { RequestRouter } from './requests.js';
 import { deviceTopics } from './topics.js';
@@ -62,6 +62,8 @@ export interface AgentMqtt {
    * Never throws; failures are logged.
    */
   clipWritten(info: ClipInfo, dir: string): void;
+  /** Requests answered since start (on `health`); undefined when remote requests are off. */
+  requestCounts(): RequestCounts | undefined;
   stop(): Promise<void>;
 }
 
@@ -179,6 +181,7 @@ export function startAgentMqtt(o: AgentMqttOptions): AgentMqtt {
     },
     labelsChanged: (current, removed) => api.labelsChanged(current, removed),
     sensorStateChanged: () => api.sensorStatesChanged(),
+    requestCounts: () => api.requestCounts(),
     clipWritten: (info, clipDir) => {
       if (!config.homeAssistant.enabled) return;
       const picture = clipPicture(info, config.mqtt.maxClipMessageBytes);

@@ -248,13 +248,18 @@ export class MqttApi {
     void this.deps.publisher.publish(this.deps.topics.clipImage, png, { qos: 1, retain: true });
   }
 
+  /** Requests answered since start (a copy), or undefined when remote requests are off. */
+  requestCounts(): RequestCounts | undefined {
+    return this.deps.remote ? { ...this.requests, refused: { ...this.requests.refused } } : undefined;
+  }
+
   async publishHealth(): Promise<void> {
     const payload: HealthPayload = {
       deviceId: this.deps.topics.deviceId,
       timestamp: new Date().toISOString(),
       uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
       ...this.deps.health(),
-      ...(this.deps.remote ? { requests: { ...this.requests, refused: { ...this.requests.refused } } } : {}),
+      ...(this.deps.remote ? { requests: this.requestCounts() } : {}),
     };
     await this.deps.publisher.publish(this.deps.topics.health, JSON.stringify(payload), { qos: 0 });
   }

@@ -111,3 +111,21 @@ test('history and clips: written and lost counters follow the totals, degraded a
     await m.close();
   }
 });
+
+test('requests: answered ok and refused by code, as counters that follow the totals', async () => {
+  const m = new Metrics({ port: 0, processMetrics: false });
+  const url = await m.listen();
+  try {
+    m.setStats({ ...stats(0, 0, true), requests: { ok: 2, refused: { REQUEST_BUSY: 1 } } });
+    m.setStats({
+      ...stats(0, 0, true),
+      requests: { ok: 5, refused: { REQUEST_BUSY: 4, SIGNATURE_INVALID: 1 } },
+    });
+    const body = await (await fetch(url)).text();
+    assert.match(body, /^edgebind_requests_total\{result="ok"\} 5$/m);
+    assert.match(body, /^edgebind_requests_total\{result="REQUEST_BUSY"\} 4$/m);
+    assert.match(body, /^edgebind_requests_total\{result="SIGNATURE_INVALID"\} 1$/m);
+  } finally {
+    await m.close();
+  }
+});
