@@ -16,13 +16,14 @@ import {
   sensorRemovalMessages,
   type DiscoveryOptions,
 } from './discovery.js';
-import type {
-  HealthPayload,
-  LabelEventMessage,
-  LabelsPayload,
-  RequestCounts,
-  RequestOp,
-  ResponsePayload,
+import {
+  transactionOf,
+  type HealthPayload,
+  type LabelEventMessage,
+  type LabelsPayload,
+  type RequestCounts,
+  type RequestOp,
+  type ResponsePayload,
 } from './payloads.js';
 import type { MqttPublisher } from './publisher.js';
 import {
@@ -70,22 +71,6 @@ export const HEALTH_MIN_GAP_MS = 1000;
 
 /** Only `<base>/<deviceId>/response/…` is allowed as a response topic. */
 const NO_EXTRA_RESPONSE_TOPICS: ResponseTopicRules = { prefixes: [], reserved: [] };
-
-/**
- * The `transaction` of a request payload as the request router (requests.ts) echoes it (a string of at most 256
- * characters or a finite number), for answers given without handling the request.
- */
-function transactionOf(payload: Buffer): string | number | undefined {
-  if (payload.length > 1024 * 1024) return undefined;
-  try {
-    const t = (JSON.parse(payload.toString('utf8')) as { transaction?: unknown } | null)?.transaction;
-    return (typeof t === 'string' && t.length <= 256) || (typeof t === 'number' && Number.isFinite(t))
-      ? t
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export class MqttApi {
   /** Requests refused since start because of their response topic (each is also logged). */
@@ -371,7 +356,7 @@ export class MqttApi {
         },
         `request ${op.slice(0, 100)} refused: response topic ${shown} ${problem}`,
       );
-      const transaction = transactionOf(payload);
+      const transaction = transactionOf(payload, 1024 * 1024);
       reply = {
         status: 'error',
         data: {},

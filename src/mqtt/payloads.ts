@@ -600,3 +600,20 @@ export function labelListJsonSchema(
 ): Record<string, unknown> {
   return z.toJSONSchema(z.array(LabelSchema), { io: 'output', unrepresentable: 'any', target });
 }
+
+/**
+ * The `transaction` of a request payload as the request router echoes it (a string of at most 256
+ * characters or a finite number), for answers given without handling the request. Payloads over
+ * `maxBytes` are not parsed (undefined).
+ */
+export function transactionOf(payload: Buffer, maxBytes: number): string | number | undefined {
+  if (payload.length > maxBytes) return undefined;
+  try {
+    const t = (JSON.parse(payload.toString('utf8')) as { transaction?: unknown } | null)?.transaction;
+    return (typeof t === 'string' && t.length <= 256) || (typeof t === 'number' && Number.isFinite(t))
+      ? t
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -21,6 +21,7 @@ import type { LabelOpResult, LabelOps } from '../labels/service.js';
 import {
   REQUEST_OPS,
   REQUEST_SCHEMAS,
+  transactionOf,
   type LabelsPayload,
   type LabelWarningPayload,
   type RequestOp,
@@ -96,6 +97,9 @@ function outOfTurn(op: RequestOp, req: unknown): boolean {
   return op === 'labels/test' && (r.since !== undefined || r.until !== undefined || r.sensors !== undefined);
 }
 
+/** A busy answer echoes the transaction of a payload up to this size (parsed), not of larger ones. */
+const BUSY_PARSE_BYTES = 1024;
+
 export class RequestRouter {
   private queue: Promise<unknown> = Promise.resolve();
   /** Requests handed to `handle` and not yet answered. */
@@ -139,12 +143,15 @@ export class RequestRouter {
           `request refused: ${max} requests are waiting or running (remote.maxPendingRequests); ${this.busy} refused so far`,
         );
       }
+      // Only a small payload is parsed for its transaction: a flood costs no JSON parsing.
+      const transaction = transactionOf(payload, BUSY_PARSE_BYTES);
       return Promise.resolve({
         status: 'error',
         data: {},
         error: `busy: ${max} requests are waiting or running (remote.maxPendingRequests); retry later`,
         code: 'REQUEST_BUSY',
         problems: [{ path: '$', message: `more than ${max} requests at once` }],
+        ...(transaction !== undefined ? { transaction } : {}),
       });
     }
     this.pending++;
