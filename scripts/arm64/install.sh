@@ -67,13 +67,17 @@ else
   t0=$SECONDS
   # node-gyp takes its options from npm_package_config_node_gyp_* (npm 11 warns about unknown
   # npm_config_* keys such as arch); --cpu/--os/--libc pick arm64 glibc optional packages.
+  # --prefer-offline: the tarballs are those the x86-64 `npm ci` just put in npm's cache (same
+  # integrity); a 60 s fetch timeout instead of npm's 5 min bounds a stalled request (one CI run
+  # spent 7 min here on one).
   (cd "$stage" && env \
     CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ \
     AR=aarch64-linux-gnu-ar \
     npm_package_config_node_gyp_arch=arm64 \
     npm_package_config_node_gyp_nodedir="$nodedir" \
     ONNXRUNTIME_NODE_INSTALL=skip \
-    npm ci --omit=dev --cpu=arm64 --os=linux --libc=glibc --no-audit --no-fund --loglevel=error) >&2
+    npm ci --omit=dev --cpu=arm64 --os=linux --libc=glibc --no-audit --no-fund --loglevel=error \
+      --prefer-offline --fetch-timeout=60000) >&2
   log "npm ci took $((SECONDS - t0)) s"
   rm -rf "$app/node_modules"
   mv "$stage/node_modules" "$app/node_modules"
