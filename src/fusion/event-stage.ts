@@ -9,15 +9,13 @@ import type { Clock } from '../pipeline/clock.js';
 import { FusionStage, type FusionOptions, type ScoreInspection, type WindowRef } from './fusion.js';
 import type { LabelSet } from './label-set.js';
 import type { WindowScores } from './scoring.js';
-import { EventTracker, type TrackedEvent, type TrackedLabel } from './tracker.js';
+import { EventTracker, NO_EVENTS, type TrackedEvent, type TrackedLabel } from './tracker.js';
 
 export interface EventStageOptions {
   config: Pick<Config, 'scoring' | 'fusion' | 'events'>;
   labels: LabelSet;
   clock: Clock;
 }
-
-const NONE: TrackedEvent[] = Object.freeze([]) as unknown as TrackedEvent[];
 
 export class EventStage {
   private readonly fusion: FusionStage;
@@ -46,7 +44,7 @@ export class EventStage {
       if (e.length > 0) (events ??= []).push(...e);
     }
     this.lastDataMs = Math.max(this.lastDataMs, w.endMs);
-    return { events: events ?? NONE, window: fused.window };
+    return { events: events ?? NO_EVENTS, window: fused.window };
   }
 
   /**

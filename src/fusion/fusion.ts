@@ -320,7 +320,7 @@ export class FusionStage {
         cosine = 0;
         for (let k = 0; k < contributors.length; k++) {
           const c = contributors[k]!;
-          const weight = this.weightOf(c.modality);
+          const weight = slot.contributions[k]!.weight;
           score += (weight * c.scores.scores[i]!) / sumW;
           cosine += (weight * c.scores.cosines[i]!) / sumW;
           runnerUp += (weight * runnerUpOf(c.scores, i)) / sumW;

@@ -126,7 +126,7 @@ interface State {
 }
 
 /** What observe() returns when nothing happened; frozen so that no caller can fill it. */
-const NO_EVENTS: TrackedEvent[] = Object.freeze([]) as unknown as TrackedEvent[];
+export const NO_EVENTS: TrackedEvent[] = Object.freeze([]) as unknown as TrackedEvent[];
 
 export class EventTracker {
   private states: Map<string, State>;
@@ -183,16 +183,14 @@ export class EventTracker {
   }
 
   /**
-   * Feeds one observation; returns the events it causes (0 or 1, 2 when an event is cut at max
-   * duration). No event: a shared empty array, never to be added to.
+   * Feeds one observation; returns the event it causes, if any. No event (most windows):
+   * NO_EVENTS, shared and frozen, so nothing is allocated per window.
    */
   observe(o: Observation): TrackedEvent[] {
     const s = this.states.get(o.label);
     if (!s) throw new TypeError(`unknown label "${o.label}"`);
     const { label, timing } = s;
     const t = o.endMs;
-    // Most observations cause no event: they share one empty array (no allocation per window).
-    let out = NO_EVENTS;
     if (!s.open) {
       if (o.score >= label.onThreshold && o.gate !== false) {
         if (s.hits === 0) s.firstHitMs = o.startMs;
@@ -215,9 +213,9 @@ export class EventTracker {
         };
         recordContributions(s.open, o);
         s.hits = 0;
-        (out = out === NO_EVENTS ? [] : out).push(this.event('start', s, s.open, null, null));
+        return [this.event('start', s, s.open, null, null)];
       }
-      return out;
+      return NO_EVENTS;
     }
     const ev = s.open;
     ev.windows++;
@@ -234,15 +232,13 @@ export class EventTracker {
       }
     } else ev.misses++;
 
-    if (ev.misses >= timing.endWindows) {
-      (out = out === NO_EVENTS ? [] : out).push(this.close(s, ev.lastSeenMs, 'belowThreshold'));
-    } else if (t - ev.startMs + SLACK_MS >= timing.maxDurationMs) {
-      (out = out === NO_EVENTS ? [] : out).push(this.close(s, t, 'maxDuration'));
-    } else if (timing.updateIntervalMs > 0 && t - ev.lastUpdateMs + SLACK_MS >= timing.updateIntervalMs) {
+    if (ev.misses >= timing.endWindows) return [this.close(s, ev.lastSeenMs, 'belowThreshold')];
+    if (t - ev.startMs + SLACK_MS >= timing.maxDurationMs) return [this.close(s, t, 'maxDuration')];
+    if (timing.updateIntervalMs > 0 && t - ev.lastUpdateMs + SLACK_MS >= timing.updateIntervalMs) {
       ev.lastUpdateMs = t;
-      (out = out === NO_EVENTS ? [] : out).push(this.event('update', s, ev, null, null));
+      return [this.event('update', s, ev, null, null)];
     }
-    return out;
+    return NO_EVENTS;
   }
 
   /** Ends events whose label has not been seen for `unseenMs` as of monotonic time `nowMs`. */

@@ -244,8 +244,9 @@ export class MqttApi {
       timestamp: new Date().toISOString(),
       uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
       ...this.deps.health(),
-      ...(this.deps.remote ? { requests: this.requestCounts() } : {}),
     };
+    const requests = this.requestCounts();
+    if (requests) payload.requests = requests;
     await this.deps.publisher.publish(this.deps.topics.health, JSON.stringify(payload), { qos: 0 });
   }
 
